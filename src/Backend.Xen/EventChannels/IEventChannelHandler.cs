@@ -1,0 +1,10 @@
+namespace Backend.Xen.EventChannels;
+
+/// <summary>
+/// Receives notifications for one bound port. Called on the platform's single receive thread/loop, so
+/// an implementation only hands the event on (for example, tells an actor a cached message) and returns.
+/// </summary>
+public interface IEventChannelHandler
+{
+    void OnEvent(uint localPort);
+}
