@@ -1,0 +1,18 @@
+using Backend.Actors.Bridge;
+using Backend.Actors.Hypercall;
+using Backend.Actors.Status;
+using Backend.Xen.Buffers;
+using Backend.Xen.Platform;
+using Backend.Xen.XenStore;
+
+namespace Backend.Actors;
+
+/// <summary>What every vif's actors share: Xen, xenstore, the bridges, buffers, hypercall actors, status.</summary>
+public sealed record BackendServices(
+    IXenPlatform Platform,
+    IXenStore XenStore,
+    BridgeSet Bridges,
+    PacketBufferPool Buffers,
+    GrantCopyActors Hypercalls,
+    VifStatusRegistry Status,
+    BackendOptions Options);

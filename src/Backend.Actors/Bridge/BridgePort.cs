@@ -1,0 +1,28 @@
+using Akka.Actor;
+
+namespace Backend.Actors.Bridge;
+
+/// <summary>
+/// One port of a <see cref="LearningBridge"/>: a vif (its RX ring actor takes the frames) or an uplink.
+/// Mutable fields are written by the port's owner and read by other ports' forwarding.
+/// </summary>
+public sealed class BridgePort(int id, string name, IActorRef receiver)
+{
+    public int Id { get; } = id;
+
+    public string Name { get; } = name;
+
+    /// <summary>Takes <see cref="FrameBatch"/> messages for this port.</summary>
+    public IActorRef Receiver { get; } = receiver;
+
+    /// <summary>The largest non-GSO frame this port takes is MTU + 14.</summary>
+    public volatile int Mtu = 1500;
+
+    /// <summary>Frames to a vif that is not Connected are dropped (SIMXEN "Frames").</summary>
+    public volatile bool Connected;
+
+    public long FramesForwarded;
+    public long FramesFlooded;
+    public long FramesDroppedMtu;
+    public long FramesDroppedDown;
+}

@@ -1,0 +1,39 @@
+using Backend.Actors.Vif;
+using Backend.Xen.Abi;
+
+namespace Backend.Actors.Status;
+
+/// <summary>
+/// The live figures of one vif, for the admin endpoint. The vif's actors write them (counters with
+/// Interlocked, the rest as whole values); readers take a snapshot without asking the actors.
+/// </summary>
+public sealed class VifStatus(VifId id)
+{
+    public VifId Id { get; } = id;
+
+    public volatile string State = nameof(XenbusState.Unknown);
+    public volatile string FrontendState = nameof(XenbusState.Unknown);
+    public volatile string Mac = "";
+    public volatile string Bridge = "";
+    public volatile int Mtu;
+    public volatile string Features = "";
+    /// <summary>Why the vif was disabled or failed to connect, or null.</summary>
+    public volatile string? Fault;
+    public volatile bool Disabled;
+
+    public long Restarts;
+    public long Faults;
+    public long TxPackets;
+    public long TxBytes;
+    public long TxErrors;
+    public long RxPackets;
+    public long RxBytes;
+    public long RxDropped;
+    public long Notifications;
+
+    // Ring indices, published by the ring actors after each drain.
+    public uint TxReqCons;
+    public uint TxRspProd;
+    public uint RxReqCons;
+    public uint RxRspProd;
+}

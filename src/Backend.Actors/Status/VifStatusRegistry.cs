@@ -1,0 +1,23 @@
+using System.Collections.Concurrent;
+using Backend.Actors.Vif;
+
+namespace Backend.Actors.Status;
+
+/// <summary>Every vif the daemon serves, with its <see cref="VifStatus"/>; read by the admin endpoint.</summary>
+public sealed class VifStatusRegistry
+{
+    private readonly ConcurrentDictionary<VifId, VifStatus> _vifs = new();
+
+    public long DisabledTotal;
+
+    public VifStatus GetOrAdd(VifId id) => _vifs.GetOrAdd(id, static i => new VifStatus(i));
+
+    public void Remove(VifId id) => _vifs.TryRemove(id, out _);
+
+    public IReadOnlyList<VifStatus> Snapshot()
+    {
+        var list = _vifs.Values.ToList();
+        list.Sort(static (a, b) => a.Id.DomId != b.Id.DomId ? a.Id.DomId.CompareTo(b.Id.DomId) : a.Id.Handle.CompareTo(b.Id.Handle));
+        return list;
+    }
+}

@@ -1,0 +1,74 @@
+using Backend.Xen.XenStore;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// The keys a netfront writes before it goes Connected. Every one is guest-controlled: each is parsed
+/// strictly, and a bad one fails this vif's connection (xenbus error node, state Closing), nothing else.
+/// </summary>
+public sealed record FrontendConfig(
+    uint TxRingRef,
+    uint RxRingRef,
+    uint TxEventChannel,
+    uint RxEventChannel,
+    bool SplitEventChannels,
+    bool RxNotify,
+    bool ScatterGather,
+    bool GsoTcpV4,
+    bool GsoTcpV6,
+    bool Ipv4ChecksumOffload,
+    bool Ipv6ChecksumOffload)
+{
+    /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
+    public const uint MaxPort = (1u << 17) - 1;
+
+    public static async Task<FrontendConfig> ReadAsync(IXenStore xs, string frontendPath, CancellationToken cancellationToken = default)
+    {
+        async Task<string?> Read(string key) => await xs.ReadAsync($"{frontendPath}/{key}", null, cancellationToken);
+        string P(string key) => $"{frontendPath}/{key}";
+
+        var queues = await Read("multi-queue-num-queues");
+        if (queues is not null && XenStoreValue.ParseUInt(P("multi-queue-num-queues"), queues) != 1)
+            throw new VifConfigException(P("multi-queue-num-queues"), queues, "multi-queue is not offered by this backend");
+
+        var tx = XenStoreValue.ParseUInt(P("tx-ring-ref"), await Read("tx-ring-ref"));
+        var rx = XenStoreValue.ParseUInt(P("rx-ring-ref"), await Read("rx-ring-ref"));
+
+        uint txPort, rxPort;
+        var split = false;
+        var single = await Read("event-channel");
+        if (single is not null)
+        {
+            txPort = rxPort = ParsePort(P("event-channel"), single);
+        }
+        else
+        {
+            txPort = ParsePort(P("event-channel-tx"), await Read("event-channel-tx"));
+            rxPort = ParsePort(P("event-channel-rx"), await Read("event-channel-rx"));
+            split = true;
+        }
+
+        // As Linux netback: rx-flip is long gone, so a frontend that does not ask for copy cannot be served.
+        var rxCopyText = await Read("request-rx-copy");
+        if (!XenStoreValue.ParseFlag(P("request-rx-copy"), rxCopyText))
+            throw new VifConfigException(P("request-rx-copy"), rxCopyText, "the frontend must request rx-copy");
+
+        var noCsum = XenStoreValue.ParseFlag(P("feature-no-csum-offload"), await Read("feature-no-csum-offload"));
+        return new FrontendConfig(
+            tx, rx, txPort, rxPort, split,
+            RxNotify: XenStoreValue.ParseFlag(P("feature-rx-notify"), await Read("feature-rx-notify")),
+            ScatterGather: XenStoreValue.ParseFlag(P("feature-sg"), await Read("feature-sg")),
+            GsoTcpV4: XenStoreValue.ParseFlag(P("feature-gso-tcpv4"), await Read("feature-gso-tcpv4")),
+            GsoTcpV6: XenStoreValue.ParseFlag(P("feature-gso-tcpv6"), await Read("feature-gso-tcpv6")),
+            Ipv4ChecksumOffload: !noCsum,
+            Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), await Read("feature-ipv6-csum-offload")));
+    }
+
+    private static uint ParsePort(string path, string? value)
+    {
+        var port = XenStoreValue.ParseUInt(path, value, MaxPort);
+        if (port == 0)
+            throw new VifConfigException(path, value, "port 0 is invalid");
+        return port;
+    }
+}

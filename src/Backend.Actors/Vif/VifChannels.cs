@@ -1,0 +1,20 @@
+using Backend.Xen.EventChannels;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// The local event-channel ports of one connected vif (one shared port, or split tx/rx). Set by the
+/// connection actor after binding and before it first kicks the rings.
+/// </summary>
+public sealed class VifChannels(IEventChannels eventChannels)
+{
+    public uint TxPort { get; set; }
+
+    public uint RxPort { get; set; }
+
+    public bool Split => TxPort != RxPort;
+
+    public void NotifyTx() => eventChannels.Notify(TxPort);
+
+    public void NotifyRx() => eventChannels.Notify(RxPort);
+}

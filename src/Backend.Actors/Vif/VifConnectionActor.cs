@@ -1,0 +1,377 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Event;
+using Backend.Actors.Bridge;
+using Backend.Actors.Rings;
+using Backend.Actors.Status;
+using Backend.Xen.Abi;
+using Backend.Xen.Grants;
+using Backend.Xen.XenStore;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// One vif's xenbus state machine, as Linux netback's <c>frontend_changed</c> and SIMXEN's table: it
+/// publishes features and goes InitWait, connects when the frontend is Connected (keys, ring maps,
+/// event channels, then the ring actors), and disconnects on Closing/Closed. It owns the ring mappings
+/// and the event-channel bindings; its children (TX ring, RX ring, bridge port) are restarted together
+/// when one of them fails, and re-attach to the live rings without the guest noticing.
+/// </summary>
+public sealed class VifConnectionActor : ReceiveActor
+{
+    /// <summary>The features Linux netback publishes that this backend implements.</summary>
+    public static readonly IReadOnlyList<KeyValuePair<string, string>> Features =
+    [
+        new("feature-sg", "1"),
+        new("feature-gso-tcpv4", "1"),
+        new("feature-gso-tcpv6", "1"),
+        new("feature-ipv6-csum-offload", "1"),
+        new("feature-rx-copy", "1"),
+        new("feature-rx-flip", "0"),
+        new("feature-split-event-channels", "1"),
+    ];
+
+    private readonly VifPaths _paths;
+    private readonly BackendServices _services;
+    private readonly VifStatus _status;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IAsyncDisposable> _watches = [];
+
+    private BackendConfig? _config;
+    private XenbusState? _lastActedFrontendState;
+    private XenbusState _backendState = XenbusState.Unknown;
+    private bool _hotplugConnected;
+    private Connection? _connection;
+
+    private sealed class Connection
+    {
+        public IGrantMapping? TxRing;
+        public IGrantMapping? RxRing;
+        public VifChannels? Channels;
+        public readonly List<uint> BoundPorts = [];
+        public BridgePort? Port;
+        public LearningBridge? Bridge;
+        public IActorRef? Tx;
+        public IActorRef? Rx;
+        public IActorRef? BridgePort;
+        public bool Announced;
+    }
+
+    public VifConnectionActor(VifPaths paths, BackendServices services)
+    {
+        _paths = paths;
+        _services = services;
+        _status = services.Status.GetOrAdd(paths.Vif);
+
+        ReceiveAsync<VifProtocol.Start>(_ => StartAsync());
+        ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
+        ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
+        Receive<VifProtocol.DisableVif>(OnDisable);
+    }
+
+    public static Props Props(VifPaths paths, BackendServices services) =>
+        Akka.Actor.Props.Create(() => new VifConnectionActor(paths, services));
+
+    private IXenStore Xs => _services.XenStore;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // A bug in one ring actor restarts this guest's whole data path (TX, RX, bridge port), which
+        // re-attaches to the live rings; past ten restarts a minute the vif is disabled instead.
+        new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
+        {
+            Interlocked.Increment(ref _status.Restarts);
+            _log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", _paths.Vif, ex.Message);
+            return Directive.Restart;
+        });
+
+    protected override void PreStart() => Self.Tell(VifProtocol.Start.Instance);
+
+    protected override void PostStop()
+    {
+        foreach (var w in _watches)
+            _ = w.DisposeAsync().AsTask();
+        _watches.Clear();
+        // Children are already stopped when PostStop runs, so the mappings can go at once.
+        ReleaseConnection(childrenStopped: true);
+    }
+
+    private async Task StartAsync()
+    {
+        try
+        {
+            _config = await BackendConfig.ReadAsync(Xs, _paths);
+        }
+        catch (VifConfigException ex)
+        {
+            await FailAsync(ex.Message);
+            return;
+        }
+        _status.Mac = _config.Mac.ToString();
+        _status.Bridge = _config.Bridge;
+
+        var backendStateText = await Xs.ReadAsync(_paths.Backend("state"));
+        _backendState = ParseState(backendStateText);
+        _status.State = _backendState.ToString();
+
+        var hotplug = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
+        if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
+        {
+            await Xs.WriteAsync(_paths.Backend("hotplug-status"), "connected");
+            hotplug = "connected";
+        }
+        _hotplugConnected = hotplug is null or "connected";
+
+        var self = Self;
+        _watches.Add(await Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",
+            _ => self.Tell(VifProtocol.FrontendStateChanged.Instance)));
+        _watches.Add(await Xs.WatchAsync(_paths.Backend("hotplug-status"), $"hp:{_paths.Vif}",
+            _ => self.Tell(VifProtocol.HotplugStatusChanged.Instance)));
+        // The watches' initial events bring the frontend's current state in as a change.
+    }
+
+    private async Task OnFrontendStateChangedAsync()
+    {
+        if (_config is null)
+            return;
+        var state = ParseState(await Xs.ReadAsync($"{_config.FrontendPath}/state"));
+        if (state == _lastActedFrontendState)
+            return;
+        _lastActedFrontendState = state;
+        _status.FrontendState = state.ToString();
+        _log.Debug("{Vif}: frontend {FrontendState}, backend {BackendState}", _paths.Vif, state, _backendState);
+
+        switch (state)
+        {
+            case XenbusState.Initialising:
+                Disconnect();
+                foreach (var (key, value) in Features)
+                    await Xs.WriteAsync(_paths.Backend(key), value);
+                await WriteStateAsync(XenbusState.InitWait);
+                break;
+            case XenbusState.Connected:
+                await ConnectAsync();
+                break;
+            case XenbusState.Closing:
+                Disconnect();
+                await WriteStateAsync(XenbusState.Closing);
+                break;
+            case XenbusState.Closed:
+                Disconnect();
+                await WriteStateAsync(XenbusState.Closed);
+                var online = await Xs.ReadAsync(_paths.Backend("online"));
+                if (online != "1")
+                    Forget();
+                break;
+            case XenbusState.Unknown:
+                Disconnect();
+                await WriteStateAsync(XenbusState.Closed);
+                Forget();
+                break;
+            default:
+                // InitWait, Initialised, Reconfiguring: nothing to do until the frontend moves on.
+                break;
+        }
+    }
+
+    private async Task OnHotplugStatusChangedAsync()
+    {
+        var value = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
+        _hotplugConnected = value is null or "connected";
+        if (_hotplugConnected && _connection is { Announced: false })
+            await AnnounceConnectedAsync();
+    }
+
+    private async Task ConnectAsync()
+    {
+        if (_connection is not null)
+            return;
+        try
+        {
+            // Keys may have been rewritten by the toolstack since we started (mtu, rate, bridge).
+            _config = await BackendConfig.ReadAsync(Xs, _paths);
+            var frontend = await FrontendConfig.ReadAsync(Xs, _config.FrontendPath);
+            var frontendMtuPath = $"{_config.FrontendPath}/mtu";
+            var frontendMtuText = await Xs.ReadAsync(frontendMtuPath);
+            var mtu = _config.Mtu ?? (frontendMtuText is null ? 1500u : XenStoreValue.ParseUInt(frontendMtuPath, frontendMtuText, 65535));
+            Attach(frontend, (int)mtu);
+        }
+        catch (Exception ex) when (ex is VifConfigException or GrantException or XenStoreErrorException or IOException or InvalidOperationException)
+        {
+            ReleaseConnection(childrenStopped: false);
+            await FailAsync(ex.Message);
+            return;
+        }
+
+        // Process both rings once before announcing Connected, and again after (SIMXEN's table): a
+        // frontend may have queued requests, and a re-attach must pick up what was pushed meanwhile.
+        KickRings();
+        if (_backendState == XenbusState.Connected || _hotplugConnected)
+            await AnnounceConnectedAsync();
+        else
+            _log.Info("{Vif}: connected, waiting for hotplug-status to read 'connected'", _paths.Vif);
+    }
+
+    private void Attach(FrontendConfig frontend, int mtu)
+    {
+        var c = _connection = new Connection();
+        var id = _paths.Vif;
+        var domid = id.DomId;
+
+        c.TxRing = _services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true);
+        c.RxRing = _services.Platform.GrantMapper.Map(domid, frontend.RxRingRef, writable: true);
+        c.Channels = new VifChannels(_services.Platform.EventChannels);
+
+        c.Bridge = _services.Bridges.Get(_config!.Bridge);
+        var rxSettings = new RxRingSettings(domid, mtu, frontend);
+        c.Rx = Context.ActorOf(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings), "rx");
+        c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
+        c.Port.Mtu = mtu;
+        c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
+        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id), "tx");
+
+        var events = _services.Platform.EventChannels;
+        if (frontend.SplitEventChannels)
+        {
+            c.Channels.TxPort = events.BindInterdomain(domid, frontend.TxEventChannel, new RingEventHandler(c.Tx, null));
+            c.BoundPorts.Add(c.Channels.TxPort);
+            c.Channels.RxPort = events.BindInterdomain(domid, frontend.RxEventChannel, new RingEventHandler(c.Rx, null));
+            c.BoundPorts.Add(c.Channels.RxPort);
+        }
+        else
+        {
+            c.Channels.TxPort = c.Channels.RxPort = events.BindInterdomain(domid, frontend.TxEventChannel, new RingEventHandler(c.Tx, c.Rx));
+            c.BoundPorts.Add(c.Channels.TxPort);
+        }
+
+        _status.Mtu = mtu;
+        _status.Features = Describe(frontend);
+        _status.Disabled = false;
+        _status.Fault = null;
+        _log.Info("{Vif}: rings mapped (tx-ring-ref {TxRef}, rx-ring-ref {RxRef}), event channels {TxPort}/{RxPort}, mtu {Mtu}, bridge '{Bridge}'",
+            id, frontend.TxRingRef, frontend.RxRingRef, c.Channels.TxPort, c.Channels.RxPort, mtu, _config.Bridge);
+    }
+
+    private async Task AnnounceConnectedAsync()
+    {
+        if (_connection is null)
+            return;
+        _connection.Announced = true;
+        if (_backendState != XenbusState.Connected)
+            await WriteStateAsync(XenbusState.Connected);
+        if (_connection.Port is { } port)
+            port.Connected = !_status.Disabled;
+        KickRings();
+    }
+
+    private void KickRings()
+    {
+        _connection?.Tx?.Tell(RingEvent.Instance);
+        _connection?.Rx?.Tell(RingEvent.Instance);
+    }
+
+    private void OnDisable(VifProtocol.DisableVif message)
+    {
+        if (_status.Disabled)
+            return;
+        _status.Disabled = true;
+        _status.Fault = message.Reason;
+        Interlocked.Increment(ref _status.Faults);
+        Interlocked.Increment(ref _services.Status.DisabledTotal);
+        if (_connection?.Port is { } port)
+            port.Connected = false;
+        _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
+        // Logged once per vif: the guest cannot make us repeat it, since the TX ring is no longer read.
+        _log.Warning("{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
+    }
+
+    private void Disconnect()
+    {
+        if (_connection is null)
+            return;
+        _log.Info("{Vif}: disconnecting", _paths.Vif);
+        ReleaseConnection(childrenStopped: false);
+    }
+
+    private void ReleaseConnection(bool childrenStopped)
+    {
+        var c = _connection;
+        if (c is null)
+            return;
+        _connection = null;
+        foreach (var port in c.BoundPorts)
+        {
+            try { _services.Platform.EventChannels.Unbind(port); }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException) { _log.Warning("{Vif}: unbinding port {Port}: {Reason}", _paths.Vif, port, ex.Message); }
+        }
+        if (c.Port is not null)
+        {
+            c.Port.Connected = false;
+            c.Bridge?.RemovePort(c.Port);
+        }
+        var children = new List<IActorRef>();
+        foreach (var child in new[] { c.Tx, c.Rx, c.BridgePort })
+            if (child is not null)
+                children.Add(child);
+        var mappings = new List<IDisposable>();
+        foreach (var m in new[] { c.TxRing, c.RxRing })
+            if (m is not null)
+                mappings.Add(m);
+        if (childrenStopped || children.Count == 0)
+        {
+            foreach (var m in mappings)
+                m.Dispose();
+            return;
+        }
+        foreach (var child in children)
+            Context.Stop(child);
+        // Children stop asynchronously and may be mid-drain over the ring pages: unmap once they are gone.
+        Context.ActorOf(MappingReleaser.Props(children, mappings));
+    }
+
+    private async Task FailAsync(string reason)
+    {
+        Interlocked.Increment(ref _status.Faults);
+        _status.Fault = reason;
+        _log.Error("{Vif}: cannot connect: {Reason}", _paths.Vif, reason);
+        try
+        {
+            // As Linux's xenbus_dev_fatal: the reason goes to the error node, the device to Closing.
+            await Xs.WriteAsync($"{_paths.ErrorDir}/error", reason);
+            await WriteStateAsync(XenbusState.Closing);
+        }
+        catch (Exception ex) when (ex is XenStoreErrorException or IOException)
+        {
+            _log.Warning("{Vif}: could not record the failure in xenstore: {Reason}", _paths.Vif, ex.Message);
+        }
+    }
+
+    private async Task WriteStateAsync(XenbusState state)
+    {
+        await Xs.WriteAsync(_paths.Backend("state"), ((int)state).ToString(CultureInfo.InvariantCulture));
+        _backendState = state;
+        _status.State = state.ToString();
+    }
+
+    private void Forget()
+    {
+        _log.Info("{Vif}: forgotten (offline and closed)", _paths.Vif);
+        Context.Parent.Tell(new VifProtocol.VifForgotten(_paths.Vif));
+    }
+
+    /// <summary>As Linux's xenbus_read_driver_state: anything unreadable counts as Unknown.</summary>
+    internal static XenbusState ParseState(string? text) =>
+        text is { Length: 1 } && text[0] is >= '0' and <= '8' ? (XenbusState)(text[0] - '0') : XenbusState.Unknown;
+
+    private static string Describe(FrontendConfig f)
+    {
+        var parts = new List<string>();
+        if (f.ScatterGather) parts.Add("sg");
+        if (f.GsoTcpV4) parts.Add("gso-tcpv4");
+        if (f.GsoTcpV6) parts.Add("gso-tcpv6");
+        if (f.Ipv4ChecksumOffload) parts.Add("csum");
+        if (f.Ipv6ChecksumOffload) parts.Add("ipv6-csum");
+        if (f.RxNotify) parts.Add("rx-notify");
+        if (f.SplitEventChannels) parts.Add("split-event-channels");
+        return string.Join(',', parts);
+    }
+}

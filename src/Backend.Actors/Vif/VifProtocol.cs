@@ -1,0 +1,29 @@
+namespace Backend.Actors.Vif;
+
+/// <summary>The messages of <see cref="VifConnectionActor"/> and of its parent about it.</summary>
+public static class VifProtocol
+{
+    /// <summary>Read the backend directory and set the watches (sent to itself at start).</summary>
+    public sealed record Start
+    {
+        public static readonly Start Instance = new();
+    }
+
+    /// <summary>The frontend's <c>state</c> node fired its watch.</summary>
+    public sealed record FrontendStateChanged
+    {
+        public static readonly FrontendStateChanged Instance = new();
+    }
+
+    /// <summary>The backend's <c>hotplug-status</c> node fired its watch.</summary>
+    public sealed record HotplugStatusChanged
+    {
+        public static readonly HotplugStatusChanged Instance = new();
+    }
+
+    /// <summary>A ring actor met a fatal protocol error: stop serving the frontend (carrier off).</summary>
+    public sealed record DisableVif(string Reason);
+
+    /// <summary>To the supervisor: the vif went Closed while offline (or its frontend vanished).</summary>
+    public sealed record VifForgotten(VifId Vif);
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Event;
+using Backend.Actors.Vif;
+using Backend.Xen.XenStore;
+
+namespace Backend.Actors.Xenbus;
+
+/// <summary>
+/// Watches <c>/local/domain/&lt;B&gt;/backend/vif</c> and keeps one <see cref="VifConnectionActor"/> tree
+/// per (frontend domid, handle): spawned when a backend directory appears, stopped when it goes away.
+/// Each tree fails alone: an exception restarts that vif's tree, which re-attaches to its live rings.
+/// </summary>
+public sealed class XenbusSupervisor : ReceiveActor
+{
+    private readonly BackendServices _services;
+    private readonly ushort _backendDomId;
+    private readonly string _root;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<VifId, IActorRef> _vifs = [];
+    private readonly HashSet<VifId> _forgotten = [];
+    private readonly Dictionary<IActorRef, VifId> _byActor = [];
+    private IAsyncDisposable? _watch;
+
+    public XenbusSupervisor(BackendServices services)
+    {
+        _services = services;
+        _backendDomId = services.Platform.BackendDomId;
+        _root = VifPaths.BackendVifRoot(_backendDomId);
+
+        ReceiveAsync<XenbusProtocol.Start>(_ => StartAsync());
+        ReceiveAsync<XenbusProtocol.BackendChanged>(OnBackendChangedAsync);
+        Receive<VifProtocol.VifForgotten>(OnForgotten);
+        Receive<Terminated>(OnTerminated);
+        Receive<XenbusProtocol.GetVifCount>(_ => Sender.Tell(_vifs.Count));
+    }
+
+    public static Props Props(BackendServices services) => Akka.Actor.Props.Create(() => new XenbusSupervisor(services));
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
+        {
+            _log.Error(ex, "vif connection failed, restarting its tree: {Reason}", ex.Message);
+            return Directive.Restart;
+        });
+
+    protected override void PreStart() => Self.Tell(XenbusProtocol.Start.Instance);
+
+    protected override void PostStop()
+    {
+        if (_watch is not null)
+            _ = _watch.DisposeAsync().AsTask();
+    }
+
+    private async Task StartAsync()
+    {
+        var self = Self;
+        // backend/vif may not exist yet, or vanish with its last vif; the watch holds regardless, and
+        // its initial event makes us scan what is already there.
+        _watch = await _services.XenStore.WatchAsync(_root, "xnb:backend-vif",
+            e => self.Tell(new XenbusProtocol.BackendChanged(e.Path)));
+        _log.Info("watching {Root}", _root);
+        Context.System.EventStream.Publish(new XenbusProtocol.Ready(_root));
+    }
+
+    private async Task OnBackendChangedAsync(XenbusProtocol.BackendChanged changed)
+    {
+        var path = changed.Path;
+        if (path.Length <= _root.Length || !path.StartsWith(_root, StringComparison.Ordinal) || path[_root.Length] != '/')
+        {
+            // The root itself (initial event, creation, removal): look at everything.
+            await RescanAsync();
+            return;
+        }
+        var rest = path.AsSpan(_root.Length + 1);
+        var slash = rest.IndexOf('/');
+        var domText = slash < 0 ? rest : rest[..slash];
+        if (!TryParseId(domText, 0x7FEF, out var domid))
+            return;
+        if (slash < 0)
+        {
+            await RescanDomainAsync((ushort)domid);
+            return;
+        }
+        rest = rest[(slash + 1)..];
+        slash = rest.IndexOf('/');
+        var handleText = slash < 0 ? rest : rest[..slash];
+        if (!TryParseId(handleText, uint.MaxValue, out var handle))
+            return;
+        var id = new VifId((ushort)domid, handle);
+        if (slash < 0 || !_vifs.ContainsKey(id))
+            await CheckVifAsync(id);
+    }
+
+    private async Task RescanAsync()
+    {
+        var present = new HashSet<VifId>();
+        foreach (var domText in await _services.XenStore.DirectoryAsync(_root) ?? [])
+        {
+            if (!TryParseId(domText, 0x7FEF, out var domid))
+                continue;
+            foreach (var handleText in await _services.XenStore.DirectoryAsync($"{_root}/{domText}") ?? [])
+                if (TryParseId(handleText, uint.MaxValue, out var handle))
+                    present.Add(new VifId((ushort)domid, handle));
+        }
+        Reconcile(present, _ => true);
+    }
+
+    private async Task RescanDomainAsync(ushort domid)
+    {
+        var present = new HashSet<VifId>();
+        foreach (var handleText in await _services.XenStore.DirectoryAsync($"{_root}/{domid}") ?? [])
+            if (TryParseId(handleText, uint.MaxValue, out var handle))
+                present.Add(new VifId(domid, handle));
+        Reconcile(present, id => id.DomId == domid);
+    }
+
+    private async Task CheckVifAsync(VifId id)
+    {
+        var exists = await _services.XenStore.DirectoryAsync(new VifPaths(_backendDomId, id).BackendDir) is not null;
+        Reconcile(exists ? [id] : [], v => v == id);
+    }
+
+    /// <summary>Spawns trees for present vifs and stops those in <paramref name="scope"/> that are gone.</summary>
+    private void Reconcile(HashSet<VifId> present, Func<VifId, bool> scope)
+    {
+        foreach (var id in _vifs.Keys.Where(scope).Where(id => !present.Contains(id)).ToList())
+            StopVif(id, "backend directory removed");
+        _forgotten.RemoveWhere(id => scope(id) && !present.Contains(id));
+        foreach (var id in present)
+            if (!_vifs.ContainsKey(id) && !_forgotten.Contains(id))
+                SpawnVif(id);
+    }
+
+    private void SpawnVif(VifId id)
+    {
+        var child = Context.ActorOf(VifConnectionActor.Props(new VifPaths(_backendDomId, id), _services), $"vif{id.DomId}.{id.Handle}");
+        Context.Watch(child);
+        _vifs[id] = child;
+        _byActor[child] = id;
+        _log.Info("{Vif}: new backend directory", id);
+    }
+
+    private void StopVif(VifId id, string why)
+    {
+        if (!_vifs.Remove(id, out var child))
+            return;
+        _byActor.Remove(child);
+        Context.Unwatch(child);
+        Context.Stop(child);
+        _services.Status.Remove(id);
+        _log.Info("{Vif}: {Why}", id, why);
+    }
+
+    private void OnForgotten(VifProtocol.VifForgotten message)
+    {
+        // Until its directory goes, a forgotten vif is not served again (libxl removes it next).
+        _forgotten.Add(message.Vif);
+        StopVif(message.Vif, "forgotten");
+    }
+
+    private void OnTerminated(Terminated terminated)
+    {
+        // A vif tree that exhausted its restarts stops; keep its status so the fault stays visible.
+        if (_byActor.Remove(terminated.ActorRef, out var id))
+        {
+            _vifs.Remove(id);
+            _forgotten.Add(id);
+            _log.Error("{Vif}: stopped after repeated failures; it is served again once its backend directory is recreated", id);
+        }
+    }
+
+    private static bool TryParseId(ReadOnlySpan<char> text, uint max, out uint value) =>
+        uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value <= max && text.Length <= 10;
+}

@@ -1,0 +1,31 @@
+using Backend.Actors.Status;
+
+namespace Backend.Host.Admin;
+
+/// <summary>One vif in <c>GET /status</c>.</summary>
+public sealed record VifStatusDocument(
+    string Name,
+    ushort DomId,
+    uint Handle,
+    string State,
+    string FrontendState,
+    string Mac,
+    string Bridge,
+    int Mtu,
+    string Features,
+    bool Disabled,
+    string? Fault,
+    long Faults,
+    long Restarts,
+    VifCountersDocument Counters,
+    VifRingsDocument Rings)
+{
+    public static VifStatusDocument From(VifStatus v) => new(
+        v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
+        v.Disabled, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts),
+        new VifCountersDocument(
+            Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
+            Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
+            Interlocked.Read(ref v.Notifications)),
+        new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)));
+}

@@ -1,0 +1,43 @@
+namespace Backend.Host.Hosting;
+
+/// <summary>
+/// The daemon's settings, from <c>appsettings.json</c> (section "Xnb"), then <c>XNB_*</c> environment
+/// variables, then the command line, each overriding the one before. Validated once at start.
+/// </summary>
+public sealed class DaemonSettings
+{
+    /// <summary>auto (real Xen when /dev/xen/gntdev exists, else simulated), linux or sim.</summary>
+    public string Xen { get; set; } = "auto";
+
+    /// <summary>SIMXEN root; none under simulated Xen means the embedded demo with a fresh root.</summary>
+    public string? SimRoot { get; set; }
+
+    /// <summary>The backend's own domain id.</summary>
+    public int DomId { get; set; }
+
+    /// <summary>A xenstore socket to use instead of ROOT/xenstored.sock (or the real one).</summary>
+    public string? XenStore { get; set; }
+
+    /// <summary>Admin endpoint URL; loopback by default, port 0 picks a free port.</summary>
+    public string Admin { get; set; } = "http://127.0.0.1:0";
+
+    /// <summary>Simulated guests in the embedded demo.</summary>
+    public int Demo { get; set; } = 4;
+
+    /// <summary>text or json.</summary>
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>Verbose, Debug, Information, Warning, Error.</summary>
+    public string LogLevel { get; set; } = "Information";
+
+    /// <summary>Frames queued per vif for a guest that posts no rx buffers.</summary>
+    public int RxQueueLength { get; set; } = 512;
+
+    /// <summary>Pinned hypercall actors (grant-copy threads); 0 means one per core.</summary>
+    public int HypercallThreads { get; set; }
+
+    /// <summary>Print one summary line per second (the demo always does).</summary>
+    public bool Summary { get; set; }
+
+    public const int MaxSimRootLength = 79;
+}

@@ -1,0 +1,36 @@
+namespace Backend.Host.Hosting;
+
+/// <summary>Checks <see cref="DaemonSettings"/> and says, one line per bad value, what is wrong and where.</summary>
+public static class DaemonSettingsValidator
+{
+    public static IReadOnlyList<string> Validate(DaemonSettings s)
+    {
+        var errors = new List<string>();
+        if (s.Xen is not ("auto" or "linux" or "sim"))
+            errors.Add($"Xen (--xen): '{s.Xen}' is not one of auto, linux, sim");
+        if (s.SimRoot is { } root)
+        {
+            if (root.Length == 0)
+                errors.Add("SimRoot (--sim-root): empty");
+            else if (root.Length > DaemonSettings.MaxSimRootLength)
+                errors.Add($"SimRoot (--sim-root): '{root}' is {root.Length} characters; at most {DaemonSettings.MaxSimRootLength} fit a socket path");
+        }
+        if (s.DomId is < 0 or > 0x7FEF)
+            errors.Add($"DomId (--domid): {s.DomId} is not a domain id (0 to 32751)");
+        if (s.XenStore is { Length: 0 })
+            errors.Add("XenStore (--xenstore): empty path");
+        if (!Uri.TryCreate(s.Admin, UriKind.Absolute, out var admin) || admin.Scheme != "http" || admin.AbsolutePath != "/" || admin.Query.Length > 0)
+            errors.Add($"Admin (--admin): '{s.Admin}' is not an http://HOST:PORT URL");
+        if (s.Demo is < 0 or > 64)
+            errors.Add($"Demo (--demo): {s.Demo} guests; the demo runs 0 to 64");
+        if (s.LogFormat is not ("text" or "json"))
+            errors.Add($"LogFormat (--log-format): '{s.LogFormat}' is not text or json");
+        if (!Enum.TryParse<Serilog.Events.LogEventLevel>(s.LogLevel, ignoreCase: true, out _))
+            errors.Add($"LogLevel (--log-level): '{s.LogLevel}' is not Verbose, Debug, Information, Warning, Error or Fatal");
+        if (s.RxQueueLength is < 512 or > 65536)
+            errors.Add($"RxQueueLength: {s.RxQueueLength}; SIMXEN asks for at least 512 (at most 65536)");
+        if (s.HypercallThreads is < 0 or > 256)
+            errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
+        return errors;
+    }
+}

@@ -1,0 +1,79 @@
+using System.Runtime.InteropServices;
+
+namespace Backend.Xen.Buffers;
+
+/// <summary>
+/// One frame in native memory (so a grant copy can name it by address), with the offload state that
+/// travels with it from a TX ring to an RX ring. Rented from <see cref="PacketBufferPool"/>; whoever
+/// holds it last returns it.
+/// </summary>
+public sealed unsafe class PacketBuffer
+{
+    private readonly PacketBufferPool? _pool;
+
+    internal PacketBuffer(PacketBufferPool? pool, int capacity)
+    {
+        _pool = pool;
+        Capacity = capacity;
+        Address = (nint)NativeMemory.AlignedAlloc((nuint)capacity, 64);
+    }
+
+    /// <summary>Start of the buffer; stable for the buffer's life, so grant copies may target it.</summary>
+    public nint Address { get; }
+
+    public int Capacity { get; }
+
+    /// <summary>Bytes of frame in the buffer.</summary>
+    public int Length { get; set; }
+
+    /// <summary>XEN_NETIF_GSO_TYPE_* of the frame (0: not a GSO frame).</summary>
+    public byte GsoType { get; set; }
+
+    public ushort GsoSize { get; set; }
+
+    /// <summary>The checksum fields are blank (a partial checksum to be filled by whoever delivers it).</summary>
+    public bool ChecksumBlank { get; set; }
+
+    /// <summary>The sender vouched for the checksum (NETTXF_data_validated).</summary>
+    public bool DataValidated { get; set; }
+
+    /// <summary>The port it came in on, so that the bridge never sends it back there.</summary>
+    public int IngressPort { get; set; }
+
+    public Span<byte> Span => new((void*)Address, Capacity);
+
+    public Span<byte> Frame => new((void*)Address, Length);
+
+    /// <summary>Clears the frame's metadata for the next user.</summary>
+    public void Reset()
+    {
+        Length = 0;
+        GsoType = 0;
+        GsoSize = 0;
+        ChecksumBlank = false;
+        DataValidated = false;
+        IngressPort = -1;
+    }
+
+    /// <summary>Copies the frame and its metadata from <paramref name="other"/> (which must fit).</summary>
+    public void CopyFrom(PacketBuffer other)
+    {
+        other.Frame.CopyTo(Span);
+        Length = other.Length;
+        GsoType = other.GsoType;
+        GsoSize = other.GsoSize;
+        ChecksumBlank = other.ChecksumBlank;
+        DataValidated = other.DataValidated;
+        IngressPort = other.IngressPort;
+    }
+
+    public void Return()
+    {
+        if (_pool is null)
+            Free();
+        else
+            _pool.Return(this);
+    }
+
+    internal void Free() => NativeMemory.AlignedFree((void*)Address);
+}
