@@ -1,0 +1,31 @@
+using System.Buffers;
+
+namespace Backend.Xen.Platform.Linux;
+
+/// <summary>One TAP as the <see cref="TapPoller"/> reads it, with a pooled frame buffer of its own.</summary>
+internal sealed class TapReader(TapDevice tap, ITapFrameHandler handler) : IPollable, IDisposable
+{
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(TapDevice.MaxFrameSize);
+
+    public TapDevice Tap { get; } = tap;
+
+    public DeviceHandle Handle => Tap.Handle;
+
+    public void OnReadable()
+    {
+        var buffer = _buffer ?? throw new ObjectDisposedException(nameof(TapReader));
+        for (var i = 0; i < TapPoller.FramesPerTurn; i++)
+        {
+            if (!Tap.TryRead(buffer, out var header, out var length))
+                return;
+            handler.OnFrame(Tap, in header, buffer.AsSpan(0, length));
+        }
+    }
+
+    /// <summary>Only after the poll thread has let go of this reader.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
+            ArrayPool<byte>.Shared.Return(buffer);
+    }
+}

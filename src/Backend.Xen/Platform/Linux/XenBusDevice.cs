@@ -1,0 +1,64 @@
+using System.Net.Sockets;
+
+namespace Backend.Xen.Platform.Linux;
+
+/// <summary>
+/// Where the xenstore connection comes from on real Xen: the xenbus device <c>/dev/xen/xenbus</c> (which
+/// works in dom0 and in a driver domain alike), else xenstored's Unix socket when it runs in this domain.
+/// </summary>
+public sealed class XenBusDevice
+{
+    public const string DevicePath = "/dev/xen/xenbus";
+    public static readonly IReadOnlyList<string> SocketPaths = ["/run/xenstored/socket", "/var/run/xenstored/socket"];
+
+    private readonly string _devicePath;
+    private readonly IReadOnlyList<string> _socketPaths;
+
+    public XenBusDevice() : this(DevicePath, SocketPaths)
+    {
+    }
+
+    internal XenBusDevice(string devicePath, IReadOnlyList<string> socketPaths)
+    {
+        _devicePath = devicePath;
+        _socketPaths = socketPaths;
+    }
+
+    /// <summary>The path <see cref="OpenStream"/> will use, or null when none exists.</summary>
+    public string? ChoosePath()
+    {
+        if (Path.Exists(_devicePath))
+            return _devicePath;
+        foreach (var socket in _socketPaths)
+        {
+            if (Path.Exists(socket))
+                return socket;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A new xenstore connection as a Stream: for the device, one write(2) per Write and one read(2) per
+    /// Read; for the socket, a NetworkStream (a stream socket has no message boundaries to keep).
+    /// </summary>
+    public Stream OpenStream()
+    {
+        var path = ChoosePath() ?? throw new LinuxDeviceException(
+            _devicePath, "open", LibC.ENOENT,
+            $"no xenstore either: none of {string.Join(", ", _socketPaths)} exists (is this a Xen domain with xenstored running?)");
+        if (path == _devicePath)
+            return new XenBusStream(DeviceHandle.Open(path, LibC.O_RDWR));
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}
