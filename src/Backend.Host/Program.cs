@@ -1,3 +1,17 @@
-// Placeholder entry point while the daemon is built (issue 4); it runs nothing yet.
-Console.Error.WriteLine("xnb: the daemon is not built yet");
-return 1;
+using System.CommandLine;
+using Backend.Host.Cli;
+
+namespace Backend.Host;
+
+public static class Program
+{
+    public static Task<int> Main(string[] args) => BuildCommandLine().Parse(args).InvokeAsync();
+
+    public static RootCommand BuildCommandLine()
+    {
+        var root = DaemonCommand.Create();
+        root.Add(XenstoredCommand.Create());
+        root.Add(StatusCommand.Create());
+        return root;
+    }
+}

@@ -18,7 +18,7 @@ namespace Backend.Actors.Rings;
 /// and hands the frames to the bridge port in one message. A fatal protocol error disables the vif: no
 /// request is consumed after it, and those already consumed in the drain are still answered.
 /// </summary>
-public sealed class TxRingActor : ReceiveActor
+public sealed class TxRingActor : ReceiveActor, IWithTimers
 {
     private const int MaxPacketsPerDrain = NetifConstants.TxRingSize;
 
@@ -43,7 +43,6 @@ public sealed class TxRingActor : ReceiveActor
     private BackRing<NetifTxRequest, NetifTxResponse> _ring = null!;
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
-    private bool _eventWhileBusy;
     private bool _disabled;
     private long _credit;
     private bool _waitingForCredit;
@@ -73,6 +72,8 @@ public sealed class TxRingActor : ReceiveActor
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
         Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, ingressPort, rate));
@@ -105,11 +106,9 @@ public sealed class TxRingActor : ReceiveActor
     {
         if (_disabled)
             return;
+        // A drain already under way looks at the ring again when its copy completes.
         if (_copyInFlight || _waitingForCredit)
-        {
-            _eventWhileBusy = true;
             return;
-        }
         Drain();
     }
 
@@ -211,7 +210,6 @@ public sealed class TxRingActor : ReceiveActor
         Complete();
         if (_disabled)
             return;
-        _eventWhileBusy = false;
         Drain();
     }
 
@@ -295,7 +293,7 @@ public sealed class TxRingActor : ReceiveActor
         if (!_waitingForCredit)
         {
             _waitingForCredit = true;
-            Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)_rate.Microseconds * 10), Self, CreditReplenished.Instance, Self);
+            Timers.StartSingleTimer(CreditReplenished.Instance, CreditReplenished.Instance, TimeSpan.FromTicks((long)_rate.Microseconds * 10));
         }
         return false;
     }

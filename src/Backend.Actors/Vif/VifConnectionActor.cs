@@ -227,7 +227,7 @@ public sealed class VifConnectionActor : ReceiveActor
         c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
         c.Port.Mtu = mtu;
         c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
-        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id), "tx");
+        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate), "tx");
 
         var events = _services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
@@ -247,8 +247,8 @@ public sealed class VifConnectionActor : ReceiveActor
         _status.Features = Describe(frontend);
         _status.Disabled = false;
         _status.Fault = null;
-        _log.Info("{Vif}: rings mapped (tx-ring-ref {TxRef}, rx-ring-ref {RxRef}), event channels {TxPort}/{RxPort}, mtu {Mtu}, bridge '{Bridge}'",
-            id, frontend.TxRingRef, frontend.RxRingRef, c.Channels.TxPort, c.Channels.RxPort, mtu, _config.Bridge);
+        _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
+            id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
     }
 
     private async Task AnnounceConnectedAsync()

@@ -1,0 +1,279 @@
+using Akka.Actor;
+using Backend.Actors.Bridge;
+using Backend.Actors.Hypercall;
+using Backend.Actors.Status;
+using Backend.Actors.Vif;
+using Backend.Xen.Abi;
+using Backend.Xen.Buffers;
+using Backend.Xen.Netback;
+using Backend.Xen.Offload;
+using Backend.Xen.Rings;
+
+namespace Backend.Actors.Rings;
+
+/// <summary>
+/// Delivers frames to a vif's RX ring (host to guest). Frames arrive in batches from bridge ports and wait
+/// in a bounded queue (SIMXEN: at least 512; when full, new ones are dropped and counted, so that one
+/// slow guest never holds the others back). On a batch or a notification that the frontend posted
+/// buffers, it plans as many frames as the posted requests take, copies them in ONE grant-copy batch,
+/// answers the requests in their own slots, pushes, and notifies when ring.h says so.
+/// </summary>
+public sealed class RxRingActor : ReceiveActor
+{
+    private const int MaxPacketsPerDrain = NetifConstants.RxRingSize;
+
+    private readonly VifId _vif;
+    private readonly BackendServices _services;
+    private readonly nint _ringPage;
+    private readonly VifChannels _channels;
+    private readonly RxRingSettings _settings;
+    private readonly VifStatus _status;
+    private readonly IActorRef _hypercall;
+    private readonly PacketBuffer?[] _queue;
+    private int _queueHead;
+    private int _queueCount;
+
+    private readonly PacketBuffer?[] _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
+    private readonly RxPacket[] _inFlight = new RxPacket[MaxPacketsPerDrain];
+    private int _inFlightCount;
+
+    private BackRing<NetifRxRequest, NetifRxResponse> _ring = null!;
+    private GrantCopyBatch _batch = null!;
+    private bool _copyInFlight;
+    private bool _stopped;
+
+    public RxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, RxRingSettings settings)
+    {
+        _vif = vif;
+        _services = services;
+        _ringPage = ringPage;
+        _channels = channels;
+        _settings = settings;
+        _status = services.Status.GetOrAdd(vif);
+        _hypercall = services.Hypercalls.For(vif.DomId);
+        _queue = new PacketBuffer?[services.Options.RxQueueLength];
+
+        Receive<FrameBatch>(OnFrames);
+        Receive<RingEvent>(_ => Deliver());
+        Receive<GrantCopyBatch>(OnCopied);
+        Receive<Stop>(_ => OnStop());
+    }
+
+    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, RxRingSettings settings) =>
+        Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
+
+    protected override void PreStart()
+    {
+        _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_ringPage);
+        _ring.AttachAtResponseProducer();
+        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+        _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
+    }
+
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        Self.Tell(RingEvent.Instance);
+    }
+
+    protected override void PostStop()
+    {
+        while (_queueCount > 0)
+            Dequeue().Return();
+        if (!_copyInFlight)
+            ReturnInFlight();
+    }
+
+    private void OnFrames(FrameBatch batch)
+    {
+        for (var i = 0; i < batch.Count; i++)
+            Accept(batch.Frames[i]);
+        batch.Release();
+        Deliver();
+    }
+
+    /// <summary>Takes a frame into the queue, after the offloads the frontend did not negotiate.</summary>
+    private void Accept(PacketBuffer frame)
+    {
+        if (_stopped)
+        {
+            Drop(frame);
+            return;
+        }
+        var frontend = _settings.Frontend;
+        if (frame.GsoType != NetifGsoType.None && !(frame.GsoType == NetifGsoType.TcpV4 ? frontend.GsoTcpV4 : frontend.GsoTcpV6))
+        {
+            Segment(frame);
+            return;
+        }
+        if (frame.ChecksumBlank && !ChecksumOffloadFor(frame, frontend))
+        {
+            ChecksumOffload.FillBlank(frame.Frame);
+            frame.ChecksumBlank = false;
+            frame.DataValidated = true;
+        }
+        Enqueue(frame);
+    }
+
+    private static bool ChecksumOffloadFor(PacketBuffer frame, FrontendConfig frontend)
+    {
+        var f = frame.Frame;
+        var ipv6 = f.Length >= 14 && f[12] == 0x86 && f[13] == 0xDD;
+        return ipv6 ? frontend.Ipv6ChecksumOffload : frontend.Ipv4ChecksumOffload;
+    }
+
+    /// <summary>Software GSO, as Linux's stack does for a vif without the feature (SIMXEN "Frames").</summary>
+    private void Segment(PacketBuffer frame)
+    {
+        if (TcpSegmenter.Prepare(frame.Frame, frame.GsoType, frame.GsoSize, out var plan) != SegmentationStatus.Ok)
+        {
+            Drop(frame);
+            return;
+        }
+        for (var i = 0; i < plan.SegmentCount; i++)
+        {
+            var segment = _services.Buffers.Rent(plan.SegmentLength(i));
+            segment.Length = TcpSegmenter.WriteSegment(frame.Frame, plan, i, segment.Span);
+            segment.DataValidated = true;
+            segment.IngressPort = frame.IngressPort;
+            if (segment.Length > _settings.Mtu + NetifConstants.EthernetHeaderLength)
+                Drop(segment);
+            else
+                Enqueue(segment);
+        }
+        frame.Return();
+    }
+
+    private void Enqueue(PacketBuffer frame)
+    {
+        if (_queueCount == _queue.Length)
+        {
+            Drop(frame);
+            return;
+        }
+        _queue[(_queueHead + _queueCount) % _queue.Length] = frame;
+        _queueCount++;
+    }
+
+    private PacketBuffer Dequeue()
+    {
+        var frame = _queue[_queueHead]!;
+        _queue[_queueHead] = null;
+        _queueHead = (_queueHead + 1) % _queue.Length;
+        _queueCount--;
+        return frame;
+    }
+
+    private void Drop(PacketBuffer frame)
+    {
+        Interlocked.Increment(ref _status.RxDropped);
+        frame.Return();
+    }
+
+    private void Deliver()
+    {
+        while (!_copyInFlight && !_stopped && _queueCount > 0)
+        {
+            var reqProd = _ring.ReadRequestProducer();
+            if (_ring.RequestProducerOverflow(reqProd))
+            {
+                Context.Parent.Tell(new VifProtocol.DisableVif($"impossible RX req_prod {reqProd} (req_cons {_ring.RequestConsumer})"));
+                OnStop();
+                return;
+            }
+            var noSpace = Plan(reqProd);
+            if (_inFlightCount > 0)
+            {
+                _copyInFlight = true;
+                _hypercall.Tell(_batch);
+                return;
+            }
+            if (noSpace)
+            {
+                // Out of posted buffers: ask to be told of the next one, and look once more in case
+                // the frontend posted it meanwhile.
+                if (!_ring.FinalCheckForRequests())
+                    return;
+            }
+        }
+    }
+
+    /// <returns>True when it stopped because the frontend has too few requests posted.</returns>
+    private bool Plan(uint reqProd)
+    {
+        var count = _batch.Count;
+        while (_queueCount > 0 && _inFlightCount < MaxPacketsPerDrain)
+        {
+            var frame = _queue[_queueHead]!;
+            var checksum = frame.ChecksumBlank ? FrameChecksum.Blank : frame.DataValidated ? FrameChecksum.Validated : FrameChecksum.None;
+            var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum);
+            switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet))
+            {
+                case RxPlanStatus.NoSpace:
+                    _batch.Count = count;
+                    return true;
+                case RxPlanStatus.Invalid:
+                    Drop(Dequeue());
+                    continue;
+            }
+            if (!RxCopyPlanner.TryPlan(rxFrame, ref packet, _ring, _settings.FrontendDomId, _batch.Segments, ref count))
+                break;
+            Dequeue();
+            _inFlight[_inFlightCount] = packet;
+            _inFlightFrames[_inFlightCount] = frame;
+            _inFlightCount++;
+        }
+        _batch.Count = count;
+        return false;
+    }
+
+    private void OnCopied(GrantCopyBatch batch)
+    {
+        if (!ReferenceEquals(batch, _batch))
+            return;
+        _copyInFlight = false;
+        RxResponder.RespondAll(_inFlight.AsSpan(0, _inFlightCount), _batch.Used, _ring);
+        long bytes = 0;
+        for (var i = 0; i < _inFlightCount; i++)
+            bytes += _inFlight[i].Size;
+        Interlocked.Add(ref _status.RxPackets, _inFlightCount);
+        Interlocked.Add(ref _status.RxBytes, bytes);
+        ReturnInFlight();
+        _batch.Count = 0;
+        if (_ring.PushResponsesAndCheckNotify())
+        {
+            _channels.NotifyRx();
+            Interlocked.Increment(ref _status.Notifications);
+        }
+        Volatile.Write(ref _status.RxReqCons, _ring.RequestConsumer);
+        Volatile.Write(ref _status.RxRspProd, _ring.ResponseProducer);
+        Deliver();
+    }
+
+    private void ReturnInFlight()
+    {
+        for (var i = 0; i < _inFlightCount; i++)
+        {
+            _inFlightFrames[i]?.Return();
+            _inFlightFrames[i] = null;
+        }
+        _inFlightCount = 0;
+    }
+
+    private void OnStop()
+    {
+        _stopped = true;
+        while (_queueCount > 0)
+            Drop(Dequeue());
+    }
+
+    /// <summary>The vif was disabled: drop what is queued and everything that comes.</summary>
+    public sealed class Stop
+    {
+        public static readonly Stop Instance = new();
+
+        private Stop()
+        {
+        }
+    }
+}

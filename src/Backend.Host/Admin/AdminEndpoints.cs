@@ -1,0 +1,19 @@
+using Backend.Actors.Status;
+using Backend.Host.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Backend.Host.Admin;
+
+/// <summary>The admin HTTP routes: <c>/status</c> (JSON), <c>/metrics</c> (Prometheus), <c>/healthz</c>.</summary>
+public static class AdminEndpoints
+{
+    public static void Map(WebApplication app, VifStatusRegistry status, XenEnvironment xen)
+    {
+        var platform = xen.Describe();
+        var domid = xen.Platform.BackendDomId;
+        app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status), AdminJson.Options));
+        app.MapGet("/metrics", () => Results.Text(PrometheusWriter.Write(status), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+    }
+}

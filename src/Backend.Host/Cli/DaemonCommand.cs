@@ -1,0 +1,139 @@
+using System.CommandLine;
+using Backend.Host.Hosting;
+using Backend.Host.Sim;
+using Backend.Xen.Platform;
+using Serilog;
+
+namespace Backend.Host.Cli;
+
+/// <summary>The root command: run the daemon (or, with no Xen and no --sim-root, the embedded demo).</summary>
+public static class DaemonCommand
+{
+    public static RootCommand Create()
+    {
+        var config = new Option<string?>("--config") { Description = "A JSON settings file (section \"Xnb\"), applied after appsettings.json." };
+        var xen = new Option<string?>("--xen") { Description = "auto (default), linux or sim." };
+        var simRoot = new Option<string?>("--sim-root") { Description = "SIMXEN root directory (at most 79 characters); serve its vifs, no demo guests." };
+        var domid = new Option<int?>("--domid") { Description = "The backend's domain id (default 0)." };
+        var xenstore = new Option<string?>("--xenstore") { Description = "xenstore socket to use instead of ROOT/xenstored.sock." };
+        var admin = new Option<string?>("--admin") { Description = "Admin endpoint URL (default http://127.0.0.1:0, a free loopback port)." };
+        var demo = new Option<int?>("--demo") { Description = "Simulated guests in the embedded demo (default 4)." };
+        var logFormat = new Option<string?>("--log-format") { Description = "text (default) or json." };
+        var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error." };
+        var summary = new Option<bool>("--summary") { Description = "Print one summary line per second." };
+
+        var root = new RootCommand("xnb: a userspace Xen network backend (netback) daemon.")
+        {
+            config, xen, simRoot, domid, xenstore, admin, demo, logFormat, logLevel, summary,
+        };
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            DaemonSettings settings;
+            try
+            {
+                settings = SettingsLoader.Load(parse.GetValue(config));
+            }
+            catch (StartupException ex)
+            {
+                Console.Error.WriteLine($"xnb: {ex.Message}");
+                return 2;
+            }
+            settings.Xen = parse.GetValue(xen) ?? settings.Xen;
+            settings.SimRoot = parse.GetValue(simRoot) ?? settings.SimRoot;
+            settings.DomId = parse.GetValue(domid) ?? settings.DomId;
+            settings.XenStore = parse.GetValue(xenstore) ?? settings.XenStore;
+            settings.Admin = parse.GetValue(admin) ?? settings.Admin;
+            settings.Demo = parse.GetValue(demo) ?? settings.Demo;
+            settings.LogFormat = parse.GetValue(logFormat) ?? settings.LogFormat;
+            settings.LogLevel = parse.GetValue(logLevel) ?? settings.LogLevel;
+            settings.Summary |= parse.GetValue(summary);
+            return await RunAsync(settings, cancellationToken);
+        });
+        return root;
+    }
+
+    public static async Task<int> RunAsync(DaemonSettings settings, CancellationToken cancellationToken)
+    {
+        var errors = DaemonSettingsValidator.Validate(settings);
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+                Console.Error.WriteLine($"xnb: {error}");
+            return 2;
+        }
+        Logging.Configure(settings.LogFormat, settings.LogLevel);
+        try
+        {
+            return await RunValidatedAsync(settings, cancellationToken);
+        }
+        catch (StartupException ex)
+        {
+            Log.Error("cannot start: {Reason}", ex.Message);
+            Console.Error.WriteLine($"xnb: {ex.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+
+    private static async Task<int> RunValidatedAsync(DaemonSettings settings, CancellationToken cancellationToken)
+    {
+        XenPlatformKind kind;
+        try
+        {
+            kind = XenPlatformDetector.Detect(settings.Xen == "auto" ? null : settings.Xen);
+        }
+        catch (XenPlatformUnavailableException ex)
+        {
+            throw new StartupException(ex.Message);
+        }
+
+        string? demoRoot = null;
+        if (kind == XenPlatformKind.Simulated && settings.SimRoot is null)
+        {
+            demoRoot = $"/dev/shm/xnb-demo-{Environment.ProcessId}";
+            Console.Out.WriteLine($"SIMXEN_ROOT={demoRoot}");
+            Console.Out.Flush();
+        }
+
+        await using var xen = await XenEnvironment.OpenAsync(settings, demoRoot, cancellationToken);
+        await using var host = DaemonHost.Create(settings, xen);
+        await host.StartAsync(cancellationToken);
+        Console.Out.WriteLine($"ADMIN_URL={host.AdminUrl}");
+        if (xen.SimRoot is { } root)
+            await File.WriteAllTextAsync(root.DomainFile(xen.Platform.BackendDomId, "admin-url"), host.AdminUrl + "\n", CancellationToken.None);
+        Log.Information("xnb serving {Xen} as domain {DomId}; admin endpoint {AdminUrl}", xen.Describe(), xen.Platform.BackendDomId, host.AdminUrl);
+
+        await host.Ready.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        Console.Out.WriteLine("READY");
+        Console.Out.Flush();
+
+        DemoHost? demo = null;
+        if (demoRoot is not null && settings.Demo > 0)
+            demo = await DemoHost.StartAsync(xen, settings.Demo, cancellationToken);
+        try
+        {
+            if (demoRoot is not null || settings.Summary)
+                await SummaryPrinter.RunAsync(host.Status, demo, cancellationToken);
+            else
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Log.Information("stopping");
+            if (demo is not null)
+                await demo.DisposeAsync();
+            await host.StopAsync(CancellationToken.None);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,118 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Backend.Actors;
+using Backend.Actors.Bridge;
+using Backend.Actors.Hypercall;
+using Backend.Actors.Status;
+using Backend.Actors.Xenbus;
+using Backend.Host.Admin;
+using Backend.Xen.Buffers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+
+namespace Backend.Host.Hosting;
+
+/// <summary>
+/// The daemon as a hosted service: the Akka.NET actor system (xenbus supervisor, hypercall actors) and
+/// the admin HTTP endpoint in one generic host, over an opened <see cref="XenEnvironment"/>.
+/// </summary>
+public sealed class DaemonHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private DaemonHost(WebApplication app, VifStatusRegistry status, BridgeSet bridges, PacketBufferPool buffers)
+    {
+        _app = app;
+        Status = status;
+        Bridges = bridges;
+        Buffers = buffers;
+    }
+
+    public VifStatusRegistry Status { get; }
+
+    public BridgeSet Bridges { get; }
+
+    public PacketBufferPool Buffers { get; }
+
+    /// <summary>Completes once the xenstore watch on backend/vif is set.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>The admin endpoint's actual URL (after port 0 was resolved).</summary>
+    public string AdminUrl { get; private set; } = "";
+
+    public ActorSystem ActorSystem => _app.Services.GetRequiredService<ActorSystem>();
+
+    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog();
+        builder.WebHost.UseUrls(settings.Admin);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+
+        var status = new VifStatusRegistry();
+        var bridges = new BridgeSet(TimeProvider.System);
+        var buffers = new PacketBufferPool();
+        var options = new BackendOptions
+        {
+            WriteHotplugStatus = xen.Simulated,
+            RxQueueLength = settings.RxQueueLength,
+        };
+        var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;
+        DaemonHost? host = null;
+
+        builder.Services.AddAkka("xnb", (akka, _) =>
+        {
+            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<SerilogLogger>();
+                loggers.LogLevel = Akka.Event.LogLevel.DebugLevel;
+            });
+            akka.WithActors((system, registry) =>
+            {
+                var copiers = new List<IActorRef>();
+                for (var i = 0; i < hypercallThreads; i++)
+                    copiers.Add(system.ActorOf(GrantCopyActor.Props(xen.Platform.CreateGrantCopier()), $"hypercall-{i}"));
+                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, new GrantCopyActors(copiers), status, options);
+                var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
+                system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));
+                var supervisor = system.ActorOf(XenbusSupervisor.Props(services), "xenbus");
+                registry.Register<XenbusSupervisor>(supervisor);
+            });
+        });
+
+        var app = builder.Build();
+        host = new DaemonHost(app, status, bridges, buffers);
+        AdminEndpoints.Map(app, status, xen);
+        return host;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _app.StartAsync(cancellationToken);
+        var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+        AdminUrl = addresses?.Addresses.FirstOrDefault() ?? "";
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        Buffers.Dispose();
+    }
+
+    /// <summary>Completes <see cref="Ready"/> when the supervisor publishes that its watch is set.</summary>
+    private sealed class ReadyListener : ReceiveActor
+    {
+        public ReadyListener(TaskCompletionSource ready) => Receive<XenbusProtocol.Ready>(_ => ready.TrySetResult());
+    }
+}

@@ -1,0 +1,27 @@
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace Backend.Host.Hosting;
+
+/// <summary>
+/// Serilog to stderr (stdout is kept for the lines SIMXEN launchers read: SIMXEN_ROOT, ADMIN_URL, READY),
+/// as text or as compact JSON.
+/// </summary>
+public static class Logging
+{
+    public static void Configure(string format, string level)
+    {
+        var minimum = Enum.Parse<LogEventLevel>(level, ignoreCase: true);
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Is(minimum)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .Enrich.FromLogContext();
+        config = format == "json"
+            ? config.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
+            : config.WriteTo.Console(
+                outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Verbose);
+        Log.Logger = config.CreateLogger();
+    }
+}
