@@ -13,11 +13,16 @@ namespace Backend.Xen.Netback;
 public static class RxSlotPlanner
 {
     /// <summary>Plans at the ring's next unconsumed request, with the requests the frontend has posted.</summary>
-    /// <param name="requestProducer">From <see cref="BackRing{TRequest,TResponse}.ReadRequestProducer"/>,
-    /// already checked with <see cref="BackRing{TRequest,TResponse}.RequestProducerOverflow"/>.</param>
+    /// <param name="requestProducer">From <see cref="BackRing{TRequest,TResponse}.ReadRequestProducer"/>. The
+    /// caller checks it with <see cref="BackRing{TRequest,TResponse}.RequestProducerOverflow"/> and disables
+    /// the vif when it overflows; should it not, an impossible req_prod (ahead by more than the ring, or
+    /// behind req_cons) still plans nothing rather than walking over stale slots.</param>
     public static RxPlanStatus Plan(in RxFrame frame, BackRing<NetifRxRequest, NetifRxResponse> ring, uint requestProducer,
-        out RxPacket packet) =>
-        Plan(frame, ring.RequestConsumer, ring.UnconsumedRequests(requestProducer), out packet);
+        out RxPacket packet)
+    {
+        uint available = ring.RequestProducerOverflow(requestProducer) ? 0 : ring.UnconsumedRequests(requestProducer);
+        return Plan(frame, ring.RequestConsumer, available, out packet);
+    }
 
     /// <param name="start">Ring index of the first free request.</param>
     /// <param name="available">Posted requests not yet consumed, from <paramref name="start"/> on.</param>
