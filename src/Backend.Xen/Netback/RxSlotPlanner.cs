@@ -1,0 +1,70 @@
+using Backend.Xen.Abi;
+using Backend.Xen.Offload;
+using Backend.Xen.Rings;
+
+namespace Backend.Xen.Netback;
+
+/// <summary>
+/// Decides which rx requests a frame consumes (FreeBSD's xnb_mbufc2pkt): the frontend posts requests
+/// that each grant one whole page (rx-copy, as Linux netfront), so data fills pages from offset 0,
+/// 4096 bytes per slot, and a GSO frame takes one more slot for its GSO extra right after the first
+/// (as Linux's xenvif_rx). Pure: it reads and writes nothing on the ring.
+/// </summary>
+public static class RxSlotPlanner
+{
+    /// <summary>Plans at the ring's next unconsumed request, with the requests the frontend has posted.</summary>
+    /// <param name="requestProducer">From <see cref="BackRing{TRequest,TResponse}.ReadRequestProducer"/>. The
+    /// caller checks it with <see cref="BackRing{TRequest,TResponse}.RequestProducerOverflow"/> and disables
+    /// the vif when it overflows; should it not, an impossible req_prod (ahead by more than the ring, or
+    /// behind req_cons) still plans nothing rather than walking over stale slots.</param>
+    public static RxPlanStatus Plan(in RxFrame frame, BackRing<NetifRxRequest, NetifRxResponse> ring, uint requestProducer,
+        out RxPacket packet)
+    {
+        uint available = ring.RequestProducerOverflow(requestProducer) ? 0 : ring.UnconsumedRequests(requestProducer);
+        return Plan(frame, ring.RequestConsumer, available, out packet);
+    }
+
+    /// <param name="start">Ring index of the first free request.</param>
+    /// <param name="available">Posted requests not yet consumed, from <paramref name="start"/> on.</param>
+    public static RxPlanStatus Plan(in RxFrame frame, uint start, uint available, out RxPacket packet)
+    {
+        packet = default;
+        if (frame.Length <= 0 || frame.Length > RxPacket.MaxFrameLength || frame.Address == 0)
+            return RxPlanStatus.Invalid;
+        if (frame.GsoType is not (NetifGsoType.None or NetifGsoType.TcpV4 or NetifGsoType.TcpV6))
+            return RxPlanStatus.Invalid;
+        if (frame.IsGso && frame.GsoSize == 0)
+            return RxPlanStatus.Invalid;
+        if (frame.Checksum is not (FrameChecksum.None or FrameChecksum.Blank or FrameChecksum.Validated))
+            return RxPlanStatus.Invalid;
+
+        int dataSlots = (frame.Length + NetifConstants.PageSize - 1) / NetifConstants.PageSize;
+        int slots = dataSlots + (frame.IsGso ? 1 : 0);
+        if ((uint)slots > available)
+            return RxPlanStatus.NoSpace;
+
+        var flags = NetRxFlags.None;
+        if (dataSlots > 1)
+            flags |= NetRxFlags.MoreData;
+        if (frame.IsGso)
+            flags |= NetRxFlags.ExtraInfo;
+        // A GSO frame's checksums are by nature to be filled per segment: Linux only ever has GSO on a
+        // CHECKSUM_PARTIAL skb, so xenvif_rx flags it csum_blank whatever the caller said.
+        if (frame.Checksum == FrameChecksum.Blank || frame.IsGso)
+            flags |= NetRxFlags.CsumBlank | NetRxFlags.DataValidated;
+        else if (frame.Checksum == FrameChecksum.Validated)
+            flags |= NetRxFlags.DataValidated;
+
+        packet = new RxPacket
+        {
+            Start = start,
+            DataSlots = dataSlots,
+            HasExtra = frame.IsGso,
+            Size = frame.Length,
+            Flags = flags,
+            GsoType = frame.GsoType,
+            GsoSize = frame.IsGso ? frame.GsoSize : (ushort)0,
+        };
+        return RxPlanStatus.Ok;
+    }
+}
