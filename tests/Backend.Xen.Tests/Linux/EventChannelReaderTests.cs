@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.IO.Pipes;
+using Backend.Xen.Platform.Linux;
+
+namespace Backend.Xen.Tests.Linux;
+
+/// <summary>
+/// The evtchn read/dispatch/unmask loop on its poll thread, driven through pipes standing in for the
+/// device: pending ports go in through one pipe, the unmask writes come out of another.
+/// </summary>
+public sealed class EventChannelReaderTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly AnonymousPipeServerStream _pending = new(PipeDirection.Out);
+    private readonly AnonymousPipeServerStream _unmasked = new(PipeDirection.In);
+    private readonly DeviceHandle _source;
+    private readonly DeviceHandle _unmask;
+    private readonly BlockingCollection<uint> _dispatched = new();
+    private readonly ConcurrentQueue<Exception> _faults = new();
+
+    public EventChannelReaderTests()
+    {
+        _source = new DeviceHandle((int)_pending.ClientSafePipeHandle.DangerousGetHandle(), "pending pipe", ownsHandle: false);
+        _unmask = new DeviceHandle((int)_unmasked.ClientSafePipeHandle.DangerousGetHandle(), "unmask pipe", ownsHandle: false);
+    }
+
+    public void Dispose()
+    {
+        _source.Dispose();
+        _unmask.Dispose();
+        _pending.Dispose();
+        _unmasked.Dispose();
+    }
+
+    private void SendPending(params uint[] ports)
+    {
+        var bytes = new byte[ports.Length * 4];
+        for (var i = 0; i < ports.Length; i++)
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), ports[i]);
+        _pending.Write(bytes);
+        _pending.Flush();
+    }
+
+    private uint[] ReadUnmasked(int count)
+    {
+        var bytes = new byte[count * 4];
+        var read = _unmasked.ReadAsync(bytes).AsTask();
+        Assert.True(read.Wait(Patience), "no unmask write arrived");
+        var total = read.Result;
+        while (total < bytes.Length)
+            total += _unmasked.Read(bytes, total, bytes.Length - total);
+        var ports = new uint[count];
+        for (var i = 0; i < count; i++)
+            ports[i] = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(i * 4));
+        return ports;
+    }
+
+    private uint NextDispatched()
+    {
+        Assert.True(_dispatched.TryTake(out var port, Patience), "no port was dispatched");
+        return port;
+    }
+
+    [Fact]
+    public void Pending_ports_reach_the_handler_then_are_written_back_to_unmask()
+    {
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        var reader = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        poll.Add(reader);
+
+        SendPending(3, 7, 4095);
+
+        Assert.Equal([3u, 7u, 4095u], new[] { NextDispatched(), NextDispatched(), NextDispatched() });
+        Assert.Equal([3u, 7u, 4095u], ReadUnmasked(3));
+        Assert.Equal(3, reader.PortsRead);
+        Assert.Empty(_faults);
+    }
+
+    [Fact]
+    public async Task A_port_is_unmasked_only_after_its_handler_returned()
+    {
+        using var handlerMayReturn = new ManualResetEventSlim();
+        var handlerRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        poll.Add(new EventChannelReader(_source, _unmask, port =>
+        {
+            handlerRunning.TrySetResult();
+            handlerMayReturn.Wait(Patience);
+            _dispatched.Add(port);
+        }));
+
+        SendPending(9);
+        await handlerRunning.Task.WaitAsync(Patience);
+        var unmask = new byte[4];
+        var read = _unmasked.ReadAsync(unmask).AsTask();
+        await Task.WhenAny(read, Task.Delay(200));
+        Assert.False(read.IsCompleted, "port 9 was unmasked while its handler was still running");
+        handlerMayReturn.Set();
+        await read.WaitAsync(Patience);
+        Assert.Equal(9u, BinaryPrimitives.ReadUInt32LittleEndian(unmask));
+    }
+
+    [Fact]
+    public void Successive_batches_are_all_delivered()
+    {
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        poll.Add(new EventChannelReader(_source, _unmask, _dispatched.Add));
+        for (uint batch = 1; batch <= 50; batch++)
+        {
+            SendPending(batch);
+            Assert.Equal(batch, NextDispatched());
+            Assert.Equal([batch], ReadUnmasked(1));
+        }
+    }
+
+    [Fact]
+    public async Task The_poll_thread_stops_cleanly_and_promptly_while_blocked()
+    {
+        var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        poll.Add(new EventChannelReader(_source, _unmask, _dispatched.Add));
+        await Task.Run(poll.Dispose).WaitAsync(Patience);
+        Assert.Empty(_faults);
+        // Stopped means stopped: a port sent now is read by nobody.
+        SendPending(5);
+        Assert.False(_dispatched.TryTake(out _, TimeSpan.FromMilliseconds(100)));
+    }
+
+    [Fact]
+    public void After_remove_returns_the_reader_is_never_called_again()
+    {
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        var reader = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        poll.Add(reader);
+        SendPending(1);
+        Assert.Equal(1u, NextDispatched());
+
+        poll.Remove(reader);
+        SendPending(2);
+        Assert.False(_dispatched.TryTake(out _, TimeSpan.FromMilliseconds(100)), "a removed reader was called");
+        Assert.False(_source.IsClosed);
+    }
+
+    [Fact]
+    public async Task End_of_file_on_the_source_is_a_fault_that_removes_only_that_reader()
+    {
+        using var other = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var otherSource = new DeviceHandle((int)other.ClientSafePipeHandle.DangerousGetHandle(), "other pipe", ownsHandle: false);
+        var faulted = new TaskCompletionSource<IPollable>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var poll = new PollThread("test-evtchn", (p, _) => faulted.TrySetResult(p));
+        var healthy = new EventChannelReader(otherSource, _unmask, _dispatched.Add);
+        var broken = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        poll.Add(healthy);
+        poll.Add(broken);
+
+        _pending.Dispose();
+        Assert.Same(broken, await faulted.Task.WaitAsync(Patience));
+
+        other.Write([11, 0, 0, 0]);
+        Assert.Equal(11u, NextDispatched());
+    }
+}
