@@ -1,0 +1,71 @@
+using Akka.Actor;
+using Backend.Actors;
+using Backend.Actors.Bridge;
+using Backend.Actors.Hypercall;
+using Backend.Actors.Status;
+using Backend.Xen.Buffers;
+using Backend.Xen.Platform.Sim;
+using Backend.Xen.XenStore;
+using Backend.Xen.XenStore.Server;
+
+namespace Backend.Actors.Tests.Support;
+
+/// <summary>
+/// A SIMXEN world for one test: a fresh root under /dev/shm, the embedded xenstore server on it, a
+/// client for the test (the toolstack and the frontend's side) and one for the backend, and the
+/// simulated platform of backend domain 0.
+/// </summary>
+public sealed class SimBackendFixture : IAsyncDisposable
+{
+    private SimBackendFixture(SimRoot root, XenStoreServer server, IXenStore test, IXenStore backend, SimXenPlatform platform)
+    {
+        Root = root;
+        Server = server;
+        XenStore = test;
+        BackendXenStore = backend;
+        Platform = platform;
+    }
+
+    public SimRoot Root { get; }
+    public XenStoreServer Server { get; }
+    /// <summary>The test's own connection (it plays the toolstack and the frontends).</summary>
+    public IXenStore XenStore { get; }
+    public IXenStore BackendXenStore { get; }
+    public SimXenPlatform Platform { get; }
+    public VifStatusRegistry Status { get; } = new();
+    public BridgeSet Bridges { get; } = new(TimeProvider.System);
+    public PacketBufferPool Buffers { get; } = new();
+
+    public string SocketPath => Path.Combine(Root.Path, "xenstored.sock");
+
+    public static async Task<SimBackendFixture> CreateAsync()
+    {
+        var path = $"/dev/shm/xnbt-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40];
+        var root = new SimRoot(path);
+        var socket = Path.Combine(root.Path, "xenstored.sock");
+        var server = await XenStoreServer.StartAsync(socket);
+        var test = await XenStoreClient.ConnectAsync(socket);
+        var backend = await XenStoreClient.ConnectAsync(socket);
+        var platform = new SimXenPlatform(root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
+        return new SimBackendFixture(root, server, test, backend, platform);
+    }
+
+    /// <summary>The services a vif tree needs; hypercall actors run on the test system's default dispatcher.</summary>
+    public BackendServices Services(ActorSystem system, BackendOptions? options = null)
+    {
+        var copier = system.ActorOf(Props.Create(() => new GrantCopyActor(Platform.CreateGrantCopier())));
+        return new BackendServices(Platform, BackendXenStore, Bridges, Buffers, new GrantCopyActors([copier]), Status,
+            options ?? new BackendOptions { WriteHotplugStatus = true });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await XenStore.DisposeAsync();
+        await BackendXenStore.DisposeAsync();
+        await Platform.DisposeAsync();
+        await Server.DisposeAsync();
+        Buffers.Dispose();
+        try { Directory.Delete(Root.Path, recursive: true); }
+        catch (IOException) { }
+    }
+}

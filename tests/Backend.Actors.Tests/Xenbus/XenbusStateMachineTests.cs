@@ -1,0 +1,156 @@
+using Akka.TestKit.Xunit2;
+using Backend.Actors.Tests.Support;
+using Backend.Actors.Xenbus;
+using Backend.Xen.Platform.Sim.Toolstack;
+
+namespace Backend.Actors.Tests.Xenbus;
+
+/// <summary>
+/// The xenbus state machine of SIMXEN's table, driven through the real embedded xenstore: the test plays
+/// the toolstack and the frontend by writing keys, and watches what the backend writes.
+/// </summary>
+public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private SimBackendFixture _sim = null!;
+    private SimToolstack _toolstack = null!;
+
+    public XenbusStateMachineTests() : base(@"akka.loglevel = INFO")
+    {
+    }
+
+    public async Task InitializeAsync()
+    {
+        _sim = await SimBackendFixture.CreateAsync();
+        _toolstack = new SimToolstack(_sim.XenStore);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _sim.DisposeAsync();
+    }
+
+    private static string Be(ushort g, int h = 0) => $"/local/domain/0/backend/vif/{g}/{h}";
+    private static string Fe(ushort g, int h = 0) => $"/local/domain/{g}/device/vif/{h}";
+    private static string Err(ushort g, int h = 0) => $"/local/domain/0/error/backend/vif/{g}/{h}/error";
+
+    private Task CreateVif(ushort g, string mac = "00:16:3e:00:00:01") =>
+        _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = g, Handle = 0, Mac = mac });
+
+    private void StartSupervisor() => Sys.ActorOf(XenbusSupervisor.Props(_sim.Services(Sys)), "xenbus");
+
+    private async Task AwaitValue(string path, string? expected)
+    {
+        await AwaitAssertAsync(async () => Assert.Equal(expected, await _sim.XenStore.ReadAsync(path)), Timeout, TimeSpan.FromMilliseconds(20));
+    }
+
+    [Fact]
+    public async Task A_new_vif_gets_its_features_hotplug_status_and_InitWait()
+    {
+        await CreateVif(5);
+        StartSupervisor();
+        await AwaitValue($"{Be(5)}/state", "2");
+        Assert.Equal("connected", await _sim.XenStore.ReadAsync($"{Be(5)}/hotplug-status"));
+        foreach (var (key, value) in Backend.Actors.Vif.VifConnectionActor.Features)
+            Assert.Equal(value, await _sim.XenStore.ReadAsync($"{Be(5)}/{key}"));
+    }
+
+    [Fact]
+    public async Task A_vif_created_after_start_is_served_too()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(XenbusProtocol.Ready));
+        StartSupervisor();
+        await ExpectMsgAsync<XenbusProtocol.Ready>(Timeout);
+        await CreateVif(6);
+        await AwaitValue($"{Be(6)}/state", "2");
+    }
+
+    [Fact]
+    public async Task Frontend_Closing_then_Closed_offline_makes_the_backend_Closing_Closed_and_forgets_the_vif()
+    {
+        await CreateVif(7);
+        StartSupervisor();
+        await AwaitValue($"{Be(7)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(7)}/state", "5");
+        await AwaitValue($"{Be(7)}/state", "5");
+        await _sim.XenStore.WriteAsync($"{Be(7)}/online", "0");
+        await _sim.XenStore.WriteAsync($"{Fe(7)}/state", "6");
+        await AwaitValue($"{Be(7)}/state", "6");
+        await AwaitAssertAsync(() => Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 7), Timeout);
+    }
+
+    [Fact]
+    public async Task Frontend_Initialising_again_reconnects_through_InitWait()
+    {
+        await CreateVif(8);
+        StartSupervisor();
+        await AwaitValue($"{Be(8)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(8)}/state", "5");
+        await AwaitValue($"{Be(8)}/state", "5");
+        await _sim.XenStore.WriteAsync($"{Fe(8)}/state", "1");
+        await AwaitValue($"{Be(8)}/state", "2");
+    }
+
+    [Fact]
+    public async Task A_malformed_mac_fails_that_vif_alone_with_an_error_node()
+    {
+        await CreateVif(9, "00:16:3e:00:00:09");
+        await CreateVif(10, "00:16:3e:00:00:0a");
+        await _sim.XenStore.WriteAsync($"{Be(9)}/mac", "not-a-mac");
+        StartSupervisor();
+        await AwaitValue($"{Be(9)}/state", "5");
+        var error = await _sim.XenStore.ReadAsync(Err(9));
+        Assert.NotNull(error);
+        Assert.Contains("mac", error);
+        await AwaitValue($"{Be(10)}/state", "2");
+    }
+
+    [Theory]
+    [InlineData("tx-ring-ref", "12x")]
+    [InlineData("tx-ring-ref", "99999999999")]
+    [InlineData("event-channel", "0")]
+    [InlineData("request-rx-copy", "0")]
+    [InlineData("multi-queue-num-queues", "4")]
+    public async Task Garbage_frontend_keys_fail_the_connection_with_the_reason(string key, string value)
+    {
+        await CreateVif(11);
+        StartSupervisor();
+        await AwaitValue($"{Be(11)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/tx-ring-ref", "8");
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/rx-ring-ref", "9");
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/event-channel", "3");
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/request-rx-copy", "1");
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/{key}", value);
+        await _sim.XenStore.WriteAsync($"{Fe(11)}/state", "4");
+        await AwaitValue($"{Be(11)}/state", "5");
+        var error = await _sim.XenStore.ReadAsync(Err(11));
+        Assert.NotNull(error);
+        Assert.Contains(key, error);
+    }
+
+    [Fact]
+    public async Task Ungranted_ring_references_fail_the_connection()
+    {
+        await CreateVif(12);
+        StartSupervisor();
+        await AwaitValue($"{Be(12)}/state", "2");
+        // No memory or grant table exists for domain 12: the map fails as Xen's bad_domain would.
+        await _sim.XenStore.WriteAsync($"{Fe(12)}/tx-ring-ref", "8");
+        await _sim.XenStore.WriteAsync($"{Fe(12)}/rx-ring-ref", "9");
+        await _sim.XenStore.WriteAsync($"{Fe(12)}/event-channel", "3");
+        await _sim.XenStore.WriteAsync($"{Fe(12)}/request-rx-copy", "1");
+        await _sim.XenStore.WriteAsync($"{Fe(12)}/state", "4");
+        await AwaitValue($"{Be(12)}/state", "5");
+        Assert.NotNull(await _sim.XenStore.ReadAsync(Err(12)));
+    }
+
+    [Fact]
+    public async Task Removing_the_backend_directory_stops_the_vif_tree()
+    {
+        await CreateVif(13);
+        StartSupervisor();
+        await AwaitValue($"{Be(13)}/state", "2");
+        await _toolstack.RemoveVifAsync(13, 0);
+        await AwaitAssertAsync(() => Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 13), Timeout);
+    }
+}
