@@ -21,7 +21,9 @@ internal sealed class XenStoreServerConnection
     private readonly Channel<OutboundMessage> outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource closing = new();
+    private readonly SemaphoreSlim drained = new(0);
     private long queuedBytes;
+    private int readerWaiting;
 
     public XenStoreServerConnection(XenStoreServer server, Socket socket, int maxQueuedBytes)
     {
@@ -65,6 +67,7 @@ internal sealed class XenStoreServerConnection
             while (outbound.Reader.TryRead(out var message))
                 ArrayPool<byte>.Shared.Return(message.Buffer);
             closing.Dispose();
+            drained.Dispose();
         }
     }
 
@@ -121,6 +124,7 @@ internal sealed class XenStoreServerConnection
                     var total = XenStoreMessageHeader.Size + (int)header.Length;
                     if (end - start < total)
                         break;
+                    await WaitForRoomAsync().ConfigureAwait(false);
                     server.Process(this, header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
                     start += total;
                     if (IsClosing)
@@ -153,6 +157,23 @@ internal sealed class XenStoreServerConnection
         }
     }
 
+    /// <summary>
+    /// Flow control, as xenstored: a client that sends requests faster than it reads the replies is simply
+    /// not read from until its queue drains to half the bound. Only watch events (which the client does not
+    /// pace) can push the queue past the bound and get it dropped.
+    /// </summary>
+    private async Task WaitForRoomAsync()
+    {
+        var threshold = maxQueuedBytes / 2;
+        while (Volatile.Read(ref queuedBytes) > threshold)
+        {
+            Volatile.Write(ref readerWaiting, 1);
+            if (Volatile.Read(ref queuedBytes) <= threshold)
+                break;
+            await drained.WaitAsync(closing.Token).ConfigureAwait(false);
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         var batch = ArrayPool<byte>.Shared.Rent(SendBufferSize);
@@ -170,6 +191,8 @@ internal sealed class XenStoreServerConnection
                     ArrayPool<byte>.Shared.Return(message.Buffer);
                 }
                 await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, closing.Token).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref readerWaiting, 0) == 1)
+                    drained.Release();
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
