@@ -140,7 +140,7 @@ public sealed class SimEventChannelTests : IDisposable
     public async Task No_notification_is_lost_under_a_burst()
     {
         const int Ports = 32;
-        const uint Notifications = 2000;
+        const uint Notifications = 1000;
         var counters = new uint[Ports];
         var handlers = new CounterHandler[Ports];
         var locals = new uint[Ports];
