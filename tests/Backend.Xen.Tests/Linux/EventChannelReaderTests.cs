@@ -160,4 +160,29 @@ public sealed class EventChannelReaderTests : IDisposable
         other.Write([11, 0, 0, 0]);
         Assert.Equal(11u, NextDispatched());
     }
+
+    [Fact]
+    public async Task A_callback_may_dispose_its_poll_thread_and_later_adds_are_refused()
+    {
+        PollThread? poll = null;
+        var disposedFromCallback = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        var reader = new EventChannelReader(_source, _unmask, port =>
+        {
+            _dispatched.Add(port);
+            poll.Dispose();
+            disposedFromCallback.TrySetResult();
+        });
+        poll.Add(reader);
+        SendPending(1);
+        await disposedFromCallback.Task.WaitAsync(Patience);
+
+        Assert.Equal(1u, NextDispatched());
+        Assert.Equal([1u], ReadUnmasked(1));
+        SendPending(2);
+        Assert.False(_dispatched.TryTake(out _, TimeSpan.FromMilliseconds(100)), "the thread went on after being disposed");
+        await Task.Run(() => poll.Remove(reader)).WaitAsync(Patience);
+        Assert.Throws<ObjectDisposedException>(() => poll.Add(reader));
+        Assert.Empty(_faults);
+    }
 }

@@ -40,11 +40,20 @@ internal sealed unsafe class PollThread : IDisposable
     {
         var added = false;
         pollable.Handle.DangerousAddRef(ref added);
+        bool registered;
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_stopping, this);
-            _registered = [.. _registered, pollable];
-            _generation++;
+            registered = !_stopping;
+            if (registered)
+            {
+                _registered = [.. _registered, pollable];
+                _generation++;
+            }
+        }
+        if (!registered)
+        {
+            pollable.Handle.DangerousRelease();
+            throw new ObjectDisposedException(nameof(PollThread));
         }
         Wake();
     }
@@ -73,6 +82,7 @@ internal sealed unsafe class PollThread : IDisposable
         pollable.Handle.DangerousRelease();
     }
 
+    /// <summary>Stops the thread; from another thread it returns once the thread has ended.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -84,22 +94,28 @@ internal sealed unsafe class PollThread : IDisposable
         Wake();
         if (Thread.CurrentThread != _thread)
             _thread.Join();
-        IPollable[] left;
-        lock (_gate)
-        {
-            left = _registered;
-            _registered = [];
-        }
-        foreach (var pollable in left)
-            pollable.Handle.DangerousRelease();
-        _wake.Dispose();
     }
 
     private void Wake()
     {
-        ulong one = 1;
-        // EAGAIN means the counter is already non-zero: the thread is being woken anyway.
-        LibC.Write(_wake.Fd, &one, sizeof(ulong));
+        // After the thread has ended and closed the eventfd there is nobody to wake; the reference keeps
+        // us from writing to a number the kernel may have given to someone else since.
+        var added = false;
+        try
+        {
+            _wake.DangerousAddRef(ref added);
+            ulong one = 1;
+            // EAGAIN means the counter is already non-zero: the thread is being woken anyway.
+            LibC.Write(_wake.Fd, &one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+                _wake.DangerousRelease();
+        }
     }
 
     private void Run()
@@ -159,6 +175,17 @@ internal sealed unsafe class PollThread : IDisposable
                 }
             }
         }
+        // Cleaning up here rather than in Dispose lets a pollable's own callback dispose this safely.
+        IPollable[] left;
+        lock (_gate)
+        {
+            left = _registered;
+            _registered = [];
+            _stopping = true;
+        }
+        foreach (var pollable in left)
+            pollable.Handle.DangerousRelease();
+        _wake.Dispose();
         lock (_gate)
         {
             _stopped = true;
