@@ -1,0 +1,529 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Backend.Xen.XenStore.Server;
+
+/// <summary>
+/// The embedded xenstore server of SIMXEN: xs_wire over a Unix stream socket, an in-memory tree, watches and
+/// transactions as Xen's docs/misc/xenstore.txt defines them. Requests of all clients are processed one at
+/// a time under one lock (each is short and does no I/O); sockets are served asynchronously. Whatever a
+/// client sends, it gets an ERROR reply or its connection closed; other clients never notice.
+/// </summary>
+public sealed class XenStoreServer : IAsyncDisposable
+{
+    private static readonly Encoding Latin1 = Encoding.Latin1;
+    private static readonly byte[] Ok = "OK\0"u8.ToArray();
+
+    private readonly object gate = new();
+    private readonly XenStoreTree tree = new();
+    private readonly XenStoreServerOptions options;
+    private readonly Socket listener;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly HashSet<XenStoreServerConnection> connections = [];
+    private readonly List<Task> connectionTasks = [];
+    private readonly Dictionary<string, List<XenStoreServerWatch>> watchesByPath = new(StringComparer.Ordinal);
+    private readonly List<XenStoreChange> changes = [];
+    private readonly List<string> arguments = [];
+    private readonly byte[] reply = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
+    private XenStoreServerWatch? initialEvent;
+    private Task acceptLoop = Task.CompletedTask;
+    private uint nextTransactionId;
+    private long connectionsAccepted;
+    private long protocolViolations;
+    private long slowClientsDropped;
+    private long requestsProcessed;
+    private int disposed;
+
+    private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options)
+    {
+        SocketPath = socketPath;
+        this.listener = listener;
+        this.options = options;
+    }
+
+    public string SocketPath { get; }
+
+    public XenStoreServerStatistics Statistics
+    {
+        get
+        {
+            lock (gate)
+            {
+                return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
+                    slowClientsDropped, requestsProcessed, tree.NodeCount);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Listens on <paramref name="socketPath"/> (mode 0600). A socket file nobody answers on is stale and is
+    /// replaced; a path where a server answers is an error, so two servers never share one tree's name.
+    /// </summary>
+    public static async Task<XenStoreServer> StartAsync(string socketPath, XenStoreServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new XenStoreServerOptions();
+        options.Validate();
+        if (File.Exists(socketPath) || Directory.Exists(socketPath))
+            await RemoveStaleSocketAsync(socketPath, cancellationToken).ConfigureAwait(false);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        var server = new XenStoreServer(socketPath, listener, options);
+        server.acceptLoop = server.AcceptLoopAsync();
+        return server;
+    }
+
+    private static async Task RemoveStaleSocketAsync(string socketPath, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(socketPath))
+            throw new IOException($"xenstore socket path {socketPath} is a directory");
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await probe.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            File.Delete(socketPath);
+            return;
+        }
+        throw new IOException($"a xenstore server already answers on {socketPath}");
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A client that gave up while queued (or a transient shortage of descriptors): keep serving the others.
+                continue;
+            }
+            var connection = new XenStoreServerConnection(this, socket, options.MaxQueuedBytesPerConnection);
+            lock (gate)
+            {
+                if (stopping.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    return;
+                }
+                connections.Add(connection);
+                connectionsAccepted++;
+                connectionTasks.RemoveAll(t => t.IsCompleted);
+                connectionTasks.Add(Task.Run(connection.RunAsync));
+            }
+        }
+    }
+
+    /// <summary>Stops accepting, closes every connection (aborting their transactions) and removes the socket file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+            return;
+        stopping.Cancel();
+        listener.Dispose();
+        await acceptLoop.ConfigureAwait(false);
+        Task[] running;
+        lock (gate)
+        {
+            foreach (var connection in connections)
+                connection.Close();
+            running = [.. connectionTasks];
+        }
+        await Task.WhenAll(running).ConfigureAwait(false);
+        try
+        {
+            File.Delete(SocketPath);
+        }
+        catch (IOException)
+        {
+            // Someone else's socket by now: leave it.
+        }
+        stopping.Dispose();
+    }
+
+    internal void CountProtocolViolation() => Interlocked.Increment(ref protocolViolations);
+
+    internal void CountSlowClient() => Interlocked.Increment(ref slowClientsDropped);
+
+    /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
+    internal void Forget(XenStoreServerConnection connection)
+    {
+        lock (gate)
+        {
+            connections.Remove(connection);
+            connection.Transactions.Clear();
+            foreach (var watch in connection.Watches)
+                RemoveFromIndex(watch);
+            connection.Watches.Clear();
+        }
+    }
+
+    /// <summary>Processes one framed request (payload at most XENSTORE_PAYLOAD_MAX) and queues its reply.</summary>
+    internal void Process(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload)
+    {
+        lock (gate)
+        {
+            if (connection.IsClosing)
+                return;
+            requestsProcessed++;
+            changes.Clear();
+            var length = 0;
+            var error = Dispatch(connection, header, payload, ref length);
+            // Watch events go out before the reply, as xenstored: a client has seen the events of its own
+            // change by the time it sees the change acknowledged.
+            foreach (var change in changes)
+                Fire(change);
+            if (error is not null)
+            {
+                length = Latin1.GetBytes(error, reply.AsSpan(XenStoreMessageHeader.Size));
+                reply[XenStoreMessageHeader.Size + length++] = 0;
+                header = header with { Type = XenStoreMessageType.Error };
+            }
+            Send(connection, header with { Length = (uint)length }, reply.AsSpan(XenStoreMessageHeader.Size, length));
+            if (initialEvent is not null)
+            {
+                // xenstored fires every new watch once, after its reply, so a client needs no separate first read.
+                SendEvent(initialEvent, initialEvent.Path);
+                initialEvent = null;
+            }
+        }
+    }
+
+    /// <returns>An error name, or null when the reply payload is in <see cref="reply"/> after the header, <paramref name="length"/> bytes.</returns>
+    private string? Dispatch(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload, ref int length)
+    {
+        var type = header.Type;
+        XenStoreTreeTransaction? transaction = null;
+        if (header.TransactionId != 0 && type is not (XenStoreMessageType.Watch or XenStoreMessageType.Unwatch
+                or XenStoreMessageType.GetDomainPath or XenStoreMessageType.ResetWatches or XenStoreMessageType.TransactionStart))
+        {
+            if (!connection.Transactions.TryGetValue(header.TransactionId, out transaction))
+                return XenStoreErrors.ENOENT;
+        }
+        var output = reply.AsSpan(XenStoreMessageHeader.Size);
+        switch (type)
+        {
+            case XenStoreMessageType.Read:
+            {
+                if (!TryPathArgument(payload, out var path))
+                    return XenStoreErrors.EINVAL;
+                var error = tree.Read(path, transaction, out var value);
+                if (error is not null)
+                    return error;
+                value.CopyTo(output);
+                length = value.Length;
+                return null;
+            }
+            case XenStoreMessageType.Write:
+            {
+                var end = payload.IndexOf((byte)0);
+                if (end < 0)
+                    return XenStoreErrors.EINVAL;
+                var path = Latin1.GetString(payload[..end]);
+                if (!XenStorePath.IsValid(path, allowSpecial: false))
+                    return XenStoreErrors.EINVAL;
+                return Ack(tree.Write(path, payload[(end + 1)..].ToArray(), transaction, changes), ref length);
+            }
+            case XenStoreMessageType.Mkdir:
+                return TryPathArgument(payload, out var mkdirPath)
+                    ? Ack(tree.Mkdir(mkdirPath, transaction, changes), ref length)
+                    : XenStoreErrors.EINVAL;
+            case XenStoreMessageType.Rm:
+                return TryPathArgument(payload, out var rmPath)
+                    ? Ack(tree.Remove(rmPath, transaction, changes), ref length)
+                    : XenStoreErrors.EINVAL;
+            case XenStoreMessageType.Directory:
+            {
+                if (!TryPathArgument(payload, out var path))
+                    return XenStoreErrors.EINVAL;
+                var error = tree.Directory(path, transaction, out var children);
+                if (error is not null)
+                    return error;
+                foreach (var child in children)
+                {
+                    // Too long for one reply: clients fall back to DIRECTORY_PART, as with xenstored.
+                    if (!TryAppend(output, ref length, child))
+                        return XenStoreErrors.E2BIG;
+                }
+                return null;
+            }
+            case XenStoreMessageType.DirectoryPart:
+                return DirectoryPart(payload, transaction, output, ref length);
+            case XenStoreMessageType.GetPerms:
+            {
+                if (!TryPathArgument(payload, out var path))
+                    return XenStoreErrors.EINVAL;
+                var error = tree.GetPermissions(path, transaction, out var permissions);
+                if (error is not null)
+                    return error;
+                foreach (var permission in permissions)
+                {
+                    if (!TryAppend(output, ref length, permission))
+                        return XenStoreErrors.E2BIG;
+                }
+                return null;
+            }
+            case XenStoreMessageType.SetPerms:
+            {
+                if (!TrySplit(payload) || arguments.Count < 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false))
+                    return XenStoreErrors.EINVAL;
+                var permissions = ImmutableArray.CreateBuilder<string>(arguments.Count - 1);
+                for (var i = 1; i < arguments.Count; i++)
+                {
+                    if (!XenStorePermission.IsValid(arguments[i]))
+                        return XenStoreErrors.EINVAL;
+                    permissions.Add(arguments[i]);
+                }
+                return Ack(tree.SetPermissions(arguments[0], permissions.MoveToImmutable(), transaction, changes), ref length);
+            }
+            case XenStoreMessageType.Watch:
+                return Watch(connection, payload, ref length);
+            case XenStoreMessageType.Unwatch:
+                return Unwatch(connection, payload, ref length);
+            case XenStoreMessageType.ResetWatches:
+                foreach (var watch in connection.Watches)
+                    RemoveFromIndex(watch);
+                connection.Watches.Clear();
+                connection.Transactions.Clear();
+                return Ack(null, ref length);
+            case XenStoreMessageType.TransactionStart:
+            {
+                if (header.TransactionId != 0)
+                    return XenStoreErrors.EBUSY;
+                if (connection.Transactions.Count >= options.MaxTransactionsPerConnection)
+                    return XenStoreErrors.ENOSPC;
+                uint id;
+                do
+                    id = ++nextTransactionId;
+                while (id == 0 || connection.Transactions.ContainsKey(id));
+                connection.Transactions.Add(id, new XenStoreTreeTransaction(id));
+                TryAppend(output, ref length, id.ToString(CultureInfo.InvariantCulture));
+                return null;
+            }
+            case XenStoreMessageType.TransactionEnd:
+            {
+                if (transaction is null)
+                    return XenStoreErrors.EINVAL;
+                if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
+                    return XenStoreErrors.EINVAL;
+                connection.Transactions.Remove(transaction.Id);
+                if (commit == "T" && !tree.Commit(transaction, changes))
+                    return XenStoreErrors.EAGAIN;
+                return Ack(null, ref length);
+            }
+            case XenStoreMessageType.GetDomainPath:
+            {
+                if (!TryOneArgument(payload, out var domid) || !TryParseDomid(domid, out var id))
+                    return XenStoreErrors.EINVAL;
+                TryAppend(output, ref length, "/local/domain/" + id.ToString(CultureInfo.InvariantCulture));
+                return null;
+            }
+            default:
+                // Domain introduction and the rest have no meaning in the simulation; unknown types are ENOSYS in xenstored too.
+                return XenStoreErrors.ENOSYS;
+        }
+    }
+
+    private string? DirectoryPart(ReadOnlySpan<byte> payload, XenStoreTreeTransaction? transaction, Span<byte> output, ref int length)
+    {
+        // As xenstored's send_directory_part: the node's generation, then whole child names from a byte offset
+        // into the NUL-separated list, then an empty string once the list's end is reached.
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false)
+            || !int.TryParse(arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            return XenStoreErrors.EINVAL;
+        var node = tree.Get(arguments[0], transaction);
+        if (node is null)
+            return XenStoreErrors.ENOENT;
+        TryAppend(output, ref length, node.Generation.ToString(CultureInfo.InvariantCulture));
+        var position = 0;
+        foreach (var child in node.Children)
+        {
+            var size = child.Length + 1;
+            if (position >= offset)
+            {
+                // Leave room for the final empty string.
+                if (length + size + 1 > output.Length)
+                    return null;
+                TryAppend(output, ref length, child);
+            }
+            position += size;
+        }
+        output[length++] = 0;
+        return null;
+    }
+
+    private string? Watch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
+    {
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
+            return XenStoreErrors.EINVAL;
+        var path = arguments[0];
+        var token = arguments[1];
+        foreach (var existing in connection.Watches)
+        {
+            if (existing.Path == path && existing.Token == token)
+                return XenStoreErrors.EEXIST;
+        }
+        if (connection.Watches.Count >= options.MaxWatchesPerConnection)
+            return XenStoreErrors.E2BIG;
+        var watch = new XenStoreServerWatch(connection, path, token);
+        connection.Watches.Add(watch);
+        if (!watchesByPath.TryGetValue(path, out var list))
+            watchesByPath.Add(path, list = []);
+        list.Add(watch);
+        initialEvent = watch;
+        return Ack(null, ref length);
+    }
+
+    private string? Unwatch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
+    {
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
+            return XenStoreErrors.EINVAL;
+        for (var i = 0; i < connection.Watches.Count; i++)
+        {
+            var watch = connection.Watches[i];
+            if (watch.Path == arguments[0] && watch.Token == arguments[1])
+            {
+                connection.Watches.RemoveAt(i);
+                RemoveFromIndex(watch);
+                return Ack(null, ref length);
+            }
+        }
+        return XenStoreErrors.ENOENT;
+    }
+
+    private void RemoveFromIndex(XenStoreServerWatch watch)
+    {
+        if (watchesByPath.TryGetValue(watch.Path, out var list))
+        {
+            list.Remove(watch);
+            if (list.Count == 0)
+                watchesByPath.Remove(watch.Path);
+        }
+    }
+
+    /// <summary>
+    /// Fires the watches a change concerns: those on the node or any ancestor (with the node's path), and,
+    /// when a subtree went away, those below it (with their own path), as xenstored does on RM.
+    /// </summary>
+    private void Fire(XenStoreChange change)
+    {
+        var path = change.Path;
+        for (var ancestor = path; ; ancestor = XenStorePath.Parent(ancestor))
+        {
+            if (watchesByPath.TryGetValue(ancestor, out var list))
+            {
+                foreach (var watch in list)
+                    SendEvent(watch, path);
+            }
+            if (ancestor == "/")
+                break;
+        }
+        if (!change.Removed)
+            return;
+        foreach (var (watchPath, list) in watchesByPath)
+        {
+            if (watchPath.Length > path.Length && XenStorePath.IsAtOrBelow(watchPath, path))
+            {
+                foreach (var watch in list)
+                    SendEvent(watch, watchPath);
+            }
+        }
+    }
+
+    private static void SendEvent(XenStoreServerWatch watch, string path)
+    {
+        if (watch.Connection.IsClosing)
+            return;
+        var payloadLength = Latin1.GetByteCount(path) + 1 + Latin1.GetByteCount(watch.Token) + 1;
+        var total = XenStoreMessageHeader.Size + payloadLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(total);
+        new XenStoreMessageHeader(XenStoreMessageType.WatchEvent, 0, 0, (uint)payloadLength).Write(buffer);
+        var at = XenStoreMessageHeader.Size;
+        at += Latin1.GetBytes(path, buffer.AsSpan(at));
+        buffer[at++] = 0;
+        at += Latin1.GetBytes(watch.Token, buffer.AsSpan(at));
+        buffer[at] = 0;
+        watch.Connection.Enqueue(new OutboundMessage(buffer, total));
+    }
+
+    private static void Send(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload)
+    {
+        var total = XenStoreMessageHeader.Size + payload.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(total);
+        header.Write(buffer);
+        payload.CopyTo(buffer.AsSpan(XenStoreMessageHeader.Size));
+        connection.Enqueue(new OutboundMessage(buffer, total));
+    }
+
+    private string? Ack(string? error, ref int length)
+    {
+        if (error is not null)
+            return error;
+        Ok.CopyTo(reply.AsSpan(XenStoreMessageHeader.Size));
+        length = Ok.Length;
+        return null;
+    }
+
+    private static bool TryAppend(Span<byte> output, ref int length, string value)
+    {
+        if (length + value.Length + 1 > output.Length)
+            return false;
+        length += Latin1.GetBytes(value, output[length..]);
+        output[length++] = 0;
+        return true;
+    }
+
+    /// <summary>Exactly one NUL-terminated string, as xenstored's <c>onearg</c>.</summary>
+    private static bool TryOneArgument(ReadOnlySpan<byte> payload, out string value)
+    {
+        value = "";
+        if (payload.Length == 0 || payload.IndexOf((byte)0) != payload.Length - 1)
+            return false;
+        value = Latin1.GetString(payload[..^1]);
+        return true;
+    }
+
+    private static bool TryPathArgument(ReadOnlySpan<byte> payload, out string path) =>
+        TryOneArgument(payload, out path) && XenStorePath.IsValid(path, allowSpecial: false);
+
+    /// <summary>NUL-terminated strings into <see cref="arguments"/>; false when the payload does not end in NUL.</summary>
+    private bool TrySplit(ReadOnlySpan<byte> payload)
+    {
+        arguments.Clear();
+        if (payload.Length == 0 || payload[^1] != 0)
+            return false;
+        while (payload.Length > 0)
+        {
+            var end = payload.IndexOf((byte)0);
+            arguments.Add(Latin1.GetString(payload[..end]));
+            payload = payload[(end + 1)..];
+        }
+        return true;
+    }
+
+    private static bool TryParseDomid(string text, out ushort domid) =>
+        ushort.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out domid);
+}

@@ -1,0 +1,185 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace Backend.Xen.XenStore.Server;
+
+/// <summary>
+/// One client of the embedded server: a reader that frames requests and hands each to the server, and a
+/// writer that drains the connection's outbound queue (replies and watch events) in batches. Both are async
+/// on the runtime's socket engine; no thread is held per client.
+/// </summary>
+internal sealed class XenStoreServerConnection
+{
+    // Room for a whole maximal message after compaction, with space to batch several small ones per receive.
+    private const int ReceiveBufferSize = 64 * 1024;
+    private const int SendBufferSize = 64 * 1024;
+
+    private readonly XenStoreServer server;
+    private readonly Socket socket;
+    private readonly int maxQueuedBytes;
+    private readonly Channel<OutboundMessage> outbound =
+        Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource closing = new();
+    private long queuedBytes;
+
+    public XenStoreServerConnection(XenStoreServer server, Socket socket, int maxQueuedBytes)
+    {
+        this.server = server;
+        this.socket = socket;
+        this.maxQueuedBytes = maxQueuedBytes;
+    }
+
+    // Both collections are touched only under the server's lock.
+    public Dictionary<uint, XenStoreTreeTransaction> Transactions { get; } = [];
+
+    public List<XenStoreServerWatch> Watches { get; } = [];
+
+    public bool IsClosing => closing.IsCancellationRequested;
+
+    /// <summary>Serves the connection until the client leaves, breaks the protocol or is dropped; never throws.</summary>
+    public async Task RunAsync()
+    {
+        var writer = WriteLoopAsync();
+        try
+        {
+            await ReadLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client went away or the connection was closed on purpose: nothing more to serve.
+        }
+        finally
+        {
+            Close();
+            try
+            {
+                await writer.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                // As above: the writer ends with the connection.
+            }
+            server.Forget(this);
+            socket.Dispose();
+            while (outbound.Reader.TryRead(out var message))
+                ArrayPool<byte>.Shared.Return(message.Buffer);
+            closing.Dispose();
+        }
+    }
+
+    /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up.</summary>
+    public void Close()
+    {
+        try
+        {
+            closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already cleaned up.
+        }
+        outbound.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// Queues a whole message (header already written) and takes ownership of the pooled buffer. Past the
+    /// queue bound the client is not reading: drop it rather than let it hold memory.
+    /// </summary>
+    public bool Enqueue(OutboundMessage message)
+    {
+        if (Interlocked.Add(ref queuedBytes, message.Length) > maxQueuedBytes || !outbound.Writer.TryWrite(message))
+        {
+            ArrayPool<byte>.Shared.Return(message.Buffer);
+            if (!IsClosing)
+            {
+                server.CountSlowClient();
+                Close();
+            }
+            return false;
+        }
+        return true;
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+        try
+        {
+            int start = 0, end = 0;
+            while (!IsClosing)
+            {
+                while (end - start >= XenStoreMessageHeader.Size)
+                {
+                    var header = XenStoreMessageHeader.Read(buffer.AsSpan(start));
+                    if (header.Length > XenStoreLimits.PayloadMax)
+                    {
+                        // As xenstored: an oversized message breaks the framing; the connection is closed.
+                        server.CountProtocolViolation();
+                        return;
+                    }
+                    var total = XenStoreMessageHeader.Size + (int)header.Length;
+                    if (end - start < total)
+                        break;
+                    server.Process(this, header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
+                    start += total;
+                    if (IsClosing)
+                        return;
+                }
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (buffer.Length - end < XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    end -= start;
+                    start = 0;
+                }
+                var received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, closing.Token).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    // End of stream; a partial message left over means the client left mid-message.
+                    if (end > start)
+                        server.CountProtocolViolation();
+                    return;
+                }
+                end += received;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = ArrayPool<byte>.Shared.Rent(SendBufferSize);
+        try
+        {
+            var reader = outbound.Reader;
+            while (await reader.WaitToReadAsync(closing.Token).ConfigureAwait(false))
+            {
+                var used = 0;
+                while (reader.TryPeek(out var next) && used + next.Length <= batch.Length && reader.TryRead(out var message))
+                {
+                    message.Buffer.AsSpan(0, message.Length).CopyTo(batch.AsSpan(used));
+                    used += message.Length;
+                    Interlocked.Add(ref queuedBytes, -message.Length);
+                    ArrayPool<byte>.Shared.Return(message.Buffer);
+                }
+                await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, closing.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client went away: stop the reader too.
+            Close();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(batch);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+namespace Backend.Xen.XenStore.Server;
+
+/// <summary>
+/// An open transaction, optimistic as xenstored's: its writes go to a private overlay, every committed node
+/// it looks at has its generation noted, and the commit fails with EAGAIN when any of them changed since.
+/// </summary>
+internal sealed class XenStoreTreeTransaction(uint id)
+{
+    public uint Id { get; } = id;
+
+    /// <summary>The transaction's own version of the nodes it wrote; null for a node it removed.</summary>
+    public Dictionary<string, XenStoreNode?> Overlay { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The generation of each committed node the transaction looked at first; -1 when it was missing.</summary>
+    public Dictionary<string, long> Observed { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What fires watches once the transaction commits, in order.</summary>
+    public List<XenStoreChange> Changes { get; } = [];
+}
