@@ -1,0 +1,157 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Backend.Xen.EventChannels;
+
+namespace Backend.Xen.Platform.Sim;
+
+/// <summary>
+/// What both sides of SIMXEN's event channels do alike: notify through the pending bitmap and a wake-up
+/// datagram, and receive on one asynchronous loop per domain (the runtime's socket engine, no thread per
+/// channel, no polling) that reads every queued datagram, then takes every pending word and calls each
+/// port's handler.
+/// </summary>
+internal sealed class SimEventChannelCore : IDisposable
+{
+    private readonly SimDomain _domain;
+    private readonly SimNotifyTargets _targets;
+    private readonly SimFileDescriptor _sendSocket;
+    private readonly IEventChannelHandler?[] _handlers = new IEventChannelHandler?[SimRoot.EventChannelPorts];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _receiveLoop;
+    private long _notifications;
+    private long _suppressed;
+    private long _sendFailures;
+    private long _datagramsReceived;
+    private long _handlerFailures;
+
+    public SimEventChannelCore(SimDomain domain)
+    {
+        _domain = domain;
+        _targets = new SimNotifyTargets(domain.Root);
+        _sendSocket = SimNative.DatagramSocket();
+        _receiveLoop = ReceiveLoopAsync(_stop.Token);
+    }
+
+    public SimDomain Domain => _domain;
+
+    public SimNotifyTargets Targets => _targets;
+
+    public SimEventChannelCounters Counters => new(
+        Interlocked.Read(ref _notifications),
+        Interlocked.Read(ref _suppressed),
+        Interlocked.Read(ref _sendFailures),
+        Interlocked.Read(ref _datagramsReceived),
+        Interlocked.Read(ref _handlerFailures));
+
+    /// <summary>Completes when the receive loop has stopped (after <see cref="Dispose"/>), faulted if it failed.</summary>
+    public Task ReceiveLoop => _receiveLoop;
+
+    public void SetHandler(uint port, IEventChannelHandler? handler) => Volatile.Write(ref _handlers[port], handler);
+
+    /// <summary>
+    /// Notifies local port <paramref name="port"/>: reads its entry (every time: a guest never caches the
+    /// backend's port), sets the peer's bit and, only if it was clear, sends one datagram without blocking;
+    /// a failed send is ignored (the receiver has wake-ups queued). An unbound port, or a peer that is not
+    /// there, does nothing, as in Xen.
+    /// </summary>
+    public void Notify(uint port, bool revalidatePeer)
+    {
+        if (port == 0 || port >= SimRoot.EventChannelPorts)
+            return;
+        var entry = _domain.Peers.Read(port);
+        if (!entry.IsInterdomain || entry.PeerPort == 0 || entry.PeerPort >= SimRoot.EventChannelPorts)
+            return;
+        var target = _targets.Acquire(entry.PeerDomId, revalidatePeer);
+        if (target is null)
+            return;
+        try
+        {
+            Interlocked.Increment(ref _notifications);
+            if (!target.Pending.SetPending(entry.PeerPort))
+            {
+                Interlocked.Increment(ref _suppressed);
+                return;
+            }
+            Span<byte> datagram = stackalloc byte[sizeof(uint)];
+            BinaryPrimitives.WriteUInt32LittleEndian(datagram, entry.PeerPort);
+            if (!SimNative.TrySend(_sendSocket, datagram, target.Address))
+                Interlocked.Increment(ref _sendFailures);
+        }
+        finally
+        {
+            target.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_stop.IsCancellationRequested)
+            return;
+        _stop.Cancel();
+        try
+        {
+            _receiveLoop.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _stop.Dispose();
+        _sendSocket.Dispose();
+        _targets.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        var socket = _domain.EventChannelSocket;
+        var buffer = new byte[64];
+        var dispatch = new Dispatch(this);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            Interlocked.Increment(ref _datagramsReceived);
+            // A datagram is only a wake-up: read all that are queued, then the bitmap says what is pending.
+            while (socket.Available > 0)
+            {
+                socket.Receive(buffer, SocketFlags.None);
+                Interlocked.Increment(ref _datagramsReceived);
+            }
+            _domain.Pending.TakeAll(ref dispatch);
+        }
+    }
+
+    private void Deliver(uint port)
+    {
+        var handler = Volatile.Read(ref _handlers[port]);
+        if (handler is null)
+            return;
+        try
+        {
+            handler.OnEvent(port);
+        }
+        catch (Exception)
+        {
+            // One handler's bug must not stop delivery to every other port of this domain.
+            Interlocked.Increment(ref _handlerFailures);
+        }
+    }
+
+    private readonly struct Dispatch(SimEventChannelCore core) : ISimPendingPortHandler
+    {
+        public void OnPending(uint port) => core.Deliver(port);
+    }
+}

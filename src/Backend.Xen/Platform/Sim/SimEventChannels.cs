@@ -1,0 +1,107 @@
+using Backend.Xen.EventChannels;
+
+namespace Backend.Xen.Platform.Sim;
+
+/// <summary>
+/// The backend's event channels under SIMXEN: interdomain binds to ports a guest allocated, local ports
+/// 1..4095, notifications and one receive loop for all ports. Does not own the domain.
+/// </summary>
+public sealed class SimEventChannels : IEventChannels
+{
+    private readonly SimEventChannelCore _core;
+    private readonly SimDomain _domain;
+    private readonly bool[] _used = new bool[SimRoot.EventChannelPorts];
+    private readonly Lock _gate = new();
+    private uint _nextPort = 1;
+
+    public SimEventChannels(SimDomain backend)
+    {
+        _domain = backend;
+        _core = new SimEventChannelCore(backend);
+    }
+
+    public SimEventChannelCounters Counters => _core.Counters;
+
+    /// <summary>
+    /// Binds local port L to (guest G, port P): our entry L = {G, 1, P} first, then the guest's entry
+    /// P = {B, 1, L} whatever it held (after our restart it still names the old port).
+    /// </summary>
+    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (remotePort == 0 || remotePort >= SimRoot.EventChannelPorts)
+            throw new ArgumentOutOfRangeException(nameof(remotePort), remotePort, "event channel ports are 1 to 4095");
+        if (remoteDomain >= SimRoot.DomIdFirstReserved)
+            throw new ArgumentOutOfRangeException(nameof(remoteDomain), remoteDomain, "domain ids are below 32752");
+        var peersFile = SimMappedFile.TryOpen(_domain.Root.DomainFile(remoteDomain, SimRoot.EventChannelPeersFile), SimEventChannelPeers.FileSize, wholePages: false, keepDescriptor: false)
+            ?? throw new IOException($"domain {remoteDomain} has no {SimRoot.EventChannelPeersFile}: it is not there");
+        try
+        {
+            // A guest that started afresh has new files: look again before we notify it on this binding.
+            _core.Targets.Acquire(remoteDomain, revalidate: true)?.Release();
+            var local = AllocatePort();
+            _core.SetHandler(local, handler);
+            _domain.Peers.Write(local, SimEventChannelEntry.Interdomain(remoteDomain, remotePort));
+            new SimEventChannelPeers(peersFile).Write(remotePort, SimEventChannelEntry.Interdomain(_domain.DomId, local));
+            return local;
+        }
+        finally
+        {
+            peersFile.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes {0, 0, 0} into our entry, and compare-and-swaps the guest's entry from {B, 1, L} to
+    /// {B, 0, 0}, so that a newer binding is never undone. Unbinding a port that is not bound does nothing.
+    /// </summary>
+    public void Unbind(uint localPort)
+    {
+        if (localPort == 0 || localPort >= SimRoot.EventChannelPorts)
+            return;
+        lock (_gate)
+        {
+            if (!_used[localPort])
+                return;
+        }
+        var own = _domain.Peers.Exchange(localPort, default);
+        _core.SetHandler(localPort, null);
+        if (own.IsInterdomain && own.PeerPort != 0 && own.PeerPort < SimRoot.EventChannelPorts)
+        {
+            var peersFile = SimMappedFile.TryOpen(_domain.Root.DomainFile(own.PeerDomId, SimRoot.EventChannelPeersFile), SimEventChannelPeers.FileSize, wholePages: false, keepDescriptor: false);
+            if (peersFile is not null)
+            {
+                new SimEventChannelPeers(peersFile).CompareExchange(
+                    own.PeerPort,
+                    SimEventChannelEntry.Interdomain(_domain.DomId, localPort),
+                    SimEventChannelEntry.Unbound(_domain.DomId));
+                peersFile.Release();
+            }
+        }
+        lock (_gate)
+            _used[localPort] = false;
+    }
+
+    public void Notify(uint localPort) => _core.Notify(localPort, revalidatePeer: false);
+
+    public void Dispose() => _core.Dispose();
+
+    private uint AllocatePort()
+    {
+        lock (_gate)
+        {
+            // Round-robin, so that a port just unbound is not handed out again at once.
+            for (var i = 0; i < SimRoot.EventChannelPorts - 1; i++)
+            {
+                var port = _nextPort;
+                _nextPort = port == SimRoot.EventChannelPorts - 1 ? 1 : port + 1;
+                if (!_used[port])
+                {
+                    _used[port] = true;
+                    return port;
+                }
+            }
+        }
+        throw new InvalidOperationException("all 4095 local event channel ports are bound");
+    }
+}
