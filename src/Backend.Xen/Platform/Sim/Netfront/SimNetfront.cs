@@ -1,0 +1,666 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Backend.Xen.Abi;
+using Backend.Xen.EventChannels;
+using Backend.Xen.XenStore;
+
+namespace Backend.Xen.Platform.Sim.Netfront;
+
+/// <summary>
+/// A simulated guest's network frontend that behaves like Linux's xen-netfront under SIMXEN: it creates
+/// its domain's memory and grant table, follows the xenbus state machine (connects when the backend is
+/// InitWait: rings granted, event channel(s) allocated, keys written in one transaction, then
+/// Connected), keeps its RX ring filled, sends and receives frames, and closes or reconnects on request.
+/// Xenbus work runs on one loop fed by the watch on the backend's <c>state</c>; ring work runs on the
+/// domain's event channel loop and on the sender's thread.
+/// </summary>
+public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
+{
+    private readonly SimNetfrontOptions _options;
+    private readonly IXenStore _store;
+    private readonly SimDomain _domain;
+    private readonly SimGuestEventChannels _eventChannels;
+    private readonly Channel<bool> _wakeups = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _xenbus = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly bool[] _ringFrameInUse = new bool[SimNetfrontLayout.RingFrames];
+    private readonly Lock _stateGate = new();
+    private Task _loop = Task.CompletedTask;
+    private IAsyncDisposable? _watch;
+    private Connection? _connection;
+    private XenbusState _state = XenbusState.Initialising;
+    private XenbusState _backendState = XenbusState.Unknown;
+    private TaskCompletionSource _stateChanged = NewSignal();
+    private bool _awaitingInitWait = true;
+    private string? _failure;
+    private long _sentBefore, _receivedBefore, _txErrorsBefore, _rxErrorsBefore, _ringFullBefore, _stuckBefore;
+    private int _disposed;
+
+    private SimNetfront(SimNetfrontOptions options, IXenStore store, SimDomain domain, string backendPath, ushort backendDomId, byte[] mac)
+    {
+        _options = options;
+        _store = store;
+        _domain = domain;
+        BackendPath = backendPath;
+        BackendDomId = backendDomId;
+        Mac = mac;
+        FrontendPath = string.Create(CultureInfo.InvariantCulture, $"/local/domain/{options.DomId}/device/vif/{options.Handle}");
+        _eventChannels = new SimGuestEventChannels(domain);
+    }
+
+    public ushort DomId => _options.DomId;
+
+    public int Handle => _options.Handle;
+
+    public ushort BackendDomId { get; }
+
+    /// <summary>The MAC the toolstack gave this vif (the frontend's <c>mac</c>).</summary>
+    public ReadOnlyMemory<byte> Mac { get; }
+
+    public string FrontendPath { get; }
+
+    public string BackendPath { get; }
+
+    /// <summary>This domain's SIMXEN files.</summary>
+    public SimDomain Domain => _domain;
+
+    /// <summary>The frame consumer; frames received while it is null are counted and dropped.</summary>
+    public ISimFrameConsumer? Consumer { get; set; }
+
+    /// <summary>Our xenbus state as last written.</summary>
+    public XenbusState State
+    {
+        get
+        {
+            lock (_stateGate)
+                return _state;
+        }
+    }
+
+    /// <summary>The backend's state as last read.</summary>
+    public XenbusState BackendState
+    {
+        get
+        {
+            lock (_stateGate)
+                return _backendState;
+        }
+    }
+
+    /// <summary>Both sides Connected: frames flow.</summary>
+    public bool IsConnected
+    {
+        get
+        {
+            lock (_stateGate)
+                return _state == XenbusState.Connected && _backendState == XenbusState.Connected && _connection is not null;
+        }
+    }
+
+    /// <summary>Why connecting failed (the netfront then stays where it was), or null.</summary>
+    public string? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>Whether the connection uses one event channel per ring.</summary>
+    public bool SplitEventChannels => _connection?.SplitEventChannels ?? false;
+
+    /// <summary>What the backend and we both advertised, for the current connection.</summary>
+    public bool SgNegotiated => _connection?.Sg ?? false;
+
+    public SimNetfrontCounters Counters
+    {
+        get
+        {
+            var c = _connection;
+            return new SimNetfrontCounters(
+                Interlocked.Read(ref _sentBefore) + (c?.Tx.Sent ?? 0),
+                Interlocked.Read(ref _receivedBefore) + (c?.Rx.Received ?? 0),
+                Interlocked.Read(ref _txErrorsBefore) + (c?.Tx.Errors ?? 0),
+                Interlocked.Read(ref _rxErrorsBefore) + (c?.Rx.Errors ?? 0),
+                Interlocked.Read(ref _ringFullBefore) + (c?.Tx.RingFull ?? 0),
+                Interlocked.Read(ref _stuckBefore) + (c?.Tx.GrantsStillInUse ?? 0) + (c?.Rx.GrantsStillInUse ?? 0));
+        }
+    }
+
+    /// <summary>The guest's event channel counters (notifications sent, suppressed, datagrams received).</summary>
+    public SimEventChannelCounters EventChannelCounters => _eventChannels.Counters;
+
+    /// <summary>TX requests pushed and not yet answered.</summary>
+    public int TxOutstanding => _connection?.Tx.Outstanding ?? 0;
+
+    /// <summary>
+    /// Becomes domain <see cref="SimNetfrontOptions.DomId"/> (fresh memory and grant table, created before
+    /// any xenstore key is written), reads the frontend dir the toolstack wrote, and starts following the
+    /// backend's state. Returns at once; <see cref="WaitForConnectedAsync"/> waits for the handshake.
+    /// </summary>
+    public static async Task<SimNetfront> StartAsync(SimNetfrontOptions options, IXenStore store, ISimFrameConsumer? consumer = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        options.Validate();
+        var fe = string.Create(CultureInfo.InvariantCulture, $"/local/domain/{options.DomId}/device/vif/{options.Handle}");
+        var backendPath = await store.ReadAsync(fe + "/backend", null, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{fe}/backend is missing: the toolstack has not created vif {options.DomId}.{options.Handle}");
+        if (!backendPath.StartsWith("/local/domain/", StringComparison.Ordinal) || backendPath.Length > 200)
+            throw new InvalidOperationException($"{fe}/backend \"{backendPath}\" is not a backend path");
+        var backendId = await store.ReadIntAsync(fe + "/backend-id", null, cancellationToken).ConfigureAwait(false);
+        if (backendId is not { } b || b < 0 || b >= SimRoot.DomIdFirstReserved || b == options.DomId)
+            throw new InvalidOperationException($"{fe}/backend-id is \"{backendId}\", not another domain's id");
+        var macText = await store.ReadAsync(fe + "/mac", null, cancellationToken).ConfigureAwait(false);
+        var mac = ParseMac(macText) ?? throw new InvalidOperationException($"{fe}/mac \"{macText}\" is not xx:xx:xx:xx:xx:xx");
+
+        var domain = SimDomain.CreateGuest(options.Root, options.DomId, SimNetfrontLayout.MemoryPages);
+        var front = new SimNetfront(options, store, domain, backendPath, (ushort)b, mac) { Consumer = consumer };
+        try
+        {
+            front._loop = front.XenbusLoopAsync(front._stop.Token);
+            front._watch = await store.WatchAsync(backendPath + "/state", "netfront:" + fe, front.OnBackendWatch, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await front.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return front;
+    }
+
+    /// <summary>Waits until both sides are Connected.</summary>
+    public async Task WaitForConnectedAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_stateGate)
+            {
+                if (_state == XenbusState.Connected && _backendState == XenbusState.Connected && _connection is not null)
+                    return;
+                changed = _stateChanged.Task;
+            }
+            if (_failure is { } failure)
+                throw new InvalidOperationException($"vif {DomId}.{Handle} failed to connect: {failure}");
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until the backend's state satisfies <paramref name="done"/>.</summary>
+    public async Task WaitForBackendStateAsync(Func<XenbusState, bool> done, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(done);
+        while (true)
+        {
+            Task changed;
+            lock (_stateGate)
+            {
+                if (done(_backendState))
+                    return;
+                changed = _stateChanged.Task;
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Puts one frame on the TX ring; false when the ring is full now (responses will free room).
+    /// Throws when the vif has no rings (not connected) or the frame cannot be sent with what was negotiated.
+    /// </summary>
+    public bool TrySend(ReadOnlySpan<byte> frame, in SimTxOptions options = default)
+    {
+        var c = _connection ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+        CheckOffloads(c, options);
+        return c.Tx.TrySend(frame, options, wantSpace: false, out _);
+    }
+
+    /// <summary>Puts one frame on the TX ring, waiting for room when it is full.</summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> frame, SimTxOptions options = default, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var c = _connection ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+            CheckOffloads(c, options);
+            if (c.Tx.TrySend(frame.Span, options, wantSpace: true, out var space))
+                return;
+            await space!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Closes as Linux's netfront does on removal: Closing, wait for the backend to close, Closed, wait
+    /// for the backend to be Closed (or gone), then frees the rings.
+    /// </summary>
+    public async Task CloseAsync(CancellationToken cancellationToken = default)
+    {
+        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (State is XenbusState.Closed)
+            {
+                await TeardownAsync().ConfigureAwait(false);
+                return;
+            }
+            await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
+        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        await WaitForBackendStateAsync(s => s is XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
+        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await TeardownAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+    }
+
+    /// <summary>
+    /// Closes if need be, then starts again at Initialising: the backend goes InitWait and the netfront
+    /// connects with fresh rings. Waits until both sides are Connected.
+    /// </summary>
+    public async Task ReconnectAsync(CancellationToken cancellationToken = default)
+    {
+        if (State is not XenbusState.Closed || _connection is not null)
+            await CloseAsync(cancellationToken).ConfigureAwait(false);
+        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Volatile.Write(ref _failure, null);
+            lock (_stateGate)
+                _awaitingInitWait = true;
+            await SwitchStateAsync(XenbusState.Initialising, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        _wakeups.Writer.TryWrite(true);
+        await WaitForConnectedAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Processes both rings now (a wake-up the backend may have skipped is never needed, but cheap).</summary>
+    public void Kick()
+    {
+        var c = _connection;
+        if (c is null)
+            return;
+        c.Tx.Collect();
+        c.Rx.Poll();
+    }
+
+    void IEventChannelHandler.OnEvent(uint localPort)
+    {
+        var c = _connection;
+        if (c is null)
+            return;
+        if (localPort == c.TxPort)
+            c.Tx.Collect();
+        if (localPort == c.RxPort)
+            c.Rx.Poll();
+    }
+
+    /// <summary>
+    /// Stops following xenstore and releases the rings and the domain's files (left on disk, as a guest
+    /// process that exits leaves them; the toolstack removes <c>ROOT/dom&lt;D&gt;/</c>). Does not write
+    /// xenstore: call <see cref="CloseAsync"/> first for an orderly close.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        if (_watch is not null)
+        {
+            try
+            {
+                await _watch.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is XenStoreConnectionException or XenStoreErrorException or ObjectDisposedException)
+            {
+                // The xenstore connection is gone already: nothing more will come from it.
+            }
+        }
+        _wakeups.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        ReleaseConnection();
+        _eventChannels.Dispose();
+        _domain.Dispose();
+        _stop.Dispose();
+        _xenbus.Dispose();
+    }
+
+    private void OnBackendWatch(XenStoreWatchEvent e) => _wakeups.Writer.TryWrite(true);
+
+    private async Task XenbusLoopAsync(CancellationToken cancellationToken)
+    {
+        var reader = _wakeups.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out _))
+            {
+            }
+            await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await OnBackendStateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Volatile.Write(ref _failure, e.Message);
+                Signal();
+            }
+            finally
+            {
+                _xenbus.Release();
+            }
+        }
+    }
+
+    /// <summary>netfront's <c>netback_changed</c>, under the xenbus lock.</summary>
+    private async Task OnBackendStateAsync(CancellationToken cancellationToken)
+    {
+        var text = await _store.ReadAsync(BackendPath + "/state", null, cancellationToken).ConfigureAwait(false);
+        // A missing or malformed state counts as Unknown, as SIMXEN says for a missing one.
+        var backend = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 8
+            ? (XenbusState)v
+            : XenbusState.Unknown;
+        XenbusState ours;
+        bool awaitingInitWait;
+        lock (_stateGate)
+        {
+            _backendState = backend;
+            ours = _state;
+            awaitingInitWait = _awaitingInitWait;
+        }
+        Signal();
+        switch (backend)
+        {
+            case XenbusState.InitWait:
+                if (ours != XenbusState.Initialising)
+                    break;
+                await ConnectAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            case XenbusState.Connected:
+                // Re-check both rings once the backend is there: it may have pushed before we looked.
+                Kick();
+                _connection?.Rx.Refill();
+                Signal();
+                break;
+            case XenbusState.Closing:
+            case XenbusState.Closed:
+            case XenbusState.Unknown:
+                // A stale Closed from the previous connection must not close a netfront that has just
+                // asked for a new one: until the backend answers Initialising with InitWait, it is ignored.
+                if (awaitingInitWait && ours == XenbusState.Initialising)
+                    break;
+                if (ours is XenbusState.Closing)
+                    break; // CloseAsync is in charge.
+                if (ours is not XenbusState.Closed)
+                {
+                    if (backend == XenbusState.Unknown && await _store.ReadAsync(FrontendPath + "/state", null, cancellationToken).ConfigureAwait(false) is null)
+                    {
+                        // The vif was removed: nothing to write to, just let go of the rings.
+                        lock (_stateGate)
+                            _state = XenbusState.Closed;
+                        await TeardownAsync().ConfigureAwait(false);
+                        break;
+                    }
+                    // xenbus_frontend_closed.
+                    await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
+                    await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
+                }
+                if (backend is XenbusState.Closed or XenbusState.Unknown)
+                    await TeardownAsync().ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// talk_to_netback + xennet_connect: rings, event channel(s), keys in one transaction, then Connected.
+    /// On failure nothing is left half set up and the reason goes to <see cref="Failure"/>.
+    /// </summary>
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        await TeardownAsync().ConfigureAwait(false);
+        var backendSg = await ReadFeatureAsync("feature-sg", cancellationToken).ConfigureAwait(false);
+        var backendSplit = await ReadFeatureAsync("feature-split-event-channels", cancellationToken).ConfigureAwait(false);
+        var rxCopy = await ReadFeatureAsync("feature-rx-copy", cancellationToken).ConfigureAwait(false);
+        if (!rxCopy)
+            throw new InvalidOperationException($"{BackendPath} does not offer feature-rx-copy, the only receive mode netfront has");
+        var sg = _options.FeatureSg && backendSg;
+        var split = _options.SplitEventChannels && backendSplit;
+
+        var connection = CreateConnection(sg, split);
+        try
+        {
+            await _store.RunTransactionAsync(async t =>
+            {
+                await WriteAsync("tx-ring-ref", connection.TxRingRef, t).ConfigureAwait(false);
+                await WriteAsync("rx-ring-ref", connection.RxRingRef, t).ConfigureAwait(false);
+                if (split)
+                {
+                    await WriteAsync("event-channel-tx", connection.TxPort, t).ConfigureAwait(false);
+                    await WriteAsync("event-channel-rx", connection.RxPort, t).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WriteAsync("event-channel", connection.TxPort, t).ConfigureAwait(false);
+                }
+                await WriteAsync("request-rx-copy", 1, t).ConfigureAwait(false);
+                await WriteAsync("feature-rx-notify", 1, t).ConfigureAwait(false);
+                await WriteAsync("feature-sg", _options.FeatureSg ? 1u : 0u, t).ConfigureAwait(false);
+                if (_options.FeatureGsoTcpV4)
+                    await WriteAsync("feature-gso-tcpv4", 1, t).ConfigureAwait(false);
+                if (_options.FeatureGsoTcpV6)
+                    await WriteAsync("feature-gso-tcpv6", 1, t).ConfigureAwait(false);
+                if (_options.NoCsumOffload)
+                    await WriteAsync("feature-no-csum-offload", 1, t).ConfigureAwait(false);
+            }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            connection.Release(_eventChannels, _domain.Granter!, _ringFrameInUse);
+            throw;
+        }
+        connection.GsoTcpV4 = _options.FeatureGsoTcpV4 && await ReadFeatureAsync("feature-gso-tcpv4", cancellationToken).ConfigureAwait(false);
+        connection.GsoTcpV6 = _options.FeatureGsoTcpV6 && await ReadFeatureAsync("feature-gso-tcpv6", cancellationToken).ConfigureAwait(false);
+        _connection = connection;
+        connection.Rx.Refill();
+        lock (_stateGate)
+            _awaitingInitWait = false;
+        await SwitchStateAsync(XenbusState.Connected, cancellationToken).ConfigureAwait(false);
+
+        Task WriteAsync(string key, uint value, XenStoreTransaction t) =>
+            _store.WriteAsync(FrontendPath + "/" + key, value.ToString(CultureInfo.InvariantCulture), t, cancellationToken);
+    }
+
+    private Connection CreateConnection(bool sg, bool split)
+    {
+        var granter = _domain.Granter!;
+        var txFrame = TakeRingFrame();
+        var rxFrame = TakeRingFrame();
+        var connection = new Connection { Sg = sg, SplitEventChannels = split, TxFrame = txFrame, RxFrame = rxFrame };
+        try
+        {
+            _domain.Page(txFrame).Clear();
+            _domain.Page(rxFrame).Clear();
+            connection.Tx = new SimNetfrontTx(PageAddress(txFrame), _domain, BackendDomId, sg, connection.NotifyTx);
+            connection.Rx = new SimNetfrontRx(PageAddress(rxFrame), _domain, BackendDomId, connection.NotifyRx, () => Consumer);
+            connection.TxRingRef = granter.AllocateReference();
+            granter.Grant(connection.TxRingRef, txFrame, BackendDomId, readOnly: false);
+            connection.RxRingRef = granter.AllocateReference();
+            granter.Grant(connection.RxRingRef, rxFrame, BackendDomId, readOnly: false);
+            connection.Channels = _eventChannels;
+            connection.TxPort = _eventChannels.AllocateUnbound(BackendDomId, this);
+            connection.RxPort = split ? _eventChannels.AllocateUnbound(BackendDomId, this) : connection.TxPort;
+            return connection;
+        }
+        catch
+        {
+            connection.Release(_eventChannels, granter, _ringFrameInUse);
+            throw;
+        }
+    }
+
+    private uint TakeRingFrame()
+    {
+        for (var i = 0; i < _ringFrameInUse.Length; i++)
+        {
+            if (!_ringFrameInUse[i])
+            {
+                _ringFrameInUse[i] = true;
+                return SimNetfrontLayout.FirstRingFrame + (uint)i;
+            }
+        }
+        throw new InvalidOperationException($"every ring frame is still granted to a backend that has not let go ({SimNetfrontLayout.RingFrames} frames)");
+    }
+
+    private unsafe nint PageAddress(uint gfn) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(_domain.Page(gfn)));
+
+    private async Task<bool> ReadFeatureAsync(string key, CancellationToken cancellationToken)
+    {
+        // Hostile input: anything but a decimal number counts as "not offered".
+        var text = await _store.ReadAsync(BackendPath + "/" + key, null, cancellationToken).ConfigureAwait(false);
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value != 0;
+    }
+
+    private async Task SwitchStateAsync(XenbusState state, CancellationToken cancellationToken)
+    {
+        await _store.WriteAsync(FrontendPath + "/state", ((int)state).ToString(CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false);
+        lock (_stateGate)
+            _state = state;
+        Signal();
+    }
+
+    /// <summary>Frees the rings: only once the backend has let go (Closed, gone) or never had them.</summary>
+    private Task TeardownAsync()
+    {
+        ReleaseConnection();
+        Signal();
+        return Task.CompletedTask;
+    }
+
+    private void ReleaseConnection()
+    {
+        var c = Interlocked.Exchange(ref _connection, null);
+        if (c is null)
+            return;
+        Interlocked.Add(ref _sentBefore, c.Tx.Sent);
+        Interlocked.Add(ref _receivedBefore, c.Rx.Received);
+        Interlocked.Add(ref _txErrorsBefore, c.Tx.Errors);
+        Interlocked.Add(ref _rxErrorsBefore, c.Rx.Errors);
+        Interlocked.Add(ref _ringFullBefore, c.Tx.RingFull);
+        c.Release(_eventChannels, _domain.Granter!, _ringFrameInUse);
+        Interlocked.Add(ref _stuckBefore, c.Tx.GrantsStillInUse + c.Rx.GrantsStillInUse);
+    }
+
+    private void CheckOffloads(Connection c, in SimTxOptions options)
+    {
+        switch (options.GsoType)
+        {
+            case NetifGsoType.None:
+                break;
+            case NetifGsoType.TcpV4 when !c.GsoTcpV4:
+                throw new InvalidOperationException("GSO TCPv4 was not negotiated (feature-gso-tcpv4 on both sides)");
+            case NetifGsoType.TcpV6 when !c.GsoTcpV6:
+                throw new InvalidOperationException("GSO TCPv6 was not negotiated (feature-gso-tcpv6 on both sides)");
+        }
+    }
+
+    private void Signal()
+    {
+        TaskCompletionSource old;
+        lock (_stateGate)
+        {
+            old = _stateChanged;
+            _stateChanged = NewSignal();
+        }
+        old.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal static byte[]? ParseMac(string? text)
+    {
+        if (text is null || text.Length != 17)
+            return null;
+        var mac = new byte[6];
+        for (var i = 0; i < 6; i++)
+        {
+            if (i > 0 && text[i * 3 - 1] != ':')
+                return null;
+            if (!byte.TryParse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out mac[i]))
+                return null;
+        }
+        return mac;
+    }
+
+    /// <summary>The rings, grants and ports of one connection (one pass from Initialising to Closed).</summary>
+    private sealed class Connection
+    {
+        public SimNetfrontTx Tx { get; set; } = null!;
+        public SimNetfrontRx Rx { get; set; } = null!;
+        public SimGuestEventChannels? Channels { get; set; }
+        public uint TxFrame { get; init; }
+        public uint RxFrame { get; init; }
+        public uint TxRingRef { get; set; }
+        public uint RxRingRef { get; set; }
+        public uint TxPort { get; set; }
+        public uint RxPort { get; set; }
+        public bool Sg { get; init; }
+        public bool SplitEventChannels { get; init; }
+        public bool GsoTcpV4 { get; set; }
+        public bool GsoTcpV6 { get; set; }
+
+        public void NotifyTx() => Channels?.Notify(TxPort);
+
+        public void NotifyRx() => Channels?.Notify(RxPort);
+
+        public void Release(SimGuestEventChannels channels, SimGranter granter, bool[] ringFrameInUse)
+        {
+            if (TxPort != 0)
+                channels.Close(TxPort);
+            if (RxPort != 0 && RxPort != TxPort)
+                channels.Close(RxPort);
+            TxPort = RxPort = 0;
+            Tx?.Close();
+            Rx?.Close();
+            ReleaseRing(TxRingRef, TxFrame);
+            ReleaseRing(RxRingRef, RxFrame);
+            TxRingRef = RxRingRef = 0;
+
+            void ReleaseRing(uint gref, uint frame)
+            {
+                if (gref == 0)
+                {
+                    ringFrameInUse[frame - SimNetfrontLayout.FirstRingFrame] = false;
+                    return;
+                }
+                // A ring page the backend still maps is never reused: its frame and reference stay taken.
+                if (granter.EndAccess(gref))
+                {
+                    granter.FreeReference(gref);
+                    ringFrameInUse[frame - SimNetfrontLayout.FirstRingFrame] = false;
+                }
+            }
+        }
+    }
+}

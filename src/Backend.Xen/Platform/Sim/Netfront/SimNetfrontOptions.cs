@@ -1,0 +1,39 @@
+namespace Backend.Xen.Platform.Sim.Netfront;
+
+/// <summary>
+/// How a <see cref="SimNetfront"/> presents itself: which domain and vif it is, and which optional
+/// features it advertises (a feature is used only when the backend advertises it too). The backend
+/// domain and the MAC come from the frontend dir the toolstack wrote, as Linux's netfront reads them.
+/// </summary>
+public sealed record SimNetfrontOptions
+{
+    public required SimRoot Root { get; init; }
+
+    /// <summary>The guest domain this netfront is; it creates <c>ROOT/dom&lt;D&gt;/</c>.</summary>
+    public required ushort DomId { get; init; }
+
+    /// <summary>The vif handle: the frontend dir is <c>/local/domain/&lt;D&gt;/device/vif/&lt;Handle&gt;</c>.</summary>
+    public int Handle { get; init; }
+
+    /// <summary>Separate TX and RX event channels when the backend offers <c>feature-split-event-channels</c>.</summary>
+    public bool SplitEventChannels { get; init; }
+
+    /// <summary>Advertise <c>feature-sg</c>: frames of more than one slot, both ways.</summary>
+    public bool FeatureSg { get; init; } = true;
+
+    public bool FeatureGsoTcpV4 { get; init; }
+
+    public bool FeatureGsoTcpV6 { get; init; }
+
+    /// <summary>Advertise <c>feature-no-csum-offload</c>: the backend must not hand us blank checksums.</summary>
+    public bool NoCsumOffload { get; init; }
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Root, nameof(Root));
+        if (DomId == 0 || DomId >= SimRoot.DomIdFirstReserved)
+            throw new ArgumentException($"{nameof(DomId)} {DomId} is not a guest domain id (1..{SimRoot.DomIdFirstReserved - 1})");
+        if (Handle < 0)
+            throw new ArgumentException($"{nameof(Handle)} {Handle} is negative");
+    }
+}

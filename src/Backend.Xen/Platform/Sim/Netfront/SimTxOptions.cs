@@ -1,0 +1,26 @@
+using Backend.Xen.Abi;
+
+namespace Backend.Xen.Platform.Sim.Netfront;
+
+/// <summary>
+/// How one frame goes on the TX ring: its checksum flags, an optional GSO extra, and the largest data
+/// slot to cut it into (4096 by default; smaller values make longer chains, as fragmented skbs do).
+/// </summary>
+public readonly record struct SimTxOptions
+{
+    /// <summary>NETTXF_csum_blank: the checksum is to be filled in by whoever delivers the frame.</summary>
+    public bool CsumBlank { get; init; }
+
+    /// <summary>NETTXF_data_validated: the checksum is known good.</summary>
+    public bool DataValidated { get; init; }
+
+    /// <summary><see cref="NetifGsoType"/>; <see cref="NetifGsoType.None"/> for no GSO extra.</summary>
+    public byte GsoType { get; init; }
+
+    public ushort GsoSize { get; init; }
+
+    /// <summary>Bytes per data slot, 1..4096; 0 means 4096.</summary>
+    public int MaxSlotBytes { get; init; }
+
+    internal int SlotBytes => MaxSlotBytes == 0 ? NetifConstants.PageSize : MaxSlotBytes;
+}
