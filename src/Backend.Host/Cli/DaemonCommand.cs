@@ -2,6 +2,7 @@ using System.CommandLine;
 using Backend.Host.Hosting;
 using Backend.Host.Sim;
 using Backend.Xen.Platform;
+using Backend.Xen.Platform.Linux;
 using Serilog;
 
 namespace Backend.Host.Cli;

@@ -9,6 +9,8 @@ using Backend.Actors.Xenbus;
 using Backend.Host.Admin;
 using Backend.Xen.Buffers;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -69,12 +71,13 @@ public sealed class DaemonHost : IAsyncDisposable
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
-            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF", HoconAddMode.Prepend);
             akka.ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();
                 loggers.AddLogger<SerilogLogger>();
-                loggers.LogLevel = Akka.Event.LogLevel.DebugLevel;
+                // Akka's own stdout logger speaks at this level while shutting down; stdout is for SIMXEN's lines.
+                loggers.LogLevel = settings.LogLevel is "Verbose" or "Debug" ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
             });
             akka.WithActors((system, registry) =>
             {
