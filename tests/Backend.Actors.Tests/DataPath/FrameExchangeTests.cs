@@ -26,6 +26,8 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // The actors hold ring mappings and event channels: stop them before the platform goes.
+        await Sys.Terminate();
         foreach (var c in _clients)
             await c.DisposeAsync();
         await _sim.DisposeAsync();

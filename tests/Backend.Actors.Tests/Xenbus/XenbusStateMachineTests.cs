@@ -27,6 +27,8 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // The actors hold ring mappings and event channels: stop them before the platform goes.
+        await Sys.Terminate();
         await _sim.DisposeAsync();
     }
 
