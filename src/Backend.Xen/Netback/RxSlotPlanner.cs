@@ -10,6 +10,24 @@ namespace Backend.Xen.Netback;
 /// 4096 bytes per slot, and a GSO frame takes one more slot for its GSO extra right after the first
 /// (as Linux's xenvif_rx). Pure: it reads and writes nothing on the ring.
 /// </summary>
+/// <example>
+/// One RX ring drain, many frames, one grant-copy hypercall, one push:
+/// <code>
+/// uint reqProd = ring.ReadRequestProducer();
+/// if (ring.RequestProducerOverflow(reqProd)) { /* fatal: disable the vif */ }
+/// int used = 0, n = 0;
+/// while (queue has a frame) {
+///     if (RxSlotPlanner.Plan(frame, ring, reqProd, out packets[n]) == RxPlanStatus.NoSpace) break; // keep it queued
+///     (Invalid: drop and count it)
+///     if (!RxCopyPlanner.TryPlan(frame, ref packets[n], ring, domid, batch, ref used)) break;   // flush first
+///     n++;
+/// }
+/// copier.Copy(batch[..used]);
+/// RxResponder.RespondAll(packets[..n], batch[..used], ring);
+/// if (ring.PushResponsesAndCheckNotify()) notify the frontend;
+/// // frames stay pinned until Copy returns; on NoSpace, ring.SetRequestEvent(reqProd + 1) and re-check.
+/// </code>
+/// </example>
 public static class RxSlotPlanner
 {
     /// <summary>Plans at the ring's next unconsumed request, with the requests the frontend has posted.</summary>

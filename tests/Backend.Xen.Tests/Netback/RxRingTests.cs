@@ -223,6 +223,14 @@ public class RxRingTests
         Assert.Equal(RxPlanStatus.NoSpace, RxSlotPlanner.Plan(new RxFrame(0x10000, 60), ring.Back, ring.Back.ReadRequestProducer(), out _));
     }
 
+    [Fact]
+    public void Gso_extra_is_written_over_exactly_one_response_slot()
+    {
+        // RxResponder writes a netif_extra_info where a netif_rx_response goes, as netif.h's union does.
+        Assert.Equal(8, System.Runtime.CompilerServices.Unsafe.SizeOf<NetifExtraInfo>());
+        Assert.Equal(8, System.Runtime.CompilerServices.Unsafe.SizeOf<NetifRxResponse>());
+    }
+
     private static RxGuestPages GrantAll(int count)
     {
         var guest = new RxGuestPages(Domid);
