@@ -102,6 +102,7 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>Whether a TAP of this name carries our alias (left by us, so ours to reuse or delete).</summary>
     public static bool IsOurs(string name)
     {
+        ValidateName(name);
         var path = Path.Combine(SysfsDirectory(name), "ifalias");
         return File.Exists(path) && File.ReadAllText(path).StartsWith(AliasPrefix, StringComparison.Ordinal);
     }
