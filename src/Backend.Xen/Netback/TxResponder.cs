@@ -31,11 +31,14 @@ public static class TxResponder
         var rspProd = ring.ResponseProducer;
         if (rspProd != packet.Start)
             throw new InvalidOperationException($"responses must follow ring order: rsp_prod_pvt is {rspProd}, the packet starts at {packet.Start}");
-        ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[0].Id, Status = status });
-        for (var i = 0; i < packet.ExtraCount; i++)
-            ring.WriteResponse(rspProd++, new NetifTxResponse { Status = NetifResponseStatus.Null });
-        for (var i = 1; i < packet.DataSlots; i++)
-            ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[i].Id, Status = status });
+        unchecked
+        {
+            ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[0].Id, Status = status });
+            for (var i = 0; i < packet.ExtraCount; i++)
+                ring.WriteResponse(rspProd++, new NetifTxResponse { Status = NetifResponseStatus.Null });
+            for (var i = 1; i < packet.DataSlots; i++)
+                ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[i].Id, Status = status });
+        }
         ring.ResponseProducer = rspProd;
     }
 
