@@ -20,6 +20,7 @@ public sealed class XenStoreClientServerTests : IAsyncLifetime
     {
         await client.DisposeAsync();
         await server.DisposeAsync();
+        Assert.Equal(0, server.Server.Statistics.ConnectionFaults);
     }
 
     /// <summary>Collects watch events; by the time a request of the same connection is answered, the events it caused are here.</summary>

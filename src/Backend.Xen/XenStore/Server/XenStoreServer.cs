@@ -35,6 +35,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     private long protocolViolations;
     private long slowClientsDropped;
     private long requestsProcessed;
+    private long connectionFaults;
     private int disposed;
 
     private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options)
@@ -53,7 +54,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             lock (gate)
             {
                 return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
-                    slowClientsDropped, requestsProcessed, tree.NodeCount);
+                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount);
             }
         }
     }
@@ -167,6 +168,8 @@ public sealed class XenStoreServer : IAsyncDisposable
     internal void CountProtocolViolation() => Interlocked.Increment(ref protocolViolations);
 
     internal void CountSlowClient() => Interlocked.Increment(ref slowClientsDropped);
+
+    internal void CountConnectionFault() => Interlocked.Increment(ref connectionFaults);
 
     /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
     internal void Forget(XenStoreServerConnection connection)
@@ -326,7 +329,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             case XenStoreMessageType.TransactionEnd:
             {
                 if (transaction is null)
-                    return XenStoreErrors.EINVAL;
+                    return XenStoreErrors.ENOENT;
                 if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);

@@ -24,6 +24,7 @@ internal sealed class XenStoreServerConnection
     private readonly SemaphoreSlim drained = new(0);
     private long queuedBytes;
     private int readerWaiting;
+    private int closeRequested;
 
     public XenStoreServerConnection(XenStoreServer server, Socket socket, int maxQueuedBytes)
     {
@@ -37,7 +38,7 @@ internal sealed class XenStoreServerConnection
 
     public List<XenStoreServerWatch> Watches { get; } = [];
 
-    public bool IsClosing => closing.IsCancellationRequested;
+    public bool IsClosing => Volatile.Read(ref closeRequested) != 0;
 
     /// <summary>Serves the connection until the client leaves, breaks the protocol or is dropped; never throws.</summary>
     public async Task RunAsync()
@@ -50,6 +51,11 @@ internal sealed class XenStoreServerConnection
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The client went away or the connection was closed on purpose: nothing more to serve.
+        }
+        catch (Exception)
+        {
+            // A defect of ours, not the client's doing: count it (tests assert none) and end only this connection.
+            server.CountConnectionFault();
         }
         finally
         {
@@ -71,8 +77,18 @@ internal sealed class XenStoreServerConnection
         }
     }
 
-    /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up.</summary>
+    /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up. Safe under the server's lock.</summary>
     public void Close()
+    {
+        if (Interlocked.Exchange(ref closeRequested, 1) != 0)
+            return;
+        outbound.Writer.TryComplete();
+        // Cancelling may run the loops' continuations inline; the caller may hold the server's lock (a slow
+        // client dropped while watches fire), so cancel from the thread pool instead.
+        ThreadPool.QueueUserWorkItem(static connection => connection.CancelLoops(), this, preferLocal: false);
+    }
+
+    private void CancelLoops()
     {
         try
         {
@@ -82,7 +98,6 @@ internal sealed class XenStoreServerConnection
         {
             // Already cleaned up.
         }
-        outbound.Writer.TryComplete();
     }
 
     /// <summary>
@@ -110,7 +125,7 @@ internal sealed class XenStoreServerConnection
         try
         {
             int start = 0, end = 0;
-            while (!IsClosing)
+            while (!closing.IsCancellationRequested)
             {
                 while (end - start >= XenStoreMessageHeader.Size)
                 {
