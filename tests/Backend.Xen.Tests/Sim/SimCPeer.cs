@@ -118,6 +118,16 @@ public sealed class SimCPeer : IAsyncDisposable
     {
         var shared = SharedSimxenC()!;
         var build = Directory.CreateTempSubdirectory("xnb-simxen-c-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(build, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
         Run("/bin/bash", [Path.Combine(shared, "build.sh")], ("BUILD", build));
         var exe = Path.Combine(build, "simxen-peer");
         Run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-I", shared, "-o", exe, DriverSource(), Path.Combine(build, "simxen.o")]);

@@ -245,6 +245,16 @@ public sealed class SimEventChannelTests : IDisposable
         Assert.Equal(local, await handler.NextAsync("guest notify to the restarted backend"));
     }
 
+    [Fact]
+    public async Task Dispose_ends_the_receive_loop_in_an_orderly_way()
+    {
+        Assert.False(_backendChannels.ReceiveLoop.IsCompleted, "the loop should be waiting for wake-ups");
+        _backendChannels.Dispose();
+        await _backendChannels.ReceiveLoop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(_backendChannels.ReceiveLoop.IsCompletedSuccessfully);
+        _backendChannels.Dispose();
+    }
+
     private sealed class ThrowingHandler : Backend.Xen.EventChannels.IEventChannelHandler
     {
         public void OnEvent(uint localPort) => throw new InvalidOperationException("handler bug");

@@ -296,6 +296,36 @@ public sealed class SimGrantCopierTests : IDisposable
     }
 
     [Fact]
+    public async Task Copiers_on_two_threads_pinning_one_reference_leave_no_bits_behind()
+    {
+        Granter.Grant(14, frame: 4, Backend, readOnly: false);
+        Granter.Grant(15, frame: 5, Backend, readOnly: true);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            var copier = new SimGrantCopier(_domains, Backend);
+            using var local = new LocalBuffer(64);
+            Span<GrantCopySegment> batch =
+            [
+                GrantCopies.ToGrant(local.Address, Guest, 14, 0, 64),
+                GrantCopies.FromGrant(Guest, 14, 64, local.Address, 64),
+                GrantCopies.GrantToGrant(Guest, 15, 0, Guest, 14, 128, 64),
+            ];
+            var worst = GrantStatus.Okay;
+            for (var i = 0; i < 5000; i++)
+            {
+                copier.Copy(batch);
+                foreach (var s in batch)
+                    worst = Math.Min(worst, s.Status);
+            }
+            return worst;
+        })));
+        Assert.Equal([GrantStatus.Okay, GrantStatus.Okay], statuses);
+        Assert.Equal(0, InUse(14));
+        Assert.Equal(0, InUse(15));
+        Assert.True(Granter.EndAccess(14));
+    }
+
+    [Fact]
     public void A_guest_that_restarts_is_seen_with_its_new_files_at_the_next_batch_and_forgotten_when_gone()
     {
         using var first = SimDomain.CreateGuest(_root.Root, 9, 2);
