@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Backend.Xen.Platform.Sim.Netfront;
+using Backend.Xen.Platform.Sim.Toolstack;
+using Xunit.Abstractions;
+
+namespace Backend.Xen.Tests.Netfront;
+
+/// <summary>
+/// Our netfront against the C reference netback (<c>simxen-c/cback</c>): both follow SIMXEN.md, so
+/// anything that goes wrong here is a bug on one side or a gap in the contract.
+/// </summary>
+public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
+{
+    private const int Frames = 1000;
+    private const int Window = 256;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [SkippableFact]
+    public async Task Two_netfronts_exchange_1000_frames_each_way_through_cback_losslessly_then_close()
+    {
+        var build = SimxenCReference.Build();
+        await using var sim = await SimTestRoot.CreateAsync();
+        CbackProcess? cback = null;
+        try
+        {
+            cback = await CbackProcess.StartAsync(build, sim.Path, TimeSpan.FromSeconds(20));
+            var store = await sim.ConnectAsync();
+            var toolstack = new SimToolstack(store);
+            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 1, Handle = 0, Mac = "00:16:3e:00:00:01", Bridge = "xenbr0", Mtu = 65521 });
+            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 2, Handle = 0, Mac = "00:16:3e:00:00:02", Bridge = "xenbr0", Mtu = 65521 });
+            var atOne = new CheckingConsumer(Frames);
+            var atTwo = new CheckingConsumer(Frames);
+            await using var one = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 1 }, await sim.ConnectAsync(), atOne);
+            await using var two = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 2 }, await sim.ConnectAsync(), atTwo);
+            using var cts = new CancellationTokenSource(Timeout);
+            try
+            {
+                await one.WaitForConnectedAsync(cts.Token);
+                await two.WaitForConnectedAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"not connected: guest 1 {one.State}/{one.BackendState} ({one.Failure}), guest 2 {two.State}/{two.BackendState} ({two.Failure})\n{cback.Log}");
+            }
+            Assert.True(one.SgNegotiated && two.SgNegotiated, "cback offers feature-sg and we asked for it");
+
+            // Bridge learning: each guest broadcasts once, and the other sees it.
+            await BroadcastAsync(one, cts.Token);
+            await BroadcastAsync(two, cts.Token);
+            await WaitForAsync(() => atTwo.Broadcasts >= 1, atTwo, cts.Token, "guest 2 never saw guest 1's broadcast\n" + cback.Log);
+            await WaitForAsync(() => atOne.Broadcasts >= 1, atOne, cts.Token, "guest 1 never saw guest 2's broadcast\n" + cback.Log);
+
+            var stopwatch = Stopwatch.StartNew();
+            var oneToTwo = StreamAsync(one, two.Mac, atTwo, seed: 1, cts.Token);
+            var twoToOne = StreamAsync(two, one.Mac, atOne, seed: 2, cts.Token);
+            int maxSlots;
+            try
+            {
+                maxSlots = Math.Max(await oneToTwo, await twoToOne);
+                await WaitForAsync(() => atTwo.Good + atTwo.Damaged >= Frames, atTwo, cts.Token, "guest 2 is missing frames");
+                await WaitForAsync(() => atOne.Good + atOne.Damaged >= Frames, atOne, cts.Token, "guest 1 is missing frames");
+            }
+            catch (Exception e) when (e is OperationCanceledException or Xunit.Sdk.XunitException)
+            {
+                Assert.Fail($"{e.Message}: guest 2 got {atTwo.Good} good {atTwo.Damaged} damaged, guest 1 got {atOne.Good} good {atOne.Damaged} damaged; counters {one.Counters} / {two.Counters}\n{cback.Log}");
+                throw;
+            }
+            stopwatch.Stop();
+            output.WriteLine($"{2 * Frames} frames (up to {maxSlots} slots) in {stopwatch.Elapsed.TotalMilliseconds:F0} ms: {2 * Frames / stopwatch.Elapsed.TotalSeconds:F0} frames/s (Debug build, informational)");
+            output.WriteLine($"guest 1 {one.Counters}, event channels {one.EventChannelCounters}");
+            output.WriteLine($"guest 2 {two.Counters}, event channels {two.EventChannelCounters}");
+
+            Assert.Equal(18, maxSlots);
+            Assert.Equal(0, atOne.Damaged);
+            Assert.Equal(0, atTwo.Damaged);
+            Assert.Empty(atOne.Anomalies(Frames));
+            Assert.Empty(atTwo.Anomalies(Frames));
+            Assert.Equal(0, one.Counters.TxErrors);
+            Assert.Equal(0, two.Counters.TxErrors);
+            Assert.Equal(0, one.Counters.RxErrors);
+            Assert.Equal(0, two.Counters.RxErrors);
+
+            // Closing guest 1: cback follows it to Closed.
+            await one.CloseAsync(cts.Token);
+            await WatchedValue.WaitForAsync(store, SimToolstack.BackendPath(0, 1, 0) + "/state", "6", TimeSpan.FromSeconds(10));
+            Assert.Equal("6", await store.ReadAsync(SimToolstack.FrontendPath(1, 0) + "/state"));
+            Assert.Equal("4", await store.ReadAsync(SimToolstack.BackendPath(0, 2, 0) + "/state"));
+            Assert.False(cback.HasExited, "cback died:\n" + cback.Log);
+            output.WriteLine(cback.Log);
+        }
+        finally
+        {
+            if (cback is not null)
+                await cback.DisposeAsync();
+        }
+    }
+
+    private static async Task BroadcastAsync(SimNetfront front, CancellationToken cancellationToken)
+    {
+        var frame = new byte[60];
+        frame.AsSpan(0, 6).Fill(0xff);
+        front.Mac.Span.CopyTo(frame.AsSpan(6));
+        frame[12] = 0x88;
+        frame[13] = 0xB6;
+        await front.SendAsync(frame, default, cancellationToken);
+    }
+
+    /// <summary>Sends <see cref="Frames"/> checked frames of 1 to 18 slots, at most <see cref="Window"/> not yet received.</summary>
+    private static async Task<int> StreamAsync(SimNetfront from, ReadOnlyMemory<byte> to, CheckingConsumer receiver, int seed, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var random = new Random(seed);
+        var buffer = new byte[65535];
+        var maxSlots = 0;
+        for (var i = 0; i < Frames; i++)
+        {
+            var slots = 1 + (i % 18);
+            var size = random.Next(Math.Max(64, 16 * slots), Math.Min(65535, slots * 4096) + 1);
+            var slotBytes = (size + slots - 1) / slots;
+            maxSlots = Math.Max(maxSlots, (size + slotBytes - 1) / slotBytes);
+            var frame = buffer.AsMemory(0, size);
+            TestFrames.Write(frame.Span, to.Span, from.Mac.Span, (uint)i);
+            while (i - (receiver.Good + receiver.Damaged) >= Window)
+                await receiver.WaitAsync(cancellationToken);
+            await from.SendAsync(frame, new SimTxOptions { MaxSlotBytes = slotBytes }, cancellationToken);
+        }
+        return maxSlots;
+    }
+
+    private static async Task WaitForAsync(Func<bool> done, CheckingConsumer consumer, CancellationToken cancellationToken, string what)
+    {
+        try
+        {
+            while (!done())
+                await consumer.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail(what);
+        }
+    }
+}
