@@ -25,6 +25,8 @@ public sealed class GrantCopyActor : ReceiveActor
         });
     }
 
+    protected override void PostStop() => (_copier as IDisposable)?.Dispose();
+
     public static Props Props(IGrantCopier copier) =>
         Akka.Actor.Props.Create(() => new GrantCopyActor(copier)).WithDispatcher(DispatcherId);
 }

@@ -146,7 +146,8 @@ public sealed class RxRingActor : ReceiveActor
 
     private void Enqueue(PacketBuffer frame)
     {
-        if (_queueCount == _queue.Length)
+        // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
+        if (_queueCount == _queue.Length || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {
             Drop(frame);
             return;

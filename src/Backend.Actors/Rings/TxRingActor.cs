@@ -71,6 +71,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<RingEvent>(_ => OnEvent());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
+        Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -315,6 +316,12 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         }
         _pendingCount = 0;
     }
+
+    /// <summary>
+    /// Makes the actor throw, as a bug in it would: fault-injection for tests of the supervision promise
+    /// (a restart of one guest's tree re-attaches to its live rings and nobody else notices).
+    /// </summary>
+    internal sealed record InjectFault(string Reason);
 
     /// <summary>The rate limiter's period has passed.</summary>
     public sealed class CreditReplenished
