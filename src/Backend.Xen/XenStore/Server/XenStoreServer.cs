@@ -138,12 +138,14 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops accepting, closes every connection (aborting their transactions) and removes the socket file.</summary>
+    /// <summary>Stops accepting (removing the socket file), closes every connection and aborts their transactions.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
         stopping.Cancel();
+        // Closing the listener unlinks the socket file .NET bound; deleting by name later could remove the
+        // socket of a server started there since.
         listener.Dispose();
         await acceptLoop.ConfigureAwait(false);
         Task[] running;
@@ -154,14 +156,6 @@ public sealed class XenStoreServer : IAsyncDisposable
             running = [.. connectionTasks];
         }
         await Task.WhenAll(running).ConfigureAwait(false);
-        try
-        {
-            File.Delete(SocketPath);
-        }
-        catch (IOException)
-        {
-            // Someone else's socket by now: leave it.
-        }
         stopping.Dispose();
     }
 
