@@ -144,9 +144,7 @@ public sealed class VifConnectionActor : ReceiveActor
         {
             case XenbusState.Initialising:
                 Disconnect();
-                foreach (var (key, value) in Features)
-                    await Xs.WriteAsync(_paths.Backend(key), value);
-                await WriteStateAsync(XenbusState.InitWait);
+                await WriteStateAsync(XenbusState.InitWait, publishFeatures: true);
                 break;
             case XenbusState.Connected:
                 await ConnectAsync();
@@ -345,9 +343,29 @@ public sealed class VifConnectionActor : ReceiveActor
         }
     }
 
-    private async Task WriteStateAsync(XenbusState state)
+    /// <summary>
+    /// As Linux's xenbus_switch_state: in one transaction, and only while the backend's <c>state</c> node
+    /// exists, so that a vif the toolstack is removing is never brought back to life by our write
+    /// (xenstore creates missing parents).
+    /// </summary>
+    private async Task WriteStateAsync(XenbusState state, bool publishFeatures = false)
     {
-        await Xs.WriteAsync(_paths.Backend("state"), ((int)state).ToString(CultureInfo.InvariantCulture));
+        var statePath = _paths.Backend("state");
+        var written = await Xs.RunTransactionAsync(async tx =>
+        {
+            if (await Xs.ReadAsync(statePath, tx) is null)
+                return false;
+            if (publishFeatures)
+                foreach (var (key, value) in Features)
+                    await Xs.WriteAsync(_paths.Backend(key), value, tx);
+            await Xs.WriteAsync(statePath, ((int)state).ToString(CultureInfo.InvariantCulture), tx);
+            return true;
+        });
+        if (!written)
+        {
+            _log.Debug("{Vif}: backend directory gone, state {State} not written", _paths.Vif, state);
+            return;
+        }
         _backendState = state;
         _status.State = state.ToString();
     }
