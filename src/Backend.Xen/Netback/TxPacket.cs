@@ -12,6 +12,12 @@ namespace Backend.Xen.Netback;
 [StructLayout(LayoutKind.Auto)]
 public readonly struct TxPacket
 {
+    /// <summary>offsetof(struct netif_extra_info, u.mcast.addr).</summary>
+    internal const int MulticastAddressOffset = 2;
+
+    /// <summary>sizeof(u.mcast.addr).</summary>
+    internal const int MulticastAddressLength = 6;
+
     internal TxPacket(
         TxOutcome outcome,
         TxFault fault,
@@ -108,7 +114,7 @@ public readonly struct TxPacket
     public static void CopyMulticastAddress(in NetifExtraInfo extra, Span<byte> destination)
     {
         var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<NetifExtraInfo>(in extra));
-        bytes.Slice(2, 6).CopyTo(destination);
+        bytes.Slice(MulticastAddressOffset, MulticastAddressLength).CopyTo(destination);
     }
 
     internal static TxPacket Empty(uint start) => new(TxOutcome.Empty, TxFault.None, TxError.None, start, 0, 0, 0, 0, NetTxFlags.None, default, default, default, default);

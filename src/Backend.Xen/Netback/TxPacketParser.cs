@@ -9,6 +9,16 @@ namespace Backend.Xen.Netback;
 /// Linux's xenvif_tx_build_gops, xenvif_get_extras and xenvif_count_requests as SIMXEN amends them).
 /// Each slot is copied out of shared memory once and only the copy is looked at. Pure: it neither moves
 /// req_cons nor writes the ring; the caller consumes <see cref="TxPacket.RingSlots"/> slots.
+/// <para>
+/// A ring actor's drain, per packet, after <c>reqProd = ring.ReadRequestProducer()</c>:
+/// <see cref="TxOutcome.Packet"/>: <see cref="TxCopyPlanner.TryPlan"/> into the batch (run the batch
+/// first when it returns false), req_cons += RingSlots, answer once the copy is done;
+/// <see cref="TxOutcome.Error"/> and <see cref="TxOutcome.MulticastControl"/>: req_cons += RingSlots
+/// and answer, after any packet parsed before it (answers follow ring order);
+/// <see cref="TxOutcome.Partial"/>: <c>ring.SetRequestEvent(reqProd + 1)</c>, then re-read req_prod;
+/// <see cref="TxOutcome.Empty"/>: <c>ring.FinalCheckForRequests()</c>;
+/// <see cref="TxOutcome.Fatal"/>: disable the vif. Then one push (and notify) per drain.
+/// </para>
 /// </summary>
 public static class TxPacketParser
 {

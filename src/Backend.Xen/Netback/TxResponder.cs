@@ -6,7 +6,8 @@ namespace Backend.Xen.Netback;
 /// <summary>
 /// Writes a TX packet's responses (FreeBSD's xnb_txpkt2rsp, Linux's make_tx_response): in ring order at
 /// rsp_prod_pvt, one per data slot with the request's id, NULL for every extra. Pushing them (and the
-/// notification) is the caller's, once per batch.
+/// notification) is the caller's, once per batch. Packets are answered in the order they were parsed,
+/// including those answered without a copy while others wait for theirs.
 /// </summary>
 public static class TxResponder
 {
@@ -25,12 +26,19 @@ public static class TxResponder
         if (slots.Length < packet.DataSlots)
             throw new ArgumentException("the scratch span does not hold the packet's data slots", nameof(slots));
 
+        // Responses answer requests one for one in ring order, so a packet's first response goes at its
+        // first request's index; anything else means the caller answered packets out of order.
         var rspProd = ring.ResponseProducer;
-        ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[0].Id, Status = status });
-        for (var i = 0; i < packet.ExtraCount; i++)
-            ring.WriteResponse(rspProd++, new NetifTxResponse { Status = NetifResponseStatus.Null });
-        for (var i = 1; i < packet.DataSlots; i++)
-            ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[i].Id, Status = status });
+        if (rspProd != packet.Start)
+            throw new InvalidOperationException($"responses must follow ring order: rsp_prod_pvt is {rspProd}, the packet starts at {packet.Start}");
+        unchecked
+        {
+            ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[0].Id, Status = status });
+            for (var i = 0; i < packet.ExtraCount; i++)
+                ring.WriteResponse(rspProd++, new NetifTxResponse { Status = NetifResponseStatus.Null });
+            for (var i = 1; i < packet.DataSlots; i++)
+                ring.WriteResponse(rspProd++, new NetifTxResponse { Id = slots[i].Id, Status = status });
+        }
         ring.ResponseProducer = rspProd;
     }
 

@@ -7,7 +7,7 @@ namespace Backend.Xen.Rings;
 /// The backend side of a shared ring page (xen/io/ring.h BACK_RING). It never initialises the shared
 /// ring: the frontend owns that. Indices are free-running and wrap mod 2^32; every slot access is
 /// masked, so no value the frontend writes can move a read or write outside the page.
-/// Not thread-safe: one ring actor owns an instance.
+/// Not thread-safe: one ring actor owns an instance. All index arithmetic is unchecked on purpose.
 /// </summary>
 public sealed unsafe class BackRing<TRequest, TResponse>
     where TRequest : unmanaged
@@ -59,7 +59,7 @@ public sealed unsafe class BackRing<TRequest, TResponse>
 
     /// <summary>RING_REQUEST_PROD_OVERFLOW: more than <see cref="Size"/> requests outstanding, which a
     /// correct frontend can never produce; the vif is to be disabled.</summary>
-    public bool RequestProducerOverflow(uint reqProd) => reqProd - ResponseProducer > (uint)Size;
+    public bool RequestProducerOverflow(uint reqProd) => unchecked(reqProd - ResponseProducer) > (uint)Size;
 
     /// <summary>
     /// RING_UNCONSUMED_REQUESTS, with ring.h's clamp: never more than the slots the backend has not yet
@@ -67,8 +67,8 @@ public sealed unsafe class BackRing<TRequest, TResponse>
     /// </summary>
     public uint UnconsumedRequests(uint reqProd)
     {
-        var requests = reqProd - RequestConsumer;
-        var room = (uint)Size - (RequestConsumer - ResponseProducer);
+        var requests = unchecked(reqProd - RequestConsumer);
+        var room = unchecked((uint)Size - (RequestConsumer - ResponseProducer));
         return Math.Min(requests, room);
     }
 
@@ -97,7 +97,7 @@ public sealed unsafe class BackRing<TRequest, TResponse>
         Volatile.Write(ref _sring->RspProd, @new);
         Interlocked.MemoryBarrier();
         var rspEvent = Volatile.Read(ref _sring->RspEvent);
-        return @new - rspEvent < @new - old;
+        return unchecked(@new - rspEvent) < unchecked(@new - old);
     }
 
     /// <summary>
@@ -109,7 +109,7 @@ public sealed unsafe class BackRing<TRequest, TResponse>
     {
         if (UnconsumedRequests(ReadRequestProducer()) != 0)
             return true;
-        Volatile.Write(ref _sring->ReqEvent, RequestConsumer + 1);
+        Volatile.Write(ref _sring->ReqEvent, unchecked(RequestConsumer + 1));
         Interlocked.MemoryBarrier();
         return UnconsumedRequests(ReadRequestProducer()) != 0;
     }

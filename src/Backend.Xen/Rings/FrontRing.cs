@@ -38,7 +38,7 @@ public sealed unsafe class FrontRing<TRequest, TResponse>
     public uint ResponseConsumer { get; set; }
 
     /// <summary>RING_FREE_REQUESTS: slots the frontend may still fill.</summary>
-    public uint FreeRequests => (uint)Size - (RequestProducer - ResponseConsumer);
+    public uint FreeRequests => unchecked((uint)Size - (RequestProducer - ResponseConsumer));
 
     /// <summary>
     /// SHARED_RING_INIT then FRONT_RING_INIT: indices to 0, events to 1 (notify at the first message),
@@ -60,8 +60,8 @@ public sealed unsafe class FrontRing<TRequest, TResponse>
         Initialise();
         Volatile.Write(ref _sring->ReqProd, start);
         Volatile.Write(ref _sring->RspProd, start);
-        Volatile.Write(ref _sring->ReqEvent, start + 1);
-        Volatile.Write(ref _sring->RspEvent, start + 1);
+        Volatile.Write(ref _sring->ReqEvent, unchecked(start + 1));
+        Volatile.Write(ref _sring->RspEvent, unchecked(start + 1));
         RequestProducer = start;
         ResponseConsumer = start;
     }
@@ -80,12 +80,12 @@ public sealed unsafe class FrontRing<TRequest, TResponse>
         Volatile.Write(ref _sring->ReqProd, @new);
         Interlocked.MemoryBarrier();
         var reqEvent = Volatile.Read(ref _sring->ReqEvent);
-        return @new - reqEvent < @new - old;
+        return unchecked(@new - reqEvent) < unchecked(@new - old);
     }
 
     /// <summary>RING_HAS_UNCONSUMED_RESPONSES: responses pushed but not yet consumed. The volatile read
     /// of rsp_prod orders the response reads that follow (rmb).</summary>
-    public uint UnconsumedResponses() => Volatile.Read(ref _sring->RspProd) - ResponseConsumer;
+    public uint UnconsumedResponses() => unchecked(Volatile.Read(ref _sring->RspProd) - ResponseConsumer);
 
     /// <summary>The single read of a response slot.</summary>
     public TResponse CopyResponse(uint index) =>
@@ -99,7 +99,7 @@ public sealed unsafe class FrontRing<TRequest, TResponse>
     {
         if (UnconsumedResponses() != 0)
             return true;
-        Volatile.Write(ref _sring->RspEvent, ResponseConsumer + 1);
+        Volatile.Write(ref _sring->RspEvent, unchecked(ResponseConsumer + 1));
         Interlocked.MemoryBarrier();
         return UnconsumedResponses() != 0;
     }

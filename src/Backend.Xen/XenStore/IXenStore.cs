@@ -26,7 +26,8 @@ public interface IXenStore : IAsyncDisposable
 
     /// <summary>
     /// Sets a watch. Events (including the initial one xenstored sends) go to <paramref name="onEvent"/>,
-    /// called on the connection's reader; it must not block. Dispose the result to unwatch.
+    /// called on the connection's reader; it must not block, and one that throws breaks the connection (a
+    /// defect made loud). Dispose the result to unwatch.
     /// </summary>
     Task<IAsyncDisposable> WatchAsync(string path, string token, Action<XenStoreWatchEvent> onEvent, CancellationToken cancellationToken = default);
 

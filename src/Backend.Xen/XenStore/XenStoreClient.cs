@@ -176,8 +176,15 @@ public sealed class XenStoreClient : IXenStore
             if (!watches.Remove(registration) || failure is not null)
                 return;
         }
-        var reply = await RequestAsync(XenStoreMessageType.Unwatch, null, registration.Path, registration.Path, registration.Token, CancellationToken.None).ConfigureAwait(false);
-        Expect(reply, XenStoreMessageType.Unwatch, registration.Path);
+        try
+        {
+            var reply = await RequestAsync(XenStoreMessageType.Unwatch, null, registration.Path, registration.Path, registration.Token, CancellationToken.None).ConfigureAwait(false);
+            Expect(reply, XenStoreMessageType.Unwatch, registration.Path);
+        }
+        catch (Exception e) when (e is XenStoreConnectionException or ObjectDisposedException)
+        {
+            // The connection went away meanwhile, and its watches with it.
+        }
     }
 
     public async Task<XenStoreTransaction> StartTransactionAsync(CancellationToken cancellationToken = default)

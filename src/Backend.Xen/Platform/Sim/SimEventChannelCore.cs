@@ -23,6 +23,7 @@ internal sealed class SimEventChannelCore : IDisposable
     private long _sendFailures;
     private long _datagramsReceived;
     private long _handlerFailures;
+    private int _deliveringThread;
 
     public SimEventChannelCore(SimDomain domain)
     {
@@ -31,8 +32,6 @@ internal sealed class SimEventChannelCore : IDisposable
         _sendSocket = SimNative.DatagramSocket();
         _receiveLoop = ReceiveLoopAsync(_stop.Token);
     }
-
-    public SimDomain Domain => _domain;
 
     public SimNotifyTargets Targets => _targets;
 
@@ -88,14 +87,17 @@ internal sealed class SimEventChannelCore : IDisposable
         if (_stop.IsCancellationRequested)
             return;
         _stop.Cancel();
-        try
+        // A handler that disposes its own channels would wait for itself: the loop ends after it returns.
+        if (Volatile.Read(ref _deliveringThread) != Environment.CurrentManagedThreadId)
         {
-            _receiveLoop.GetAwaiter().GetResult();
+            try
+            {
+                _receiveLoop.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
-        catch (OperationCanceledException)
-        {
-        }
-        _stop.Dispose();
         _sendSocket.Dispose();
         _targets.Dispose();
     }
@@ -139,6 +141,7 @@ internal sealed class SimEventChannelCore : IDisposable
         var handler = Volatile.Read(ref _handlers[port]);
         if (handler is null)
             return;
+        Volatile.Write(ref _deliveringThread, Environment.CurrentManagedThreadId);
         try
         {
             handler.OnEvent(port);
@@ -147,6 +150,10 @@ internal sealed class SimEventChannelCore : IDisposable
         {
             // One handler's bug must not stop delivery to every other port of this domain.
             Interlocked.Increment(ref _handlerFailures);
+        }
+        finally
+        {
+            Volatile.Write(ref _deliveringThread, 0);
         }
     }
 

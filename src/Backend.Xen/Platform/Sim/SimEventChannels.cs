@@ -22,6 +22,9 @@ public sealed class SimEventChannels : IEventChannels
 
     public SimEventChannelCounters Counters => _core.Counters;
 
+    /// <summary>The receive loop: completes after <see cref="Dispose"/>; a fault here means no more events.</summary>
+    public Task ReceiveLoop => _core.ReceiveLoop;
+
     /// <summary>
     /// Binds local port L to (guest G, port P): our entry L = {G, 1, P} first, then the guest's entry
     /// P = {B, 1, L} whatever it held (after our restart it still names the old port).

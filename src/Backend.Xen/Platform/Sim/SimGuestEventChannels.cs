@@ -22,6 +22,9 @@ public sealed class SimGuestEventChannels : IDisposable
 
     public SimEventChannelCounters Counters => _core.Counters;
 
+    /// <summary>The receive loop: completes after <see cref="Dispose"/>; a fault here means no more events.</summary>
+    public Task ReceiveLoop => _core.ReceiveLoop;
+
     /// <summary>Allocates a free port for <paramref name="remoteDomain"/> to bind: entry P = {B, 0, 0}.</summary>
     public uint AllocateUnbound(ushort remoteDomain, IEventChannelHandler handler)
     {

@@ -119,8 +119,8 @@ internal static unsafe class SimNative
     private static IOException Error(string call, string path)
     {
         var e = errno;
-        return new IOException($"{call} {path}: {Marshal_strerror(e)} (errno {e})", e);
+        return new IOException($"{call} {path}: {Describe(e)} (errno {e})", e);
     }
 
-    private static string Marshal_strerror(int e) => new System.ComponentModel.Win32Exception(e).Message;
+    private static string Describe(int e) => new System.ComponentModel.Win32Exception(e).Message;
 }

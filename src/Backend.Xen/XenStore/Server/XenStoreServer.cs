@@ -35,6 +35,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     private long protocolViolations;
     private long slowClientsDropped;
     private long requestsProcessed;
+    private long connectionFaults;
     private int disposed;
 
     private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options)
@@ -53,7 +54,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             lock (gate)
             {
                 return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
-                    slowClientsDropped, requestsProcessed, tree.NodeCount);
+                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount);
             }
         }
     }
@@ -137,12 +138,14 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops accepting, closes every connection (aborting their transactions) and removes the socket file.</summary>
+    /// <summary>Stops accepting (removing the socket file), closes every connection and aborts their transactions.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
         stopping.Cancel();
+        // Closing the listener unlinks the socket file .NET bound; deleting by name later could remove the
+        // socket of a server started there since.
         listener.Dispose();
         await acceptLoop.ConfigureAwait(false);
         Task[] running;
@@ -153,20 +156,14 @@ public sealed class XenStoreServer : IAsyncDisposable
             running = [.. connectionTasks];
         }
         await Task.WhenAll(running).ConfigureAwait(false);
-        try
-        {
-            File.Delete(SocketPath);
-        }
-        catch (IOException)
-        {
-            // Someone else's socket by now: leave it.
-        }
         stopping.Dispose();
     }
 
     internal void CountProtocolViolation() => Interlocked.Increment(ref protocolViolations);
 
     internal void CountSlowClient() => Interlocked.Increment(ref slowClientsDropped);
+
+    internal void CountConnectionFault() => Interlocked.Increment(ref connectionFaults);
 
     /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
     internal void Forget(XenStoreServerConnection connection)
@@ -326,7 +323,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             case XenStoreMessageType.TransactionEnd:
             {
                 if (transaction is null)
-                    return XenStoreErrors.EINVAL;
+                    return XenStoreErrors.ENOENT;
                 if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);

@@ -21,7 +21,10 @@ internal sealed class XenStoreServerConnection
     private readonly Channel<OutboundMessage> outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource closing = new();
+    private readonly SemaphoreSlim drained = new(0);
     private long queuedBytes;
+    private int readerWaiting;
+    private int closeRequested;
 
     public XenStoreServerConnection(XenStoreServer server, Socket socket, int maxQueuedBytes)
     {
@@ -35,7 +38,7 @@ internal sealed class XenStoreServerConnection
 
     public List<XenStoreServerWatch> Watches { get; } = [];
 
-    public bool IsClosing => closing.IsCancellationRequested;
+    public bool IsClosing => Volatile.Read(ref closeRequested) != 0;
 
     /// <summary>Serves the connection until the client leaves, breaks the protocol or is dropped; never throws.</summary>
     public async Task RunAsync()
@@ -48,6 +51,11 @@ internal sealed class XenStoreServerConnection
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The client went away or the connection was closed on purpose: nothing more to serve.
+        }
+        catch (Exception)
+        {
+            // A defect of ours, not the client's doing: count it (tests assert none) and end only this connection.
+            server.CountConnectionFault();
         }
         finally
         {
@@ -65,11 +73,22 @@ internal sealed class XenStoreServerConnection
             while (outbound.Reader.TryRead(out var message))
                 ArrayPool<byte>.Shared.Return(message.Buffer);
             closing.Dispose();
+            drained.Dispose();
         }
     }
 
-    /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up.</summary>
+    /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up. Safe under the server's lock.</summary>
     public void Close()
+    {
+        if (Interlocked.Exchange(ref closeRequested, 1) != 0)
+            return;
+        outbound.Writer.TryComplete();
+        // Cancelling may run the loops' continuations inline; the caller may hold the server's lock (a slow
+        // client dropped while watches fire), so cancel from the thread pool instead.
+        ThreadPool.QueueUserWorkItem(static connection => connection.CancelLoops(), this, preferLocal: false);
+    }
+
+    private void CancelLoops()
     {
         try
         {
@@ -79,7 +98,6 @@ internal sealed class XenStoreServerConnection
         {
             // Already cleaned up.
         }
-        outbound.Writer.TryComplete();
     }
 
     /// <summary>
@@ -107,7 +125,7 @@ internal sealed class XenStoreServerConnection
         try
         {
             int start = 0, end = 0;
-            while (!IsClosing)
+            while (!closing.IsCancellationRequested)
             {
                 while (end - start >= XenStoreMessageHeader.Size)
                 {
@@ -121,6 +139,7 @@ internal sealed class XenStoreServerConnection
                     var total = XenStoreMessageHeader.Size + (int)header.Length;
                     if (end - start < total)
                         break;
+                    await WaitForRoomAsync().ConfigureAwait(false);
                     server.Process(this, header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
                     start += total;
                     if (IsClosing)
@@ -153,6 +172,23 @@ internal sealed class XenStoreServerConnection
         }
     }
 
+    /// <summary>
+    /// Flow control, as xenstored: a client that sends requests faster than it reads the replies is simply
+    /// not read from until its queue drains to half the bound. Only watch events (which the client does not
+    /// pace) can push the queue past the bound and get it dropped.
+    /// </summary>
+    private async Task WaitForRoomAsync()
+    {
+        var threshold = maxQueuedBytes / 2;
+        while (Volatile.Read(ref queuedBytes) > threshold)
+        {
+            Volatile.Write(ref readerWaiting, 1);
+            if (Volatile.Read(ref queuedBytes) <= threshold)
+                break;
+            await drained.WaitAsync(closing.Token).ConfigureAwait(false);
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         var batch = ArrayPool<byte>.Shared.Rent(SendBufferSize);
@@ -170,6 +206,8 @@ internal sealed class XenStoreServerConnection
                     ArrayPool<byte>.Shared.Return(message.Buffer);
                 }
                 await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, closing.Token).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref readerWaiting, 0) == 1)
+                    drained.Release();
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

@@ -1,0 +1,149 @@
+using System.Collections.Immutable;
+using System.Text;
+using Backend.Xen.XenStore;
+using Backend.Xen.XenStore.Server;
+
+namespace Backend.Xen.Tests.XenStore;
+
+public sealed class XenStoreTreeTests
+{
+    private readonly XenStoreTree tree = new();
+    private readonly List<XenStoreChange> changes = [];
+
+    private static byte[] Bytes(string s) => Encoding.ASCII.GetBytes(s);
+
+    private string? Value(string path, XenStoreTreeTransaction? transaction = null) =>
+        tree.Read(path, transaction, out var value) is null ? Encoding.ASCII.GetString(value) : null;
+
+    [Fact]
+    public void Write_creates_missing_parents_with_empty_values()
+    {
+        Assert.Null(tree.Write("/a/b/c", Bytes("v"), null, changes));
+
+        Assert.Equal("", Value("/a"));
+        Assert.Equal("", Value("/a/b"));
+        Assert.Equal("v", Value("/a/b/c"));
+        tree.Directory("/a", null, out var children);
+        Assert.Equal(["b"], children);
+        Assert.Equal([new XenStoreChange("/a/b/c", false)], changes);
+    }
+
+    [Fact]
+    public void New_node_inherits_its_parents_permissions()
+    {
+        tree.Mkdir("/vm", null, changes);
+        tree.SetPermissions("/vm", ["n3", "r0"], null, changes);
+        tree.Write("/vm/x/y", Bytes("1"), null, changes);
+
+        tree.GetPermissions("/vm/x/y", null, out var permissions);
+        Assert.Equal(new[] { "n3", "r0" }, permissions.ToArray());
+    }
+
+    [Fact]
+    public void Mkdir_of_an_existing_node_keeps_its_value_and_fires_nothing()
+    {
+        tree.Write("/a", Bytes("keep"), null, changes);
+        changes.Clear();
+
+        Assert.Null(tree.Mkdir("/a", null, changes));
+        Assert.Equal("keep", Value("/a"));
+        Assert.Empty(changes);
+    }
+
+    [Fact]
+    public void Rm_removes_the_subtree_and_unlinks_it_from_its_parent()
+    {
+        tree.Write("/a/b/c", Bytes("1"), null, changes);
+        tree.Write("/a/b/d", Bytes("2"), null, changes);
+        var before = tree.NodeCount;
+
+        Assert.Null(tree.Remove("/a/b", null, changes));
+
+        Assert.Null(Value("/a/b/c"));
+        Assert.Null(Value("/a/b"));
+        Assert.Equal(before - 3, tree.NodeCount);
+        tree.Directory("/a", null, out var children);
+        Assert.Empty(children);
+    }
+
+    [Fact]
+    public void Rm_of_a_missing_node_is_ok_only_when_its_parent_exists()
+    {
+        tree.Mkdir("/a", null, changes);
+        Assert.Null(tree.Remove("/a/missing", null, changes));
+        Assert.Equal(XenStoreErrors.ENOENT, tree.Remove("/nothing/missing", null, changes));
+        Assert.Equal(XenStoreErrors.EINVAL, tree.Remove("/", null, changes));
+    }
+
+    [Fact]
+    public void Transaction_sees_its_own_writes_and_others_do_not_until_commit()
+    {
+        var transaction = new XenStoreTreeTransaction(1);
+        tree.Write("/t/x", Bytes("mine"), transaction, changes);
+
+        Assert.Equal("mine", Value("/t/x", transaction));
+        Assert.Null(Value("/t/x"));
+        Assert.Empty(changes);
+
+        Assert.True(tree.Commit(transaction, changes));
+        Assert.Equal("mine", Value("/t/x"));
+        Assert.Equal([new XenStoreChange("/t/x", false)], changes);
+    }
+
+    [Fact]
+    public void Commit_fails_when_a_node_the_transaction_read_changed_since()
+    {
+        tree.Write("/t/x", Bytes("0"), null, changes);
+        var transaction = new XenStoreTreeTransaction(1);
+        Assert.Equal("0", Value("/t/x", transaction));
+        tree.Write("/t/y", Bytes("own"), transaction, changes);
+
+        tree.Write("/t/x", Bytes("1"), null, changes);
+
+        Assert.False(tree.Commit(transaction, changes));
+        Assert.Null(Value("/t/y"));
+    }
+
+    [Fact]
+    public void Commit_fails_when_a_node_the_transaction_found_missing_was_created_since()
+    {
+        var transaction = new XenStoreTreeTransaction(1);
+        Assert.Null(Value("/t/x", transaction));
+        tree.Write("/t/x", Bytes("1"), null, changes);
+
+        Assert.False(tree.Commit(transaction, changes));
+    }
+
+    [Fact]
+    public void Commit_succeeds_when_only_unrelated_nodes_changed()
+    {
+        tree.Mkdir("/t", null, changes);
+        tree.Mkdir("/u", null, changes);
+        var transaction = new XenStoreTreeTransaction(1);
+        tree.Write("/t/x", Bytes("1"), transaction, changes);
+        tree.Write("/u/y", Bytes("2"), null, changes);
+
+        Assert.True(tree.Commit(transaction, changes));
+    }
+
+    [Fact]
+    public void Rm_inside_a_transaction_hides_the_subtree_only_there()
+    {
+        tree.Write("/a/b", Bytes("1"), null, changes);
+        var transaction = new XenStoreTreeTransaction(1);
+
+        Assert.Null(tree.Remove("/a", transaction, changes));
+        Assert.Null(Value("/a/b", transaction));
+        Assert.Equal("1", Value("/a/b"));
+
+        Assert.True(tree.Commit(transaction, changes));
+        Assert.Null(Value("/a/b"));
+        Assert.Null(Value("/a"));
+    }
+
+    [Fact]
+    public void SetPermissions_of_a_missing_node_is_ENOENT()
+    {
+        Assert.Equal(XenStoreErrors.ENOENT, tree.SetPermissions("/missing", ImmutableArray.Create("n0"), null, changes));
+    }
+}
