@@ -234,29 +234,30 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
+        bool alreadyClosed;
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (State is XenbusState.Closed)
+            alreadyClosed = State is XenbusState.Closed;
+            if (!alreadyClosed)
+                await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        if (!alreadyClosed)
+        {
+            await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
+            await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await TeardownAsync().ConfigureAwait(false);
-                return;
+                await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
             }
-            await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
-        }
-        await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
-        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
+            finally
+            {
+                _xenbus.Release();
+            }
         }
         await WaitForBackendStateAsync(s => s is XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
