@@ -263,7 +263,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await TeardownAsync().ConfigureAwait(false);
+            Teardown();
         }
         finally
         {
@@ -425,7 +425,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                         // The vif was removed: nothing to write to, just let go of the rings.
                         lock (_stateGate)
                             _state = XenbusState.Closed;
-                        await TeardownAsync().ConfigureAwait(false);
+                        Teardown();
                         break;
                     }
                     // xenbus_frontend_closed.
@@ -433,7 +433,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
                 }
                 if (backend is XenbusState.Closed or XenbusState.Unknown)
-                    await TeardownAsync().ConfigureAwait(false);
+                    Teardown();
                 break;
         }
     }
@@ -444,7 +444,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        await TeardownAsync().ConfigureAwait(false);
+        Teardown();
         var backendSg = await ReadFeatureAsync("feature-sg", cancellationToken).ConfigureAwait(false);
         var backendSplit = await ReadFeatureAsync("feature-split-event-channels", cancellationToken).ConfigureAwait(false);
         var rxCopy = await ReadFeatureAsync("feature-rx-copy", cancellationToken).ConfigureAwait(false);
@@ -556,11 +556,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     }
 
     /// <summary>Frees the rings: only once the backend has let go (Closed, gone) or never had them.</summary>
-    private Task TeardownAsync()
+    private void Teardown()
     {
         ReleaseConnection();
         Signal();
-        return Task.CompletedTask;
     }
 
     private void ReleaseConnection()
