@@ -77,7 +77,7 @@ public sealed class TapSwitchTests : TestKit, IAsyncLifetime
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = dom1, Handle = 0, Mac = "00:16:3e:0b:d7:01" });
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = dom2, Handle = 0, Mac = "00:16:3e:0b:d8:01" });
             var services = _sim.Services(Sys, new BackendOptions { WriteHotplugStatus = true, Switch = SwitchMode.Tap }) with { Taps = _taps };
-            Sys.ActorOf(XenbusSupervisor.Props(services), "xenbus");
+            var supervisor = Sys.ActorOf(XenbusSupervisor.Props(services), "xenbus");
 
             var (g1, ip1) = await StartGuest(dom1, "10.79.0.1");
             await using var guest1 = g1;
@@ -97,6 +97,19 @@ public sealed class TapSwitchTests : TestKit, IAsyncLifetime
                 Assert.True((flags & 0x4000) != 0, $"{name} should carry the virtio-net header (IFF_VNET_HDR)");
                 Assert.True(TapDevice.IsOurs(name), $"{name} should carry the daemon's alias");
             }
+
+            // A daemon that stops and starts again re-opens the same devices (same ifindex), deleting none.
+            var indexes = new[] { tap1, tap2 }.Select(n => File.ReadAllText($"/sys/class/net/{n}/ifindex").Trim()).ToArray();
+            Watch(supervisor);
+            Sys.Stop(supervisor);
+            ExpectTerminated(supervisor, TimeSpan.FromSeconds(10));
+            Assert.True(Exists(tap1) && Exists(tap2), "persistent TAPs must outlive the daemon's actors");
+            _sim.Status.Remove(new VifId(dom1, 0));
+            _sim.Status.Remove(new VifId(dom2, 0));
+            Sys.ActorOf(XenbusSupervisor.Props(services), "xenbus-again");
+            // The MTU is published once the rings are attached, which comes after the TAP is open.
+            await AwaitAssertAsync(() => Assert.Equal(2, _sim.Status.Snapshot().Count(v => v.Mtu > 0 && v.State == "Connected")), TimeSpan.FromSeconds(10));
+            Assert.Equal(indexes, new[] { tap1, tap2 }.Select(n => File.ReadAllText($"/sys/class/net/{n}/ifindex").Trim()).ToArray());
 
             // What vif-bridge does on real Xen, here inside the test's namespace.
             lab.InNamespace("ip", "link", "add", "xnbbr0", "type", "bridge");

@@ -79,7 +79,7 @@ public sealed class DaemonUplinkTests
             lab.MoveIn(tapName);
             lab.InNamespace("ip", "addr", "add", "10.78.0.1/24", "dev", tapName);
             lab.InNamespace("ip", "link", "set", tapName, "up");
-            var ok = HostNetworkLab.TryRun("ip", ["netns", "exec", lab.Namespace, "ping", "-c", "3", "-W", "2", "10.78.0.2"], out var output);
+            var ok = HostNetworkLab.TryRun("ip", ["netns", "exec", lab.Namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.78.0.2"], out var output);
             Assert.True(ok, $"ping through the daemon's uplink failed:\n{output}\nguest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}\ndaemon stderr:\n{daemon.Stderr}");
 
             await guest.CloseAsync(cts.Token);
