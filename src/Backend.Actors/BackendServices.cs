@@ -15,4 +15,8 @@ public sealed record BackendServices(
     PacketBufferPool Buffers,
     GrantCopyActors Hypercalls,
     VifStatusRegistry Status,
-    BackendOptions Options);
+    BackendOptions Options)
+{
+    /// <summary>The TAP poll thread; present when a TAP is used (an uplink, or <c>--switch tap</c>).</summary>
+    public HostNetwork.HostTaps? Taps { get; init; }
+}
