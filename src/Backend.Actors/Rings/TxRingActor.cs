@@ -72,6 +72,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
+        Receive<Stop>(_ => _disabled = true);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -87,6 +88,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _ring.AttachAtResponseProducer();
         _batch = new GrantCopyBatch(NetifConstants.TxRingSize, Self);
         _credit = _rate is null ? long.MaxValue : (long)_rate.Bytes;
+        // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
+        _disabled = _status.Disabled;
     }
 
     protected override void PostRestart(Exception reason)
@@ -322,6 +325,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     /// (a restart of one guest's tree re-attaches to its live rings and nobody else notices).
     /// </summary>
     internal sealed record InjectFault(string Reason);
+
+    /// <summary>The vif was disabled (by a fatal error on either ring): consume no more requests.</summary>
+    public sealed class Stop
+    {
+        public static readonly Stop Instance = new();
+
+        private Stop()
+        {
+        }
+    }
 
     /// <summary>The rate limiter's period has passed.</summary>
     public sealed class CreditReplenished

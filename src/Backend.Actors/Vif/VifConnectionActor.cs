@@ -213,6 +213,9 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         var c = _connection = new Connection();
         var id = _paths.Vif;
+        // A new connection starts enabled; cleared before the ring actors start, which read it.
+        _status.Disabled = false;
+        _status.Fault = null;
         var domid = id.DomId;
 
         c.TxRing = _services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true);
@@ -243,8 +246,6 @@ public sealed class VifConnectionActor : ReceiveActor
 
         _status.Mtu = mtu;
         _status.Features = Describe(frontend);
-        _status.Disabled = false;
-        _status.Fault = null;
         _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
             id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
     }
@@ -277,6 +278,8 @@ public sealed class VifConnectionActor : ReceiveActor
         Interlocked.Increment(ref _services.Status.DisabledTotal);
         if (_connection?.Port is { } port)
             port.Connected = false;
+        // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
+        _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
         _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
         // Logged once per vif: the guest cannot make us repeat it, since the TX ring is no longer read.
         _log.Warning("{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
