@@ -16,6 +16,8 @@ public sealed class TrafficGuest : IAsyncDisposable
     public const int Window = 256;
 
     private readonly IXenStore _client;
+    private readonly Lock _gate = new();
+    private TaskCompletionSource? _paused;
     private int _sent;
 
     private TrafficGuest(SimNetfront netfront, IXenStore client, byte[] mac, byte[] peerMac)
@@ -78,6 +80,21 @@ public sealed class TrafficGuest : IAsyncDisposable
         return frame;
     }
 
+    /// <summary>The sender puts no further frame on the ring until <see cref="Resume"/> (those in flight go on).</summary>
+    public void Pause()
+    {
+        lock (_gate)
+            _paused ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void Resume()
+    {
+        TaskCompletionSource? paused;
+        lock (_gate)
+            (paused, _paused) = (_paused, null);
+        paused?.TrySetResult();
+    }
+
     /// <summary>Sends the next <paramref name="count"/> frames to the peer.</summary>
     public Task RunAsync(int count, CancellationToken ct) => RunUntilAsync(Sent + count, null, ct);
 
@@ -91,6 +108,11 @@ public sealed class TrafficGuest : IAsyncDisposable
         var frame = new byte[9014];
         for (var i = Sent; i < minimum || (stop is not null && !stop.IsCompleted); i++)
         {
+            Task? paused;
+            lock (_gate)
+                paused = _paused?.Task;
+            if (paused is not null)
+                await paused.WaitAsync(ct);
             // The window counts from the peer's floor: below it a crash may have lost frames for good.
             while (true)
             {
