@@ -19,6 +19,7 @@ public sealed class TrafficGuest : IAsyncDisposable
     private readonly Lock _gate = new();
     private TaskCompletionSource? _paused;
     private int _sent;
+    private int _disposed;
 
     private TrafficGuest(SimNetfront netfront, IXenStore client, byte[] mac, byte[] peerMac)
     {
@@ -131,8 +132,11 @@ public sealed class TrafficGuest : IAsyncDisposable
         }
     }
 
+    /// <summary>Lets go of the netfront without closing it (as a guest that dies), then of its xenstore connection. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         await Netfront.DisposeAsync();
         await _client.DisposeAsync();
     }

@@ -58,7 +58,7 @@ public sealed class TrafficPair : IAsyncDisposable
 
     public Task RunAsync(int framesEach, CancellationToken ct) => Task.WhenAll(A.RunAsync(framesEach, ct), B.RunAsync(framesEach, ct));
 
-    public Task RunUntilAsync(int minimum, Task stop, CancellationToken ct) =>
+    public Task RunUntilAsync(int minimum, Task? stop, CancellationToken ct) =>
         Task.WhenAll(A.RunUntilAsync(minimum, stop, ct), B.RunUntilAsync(minimum, stop, ct));
 
     /// <summary>Waits until each guest has received every frame its peer sent (from the floor up).</summary>
