@@ -13,6 +13,7 @@ public static class Program
         root.Add(XenstoredCommand.Create());
         root.Add(StatusCommand.Create());
         root.Add(ToolstackCommand.Create());
+        root.Add(SimGuestCommand.Create());
         return root;
     }
 }

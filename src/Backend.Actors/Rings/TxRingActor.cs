@@ -44,6 +44,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
     private bool _disabled;
+    private bool _quiesced;
     private long _credit;
     private bool _waitingForCredit;
 
@@ -71,6 +72,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<RingEvent>(_ => OnEvent());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
+        Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<Stop>(_ => _disabled = true);
     }
@@ -108,7 +110,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private void OnEvent()
     {
-        if (_disabled)
+        if (_disabled || _quiesced)
             return;
         // A drain already under way looks at the ring again when its copy completes.
         if (_copyInFlight || _waitingForCredit)
@@ -212,7 +214,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             return; // a batch sent by this actor's previous incarnation: its packets were never answered, and are re-read
         _copyInFlight = false;
         Complete();
-        if (_disabled)
+        if (_disabled || _quiesced)
             return;
         Drain();
     }
@@ -306,7 +308,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         _waitingForCredit = false;
         _credit = (long)_rate!.Bytes;
-        if (!_copyInFlight && !_disabled)
+        if (!_copyInFlight && !_disabled && !_quiesced)
             Drain();
     }
 
@@ -332,6 +334,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         public static readonly Stop Instance = new();
 
         private Stop()
+        {
+        }
+    }
+
+    /// <summary>Stop taking requests (an orderly stop is coming); what is in flight completes.</summary>
+    public sealed class Quiesce
+    {
+        public static readonly Quiesce Instance = new();
+
+        private Quiesce()
         {
         }
     }

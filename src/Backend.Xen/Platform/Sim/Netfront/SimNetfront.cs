@@ -224,6 +224,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         }
     }
 
+    /// <summary>Waits until every frame sent so far has been answered by the backend (nothing left on the TX ring).</summary>
+    public Task WaitForTxIdleAsync(CancellationToken cancellationToken = default) =>
+        (_connection?.Tx.WhenIdle() ?? Task.CompletedTask).WaitAsync(cancellationToken);
+
     /// <summary>
     /// Closes as Linux's netfront does on removal: Closing, wait for the backend to close, Closed, wait
     /// for the backend to be Closed (or gone), then frees the rings.
