@@ -181,7 +181,8 @@ public sealed class RxRingActor : ReceiveActor
 
     private void DeliverQueued()
     {
-        while (!_copyInFlight && !_stopped && _queueCount > 0)
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        while (!_copyInFlight && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
         {
             var reqProd = _ring.ReadRequestProducer();
             if (_ring.RequestProducerOverflow(reqProd))

@@ -110,6 +110,9 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private void OnEvent()
     {
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        if (!_services.RingGate.IsOpen)
+            return;
         if (_disabled || _quiesced)
             return;
         // A drain already under way looks at the ring again when its copy completes.

@@ -41,6 +41,7 @@ public sealed class VifConnectionActor : ReceiveActor
     private XenbusState? _lastActedFrontendState;
     private XenbusState _backendState = XenbusState.Unknown;
     private bool _hotplugConnected;
+    private bool _settled;
     private Connection? _connection;
 
     private sealed class Connection
@@ -68,6 +69,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
         Receive<VifProtocol.DisableVif>(OnDisable);
         Receive<Xenbus.XenbusProtocol.Quiesce>(_ => _connection?.Tx?.Tell(TxRingActor.Quiesce.Instance));
+        Receive<VifProtocol.KickRings>(_ => KickRings());
     }
 
     public static Props Props(VifPaths paths, BackendServices services) =>
@@ -105,6 +107,7 @@ public sealed class VifConnectionActor : ReceiveActor
         catch (VifConfigException ex)
         {
             await FailAsync(ex.Message);
+            Settle();
             return;
         }
         _status.Mac = _config.Mac.ToString();
@@ -170,6 +173,16 @@ public sealed class VifConnectionActor : ReceiveActor
                 // InitWait, Initialised, Reconfiguring: nothing to do until the frontend moves on.
                 break;
         }
+        Settle();
+    }
+
+    /// <summary>Tells the supervisor, once, that this vif has acted on its frontend's first state (see RingGate).</summary>
+    private void Settle()
+    {
+        if (_settled)
+            return;
+        _settled = true;
+        Context.Parent.Tell(new VifProtocol.Settled(_paths.Vif));
     }
 
     private async Task OnHotplugStatusChangedAsync()
