@@ -12,6 +12,7 @@ public static class Program
         var root = DaemonCommand.Create();
         root.Add(XenstoredCommand.Create());
         root.Add(StatusCommand.Create());
+        root.Add(BenchCommand.Create());
         return root;
     }
 }
