@@ -17,7 +17,6 @@ internal sealed class BenchGuestHost : IAsyncDisposable
     public const int Window = 256;
     public const int VifMtu = 65521;
     private const int GuestsPerXenStoreConnection = 32;
-    private const int CreationConcurrency = 32;
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(120);
 
     private readonly SimRoot _root;
@@ -70,7 +69,10 @@ internal sealed class BenchGuestHost : IAsyncDisposable
         }
         var toolstack = new SimToolstack(_toolstackStore);
         var stopwatch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, _guests.Count), new ParallelOptions { MaxDegreeOfParallelism = CreationConcurrency, CancellationToken = cancellationToken }, async (i, token) =>
+        // One vif after another, as a toolstack does: every creation changes /local/domain/<B>/backend/vif,
+        // so concurrent transactions would only conflict and retry. Each guest starts as soon as its vif exists.
+        var starts = new List<Task>(_guests.Count);
+        for (var i = 0; i < _guests.Count; i++)
         {
             var guest = _guests[i];
             await toolstack.CreateVifAsync(new SimVifSpec
@@ -80,11 +82,10 @@ internal sealed class BenchGuestHost : IAsyncDisposable
                 Mac = guest.MacText,
                 BackendDomId = _backendDomId,
                 Mtu = VifMtu,
-            }, token).ConfigureAwait(false);
-            guest.Netfront = await SimNetfront.StartAsync(
-                new SimNetfrontOptions { Root = _root, DomId = guest.DomId, FeatureSg = true, FeatureGsoTcpV4 = true },
-                _stores[i / GuestsPerXenStoreConnection], guest, token).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            starts.Add(StartNetfrontAsync(guest, _stores[i / GuestsPerXenStoreConnection], cancellationToken));
+        }
+        await Task.WhenAll(starts).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
         try
@@ -102,6 +103,13 @@ internal sealed class BenchGuestHost : IAsyncDisposable
             var gso = await _stores[0].ReadAsync(guest.Netfront!.BackendPath + "/feature-gso-tcpv4", null, cancellationToken).ConfigureAwait(false);
             guest.BackendGso = gso == "1";
         }
+    }
+
+    private async Task StartNetfrontAsync(BenchGuest guest, IXenStore store, CancellationToken cancellationToken)
+    {
+        guest.Netfront = await SimNetfront.StartAsync(
+            new SimNetfrontOptions { Root = _root, DomId = guest.DomId, FeatureSg = true, FeatureGsoTcpV4 = true },
+            store, guest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Each guest broadcasts once so that the bridge learns its MAC before traffic starts (SIMXEN "Frames").</summary>

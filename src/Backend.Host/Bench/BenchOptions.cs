@@ -15,6 +15,12 @@ internal sealed record BenchOptions
     /// <summary>Measured seconds per workload (each also has a short warm-up and drain).</summary>
     public double Seconds { get; init; } = 2;
 
+    /// <summary>
+    /// Unmeasured windowed stream per size before the measurements of each guest process, for both backends:
+    /// the daemon's code starts unoptimised (tiered JIT) and a daemon is measured as it runs for days.
+    /// </summary>
+    public double WarmupSeconds { get; init; } = 1.5;
+
     /// <summary>Length of the daemon's stream over which its allocations and collections are counted (0: none).</summary>
     public double SteadySeconds { get; init; } = 10;
 
@@ -37,6 +43,7 @@ internal sealed record BenchOptions
         Sizes = [64, BenchFrame.GsoFrameLength],
         Pairs = [1],
         Seconds = 0.2,
+        WarmupSeconds = 0.1,
         SteadySeconds = 0.3,
         IdleGuests = 8,
         CoreSeconds = 0.1,
