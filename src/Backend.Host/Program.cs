@@ -12,6 +12,8 @@ public static class Program
         var root = DaemonCommand.Create();
         root.Add(XenstoredCommand.Create());
         root.Add(StatusCommand.Create());
+        root.Add(ToolstackCommand.Create());
+        root.Add(SimGuestCommand.Create());
         root.Add(BenchCommand.Create());
         return root;
     }

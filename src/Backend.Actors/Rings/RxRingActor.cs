@@ -173,6 +173,12 @@ public sealed class RxRingActor : ReceiveActor
 
     private void Deliver()
     {
+        DeliverQueued();
+        Volatile.Write(ref _status.RxQueued, _queueCount + _inFlightCount);
+    }
+
+    private void DeliverQueued()
+    {
         while (!_copyInFlight && !_stopped && _queueCount > 0)
         {
             var reqProd = _ring.ReadRequestProducer();

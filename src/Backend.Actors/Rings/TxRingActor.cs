@@ -44,6 +44,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
     private bool _disabled;
+    private bool _quiesced;
     private long _credit;
     private bool _waitingForCredit;
 
@@ -71,6 +72,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<RingEvent>(_ => OnEvent());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
+        Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
     }
 
@@ -105,7 +107,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private void OnEvent()
     {
-        if (_disabled)
+        if (_disabled || _quiesced)
             return;
         // A drain already under way looks at the ring again when its copy completes.
         if (_copyInFlight || _waitingForCredit)
@@ -209,7 +211,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             return; // a batch sent by this actor's previous incarnation: its packets were never answered, and are re-read
         _copyInFlight = false;
         Complete();
-        if (_disabled)
+        if (_disabled || _quiesced)
             return;
         Drain();
     }
@@ -303,7 +305,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         _waitingForCredit = false;
         _credit = (long)_rate!.Bytes;
-        if (!_copyInFlight && !_disabled)
+        if (!_copyInFlight && !_disabled && !_quiesced)
             Drain();
     }
 
@@ -322,6 +324,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     /// (a restart of one guest's tree re-attaches to its live rings and nobody else notices).
     /// </summary>
     internal sealed record InjectFault(string Reason);
+
+    /// <summary>Stop taking requests (an orderly stop is coming); what is in flight completes.</summary>
+    public sealed class Quiesce
+    {
+        public static readonly Quiesce Instance = new();
+
+        private Quiesce()
+        {
+        }
+    }
 
     /// <summary>The rate limiter's period has passed.</summary>
     public sealed class CreditReplenished

@@ -30,6 +30,8 @@ public sealed class VifStatus(VifId id)
     public long RxBytes;
     public long RxDropped;
     public long Notifications;
+    /// <summary>Frames waiting in the RX queue or in an RX copy batch.</summary>
+    public int RxQueued;
 
     // Ring indices, published by the ring actors after each drain.
     public uint TxReqCons;

@@ -67,6 +67,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
         Receive<VifProtocol.DisableVif>(OnDisable);
+        Receive<Xenbus.XenbusProtocol.Quiesce>(_ => _connection?.Tx?.Tell(TxRingActor.Quiesce.Instance));
     }
 
     public static Props Props(VifPaths paths, BackendServices services) =>

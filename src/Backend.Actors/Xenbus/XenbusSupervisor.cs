@@ -33,6 +33,11 @@ public sealed class XenbusSupervisor : ReceiveActor
         Receive<VifProtocol.VifForgotten>(OnForgotten);
         Receive<Terminated>(OnTerminated);
         Receive<XenbusProtocol.GetVifCount>(_ => Sender.Tell(_vifs.Count));
+        Receive<XenbusProtocol.Quiesce>(q =>
+        {
+            foreach (var child in _vifs.Values)
+                child.Tell(q);
+        });
     }
 
     public static Props Props(BackendServices services) => Akka.Actor.Props.Create(() => new XenbusSupervisor(services));

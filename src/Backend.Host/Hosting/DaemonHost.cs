@@ -105,7 +105,23 @@ public sealed class DaemonHost : IAsyncDisposable
         AdminUrl = addresses?.Addresses.FirstOrDefault() ?? "";
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+    /// <summary>
+    /// Stops in order: no new TX requests are taken, frames already queued for guests get up to half a
+    /// second to be delivered (as cback does), then the actors and the endpoint stop. The vifs stay
+    /// Connected for the next start to re-attach.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var registry = _app.Services.GetRequiredService<ActorRegistry>();
+        if (registry.TryGet<XenbusSupervisor>(out var supervisor))
+        {
+            supervisor.Tell(XenbusProtocol.Quiesce.Instance);
+            var deadline = DateTime.UtcNow + TimeSpan.FromMilliseconds(500);
+            while (DateTime.UtcNow < deadline && Status.Snapshot().Any(v => Volatile.Read(ref v.RxQueued) > 0))
+                await Task.Delay(10, cancellationToken);
+        }
+        await _app.StopAsync(cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

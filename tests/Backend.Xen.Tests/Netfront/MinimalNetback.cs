@@ -23,6 +23,8 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
     private readonly nint _buffer;
     private IGrantMapping? _txMap, _rxMap;
     private uint _port;
+    private uint _rxPort;
+    private readonly Dictionary<string, string> _features = new(StringComparer.Ordinal) { ["feature-rx-copy"] = "1", ["feature-sg"] = "1" };
 
     public MinimalNetback(SimRoot root, IXenStore store, ushort guest, int handle)
     {
@@ -41,10 +43,18 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
     public BackRing<NetifRxRequest, NetifRxResponse>? Rx { get; private set; }
     public int Events;
 
+    /// <summary>Backend features published at InitWait (feature-rx-copy and feature-sg by default).</summary>
+    public IDictionary<string, string> Features => _features;
+
+    public uint TxPort => _port;
+    public uint RxPort => _rxPort;
+    public int TxEvents;
+    public int RxEvents;
+
     public async Task InitWaitAsync()
     {
-        await _store.WriteAsync(BackendPath + "/feature-rx-copy", "1");
-        await _store.WriteAsync(BackendPath + "/feature-sg", "1");
+        foreach (var (key, value) in _features)
+            await _store.WriteAsync(BackendPath + "/" + key, value);
         await _store.WriteAsync(BackendPath + "/state", "2");
     }
 
@@ -54,7 +64,9 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
         await WatchedValue.WaitForAsync(_store, FrontendPath + "/state", "4", timeout);
         var txRef = await _store.ReadUIntAsync(FrontendPath + "/tx-ring-ref") ?? throw new InvalidOperationException("no tx-ring-ref");
         var rxRef = await _store.ReadUIntAsync(FrontendPath + "/rx-ring-ref") ?? throw new InvalidOperationException("no rx-ring-ref");
-        var port = await _store.ReadUIntAsync(FrontendPath + "/event-channel") ?? throw new InvalidOperationException("no event-channel");
+        var single = await _store.ReadUIntAsync(FrontendPath + "/event-channel");
+        var port = single ?? await _store.ReadUIntAsync(FrontendPath + "/event-channel-tx") ?? throw new InvalidOperationException("no event-channel");
+        var rxPort = single ?? await _store.ReadUIntAsync(FrontendPath + "/event-channel-rx") ?? throw new InvalidOperationException("no event-channel-rx");
         Assert.Equal("1", await _store.ReadAsync(FrontendPath + "/request-rx-copy"));
         _txMap = _platform.GrantMapper.Map(Guest, txRef, writable: true);
         _rxMap = _platform.GrantMapper.Map(Guest, rxRef, writable: true);
@@ -63,6 +75,7 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
         Tx.AttachAtResponseProducer();
         Rx.AttachAtResponseProducer();
         _port = _platform.EventChannels.BindInterdomain(Guest, port, this);
+        _rxPort = rxPort == port ? _port : _platform.EventChannels.BindInterdomain(Guest, rxPort, this);
         await _store.WriteAsync(BackendPath + "/state", "4");
     }
 
@@ -86,6 +99,77 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
                 await _events.WaitAsync(cts.Token);
         }
     }
+
+    /// <summary>Takes <paramref name="count"/> raw TX slots (extras included) without answering them.</summary>
+    public async Task<List<NetifTxRequest>> TakeTxSlotsAsync(int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var tx = Tx!;
+        var slots = new List<NetifTxRequest>();
+        while (slots.Count < count)
+        {
+            var prod = tx.ReadRequestProducer();
+            while (tx.RequestConsumer != prod && slots.Count < count)
+                slots.Add(tx.CopyRequest(tx.RequestConsumer++));
+            if (slots.Count < count && !tx.FinalCheckForRequests())
+                await _events.WaitAsync(cts.Token);
+        }
+        return slots;
+    }
+
+    /// <summary>Answers TX slots in order with the given statuses; notifies if the frontend asked.</summary>
+    public void RespondTx(params (ushort Id, short Status)[] responses)
+    {
+        var tx = Tx!;
+        foreach (var (id, status) in responses)
+            tx.WriteResponse(tx.ResponseProducer++, new NetifTxResponse { Id = id, Status = status });
+        if (tx.PushResponsesAndCheckNotify())
+            _platform.EventChannels.Notify(_port);
+    }
+
+    /// <summary>Takes <paramref name="count"/> posted RX requests.</summary>
+    public async Task<List<NetifRxRequest>> TakeRxRequestsAsync(int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var rx = Rx!;
+        while (rx.UnconsumedRequests(rx.ReadRequestProducer()) < count)
+            await _events.WaitAsync(cts.Token);
+        var requests = new List<NetifRxRequest>();
+        for (var i = 0; i < count; i++)
+            requests.Add(rx.CopyRequest(rx.RequestConsumer++));
+        return requests;
+    }
+
+    /// <summary>Copies <paramref name="data"/> into the page behind an RX request (offset 0).</summary>
+    public short CopyToRxBuffer(NetifRxRequest request, ReadOnlySpan<byte> data)
+    {
+        data.CopyTo(Buffer(0, data.Length));
+        Span<GrantCopySegment> segment =
+        [
+            new GrantCopySegment
+            {
+                Source = GrantCopyPointer.Local(_buffer),
+                Dest = GrantCopyPointer.Foreign(request.Gref, Guest, 0),
+                Length = (ushort)data.Length,
+                Flags = GrantCopySegment.DestGref,
+            },
+        ];
+        _platform.CreateGrantCopier().Copy(segment);
+        return segment[0].Status;
+    }
+
+    /// <summary>Pushes raw RX response slots (data or extras) and notifies if the frontend asked.</summary>
+    public void RespondRx(params NetifRxResponse[] responses)
+    {
+        var rx = Rx!;
+        foreach (var response in responses)
+            rx.WriteResponse(rx.ResponseProducer++, response);
+        if (rx.PushResponsesAndCheckNotify())
+            _platform.EventChannels.Notify(_rxPort);
+    }
+
+    /// <summary>The TX ring's shared header, for playing a hostile backend.</summary>
+    public unsafe ref SharedRingHeader TxHeader => ref *(SharedRingHeader*)_txMap!.Address;
 
     /// <summary>Copies <paramref name="frame"/> into as many posted RX buffers as it needs, as one chain.</summary>
     public async Task DeliverRxFrameAsync(byte[] frame, TimeSpan timeout)
@@ -124,17 +208,21 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
             });
         }
         if (rx.PushResponsesAndCheckNotify())
-            _platform.EventChannels.Notify(_port);
+            _platform.EventChannels.Notify(_rxPort);
     }
+
+    public Task<string?> ReadFrontendAsync(string key) => _store.ReadAsync(FrontendPath + "/" + key);
 
     public async Task SetStateAsync(int state) => await _store.WriteAsync(BackendPath + "/state", state.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Unmaps the rings and unbinds, as a backend does on disconnect.</summary>
     public void Disconnect()
     {
+        if (_rxPort != 0 && _rxPort != _port)
+            _platform.EventChannels.Unbind(_rxPort);
         if (_port != 0)
             _platform.EventChannels.Unbind(_port);
-        _port = 0;
+        _port = _rxPort = 0;
         _txMap?.Dispose();
         _rxMap?.Dispose();
         _txMap = _rxMap = null;
@@ -145,6 +233,10 @@ public sealed class MinimalNetback : IAsyncDisposable, IEventChannelHandler
     public void OnEvent(uint localPort)
     {
         Interlocked.Increment(ref Events);
+        if (localPort == _port)
+            Interlocked.Increment(ref TxEvents);
+        if (localPort == _rxPort)
+            Interlocked.Increment(ref RxEvents);
         _events.Release();
     }
 

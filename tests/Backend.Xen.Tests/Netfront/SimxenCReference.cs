@@ -27,10 +27,10 @@ public static class SimxenCReference
                 return _buildDirectory;
             // Keyed by the sources' hash and renamed into place when complete, so that later test runs (and
             // concurrent ones) reuse a finished build and never see a half-built one.
-            var final = Path.Combine(Path.GetTempPath(), "xnb-simxen-c-" + SourceHash());
+            var final = Path.Combine(Path.GetTempPath(), "xnb-netfront-cref-" + SourceHash());
             if (File.Exists(Path.Combine(final, "cback")) && File.Exists(Path.Combine(final, "sxtool")))
                 return _buildDirectory = final;
-            var dir = Directory.CreateTempSubdirectory("xnb-simxen-c-build-").FullName;
+            var dir = Directory.CreateTempSubdirectory("xnb-netfront-cref-build-").FullName;
             var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(SourceDirectory, "build.sh")])
             {
                 RedirectStandardOutput = true,

@@ -224,41 +224,46 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         }
     }
 
+    /// <summary>Waits until every frame sent so far has been answered by the backend (nothing left on the TX ring).</summary>
+    public Task WaitForTxIdleAsync(CancellationToken cancellationToken = default) =>
+        (_connection?.Tx.WhenIdle() ?? Task.CompletedTask).WaitAsync(cancellationToken);
+
     /// <summary>
     /// Closes as Linux's netfront does on removal: Closing, wait for the backend to close, Closed, wait
     /// for the backend to be Closed (or gone), then frees the rings.
     /// </summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
+        bool alreadyClosed;
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (State is XenbusState.Closed)
+            alreadyClosed = State is XenbusState.Closed;
+            if (!alreadyClosed)
+                await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        if (!alreadyClosed)
+        {
+            await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
+            await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await TeardownAsync().ConfigureAwait(false);
-                return;
+                await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
             }
-            await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
-        }
-        await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
-        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
+            finally
+            {
+                _xenbus.Release();
+            }
         }
         await WaitForBackendStateAsync(s => s is XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await TeardownAsync().ConfigureAwait(false);
+            Teardown();
         }
         finally
         {
@@ -420,7 +425,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                         // The vif was removed: nothing to write to, just let go of the rings.
                         lock (_stateGate)
                             _state = XenbusState.Closed;
-                        await TeardownAsync().ConfigureAwait(false);
+                        Teardown();
                         break;
                     }
                     // xenbus_frontend_closed.
@@ -428,7 +433,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
                 }
                 if (backend is XenbusState.Closed or XenbusState.Unknown)
-                    await TeardownAsync().ConfigureAwait(false);
+                    Teardown();
                 break;
         }
     }
@@ -439,7 +444,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        await TeardownAsync().ConfigureAwait(false);
+        Teardown();
         var backendSg = await ReadFeatureAsync("feature-sg", cancellationToken).ConfigureAwait(false);
         var backendSplit = await ReadFeatureAsync("feature-split-event-channels", cancellationToken).ConfigureAwait(false);
         var rxCopy = await ReadFeatureAsync("feature-rx-copy", cancellationToken).ConfigureAwait(false);
@@ -551,11 +556,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     }
 
     /// <summary>Frees the rings: only once the backend has let go (Closed, gone) or never had them.</summary>
-    private Task TeardownAsync()
+    private void Teardown()
     {
         ReleaseConnection();
         Signal();
-        return Task.CompletedTask;
     }
 
     private void ReleaseConnection()

@@ -11,7 +11,7 @@ namespace Backend.Xen.Platform.Sim.Netfront;
 /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY says so. Responses are collected with the final check, so that
 /// rsp_event always asks for the next one. Thread-safe: senders and the event loop meet under one lock.
 /// </summary>
-internal sealed unsafe class SimNetfrontTx
+internal sealed class SimNetfrontTx
 {
     private readonly FrontRing<NetifTxRequest, NetifTxResponse> _ring;
     private readonly SimDomain _domain;
@@ -27,6 +27,7 @@ internal sealed unsafe class SimNetfrontTx
     private int _freeCount;
     private int _stuckCount;
     private TaskCompletionSource? _spaceWaiter;
+    private TaskCompletionSource? _idleWaiter;
     private string? _broken;
     private bool _closed;
     private long _sent;
@@ -145,6 +146,20 @@ internal sealed unsafe class SimNetfrontTx
         }
     }
 
+    /// <summary>Completes once every request pushed so far has its response (or the ring closes).</summary>
+    public Task WhenIdle()
+    {
+        lock (_gate)
+        {
+            if (_closed || _freeCount + _stuckCount == _grefs.Length)
+                return Task.CompletedTask;
+            CollectLocked();
+            if (_freeCount + _stuckCount == _grefs.Length)
+                return Task.CompletedTask;
+            return (_idleWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
     /// <summary>Collects every response (xennet_tx_buf_gc): ends each grant, frees each id.</summary>
     public void Collect()
     {
@@ -181,6 +196,8 @@ internal sealed unsafe class SimNetfrontTx
             }
             waiter = _spaceWaiter;
             _spaceWaiter = null;
+            _idleWaiter?.TrySetResult();
+            _idleWaiter = null;
         }
         waiter?.TrySetException(new InvalidOperationException("the vif disconnected while a send waited for ring space"));
     }
@@ -235,6 +252,11 @@ internal sealed unsafe class SimNetfrontTx
         {
             _spaceWaiter = null;
             waiter.TrySetResult();
+        }
+        if (_idleWaiter is { } idle && _freeCount + _stuckCount == _grefs.Length)
+        {
+            _idleWaiter = null;
+            idle.TrySetResult();
         }
     }
 
