@@ -52,7 +52,7 @@ public sealed class VifTap
     public static VifTap Open(ushort backendDomId, VifId vif, string? vifname)
     {
         var name = TapDevice.VifName(vif.DomId, vif.Handle);
-        if (vifname is { Length: > 0 and < 16 } && IsOurDevice(vifname, backendDomId, vif))
+        if (vifname is not null && Uplink.UplinkSpec.InterfaceNameProblem(vifname) is null && IsOurDevice(vifname, backendDomId, vif))
             name = vifname;
         var device = TapDevice.Open(name);
         try

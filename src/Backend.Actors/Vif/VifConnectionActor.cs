@@ -129,6 +129,10 @@ public sealed class VifConnectionActor : ReceiveActor
         _backendState = ParseState(backendStateText);
         _status.State = _backendState.ToString();
 
+        // The device exists before the hotplug status says so (and before InitWait), as with the script.
+        if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
+            return;
+
         var hotplug = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
         if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
         {
@@ -136,9 +140,6 @@ public sealed class VifConnectionActor : ReceiveActor
             hotplug = "connected";
         }
         _hotplugConnected = hotplug is null or "connected";
-
-        if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
-            return;
 
         var self = Self;
         _watches.Add(await Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",

@@ -158,6 +158,7 @@ public class LinuxAbiTests
             #include <xen/event_channel.h>
             #include <xen/evtchn.h>
             #include <linux/if_tun.h>
+            #include <linux/sockios.h>
             #include <linux/virtio_net.h>
             int main(void) {
 
