@@ -18,6 +18,9 @@ public sealed record BackendServices(
     VifStatusRegistry Status,
     BackendOptions Options)
 {
+    /// <summary>The TAP poll thread; present when a TAP is used (an uplink, or <c>--switch tap</c>).</summary>
+    public HostNetwork.HostTaps? Taps { get; init; }
+
     /// <summary>Closed by the xenbus supervisor until the vifs found at start have re-attached.</summary>
     public RingGate RingGate { get; init; } = new();
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
 using Backend.Actors.Bridge;
+using Backend.Actors.HostNetwork;
 using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Xen.Abi;
@@ -43,6 +44,9 @@ public sealed class VifConnectionActor : ReceiveActor
     private bool _hotplugConnected;
     private bool _settled;
     private Connection? _connection;
+    // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
+    private VifTap? _tap;
+    private bool _forgotten;
 
     private sealed class Connection
     {
@@ -55,6 +59,7 @@ public sealed class VifConnectionActor : ReceiveActor
         public IActorRef? Tx;
         public IActorRef? Rx;
         public IActorRef? BridgePort;
+        public TapFrameReader? TapReader;
         public bool Announced;
     }
 
@@ -96,6 +101,13 @@ public sealed class VifConnectionActor : ReceiveActor
         _watches.Clear();
         // Children are already stopped when PostStop runs, so the mappings can go at once.
         ReleaseConnection(childrenStopped: true);
+        if (_tap is not null)
+        {
+            // A daemon that stops leaves the persistent device for its next run; a vif that went deletes it.
+            // (Non-short-circuit '|': the supervisor's request is taken either way, so none lingers.)
+            _services.Taps!.StopReading(_tap.Device);
+            _tap.Close(delete: _forgotten | _services.Taps.TakeDeletion(_paths.Vif));
+        }
     }
 
     private async Task StartAsync()
@@ -124,6 +136,9 @@ public sealed class VifConnectionActor : ReceiveActor
             hotplug = "connected";
         }
         _hotplugConnected = hotplug is null or "connected";
+
+        if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
+            return;
 
         var self = Self;
         _watches.Add(await Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",
@@ -236,13 +251,24 @@ public sealed class VifConnectionActor : ReceiveActor
         c.RxRing = _services.Platform.GrantMapper.Map(domid, frontend.RxRingRef, writable: true);
         c.Channels = new VifChannels(_services.Platform.EventChannels);
 
-        c.Bridge = _services.Bridges.Get(_config!.Bridge);
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         c.Rx = Context.ActorOf(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings), "rx");
-        c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
-        c.Port.Mtu = mtu;
-        c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
-        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate), "tx");
+        if (_tap is not null)
+        {
+            // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
+            _tap.SetOffload(frontend);
+            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
+            c.BridgePort = Context.ActorOf(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!), "tap-port");
+            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, 0, _config!.Rate), "tx");
+        }
+        else
+        {
+            c.Bridge = _services.Bridges.Get(_config!.Bridge);
+            c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
+            c.Port.Mtu = mtu;
+            c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
+            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate), "tx");
+        }
 
         var events = _services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
@@ -273,6 +299,8 @@ public sealed class VifConnectionActor : ReceiveActor
         // may send to its peers at once (SIMXEN's hello broadcast), and they to it.
         if (_connection.Port is { } port)
             port.Connected = !_status.Disabled;
+        if (_connection.TapReader is { } reader)
+            reader.Carrier = !_status.Disabled;
         if (_backendState != XenbusState.Connected)
             await WriteStateAsync(XenbusState.Connected);
         KickRings();
@@ -294,6 +322,8 @@ public sealed class VifConnectionActor : ReceiveActor
         Interlocked.Increment(ref _services.Status.DisabledTotal);
         if (_connection?.Port is { } port)
             port.Connected = false;
+        if (_connection?.TapReader is { } reader)
+            reader.Carrier = false;
         // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
         _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
         _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
@@ -325,6 +355,8 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Port.Connected = false;
             c.Bridge?.RemovePort(c.Port);
         }
+        if (c.TapReader is not null)
+            c.TapReader.Carrier = false;
         var children = new List<IActorRef>();
         foreach (var child in new[] { c.Tx, c.Rx, c.BridgePort })
             if (child is not null)
@@ -391,8 +423,30 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void Forget()
     {
+        _forgotten = true;
         _log.Info("{Vif}: forgotten (offline and closed)", _paths.Vif);
         Context.Parent.Tell(new VifProtocol.VifForgotten(_paths.Vif));
+    }
+
+    /// <summary>
+    /// --switch tap: creates (or re-opens, after a restart) the vif's persistent TAP before the backend
+    /// writes InitWait, so that the hotplug script libxl runs then finds it. Under SIMXEN, where the daemon
+    /// plays the script's part, it also brings the device up; attaching it to a bridge is the host's part.
+    /// </summary>
+    private async Task<bool> OpenTapAsync()
+    {
+        try
+        {
+            _tap ??= VifTap.Open(_paths.BackendDomId, _paths.Vif, await Xs.ReadAsync(_paths.Backend("vifname")));
+            if (_services.Options.WriteHotplugStatus)
+                _tap.Device.SetUp(true);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await FailAsync($"cannot create the vif's TAP device: {ex.Message}");
+            return false;
+        }
     }
 
     /// <summary>As Linux's xenbus_read_driver_state: anything unreadable counts as Unknown.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
+using Backend.Actors.HostNetwork;
 using Backend.Actors.Vif;
 using Backend.Xen.XenStore;
 
@@ -69,6 +70,8 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private async Task StartAsync()
     {
+        if (_services.Options.Switch == SwitchMode.Tap)
+            await SweepStaleTapsAsync();
         var self = Self;
         // backend/vif may not exist yet, or vanish with its last vif; the watch holds regardless, and
         // its initial event makes us scan what is already there.
@@ -175,6 +178,9 @@ public sealed class XenbusSupervisor : ReceiveActor
         Context.Unwatch(child);
         Context.Stop(child);
         _services.Status.Remove(id);
+        // The vif is gone for good (not a daemon that stops): its TAP goes with its actor (--switch tap).
+        if (_services.Options.Switch == SwitchMode.Tap)
+            _services.Taps?.DeleteWhenStopped(id);
         _log.Info("{Vif}: {Why}", id, why);
         Attached(id);
     }
@@ -194,6 +200,26 @@ public sealed class XenbusSupervisor : ReceiveActor
         foreach (var child in _vifs.Values)
             child.Tell(VifProtocol.KickRings.Instance);
         _log.Info("every vif found at start has re-attached: rings running");
+    }
+
+    /// <summary>
+    /// --switch tap, before any vif is served: persistent TAPs of ours that no backend directory claims
+    /// belong to vifs that went while we were down.
+    /// </summary>
+    private async Task SweepStaleTapsAsync()
+    {
+        try
+        {
+            var (deleted, failures) = await StaleTapSweeper.SweepAsync(_services.XenStore, _backendDomId);
+            foreach (var name in deleted)
+                _log.Info("deleted stale TAP {Tap}: ours, and no backend directory claims it", name);
+            foreach (var failure in failures)
+                _log.Warning("could not delete stale TAP {Failure}", failure);
+        }
+        catch (Exception ex) when (ex is IOException or XenStoreErrorException or UnauthorizedAccessException)
+        {
+            _log.Warning("could not look for stale TAPs: {Reason}", ex.Message);
+        }
     }
 
     private void OnForgotten(VifProtocol.VifForgotten message)

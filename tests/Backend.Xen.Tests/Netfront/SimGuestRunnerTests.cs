@@ -79,4 +79,40 @@ public sealed class SimGuestRunnerTests(ITestOutputHelper output)
         Assert.Equal(0, stream.Counters.TxErrors);
         Assert.True(stream.FramesPerSecond > 0);
     }
+
+    [SkippableFact]
+    public async Task A_guest_started_before_its_vif_exists_waits_for_the_toolstack_then_pings()
+    {
+        var build = SimxenCReference.Build();
+        await using var sim = await SimTestRoot.CreateAsync();
+        await using var cback = await CbackProcess.StartAsync(build, sim.Path, TimeSpan.FromSeconds(20));
+        var log = new StringWriter();
+        var synchronized = TextWriter.Synchronized(log);
+        var ping = SimGuestRunner.RunAsync(Guest(sim, 5, SimGuestMode.Ping, synchronized, "10.0.0.6", count: 2) with { CreateVif = false }, CancellationToken.None);
+        using var stopEcho = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var echo = SimGuestRunner.RunAsync(Guest(sim, 6, SimGuestMode.Echo, synchronized), stopEcho.Token);
+        var store = await sim.ConnectAsync();
+        await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 5, Handle = 0, Mac = "00:16:3e:00:01:05" });
+        SimGuestResult result;
+        try
+        {
+            result = await ping;
+        }
+        finally
+        {
+            await stopEcho.CancelAsync();
+        }
+        await echo;
+        output.WriteLine(log.ToString());
+        Assert.True(result.PingsLost == 0 && result.RoundTrips.Count == 2, $"{log}\n{cback.Log}");
+    }
+
+    [Fact]
+    public async Task A_guest_whose_vif_never_comes_times_out_naming_the_vif()
+    {
+        await using var sim = await SimTestRoot.CreateAsync();
+        var options = Guest(sim, 8, SimGuestMode.Echo, TextWriter.Null) with { CreateVif = false, Timeout = TimeSpan.FromMilliseconds(300) };
+        var e = await Assert.ThrowsAsync<TimeoutException>(() => SimGuestRunner.RunAsync(options, CancellationToken.None));
+        Assert.Contains("vif 8.0", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -12,6 +12,7 @@ namespace Backend.Xen.Tests.Netfront;
 public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
 {
     private const int Frames = 1000;
+    private const int SmallFrames = 2000;
     private const int Window = 256;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
@@ -28,8 +29,8 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             var toolstack = new SimToolstack(store);
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 1, Handle = 0, Mac = "00:16:3e:00:00:01", Bridge = "xenbr0", Mtu = 65521 });
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 2, Handle = 0, Mac = "00:16:3e:00:00:02", Bridge = "xenbr0", Mtu = 65521 });
-            var atOne = new CheckingConsumer(Frames);
-            var atTwo = new CheckingConsumer(Frames);
+            var atOne = new CheckingConsumer(Frames + SmallFrames);
+            var atTwo = new CheckingConsumer(Frames + SmallFrames);
             await using var one = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 1 }, await sim.ConnectAsync(), atOne);
             await using var two = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 2 }, await sim.ConnectAsync(), atTwo);
             using var cts = new CancellationTokenSource(Timeout);
@@ -51,8 +52,8 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             await WaitForAsync(() => atOne.Broadcasts >= 1, atOne, cts.Token, "guest 1 never saw guest 2's broadcast\n" + cback.Log);
 
             var stopwatch = Stopwatch.StartNew();
-            var oneToTwo = StreamAsync(one, two.Mac, atTwo, seed: 1, cts.Token);
-            var twoToOne = StreamAsync(two, one.Mac, atOne, seed: 2, cts.Token);
+            var oneToTwo = StreamAsync(one, two.Mac, atTwo, 0, Frames, MixedSizes(1), cts.Token);
+            var twoToOne = StreamAsync(two, one.Mac, atOne, 0, Frames, MixedSizes(2), cts.Token);
             int maxSlots;
             try
             {
@@ -80,6 +81,20 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             Assert.Equal(0, one.Counters.RxErrors);
             Assert.Equal(0, two.Counters.RxErrors);
 
+            // Informational: small frames, the per-frame cost (same window, same checks).
+            stopwatch.Restart();
+            var small = StreamAsync(one, two.Mac, atTwo, Frames, SmallFrames, _ => (64, 4096), cts.Token);
+            var smallBack = StreamAsync(two, one.Mac, atOne, Frames, SmallFrames, _ => (64, 4096), cts.Token);
+            await small;
+            await smallBack;
+            await WaitForAsync(() => atTwo.Good + atTwo.Damaged >= Frames + SmallFrames, atTwo, cts.Token, "guest 2 is missing small frames\n" + cback.Log);
+            await WaitForAsync(() => atOne.Good + atOne.Damaged >= Frames + SmallFrames, atOne, cts.Token, "guest 1 is missing small frames\n" + cback.Log);
+            stopwatch.Stop();
+            output.WriteLine($"{2 * SmallFrames} frames of 64 bytes in {stopwatch.Elapsed.TotalMilliseconds:F0} ms: {2 * SmallFrames / stopwatch.Elapsed.TotalSeconds:F0} frames/s (Debug build, informational)");
+            Assert.Empty(atOne.Anomalies(Frames + SmallFrames));
+            Assert.Empty(atTwo.Anomalies(Frames + SmallFrames));
+            Assert.Equal(0, atOne.Damaged + atTwo.Damaged);
+
             // Closing guest 1: cback follows it to Closed.
             await one.CloseAsync(cts.Token);
             await WatchedValue.WaitForAsync(store, SimToolstack.BackendPath(0, 1, 0) + "/state", "6", TimeSpan.FromSeconds(10));
@@ -105,18 +120,31 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
         await front.SendAsync(frame, default, cancellationToken);
     }
 
-    /// <summary>Sends <see cref="Frames"/> checked frames of 1 to 18 slots, at most <see cref="Window"/> not yet received.</summary>
-    private static async Task<int> StreamAsync(SimNetfront from, ReadOnlyMemory<byte> to, CheckingConsumer receiver, int seed, CancellationToken cancellationToken)
+    /// <summary>Frame i: 1 + i % 18 slots, a random size that fits them (the 14-byte first slot rule kept).</summary>
+    private static Func<int, (int Size, int SlotBytes)> MixedSizes(int seed)
     {
-        await Task.Yield();
         var random = new Random(seed);
-        var buffer = new byte[65535];
-        var maxSlots = 0;
-        for (var i = 0; i < Frames; i++)
+        return i =>
         {
             var slots = 1 + (i % 18);
             var size = random.Next(Math.Max(64, 16 * slots), Math.Min(65535, slots * 4096) + 1);
-            var slotBytes = (size + slots - 1) / slots;
+            return (size, (size + slots - 1) / slots);
+        };
+    }
+
+    /// <summary>
+    /// Sends checked frames with sequence numbers from <paramref name="first"/>, at most <see cref="Window"/>
+    /// not yet received; returns the most slots a frame took.
+    /// </summary>
+    private static async Task<int> StreamAsync(SimNetfront from, ReadOnlyMemory<byte> to, CheckingConsumer receiver, int first, int count,
+        Func<int, (int Size, int SlotBytes)> shape, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var buffer = new byte[65535];
+        var maxSlots = 0;
+        for (var i = first; i < first + count; i++)
+        {
+            var (size, slotBytes) = shape(i);
             maxSlots = Math.Max(maxSlots, (size + slotBytes - 1) / slotBytes);
             var frame = buffer.AsMemory(0, size);
             TestFrames.Write(frame.Span, to.Span, from.Mac.Span, (uint)i);

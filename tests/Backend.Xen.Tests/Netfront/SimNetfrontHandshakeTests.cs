@@ -119,4 +119,54 @@ public sealed class SimNetfrontHandshakeTests
         Assert.True(front.TrySend(sent));
         Assert.Equal(sent, await backend.ReceiveTxFrameAsync(Timeout));
     }
+
+    [Fact]
+    public async Task A_stale_closed_backend_at_start_does_not_close_a_new_netfront()
+    {
+        await using var sim = await SimTestRoot.CreateAsync();
+        var store = await sim.ConnectAsync();
+        await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 8, Handle = 0, Mac = "00:16:3e:00:00:08" });
+        await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 8, 0);
+        await backend.SetStateAsync(6);
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        var watcher = await sim.ConnectAsync();
+        await using var watch = await watcher.WatchAsync(backend.FrontendPath + "/state", "t", _ => seen.Enqueue(null));
+        await using var front = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 8 }, await sim.ConnectAsync());
+        using var cts = new CancellationTokenSource(Timeout);
+        await front.WaitForBackendStateAsync(s => s == XenbusState.Closed, cts.Token);
+
+        await backend.InitWaitAsync();
+        await backend.ConnectAsync(Timeout);
+        await front.WaitForConnectedAsync(cts.Token);
+        // Watch events: the initial one, then only the write of Connected (4): never Closing or Closed.
+        while (seen.Count < 2)
+            await Task.Delay(1, cts.Token);
+        await Task.Delay(20);
+        Assert.Equal(2, seen.Count);
+        Assert.Equal("4", await store.ReadAsync(backend.FrontendPath + "/state"));
+    }
+
+    [Fact]
+    public async Task A_removed_vif_makes_the_netfront_let_go_without_writing_into_the_removed_dir()
+    {
+        await using var sim = await SimTestRoot.CreateAsync();
+        var store = await sim.ConnectAsync();
+        var toolstack = new SimToolstack(store);
+        await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 4, Handle = 0, Mac = "00:16:3e:00:00:04" });
+        await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 4, 0);
+        await using var front = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 4 }, await sim.ConnectAsync());
+        await backend.InitWaitAsync();
+        await backend.ConnectAsync(Timeout);
+        using var cts = new CancellationTokenSource(Timeout);
+        await front.WaitForConnectedAsync(cts.Token);
+
+        backend.Disconnect();
+        await toolstack.RemoveVifAsync(4, 0);
+        await front.WaitForBackendStateAsync(s => s == XenbusState.Unknown, cts.Token);
+        while (front.State != XenbusState.Closed)
+            await Task.Delay(1, cts.Token);
+        Assert.False(front.IsConnected);
+        Assert.Null(await store.ReadAsync(backend.FrontendPath));
+        Assert.Null(await store.ReadAsync(backend.BackendPath));
+    }
 }

@@ -39,6 +39,8 @@ public static class SimGuestRunner
         }
         try
         {
+            // A guest started before the toolstack made its vif waits for it, as netfront waits to be probed.
+            await WaitForVifAsync(store, options, ct).ConfigureAwait(false);
             var sink = new SimFrameCounter();
             var front = await SimNetfront.StartAsync(new SimNetfrontOptions
             {
@@ -111,6 +113,27 @@ public static class SimGuestRunner
         {
             if (options.CreateVif)
                 await toolstack.DestroyGuestAsync(root, options.DomId, options.BackendDomId, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WaitForVifAsync(IXenStore store, SimGuestOptions options, CancellationToken ct)
+    {
+        var path = SimToolstack.FrontendPath(options.DomId, options.Handle) + "/backend";
+        var changed = new SemaphoreSlim(0);
+        var watch = await store.WatchAsync(path, "sim-guest:" + path, _ => changed.Release(), ct).ConfigureAwait(false);
+        await using (watch.ConfigureAwait(false))
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(options.Timeout);
+            try
+            {
+                while (await store.ReadAsync(path, null, ct).ConfigureAwait(false) is null)
+                    await changed.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"no vif {options.DomId}.{options.Handle} ({path}) within {options.Timeout.TotalSeconds} s: has the toolstack created it?");
+            }
         }
     }
 

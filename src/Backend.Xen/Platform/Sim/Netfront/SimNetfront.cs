@@ -234,35 +234,36 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
+        bool alreadyClosed;
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (State is XenbusState.Closed)
+            alreadyClosed = State is XenbusState.Closed;
+            if (!alreadyClosed)
+                await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        if (!alreadyClosed)
+        {
+            await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
+            await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await TeardownAsync().ConfigureAwait(false);
-                return;
+                await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
             }
-            await SwitchStateAsync(XenbusState.Closing, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
-        }
-        await WaitForBackendStateAsync(s => s is XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
-        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _xenbus.Release();
+            finally
+            {
+                _xenbus.Release();
+            }
         }
         await WaitForBackendStateAsync(s => s is XenbusState.Closed or XenbusState.Unknown, cancellationToken).ConfigureAwait(false);
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await TeardownAsync().ConfigureAwait(false);
+            Teardown();
         }
         finally
         {
@@ -424,7 +425,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                         // The vif was removed: nothing to write to, just let go of the rings.
                         lock (_stateGate)
                             _state = XenbusState.Closed;
-                        await TeardownAsync().ConfigureAwait(false);
+                        Teardown();
                         break;
                     }
                     // xenbus_frontend_closed.
@@ -432,7 +433,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await SwitchStateAsync(XenbusState.Closed, cancellationToken).ConfigureAwait(false);
                 }
                 if (backend is XenbusState.Closed or XenbusState.Unknown)
-                    await TeardownAsync().ConfigureAwait(false);
+                    Teardown();
                 break;
         }
     }
@@ -443,7 +444,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        await TeardownAsync().ConfigureAwait(false);
+        Teardown();
         var backendSg = await ReadFeatureAsync("feature-sg", cancellationToken).ConfigureAwait(false);
         var backendSplit = await ReadFeatureAsync("feature-split-event-channels", cancellationToken).ConfigureAwait(false);
         var rxCopy = await ReadFeatureAsync("feature-rx-copy", cancellationToken).ConfigureAwait(false);
@@ -555,11 +556,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     }
 
     /// <summary>Frees the rings: only once the backend has let go (Closed, gone) or never had them.</summary>
-    private Task TeardownAsync()
+    private void Teardown()
     {
         ReleaseConnection();
         Signal();
-        return Task.CompletedTask;
     }
 
     private void ReleaseConnection()

@@ -11,7 +11,7 @@ namespace Backend.Xen.Platform.Sim.Netfront;
 /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY says so. Responses are collected with the final check, so that
 /// rsp_event always asks for the next one. Thread-safe: senders and the event loop meet under one lock.
 /// </summary>
-internal sealed unsafe class SimNetfrontTx
+internal sealed class SimNetfrontTx
 {
     private readonly FrontRing<NetifTxRequest, NetifTxResponse> _ring;
     private readonly SimDomain _domain;
