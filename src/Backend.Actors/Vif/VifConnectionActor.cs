@@ -296,12 +296,14 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_connection is null)
             return;
         _connection.Announced = true;
-        if (_backendState != XenbusState.Connected)
-            await WriteStateAsync(XenbusState.Connected);
+        // Carrier on before the state switch, as Linux's connect() does: a guest that sees Connected
+        // may send to its peers at once (SIMXEN's hello broadcast), and they to it.
         if (_connection.Port is { } port)
             port.Connected = !_status.Disabled;
         if (_connection.TapReader is { } reader)
             reader.Carrier = !_status.Disabled;
+        if (_backendState != XenbusState.Connected)
+            await WriteStateAsync(XenbusState.Connected);
         KickRings();
     }
 

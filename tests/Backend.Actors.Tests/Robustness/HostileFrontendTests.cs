@@ -121,13 +121,13 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
     /// Runs <paramref name="misbehave"/> (which returns the TX ring index of the fatal request, up to which
     /// everything must be answered) and checks every promise of a fatal error.
     /// </summary>
-    private async Task AssertFatalAsync(string reason, Func<uint> misbehave)
+    private async Task AssertFatalAsync(string reason, Func<Task<uint>> misbehave)
     {
         var fatalAt = 0u;
         var rxAnswered = 0u;
         await EventFilter.Warning(contains: DisabledWarning).ExpectAsync(1, async () =>
         {
-            fatalAt = misbehave();
+            fatalAt = await misbehave();
             await AwaitAssertAsync(() => Assert.True(HostileStatus.Disabled, "the vif should be disabled"), Timeout);
             await AwaitAssertAsync(() => Assert.Equal(fatalAt, _front.TxResponseProducer), Timeout);
             rxAnswered = _front.RxResponseProducer;
@@ -208,7 +208,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         {
             var at = _front.TxProducer;
             _front.PublishTxRequestProducer(_front.TxResponseProducer + NetifConstants.TxRingSize + 1);
-            return at;
+            return Task.FromResult(at);
         });
 
     [Fact]
@@ -218,7 +218,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             var at = _front.TxProducer;
             PutPacket(22, complete: false);
             _front.PushTx();
-            return at;
+            return Task.FromResult(at);
         });
 
     [Fact]
@@ -229,7 +229,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             _front.PutTx(Slot(0, 300, more: true));
             _front.PutTx(Slot(1, 200, more: false, offset: 4000));
             _front.PushTx();
-            return at;
+            return Task.FromResult(at);
         });
 
     [Fact]
@@ -240,7 +240,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             _front.PutTx(Slot(0, 60, more: false, flags: NetTxFlags.ExtraInfo));
             _front.PutTxExtra(new NetifExtraInfo { Type = 7 });
             _front.PushTx();
-            return at;
+            return Task.FromResult(at);
         });
 
     [Fact]
@@ -251,16 +251,16 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             _front.PutTx(Slot(0, 60, more: false, flags: NetTxFlags.ExtraInfo));
             _front.PutTxExtra(new NetifExtraInfo { Type = NetifExtraType.Gso, GsoSize = 0, GsoType = NetifGsoType.TcpV4 });
             _front.PushTx();
-            return at;
+            return Task.FromResult(at);
         });
 
     [Fact]
     public Task Impossible_rx_req_prod_disables_the_vif() =>
-        AssertFatalAsync("impossible RX req_prod", () =>
+        AssertFatalAsync("impossible RX req_prod", async () =>
         {
             _front.PublishRxRequestProducer(_front.RxResponseProducer + NetifConstants.RxRingSize + 44);
             // The backend looks at the RX ring when it has a frame for it.
-            _pair.A.Netfront.SendAsync(TrafficGuest.Marker(_front.Mac, _pair.A.Mac), default, _cts.Token).AsTask().Wait(_cts.Token);
+            await _pair.A.Netfront.SendAsync(TrafficGuest.Marker(_front.Mac, _pair.A.Mac), default, _cts.Token);
             return _front.TxProducer;
         });
 

@@ -52,8 +52,15 @@ public sealed class TrafficPair : IAsyncDisposable
         await B.Netfront.WaitForConnectedAsync(ct);
         await A.SendHelloAsync(ct);
         await B.SendHelloAsync(ct);
-        while (A.Receiver.MarkersFrom(B.Mac) == 0 || B.Receiver.MarkersFrom(A.Mac) == 0)
-            await Task.Delay(5, ct);
+        try
+        {
+            while (A.Receiver.MarkersFrom(B.Mac) == 0 || B.Receiver.MarkersFrom(A.Mac) == 0)
+                await Task.Delay(5, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"hellos lost: guest {A.DomId} has {A.Receiver.MarkersFrom(B.Mac)} from guest {B.DomId}, which has {B.Receiver.MarkersFrom(A.Mac)} from it");
+        }
     }
 
     public Task RunAsync(int framesEach, CancellationToken ct) => Task.WhenAll(A.RunAsync(framesEach, ct), B.RunAsync(framesEach, ct));
