@@ -26,7 +26,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private readonly BackendServices _services;
     private readonly nint _ringPage;
     private readonly VifChannels _channels;
-    private readonly IActorRef _bridgePort;
+    private readonly BridgeForwarder _bridge;
     private readonly int _ingressPort;
     private readonly RateLimit? _rate;
     private readonly VifStatus _status;
@@ -58,14 +58,15 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         public PacketBuffer? Buffer;
     }
 
-    public TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate)
+    public TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, LearningBridge bridge, BridgePort port, RateLimit? rate)
     {
         _vif = vif;
         _services = services;
         _ringPage = ringPage;
         _channels = channels;
-        _bridgePort = bridgePort;
-        _ingressPort = ingressPort;
+        // Forwarding runs in this actor, right after the drain's responses: no hop through another actor.
+        _bridge = new BridgeForwarder(bridge, port, services.Buffers);
+        _ingressPort = port.Id;
         _rate = rate;
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId);
@@ -79,8 +80,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
-        Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, ingressPort, rate));
+    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, LearningBridge bridge, BridgePort port, RateLimit? rate) =>
+        Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridge, port, rate));
 
     protected override void PreStart()
     {
@@ -246,7 +247,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
                     buffer.IngressPort = _ingressPort;
                     if (frames.IsFull)
                     {
-                        _bridgePort.Tell(frames);
+                        _bridge.Forward(frames);
                         frames = FrameBatch.Rent();
                     }
                     frames.Add(buffer);
@@ -274,7 +275,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             Interlocked.Increment(ref _status.Notifications);
         }
         if (frames.Count > 0)
-            _bridgePort.Tell(frames);
+            _bridge.Forward(frames);
         else
             frames.Release();
 

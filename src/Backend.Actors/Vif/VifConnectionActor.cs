@@ -14,7 +14,7 @@ namespace Backend.Actors.Vif;
 /// One vif's xenbus state machine, as Linux netback's <c>frontend_changed</c> and SIMXEN's table: it
 /// publishes features and goes InitWait, connects when the frontend is Connected (keys, ring maps,
 /// event channels, then the ring actors), and disconnects on Closing/Closed. It owns the ring mappings
-/// and the event-channel bindings; its children (TX ring, RX ring, bridge port) are restarted together
+/// and the event-channel bindings; its children (TX ring, RX ring) are restarted together
 /// when one of them fails, and re-attach to the live rings without the guest noticing.
 /// </summary>
 public sealed class VifConnectionActor : ReceiveActor
@@ -53,7 +53,6 @@ public sealed class VifConnectionActor : ReceiveActor
         public LearningBridge? Bridge;
         public IActorRef? Tx;
         public IActorRef? Rx;
-        public IActorRef? BridgePort;
         public bool Announced;
     }
 
@@ -76,7 +75,7 @@ public sealed class VifConnectionActor : ReceiveActor
     private IXenStore Xs => _services.XenStore;
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        // A bug in one ring actor restarts this guest's whole data path (TX, RX, bridge port), which
+        // A bug in one ring actor restarts this guest's whole data path (TX and RX; the TX ring actor forwards to the bridge itself), which
         // re-attaches to the live rings; past ten restarts a minute the vif is disabled instead.
         new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
         {
@@ -225,8 +224,7 @@ public sealed class VifConnectionActor : ReceiveActor
         c.Rx = Context.ActorOf(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings), "rx");
         c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
         c.Port.Mtu = mtu;
-        c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
-        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate), "tx");
+        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.Bridge, c.Port, _config.Rate), "tx");
 
         var events = _services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
@@ -308,7 +306,7 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Bridge?.RemovePort(c.Port);
         }
         var children = new List<IActorRef>();
-        foreach (var child in new[] { c.Tx, c.Rx, c.BridgePort })
+        foreach (var child in new[] { c.Tx, c.Rx })
             if (child is not null)
                 children.Add(child);
         var mappings = new List<IDisposable>();
