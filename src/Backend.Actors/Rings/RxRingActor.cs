@@ -29,12 +29,14 @@ public sealed class RxRingActor : ReceiveActor
     private readonly RxRingSettings _settings;
     private readonly VifStatus _status;
     private readonly IActorRef _hypercall;
-    private readonly PacketBuffer?[] _queue;
+    // The queue and the per-drain state are allocated at the first frame for this vif: an idle guest
+    // never pays for them (about 30 KiB a vif).
+    private PacketBuffer?[] _queue = null!;
     private int _queueHead;
     private int _queueCount;
 
-    private readonly PacketBuffer?[] _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
-    private readonly RxPacket[] _inFlight = new RxPacket[MaxPacketsPerDrain];
+    private PacketBuffer?[] _inFlightFrames = null!;
+    private RxPacket[] _inFlight = null!;
     private int _inFlightCount;
 
     private BackRing<NetifRxRequest, NetifRxResponse> _ring = null!;
@@ -51,7 +53,6 @@ public sealed class RxRingActor : ReceiveActor
         _settings = settings;
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId);
-        _queue = new PacketBuffer?[services.Options.RxQueueLength];
 
         Receive<FrameBatch>(OnFrames);
         Receive<RingEvent>(_ => Deliver());
@@ -66,8 +67,6 @@ public sealed class RxRingActor : ReceiveActor
     {
         _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_ringPage);
         _ring.AttachAtResponseProducer();
-        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
-        _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
         _stopped = _status.Disabled;
     }
@@ -148,6 +147,14 @@ public sealed class RxRingActor : ReceiveActor
 
     private void Enqueue(PacketBuffer frame)
     {
+        if (_queue is null)
+        {
+            _queue = new PacketBuffer?[_services.Options.RxQueueLength];
+            _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
+            _inFlight = new RxPacket[MaxPacketsPerDrain];
+            // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+            _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
+        }
         // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
         if (_queueCount == _queue.Length || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {

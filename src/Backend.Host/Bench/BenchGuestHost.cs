@@ -34,6 +34,9 @@ internal sealed class BenchGuestHost : IAsyncDisposable
     /// <summary>From the first vif's creation to the last guest's Connected.</summary>
     public double ConnectSeconds { get; private set; }
 
+    /// <summary>From the first vif's creation to the last one's (the toolstack's share of <see cref="ConnectSeconds"/>).</summary>
+    public double CreateSeconds { get; private set; }
+
     public int Guests => _guests.Count;
 
     public static async Task<BenchGuestHost> StartAsync(SimRoot root, string xenstoreSocket, ushort backendDomId, ushort firstDomId, int pairs, bool broadcast, CancellationToken cancellationToken)
@@ -85,6 +88,7 @@ internal sealed class BenchGuestHost : IAsyncDisposable
             }, cancellationToken).ConfigureAwait(false);
             starts.Add(StartNetfrontAsync(guest, _stores[i / GuestsPerXenStoreConnection], cancellationToken));
         }
+        CreateSeconds = stopwatch.Elapsed.TotalSeconds;
         await Task.WhenAll(starts).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);

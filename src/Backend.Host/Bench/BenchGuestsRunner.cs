@@ -32,7 +32,7 @@ internal static class BenchGuestsRunner
         }
         await using (host)
         {
-            Console.Out.WriteLine(ConnectedPrefix + JsonSerializer.Serialize(new GuestsConnected(host.Guests, host.ConnectSeconds), BenchJson.Line));
+            Console.Out.WriteLine(ConnectedPrefix + JsonSerializer.Serialize(new GuestsConnected(host.Guests, host.ConnectSeconds, host.CreateSeconds), BenchJson.Line));
             Console.Out.Flush();
             while (await Console.In.ReadLineAsync(cancellationToken) is { } line)
             {

@@ -58,13 +58,19 @@ internal static class BenchMarkdown
             md.AppendLine(c, $"{steady.Seconds:F0} s windowed stream of {steady.Size}-byte frames, {steady.Pairs} pair(s), {delta.Frames} frames: " +
                 $"{delta.AllocatedBytes} bytes allocated ({delta.AllocatedBytesPerFrame:F3} per frame), {delta.Collections} garbage collections ({delta.Gen2Collections} gen2), " +
                 $"deltas of the daemon's `GC.GetTotalAllocatedBytes(true)` and `GC.CollectionCount`.");
+            if (report.SteadyIdle is { } quiet)
+            {
+                md.AppendLine();
+                md.AppendLine(c, $"The same daemon over the same time just before, with no traffic: {quiet.AllocatedBytes} bytes allocated, {quiet.Collections} collections " +
+                    $"(so the stream's own share is {Math.Max(0, delta.AllocatedBytes - quiet.AllocatedBytes)} bytes, {(delta.Frames == 0 ? 0 : Math.Max(0, delta.AllocatedBytes - quiet.AllocatedBytes) / (double)delta.Frames):F4} per frame).");
+            }
             md.AppendLine();
         }
         if (report.Idle is { } idle)
         {
             md.AppendLine("### Daemon with idle guests");
             md.AppendLine();
-            md.AppendLine(c, $"{idle.Guests} guests from the toolstack's first vif to all Connected in {idle.ConnectSeconds:F2} s; " +
+            md.AppendLine(c, $"{idle.Guests} guests from the toolstack's first vif to all Connected in {idle.ConnectSeconds:F2} s (the toolstack's last transaction done at {idle.CreateSeconds:F2} s); " +
                 $"daemon `Private_Dirty` +{idle.PrivateDirtyKiBPerGuest:F1} KiB per guest, managed heap +{idle.ManagedHeapBytesPerGuest / 1024:F1} KiB per guest.");
             md.AppendLine();
         }

@@ -18,6 +18,9 @@ internal sealed record BenchReport
     /// <summary>The daemon's long stream with its allocation and collection deltas.</summary>
     public WorkloadResult? Steady { get; init; }
 
+    /// <summary>The daemon over the same length of time with no traffic, just before <see cref="Steady"/>.</summary>
+    public DaemonStatsDelta? SteadyIdle { get; init; }
+
     public IdleGuestsResult? Idle { get; init; }
 
     /// <summary>The cback result for the same workload, pair count and size as <paramref name="daemon"/>.</summary>

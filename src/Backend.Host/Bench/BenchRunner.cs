@@ -85,11 +85,17 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
                 }
                 if (backend == "daemon" && pairs == options.Pairs[0] && options.SteadySeconds > 0)
                 {
+                    // The same length of time with no traffic first: what the daemon allocates anyway (timers,
+                    // the admin server's heartbeat), so that the stream's own share can be told apart.
+                    var idleBefore = await StatsAsync(process).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(options.SteadySeconds), cancellationToken).ConfigureAwait(false);
                     var before = await StatsAsync(process).ConfigureAwait(false);
                     var stream = await RunWorkloadAsync(guests, "windowed", 1500, options.SteadySeconds, cancellationToken).ConfigureAwait(false);
                     var after = await StatsAsync(process).ConfigureAwait(false);
                     var delta = after.Since(before) with { Frames = stream.FramesTotal };
-                    report = report with { Steady = stream with { Backend = backend, DaemonDelta = delta } };
+                    report = report with { Steady = stream with { Backend = backend, DaemonDelta = delta }, SteadyIdle = before.Since(idleBefore) };
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"daemon without traffic for {options.SteadySeconds:F0} s: {report.SteadyIdle!.AllocatedBytes} bytes allocated, {report.SteadyIdle.Collections} collections"));
                     progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"daemon steady state: {options.SteadySeconds:F0} s windowed 1500 B, {delta.Frames} frames: {delta.AllocatedBytes} bytes allocated ({delta.AllocatedBytesPerFrame:F3} per frame), {delta.Collections} collections ({delta.Gen2Collections} gen2)"));
                 }
@@ -198,7 +204,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
         {
             var connected = JsonSerializer.Deserialize<GuestsConnected>(
                 await guests.WaitForLineAsync(BenchGuestsRunner.ConnectedPrefix, TimeSpan.FromSeconds(180), cancellationToken).ConfigureAwait(false), BenchJson.Line)!;
-            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{connected.Guests} guests connected in {connected.ConnectSeconds:F2} s"));
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{connected.Guests} guests connected in {connected.ConnectSeconds:F2} s (toolstack done at {connected.CreateSeconds:F2} s)"));
             return guests;
         }
         catch
@@ -236,12 +242,13 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
         {
             Guests = connected.Guests,
             ConnectSeconds = connected.ConnectSeconds,
+            CreateSeconds = connected.CreateSeconds,
             PrivateDirtyKiBPerGuest = (double)delta.PrivateDirtyKiB / connected.Guests,
             ManagedHeapBytesPerGuest = (double)delta.ManagedHeapBytes / connected.Guests,
             Delta = delta,
         };
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"daemon idle: {result.Guests} guests Connected in {result.ConnectSeconds:F2} s; Private_Dirty +{result.PrivateDirtyKiBPerGuest:F1} KiB per guest, managed heap +{result.ManagedHeapBytesPerGuest / 1024:F1} KiB per guest"));
+            $"daemon idle: {result.Guests} guests Connected in {result.ConnectSeconds:F2} s (toolstack done at {result.CreateSeconds:F2} s); Private_Dirty +{result.PrivateDirtyKiBPerGuest:F1} KiB per guest, managed heap +{result.ManagedHeapBytesPerGuest / 1024:F1} KiB per guest"));
         return result;
     }
 

@@ -8,6 +8,9 @@ internal sealed record IdleGuestsResult
     /// <summary>From the toolstack's first vif creation to the last guest Connected.</summary>
     public double ConnectSeconds { get; init; }
 
+    /// <summary>The toolstack's share of <see cref="ConnectSeconds"/>: its last vif created.</summary>
+    public double CreateSeconds { get; init; }
+
     /// <summary>Growth of the daemon's <c>Private_Dirty</c> divided by the guests.</summary>
     public double PrivateDirtyKiBPerGuest { get; init; }
 

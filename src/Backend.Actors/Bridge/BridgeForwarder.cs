@@ -1,0 +1,99 @@
+using Akka.Actor;
+using Backend.Xen.Buffers;
+
+namespace Backend.Actors.Bridge;
+
+/// <summary>
+/// A port's forwarding on its learning bridge, as a plain object its owner calls: takes the frames of one
+/// drain, learns their source MACs and hands them to the destination ports' RX ring actors, one batch per
+/// destination. Broadcast and unknown unicast are flooded, each extra copy into a pooled buffer. Used from
+/// one actor at a time (the vif's TX ring actor calls it inline, saving the hop through a bridge-port
+/// actor on every drain; the bridge's tables are concurrent, so ports forward in parallel).
+/// </summary>
+public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
+{
+    private readonly Dictionary<int, (BridgePort Port, FrameBatch Batch)> _outgoing = [];
+    private readonly List<BridgePort> _floodTargets = [];
+
+    /// <summary>Forwards every frame of <paramref name="batch"/> and releases it; one message per destination.</summary>
+    public void Forward(FrameBatch batch)
+    {
+        for (var i = 0; i < batch.Count; i++)
+            Forward(batch.Frames[i]);
+        batch.Release();
+        foreach (var (_, (target, outgoing)) in _outgoing)
+            target.Receiver.Tell(outgoing);
+        _outgoing.Clear();
+    }
+
+    private void Forward(PacketBuffer frame)
+    {
+        if (frame.Length < 14)
+        {
+            frame.Return();
+            return;
+        }
+        var header = frame.Frame;
+        var destination = MacAddress.Read(header);
+        bridge.Learn(MacAddress.Read(header[6..]), port);
+
+        var target = bridge.Lookup(destination);
+        if (target is not null)
+        {
+            if (target == port)
+                frame.Return(); // never back out of the port it came in on
+            else
+                Enqueue(target, frame, ref target.FramesForwarded);
+            return;
+        }
+
+        _floodTargets.Clear();
+        foreach (var p in bridge.Ports)
+            if (p != port && p.Connected)
+                _floodTargets.Add(p);
+        for (var i = 0; i < _floodTargets.Count; i++)
+        {
+            var p = _floodTargets[i];
+            PacketBuffer copy;
+            if (i == _floodTargets.Count - 1)
+            {
+                copy = frame;
+            }
+            else
+            {
+                copy = buffers.Rent(frame.Length);
+                copy.CopyFrom(frame);
+            }
+            Enqueue(p, copy, ref p.FramesFlooded);
+        }
+        if (_floodTargets.Count == 0)
+            frame.Return();
+    }
+
+    private void Enqueue(BridgePort target, PacketBuffer frame, ref long counter)
+    {
+        // SIMXEN "Frames": frames to a vif that is not Connected, or longer than its MTU + 14 (non-GSO),
+        // are dropped and counted.
+        if (!target.Connected)
+        {
+            Interlocked.Increment(ref target.FramesDroppedDown);
+            frame.Return();
+            return;
+        }
+        if (frame.GsoType == 0 && frame.Length > target.Mtu + 14)
+        {
+            Interlocked.Increment(ref target.FramesDroppedMtu);
+            frame.Return();
+            return;
+        }
+        Interlocked.Increment(ref counter);
+        if (!_outgoing.TryGetValue(target.Id, out var entry) || entry.Batch.IsFull)
+        {
+            if (entry.Batch is { IsFull: true })
+                target.Receiver.Tell(entry.Batch);
+            entry = (target, FrameBatch.Rent());
+            _outgoing[target.Id] = entry;
+        }
+        entry.Batch.Add(frame);
+    }
+}
