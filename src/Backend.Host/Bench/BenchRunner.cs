@@ -54,7 +54,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
         {
             // The daemon watches two nodes per vif on one connection; xenstored exempts dom0 from its watch
             // quota, the embedded server's default (1024) would stop it near 500 vifs.
-            var serverOptions = new XenStoreServerOptions { MaxWatchesPerConnection = 16384 };
+            var serverOptions = new XenStoreServerOptions();
             await using var xenstore = await XenStoreServer.StartAsync(Path.Combine(root.Path, "xenstored.sock"), serverOptions, cancellationToken).ConfigureAwait(false);
             await using var process = StartBackend(backend, root.Path);
             await process.WaitForLineAsync("READY", ReadyTimeout, cancellationToken).ConfigureAwait(false);
