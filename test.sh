@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
-for p in gcc libxen-dev xenstore-utils python3-pyxs iproute2; do
+for p in gcc libxen-dev xenstore-utils python3-pyxs iproute2 iputils-ping; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -14,4 +14,10 @@ public sealed record BackendOptions
 
     /// <summary>Grant-copy segments in one batch (one hypercall).</summary>
     public int CopyBatchSize { get; init; } = 512;
+
+    /// <summary>
+    /// Where vifs' frames go (<c>--switch</c>): the in-process bridges, or a TAP per vif, which needs
+    /// <see cref="BackendServices.Taps"/>.
+    /// </summary>
+    public HostNetwork.SwitchMode Switch { get; init; } = HostNetwork.SwitchMode.InProcess;
 }

@@ -67,6 +67,8 @@ public sealed class RxRingActor : ReceiveActor
     {
         _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_ringPage);
         _ring.AttachAtResponseProducer();
+        // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
+        _stopped = _status.Disabled;
     }
 
     protected override void PostRestart(Exception reason)
@@ -186,7 +188,8 @@ public sealed class RxRingActor : ReceiveActor
 
     private void DeliverQueued()
     {
-        while (!_copyInFlight && !_stopped && _queueCount > 0)
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        while (!_copyInFlight && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
         {
             var reqProd = _ring.ReadRequestProducer();
             if (_ring.RequestProducerOverflow(reqProd))

@@ -26,7 +26,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private readonly BackendServices _services;
     private readonly nint _ringPage;
     private readonly VifChannels _channels;
-    private readonly BridgeForwarder _bridge;
+    private readonly BridgeForwarder? _forwarder;
+    private readonly IActorRef? _portActor;
     private readonly int _ingressPort;
     private readonly RateLimit? _rate;
     private readonly VifStatus _status;
@@ -58,15 +59,27 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         public PacketBuffer? Buffer;
     }
 
+    /// <summary>A vif on a learning bridge: forwards each drain's frames itself (no hop through another actor).</summary>
     public TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, LearningBridge bridge, BridgePort port, RateLimit? rate)
+        : this(vif, services, ringPage, channels, new BridgeForwarder(bridge, port, services.Buffers), null, port.Id, rate)
+    {
+    }
+
+    /// <summary>A vif whose frames go to a port actor (its TAP port in switch mode), one message per drain.</summary>
+    public TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef portActor, int ingressPort, RateLimit? rate)
+        : this(vif, services, ringPage, channels, null, portActor, ingressPort, rate)
+    {
+    }
+
+    private TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, BridgeForwarder? forwarder, IActorRef? portActor, int ingressPort, RateLimit? rate)
     {
         _vif = vif;
         _services = services;
         _ringPage = ringPage;
         _channels = channels;
-        // Forwarding runs in this actor, right after the drain's responses: no hop through another actor.
-        _bridge = new BridgeForwarder(bridge, port, services.Buffers);
-        _ingressPort = port.Id;
+        _forwarder = forwarder;
+        _portActor = portActor;
+        _ingressPort = ingressPort;
         _rate = rate;
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId);
@@ -76,12 +89,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<CreditReplenished>(_ => OnCreditReplenished());
         Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
+        Receive<Stop>(_ => _disabled = true);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, LearningBridge bridge, BridgePort port, RateLimit? rate) =>
         Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridge, port, rate));
+
+    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef portActor, int ingressPort, RateLimit? rate) =>
+        Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, portActor, ingressPort, rate));
 
     protected override void PreStart()
     {
@@ -90,6 +107,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _ring = new BackRing<NetifTxRequest, NetifTxResponse>(_ringPage);
         _ring.AttachAtResponseProducer();
         _credit = _rate is null ? long.MaxValue : (long)_rate.Bytes;
+        // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
+        _disabled = _status.Disabled;
     }
 
     protected override void PostRestart(Exception reason)
@@ -108,6 +127,9 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private void OnEvent()
     {
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        if (!_services.RingGate.IsOpen)
+            return;
         if (_disabled || _quiesced)
             return;
         // A drain already under way looks at the ring again when its copy completes.
@@ -247,7 +269,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
                     buffer.IngressPort = _ingressPort;
                     if (frames.IsFull)
                     {
-                        _bridge.Forward(frames);
+                        Forward(frames);
                         frames = FrameBatch.Rent();
                     }
                     frames.Add(buffer);
@@ -275,7 +297,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             Interlocked.Increment(ref _status.Notifications);
         }
         if (frames.Count > 0)
-            _bridge.Forward(frames);
+            Forward(frames);
         else
             frames.Release();
 
@@ -284,6 +306,14 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Interlocked.Add(ref _status.TxErrors, errors);
         Volatile.Write(ref _status.TxReqCons, _ring.RequestConsumer);
         Volatile.Write(ref _status.TxRspProd, _ring.ResponseProducer);
+    }
+
+    private void Forward(FrameBatch frames)
+    {
+        if (_forwarder is not null)
+            _forwarder.Forward(frames);
+        else
+            _portActor!.Tell(frames);
     }
 
     private void Disable(TxFault fault)
@@ -333,6 +363,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     /// (a restart of one guest's tree re-attaches to its live rings and nobody else notices).
     /// </summary>
     internal sealed record InjectFault(string Reason);
+
+    /// <summary>The vif was disabled (by a fatal error on either ring): consume no more requests.</summary>
+    public sealed class Stop
+    {
+        public static readonly Stop Instance = new();
+
+        private Stop()
+        {
+        }
+    }
 
     /// <summary>Stop taking requests (an orderly stop is coming); what is in flight completes.</summary>
     public sealed class Quiesce

@@ -2,6 +2,7 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
 using Backend.Actors.Bridge;
+using Backend.Actors.HostNetwork;
 using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Xen.Abi;
@@ -41,7 +42,11 @@ public sealed class VifConnectionActor : ReceiveActor
     private XenbusState? _lastActedFrontendState;
     private XenbusState _backendState = XenbusState.Unknown;
     private bool _hotplugConnected;
+    private bool _settled;
     private Connection? _connection;
+    // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
+    private VifTap? _tap;
+    private bool _forgotten;
 
     private sealed class Connection
     {
@@ -53,6 +58,8 @@ public sealed class VifConnectionActor : ReceiveActor
         public LearningBridge? Bridge;
         public IActorRef? Tx;
         public IActorRef? Rx;
+        public IActorRef? TapPort;
+        public TapFrameReader? TapReader;
         public bool Announced;
     }
 
@@ -67,6 +74,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
         Receive<VifProtocol.DisableVif>(OnDisable);
         Receive<Xenbus.XenbusProtocol.Quiesce>(_ => _connection?.Tx?.Tell(TxRingActor.Quiesce.Instance));
+        Receive<VifProtocol.KickRings>(_ => KickRings());
     }
 
     public static Props Props(VifPaths paths, BackendServices services) =>
@@ -93,6 +101,13 @@ public sealed class VifConnectionActor : ReceiveActor
         _watches.Clear();
         // Children are already stopped when PostStop runs, so the mappings can go at once.
         ReleaseConnection(childrenStopped: true);
+        if (_tap is not null)
+        {
+            // A daemon that stops leaves the persistent device for its next run; a vif that went deletes it.
+            // (Non-short-circuit '|': the supervisor's request is taken either way, so none lingers.)
+            _services.Taps!.StopReading(_tap.Device);
+            _tap.Close(delete: _forgotten | _services.Taps.TakeDeletion(_paths.Vif));
+        }
     }
 
     private async Task StartAsync()
@@ -104,6 +119,7 @@ public sealed class VifConnectionActor : ReceiveActor
         catch (VifConfigException ex)
         {
             await FailAsync(ex.Message);
+            Settle();
             return;
         }
         _status.Mac = _config.Mac.ToString();
@@ -112,6 +128,10 @@ public sealed class VifConnectionActor : ReceiveActor
         var backendStateText = await Xs.ReadAsync(_paths.Backend("state"));
         _backendState = ParseState(backendStateText);
         _status.State = _backendState.ToString();
+
+        // The device exists before the hotplug status says so (and before InitWait), as with the script.
+        if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
+            return;
 
         var hotplug = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
         if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
@@ -169,6 +189,16 @@ public sealed class VifConnectionActor : ReceiveActor
                 // InitWait, Initialised, Reconfiguring: nothing to do until the frontend moves on.
                 break;
         }
+        Settle();
+    }
+
+    /// <summary>Tells the supervisor, once, that this vif has acted on its frontend's first state (see RingGate).</summary>
+    private void Settle()
+    {
+        if (_settled)
+            return;
+        _settled = true;
+        Context.Parent.Tell(new VifProtocol.Settled(_paths.Vif));
     }
 
     private async Task OnHotplugStatusChangedAsync()
@@ -213,18 +243,33 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         var c = _connection = new Connection();
         var id = _paths.Vif;
+        // A new connection starts enabled; cleared before the ring actors start, which read it.
+        _status.Disabled = false;
+        _status.Fault = null;
         var domid = id.DomId;
 
         c.TxRing = _services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true);
         c.RxRing = _services.Platform.GrantMapper.Map(domid, frontend.RxRingRef, writable: true);
         c.Channels = new VifChannels(_services.Platform.EventChannels);
 
-        c.Bridge = _services.Bridges.Get(_config!.Bridge);
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         c.Rx = Context.ActorOf(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings), "rx");
-        c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
-        c.Port.Mtu = mtu;
-        c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.Bridge, c.Port, _config.Rate), "tx");
+        if (_tap is not null)
+        {
+            // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
+            _tap.SetOffload(frontend);
+            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
+            c.TapPort = Context.ActorOf(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!), "tap-port");
+            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.TapPort, 0, _config!.Rate), "tx");
+        }
+        else
+        {
+            // The TX ring actor forwards to the bridge itself: no bridge-port actor, one hop less per drain.
+            c.Bridge = _services.Bridges.Get(_config!.Bridge);
+            c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
+            c.Port.Mtu = mtu;
+            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.Bridge, c.Port, _config.Rate), "tx");
+        }
 
         var events = _services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
@@ -242,8 +287,6 @@ public sealed class VifConnectionActor : ReceiveActor
 
         _status.Mtu = mtu;
         _status.Features = Describe(frontend);
-        _status.Disabled = false;
-        _status.Fault = null;
         _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
             id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
     }
@@ -253,10 +296,14 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_connection is null)
             return;
         _connection.Announced = true;
-        if (_backendState != XenbusState.Connected)
-            await WriteStateAsync(XenbusState.Connected);
+        // Carrier on before the state switch, as Linux's connect() does: a guest that sees Connected
+        // may send to its peers at once (SIMXEN's hello broadcast), and they to it.
         if (_connection.Port is { } port)
             port.Connected = !_status.Disabled;
+        if (_connection.TapReader is { } reader)
+            reader.Carrier = !_status.Disabled;
+        if (_backendState != XenbusState.Connected)
+            await WriteStateAsync(XenbusState.Connected);
         KickRings();
     }
 
@@ -276,6 +323,10 @@ public sealed class VifConnectionActor : ReceiveActor
         Interlocked.Increment(ref _services.Status.DisabledTotal);
         if (_connection?.Port is { } port)
             port.Connected = false;
+        if (_connection?.TapReader is { } reader)
+            reader.Carrier = false;
+        // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
+        _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
         _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
         // Logged once per vif: the guest cannot make us repeat it, since the TX ring is no longer read.
         _log.Warning("{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
@@ -305,8 +356,10 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Port.Connected = false;
             c.Bridge?.RemovePort(c.Port);
         }
+        if (c.TapReader is not null)
+            c.TapReader.Carrier = false;
         var children = new List<IActorRef>();
-        foreach (var child in new[] { c.Tx, c.Rx })
+        foreach (var child in new[] { c.Tx, c.Rx, c.TapPort })
             if (child is not null)
                 children.Add(child);
         var mappings = new List<IDisposable>();
@@ -371,8 +424,30 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void Forget()
     {
+        _forgotten = true;
         _log.Info("{Vif}: forgotten (offline and closed)", _paths.Vif);
         Context.Parent.Tell(new VifProtocol.VifForgotten(_paths.Vif));
+    }
+
+    /// <summary>
+    /// --switch tap: creates (or re-opens, after a restart) the vif's persistent TAP before the backend
+    /// writes InitWait, so that the hotplug script libxl runs then finds it. Under SIMXEN, where the daemon
+    /// plays the script's part, it also brings the device up; attaching it to a bridge is the host's part.
+    /// </summary>
+    private async Task<bool> OpenTapAsync()
+    {
+        try
+        {
+            _tap ??= VifTap.Open(_paths.BackendDomId, _paths.Vif, await Xs.ReadAsync(_paths.Backend("vifname")));
+            if (_services.Options.WriteHotplugStatus)
+                _tap.Device.SetUp(true);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await FailAsync($"cannot create the vif's TAP device: {ex.Message}");
+            return false;
+        }
     }
 
     /// <summary>As Linux's xenbus_read_driver_state: anything unreadable counts as Unknown.</summary>

@@ -22,10 +22,12 @@ public static class DaemonCommand
         var logFormat = new Option<string?>("--log-format") { Description = "text (default) or json." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error." };
         var summary = new Option<bool>("--summary") { Description = "Print one summary line per second." };
+        var switchMode = new Option<string?>("--switch") { Description = "auto (default: tap on real Xen, inproc under SIMXEN), tap (a TAP per vif) or inproc (in-process bridges)." };
+        var uplink = new Option<string[]>("--uplink") { Description = "tap:NAME[@BRIDGE][,linux-bridge=BR]: a TAP into the host stack on that in-process bridge (default xenbr0); repeatable." };
 
         var root = new RootCommand("xnb: a userspace Xen network backend (netback) daemon.")
         {
-            config, xen, simRoot, domid, xenstore, admin, demo, logFormat, logLevel, summary,
+            config, xen, simRoot, domid, xenstore, admin, demo, logFormat, logLevel, summary, switchMode, uplink,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -48,6 +50,9 @@ public static class DaemonCommand
             settings.LogFormat = parse.GetValue(logFormat) ?? settings.LogFormat;
             settings.LogLevel = parse.GetValue(logLevel) ?? settings.LogLevel;
             settings.Summary |= parse.GetValue(summary);
+            settings.Switch = parse.GetValue(switchMode) ?? settings.Switch;
+            if (parse.GetValue(uplink) is { Length: > 0 } uplinks)
+                settings.Uplinks = [.. uplinks];
             return await RunAsync(settings, cancellationToken);
         });
         return root;

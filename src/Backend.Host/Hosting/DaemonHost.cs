@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Backend.Actors;
 using Backend.Actors.Bridge;
+using Backend.Actors.HostNetwork;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
@@ -28,12 +29,15 @@ public sealed class DaemonHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private DaemonHost(WebApplication app, VifStatusRegistry status, BridgeSet bridges, PacketBufferPool buffers)
+    private readonly HostNetworking _network;
+
+    private DaemonHost(WebApplication app, VifStatusRegistry status, BridgeSet bridges, PacketBufferPool buffers, HostNetworking network)
     {
         _app = app;
         Status = status;
         Bridges = bridges;
         Buffers = buffers;
+        _network = network;
     }
 
     public VifStatusRegistry Status { get; }
@@ -61,17 +65,22 @@ public sealed class DaemonHost : IAsyncDisposable
         var status = new VifStatusRegistry();
         var bridges = new BridgeSet(TimeProvider.System);
         var buffers = new PacketBufferPool();
+        // The uplinks' TAPs are opened here, so that one that cannot be is a start-up error, not a log line.
+        var network = HostNetworking.Open(settings, xen);
         var options = new BackendOptions
         {
             WriteHotplugStatus = xen.Simulated,
             RxQueueLength = settings.RxQueueLength,
+            Switch = network.Switch,
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;
         DaemonHost? host = null;
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
-            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF", HoconAddMode.Prepend);
+            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
+                // Watch events that race a vif tree's stop land in dead letters by design.
+                "akka.log-dead-letters-during-shutdown = off\nakka.log-dead-letters = off", HoconAddMode.Prepend);
             akka.ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();
@@ -84,7 +93,8 @@ public sealed class DaemonHost : IAsyncDisposable
                 var copiers = new List<IActorRef>();
                 for (var i = 0; i < hypercallThreads; i++)
                     copiers.Add(system.ActorOf(GrantCopyActor.Props(xen.Platform.CreateGrantCopier()), $"hypercall-{i}"));
-                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, new GrantCopyActors(copiers), status, options);
+                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, new GrantCopyActors(copiers), status, options) { Taps = network.Taps };
+                network.StartUplinks(system, services);
                 var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
                 system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));
                 var supervisor = system.ActorOf(XenbusSupervisor.Props(services), "xenbus");
@@ -93,7 +103,7 @@ public sealed class DaemonHost : IAsyncDisposable
         });
 
         var app = builder.Build();
-        host = new DaemonHost(app, status, bridges, buffers);
+        host = new DaemonHost(app, status, bridges, buffers, network);
         AdminEndpoints.Map(app, status, xen);
         return host;
     }
@@ -126,6 +136,8 @@ public sealed class DaemonHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+        // After the actors: nothing reads or writes the TAPs any more (they stay, being persistent).
+        _network.Dispose();
         Buffers.Dispose();
     }
 

@@ -39,5 +39,14 @@ public sealed class DaemonSettings
     /// <summary>Print one summary line per second (the demo always does).</summary>
     public bool Summary { get; set; }
 
+    /// <summary>
+    /// auto (tap on real Xen, inproc under SIMXEN), tap (a persistent TAP per vif, for the host's own
+    /// bridge) or inproc (the daemon's learning bridges, which uplinks join).
+    /// </summary>
+    public string Switch { get; set; } = "auto";
+
+    /// <summary>Uplinks into the host stack, each <c>tap:NAME[@BRIDGE][,linux-bridge=BR]</c> (inproc switch only).</summary>
+    public List<string> Uplinks { get; set; } = [];
+
     public const int MaxSimRootLength = 79;
 }

@@ -31,6 +31,24 @@ public static class DaemonSettingsValidator
             errors.Add($"RxQueueLength: {s.RxQueueLength}; SIMXEN asks for at least 512 (at most 65536)");
         if (s.HypercallThreads is < 0 or > 256)
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
+        ValidateNetworking(s, errors);
         return errors;
+    }
+
+    /// <summary>--switch and --uplink: each uplink parses, names its own TAP, and needs the in-process bridge.</summary>
+    private static void ValidateNetworking(DaemonSettings s, List<string> errors)
+    {
+        if (s.Switch is not ("auto" or "tap" or "inproc"))
+            errors.Add($"Switch (--switch): '{s.Switch}' is not one of auto, tap, inproc");
+        var taps = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var text in s.Uplinks)
+        {
+            if (!Backend.Actors.Uplink.UplinkSpec.TryParse(text, out var spec, out var why))
+                errors.Add($"Uplink (--uplink): '{text}' is not {Backend.Actors.Uplink.UplinkSpec.Syntax}: {why}");
+            else if (!taps.Add(spec!.TapName))
+                errors.Add($"Uplink (--uplink): TAP {spec.TapName} is named by two uplinks");
+        }
+        if (s.Uplinks.Count > 0 && s.Switch == "tap")
+            errors.Add("Uplink (--uplink): uplinks join the in-process bridge; with --switch tap each vif has its own TAP instead (use --switch inproc)");
     }
 }

@@ -84,6 +84,8 @@ public class LinuxAbiTests
         ("TUNSETVNETHDRSZ", (long)TunIoctl.TUNSETVNETHDRSZ),
         ("SIOCGIFFLAGS", (long)TunIoctl.SIOCGIFFLAGS),
         ("SIOCSIFFLAGS", (long)TunIoctl.SIOCSIFFLAGS),
+        ("SIOCGIFINDEX", (long)TunIoctl.SIOCGIFINDEX),
+        ("SIOCBRADDIF", (long)TunIoctl.SIOCBRADDIF),
         ("IFF_TAP", TunIoctl.IFF_TAP),
         ("IFF_NO_PI", TunIoctl.IFF_NO_PI),
         ("IFF_VNET_HDR", TunIoctl.IFF_VNET_HDR),
@@ -95,6 +97,7 @@ public class LinuxAbiTests
         ("sizeof(struct ifreq)", Unsafe.SizeOf<IfReq>()),
         ("offsetof(struct ifreq, ifr_name)", Off<IfReq>(nameof(IfReq.Name))),
         ("offsetof(struct ifreq, ifr_flags)", Off<IfReq>(nameof(IfReq.Flags))),
+        ("offsetof(struct ifreq, ifr_ifindex)", Off<IfReq>(nameof(IfReq.IfIndex))),
 
         ("sizeof(struct virtio_net_hdr)", Unsafe.SizeOf<VirtioNetHeader>()),
         ("sizeof(struct virtio_net_hdr) - 0", VirtioNetHeader.Size),
@@ -155,6 +158,7 @@ public class LinuxAbiTests
             #include <xen/event_channel.h>
             #include <xen/evtchn.h>
             #include <linux/if_tun.h>
+            #include <linux/sockios.h>
             #include <linux/virtio_net.h>
             int main(void) {
 

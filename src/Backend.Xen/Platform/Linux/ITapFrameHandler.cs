@@ -8,4 +8,13 @@ public interface ITapFrameHandler
     /// is kept (into the guest's grants, for instance) and return without blocking.
     /// </summary>
     void OnFrame(TapDevice tap, in VirtioNetHeader header, ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Called on the poller's thread after each turn of reads on <paramref name="tap"/> (at most
+    /// <see cref="TapPoller.FramesPerTurn"/> frames), so that a handler can hand on what it gathered as one
+    /// batch instead of one message per frame.
+    /// </summary>
+    void OnReadsDone(TapDevice tap)
+    {
+    }
 }

@@ -4,14 +4,21 @@ using System.Text;
 namespace Backend.Xen.Platform.Linux;
 
 /// <summary>
-/// <c>struct ifreq</c> (net/if.h, 40 bytes on 64-bit Linux) as TUNSETIFF and SIOC[GS]IFFLAGS use it: the
-/// name, then the union of which we only use <c>ifr_flags</c>.
+/// <c>struct ifreq</c> (net/if.h, 40 bytes on 64-bit Linux) as TUNSETIFF, SIOC[GS]IFFLAGS, SIOCGIFINDEX
+/// and SIOCBRADDIF use it: the name, then the union of which we use <c>ifr_flags</c> and <c>ifr_ifindex</c>.
 /// </summary>
-[StructLayout(LayoutKind.Sequential, Size = 40)]
+[StructLayout(LayoutKind.Explicit, Size = 40)]
 internal unsafe struct IfReq
 {
+    [FieldOffset(0)]
     public fixed byte Name[TunIoctl.IFNAMSIZ];
+
+    [FieldOffset(TunIoctl.IFNAMSIZ)]
     public short Flags;
+
+    /// <summary><c>ifr_ifindex</c>, the other member of the union that <see cref="Flags"/> is in.</summary>
+    [FieldOffset(TunIoctl.IFNAMSIZ)]
+    public int IfIndex;
 
     public static IfReq For(string name, short flags = 0)
     {

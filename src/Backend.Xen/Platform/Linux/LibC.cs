@@ -47,6 +47,7 @@ internal static unsafe partial class LibC
     public const int EBUSY = 16;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
+    public const int EOPNOTSUPP = 95;
     public const int EFBIG = 27;
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -132,6 +132,44 @@ public sealed unsafe class TapDevice : IDisposable
     }
 
     /// <summary>
+    /// Makes the TAP a port of the Linux bridge <paramref name="bridge"/> (SIOCBRADDIF, as <c>brctl addif</c>
+    /// and <c>ip link set dev TAP master BRIDGE</c> do). Already being its port is no error.
+    /// </summary>
+    public void AttachToBridge(string bridge)
+    {
+        ValidateName(bridge);
+        using var socket = ControlSocket();
+        var request = IfReq.For(Name);
+        if (socket.Ioctl(TunIoctl.SIOCGIFINDEX, &request, out var errno) < 0)
+            throw new LinuxDeviceException(Name, "SIOCGIFINDEX", errno);
+        var index = request.IfIndex;
+        request = IfReq.For(bridge);
+        request.IfIndex = index;
+        if (socket.Ioctl(TunIoctl.SIOCBRADDIF, &request, out errno) < 0 && !(errno == LibC.EBUSY && Master == bridge))
+            throw new LinuxDeviceException(bridge, $"SIOCBRADDIF ({Name})", errno,
+                errno switch
+                {
+                    LibC.ENODEV or LibC.EINVAL or LibC.EOPNOTSUPP => $"{bridge} is not a Linux bridge",
+                    LibC.EBUSY => $"{Name} is a port of {Master ?? "another device"} already",
+                    _ => null,
+                });
+    }
+
+    /// <summary>The Linux bridge the TAP is a port of, or null.</summary>
+    public string? Master
+    {
+        get
+        {
+            // sysfs's "master" is a symlink to the bridge's directory, there only while the TAP is a port.
+            var target = new FileInfo(Path.Combine(SysfsDirectory(Name), "master")).LinkTarget;
+            return target is null ? null : Path.GetFileName(target);
+        }
+    }
+
+    /// <summary>The interface's MTU, as <c>ip link</c> shows it.</summary>
+    public int Mtu => int.Parse(File.ReadAllText(Path.Combine(SysfsDirectory(Name), "mtu")), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
     /// Hands one frame to the host stack. Returns 0, or the errno when the kernel refused the frame (EIO:
     /// the interface is down; EINVAL: a header that does not fit the frame; EAGAIN): the frame is dropped
     /// and the caller counts it. Frames come from guests, so a refusal is never an exception.

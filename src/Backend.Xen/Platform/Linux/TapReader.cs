@@ -14,11 +14,19 @@ internal sealed class TapReader(TapDevice tap, ITapFrameHandler handler) : IPoll
     public void OnReadable()
     {
         var buffer = _buffer ?? throw new ObjectDisposedException(nameof(TapReader));
-        for (var i = 0; i < TapPoller.FramesPerTurn; i++)
+        try
         {
-            if (!Tap.TryRead(buffer, out var header, out var length))
-                return;
-            handler.OnFrame(Tap, in header, buffer.AsSpan(0, length));
+            for (var i = 0; i < TapPoller.FramesPerTurn; i++)
+            {
+                if (!Tap.TryRead(buffer, out var header, out var length))
+                    return;
+                handler.OnFrame(Tap, in header, buffer.AsSpan(0, length));
+            }
+        }
+        finally
+        {
+            // Also after a failed read: what the handler gathered before it is still to be handed on.
+            handler.OnReadsDone(Tap);
         }
     }
 

@@ -16,6 +16,9 @@ public static class TunIoctl
 
     internal const nuint SIOCGIFFLAGS = 0x8913;
     internal const nuint SIOCSIFFLAGS = 0x8914;
+    internal const nuint SIOCGIFINDEX = 0x8933;
+    /// <summary>linux/sockios.h: adds the interface <c>ifr_ifindex</c> to the bridge <c>ifr_name</c>, as <c>brctl addif</c>.</summary>
+    internal const nuint SIOCBRADDIF = 0x89a2;
 
     internal const short IFF_TAP = 0x0002;
     internal const short IFF_NO_PI = 0x1000;

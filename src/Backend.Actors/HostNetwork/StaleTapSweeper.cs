@@ -1,0 +1,50 @@
+using Backend.Actors.Vif;
+using Backend.Xen.Platform.Linux;
+using Backend.Xen.XenStore;
+
+namespace Backend.Actors.HostNetwork;
+
+/// <summary>
+/// At start under <c>--switch tap</c>: deletes the persistent TAPs this backend domain left for vifs that
+/// no backend directory claims any more (their vif went while the daemon was down). A device is only
+/// touched when its alias says it is ours and for this backend domain.
+/// </summary>
+public static class StaleTapSweeper
+{
+    /// <summary>Returns the names deleted, and the reasons a stale device could not be deleted.</summary>
+    public static async Task<(List<string> Deleted, List<string> Failures)> SweepAsync(IXenStore xenStore, ushort backendDomId, string sysfsNet = "/sys/class/net")
+    {
+        var deleted = new List<string>();
+        var failures = new List<string>();
+        foreach (var directory in Directory.EnumerateDirectories(sysfsNet))
+        {
+            var name = Path.GetFileName(directory);
+            string? alias;
+            try
+            {
+                // tun_flags exists for tun/tap devices only: anything else is not ours to judge.
+                if (!File.Exists(Path.Combine(directory, "tun_flags")))
+                    continue;
+                alias = File.ReadAllText(Path.Combine(directory, "ifalias"));
+            }
+            catch (IOException)
+            {
+                continue; // gone while we looked
+            }
+            if (!VifTap.TryParseAlias(alias, out var owner, out var vif) || owner != backendDomId)
+                continue;
+            if (await xenStore.DirectoryAsync(new VifPaths(backendDomId, vif).BackendDir) is not null)
+                continue;
+            try
+            {
+                TapDevice.Delete(name);
+                deleted.Add(name);
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException)
+            {
+                failures.Add($"{name}: {ex.Message}");
+            }
+        }
+        return (deleted, failures);
+    }
+}

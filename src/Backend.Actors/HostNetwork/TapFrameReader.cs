@@ -1,0 +1,63 @@
+using Akka.Actor;
+using Backend.Actors.Bridge;
+using Backend.Xen.Buffers;
+using Backend.Xen.Platform.Linux;
+
+namespace Backend.Actors.HostNetwork;
+
+/// <summary>
+/// Takes the frames a TAP hands the <see cref="TapPoller"/>: copies each into a pooled buffer with its
+/// offload state, and sends what one poll turn read to <see cref="Target"/> as one <see cref="FrameBatch"/>
+/// (a bridge port's forwarding actor, or a vif's RX ring actor). Runs on the poller's thread only.
+/// </summary>
+public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, int ingressPort, TapPortCounters counters) : ITapFrameHandler
+{
+    private FrameBatch? _batch;
+
+    public IActorRef Target { get; } = target;
+
+    /// <summary>
+    /// Frames are taken only while the carrier is on (the vif is Connected, as SIMXEN's "Frames" ask);
+    /// otherwise they are dropped and counted, so a stale backlog never reaches a frontend.
+    /// </summary>
+    public volatile bool Carrier;
+
+    /// <summary>The largest non-GSO frame taken is <see cref="Mtu"/> + 14; 0 takes any size (a bridge checks per port).</summary>
+    public volatile int Mtu;
+
+    public void OnFrame(TapDevice tap, in VirtioNetHeader header, ReadOnlySpan<byte> frame)
+    {
+        Interlocked.Increment(ref counters.FromHost);
+        var mtu = Mtu;
+        if (!Carrier || frame.Length < 14 || frame.Length > PacketBufferPool.LargeSize
+            || (mtu > 0 && header.GsoType == VirtioNetHeader.GsoNone && frame.Length > mtu + 14))
+        {
+            Interlocked.Increment(ref counters.FromHostDropped);
+            return;
+        }
+        var buffer = buffers.Rent(frame.Length);
+        frame.CopyTo(buffer.Span);
+        buffer.Length = frame.Length;
+        buffer.IngressPort = ingressPort;
+        if (!TapOffload.FromTap(in header, buffer))
+        {
+            buffer.Return();
+            Interlocked.Increment(ref counters.FromHostDropped);
+            return;
+        }
+        _batch ??= FrameBatch.Rent();
+        _batch.Add(buffer);
+        if (_batch.IsFull)
+            Flush();
+    }
+
+    public void OnReadsDone(TapDevice tap) => Flush();
+
+    private void Flush()
+    {
+        if (_batch is not { Count: > 0 } batch)
+            return;
+        _batch = null;
+        Target.Tell(batch);
+    }
+}

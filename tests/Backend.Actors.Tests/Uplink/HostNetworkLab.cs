@@ -1,0 +1,92 @@
+using System.Diagnostics;
+
+namespace Backend.Actors.Tests.Uplink;
+
+/// <summary>
+/// What a test needs of the host's network: a network namespace of its own (<c>xnbt-&lt;random&gt;</c>),
+/// `ip` and `ping` run with a bound on time, and the prerequisites (root, /dev/net/tun, iproute2,
+/// iputils-ping). Under CI (<c>CI=true</c>) a missing prerequisite fails the test; elsewhere it skips.
+/// Dispose removes the namespace, and with it every device still inside.
+/// </summary>
+public sealed class HostNetworkLab : IDisposable
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(20);
+
+    private HostNetworkLab(string ns) => Namespace = ns;
+
+    public string Namespace { get; }
+
+    public static string RandomName(string prefix) => prefix + Random.Shared.Next().ToString("x8");
+
+    public static void RequirePrerequisites()
+    {
+        string? missing = null;
+        if (Environment.UserName != "root")
+            missing = "root (network namespaces and TAP devices)";
+        else if (!File.Exists("/dev/net/tun"))
+            missing = "/dev/net/tun (modprobe tun)";
+        else if (!File.Exists("/usr/bin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/sbin/ip"))
+            missing = "iproute2 (ip)";
+        else if (!File.Exists("/usr/bin/ping") && !File.Exists("/bin/ping"))
+            missing = "iputils-ping (ping)";
+        if (missing is null)
+            return;
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail($"missing prerequisite with CI=true: {missing}");
+        Skip.If(true, $"needs {missing}");
+    }
+
+    public static HostNetworkLab Create()
+    {
+        var lab = new HostNetworkLab(RandomName("xnbt-"));
+        Run("ip", "netns", "add", lab.Namespace);
+        try
+        {
+            lab.InNamespace("ip", "link", "set", "lo", "up");
+        }
+        catch
+        {
+            lab.Dispose();
+            throw;
+        }
+        return lab;
+    }
+
+    /// <summary>Runs <c>ip</c> in the root namespace.</summary>
+    public static string Ip(params string[] args) => Run("ip", args);
+
+    /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>).</summary>
+    public string InNamespace(params string[] command) => Run("ip", ["netns", "exec", Namespace, .. command]);
+
+    /// <summary>Moves a device of the root namespace into ours (the daemon's descriptor on a TAP stays valid).</summary>
+    public void MoveIn(string device) => Run("ip", "link", "set", device, "netns", Namespace);
+
+    public bool HasDevice(string device) => TryRun("ip", ["-n", Namespace, "link", "show", device], out _);
+
+    public static string Run(string file, params string[] args)
+    {
+        if (!TryRun(file, args, out var output))
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {output}");
+        return output;
+    }
+
+    public static bool TryRun(string file, string[] args, out string output)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(CommandTimeout))
+        {
+            process.Kill(entireProcessTree: true);
+            output = $"timed out after {CommandTimeout.TotalSeconds} s";
+            return false;
+        }
+        output = stdout.Result + stderr.Result;
+        return process.ExitCode == 0;
+    }
+
+    public void Dispose() => TryRun("ip", ["netns", "del", Namespace], out _);
+}

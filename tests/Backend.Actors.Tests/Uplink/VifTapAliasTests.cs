@@ -1,0 +1,31 @@
+using Backend.Actors.HostNetwork;
+using Backend.Actors.Vif;
+using Backend.Xen.Platform.Linux;
+
+namespace Backend.Actors.Tests.Uplink;
+
+/// <summary>The alias that tells a vif's TAP as ours, and for which backend domain and vif.</summary>
+public sealed class VifTapAliasTests
+{
+    [Fact]
+    public void An_alias_names_the_backend_domain_and_the_vif_and_reads_back()
+    {
+        var alias = TapDevice.AliasPrefix + VifTap.Alias(0, new VifId(3031, 2)) + "\n";
+        Assert.Equal("xnb:dom0 vif 3031.2\n", alias);
+        Assert.True(VifTap.TryParseAlias(alias, out var backend, out var vif));
+        Assert.Equal(0, backend);
+        Assert.Equal(new VifId(3031, 2), vif);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("xnb:uplink xenbr0")]       // an uplink's TAP: never swept as a vif's
+    [InlineData("dom0 vif 1.0")]            // not ours: no prefix
+    [InlineData("xnb:dom0 vif 1")]
+    [InlineData("xnb:dom0 vif 70000.0")]    // no such domid
+    [InlineData("xnb:dom-1 vif 1.0")]
+    [InlineData("xnb:dom0 vif 1.0 extra")]
+    public void Anything_else_is_not_a_vif_alias_of_ours(string? alias) =>
+        Assert.False(VifTap.TryParseAlias(alias, out _, out _));
+}

@@ -1,0 +1,66 @@
+using Backend.Actors.Tests.Uplink;
+using Backend.Host.Tests.Support;
+using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Sim;
+using Backend.Xen.Platform.Sim.Netfront;
+using Backend.Xen.Platform.Sim.Toolstack;
+using Backend.Xen.XenStore;
+
+namespace Backend.Host.Tests.Uplink;
+
+/// <summary>
+/// The daemon process with <c>--switch tap</c> across its own restarts: the vif's TAP outlives a daemon
+/// that stops, and a daemon that starts deletes the TAP of a vif that went while it was down.
+/// </summary>
+public sealed class DaemonTapSwitchTests
+{
+    private static readonly TimeSpan Start = TimeSpan.FromSeconds(60);
+
+    [SkippableFact]
+    public async Task A_vifs_TAP_outlives_the_daemon_and_is_swept_by_the_next_start_once_its_vif_is_gone()
+    {
+        HostNetworkLab.RequirePrerequisites();
+        const ushort domid = 3041;
+        var tap = TapDevice.VifName(domid, 0);
+        Skip.If(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} exists already on this host; not touching it");
+        using var root = new TestRoot();
+        try
+        {
+            // xenstore must outlive the daemon, as on real Xen: the embedded server runs alone.
+            await using var xenstored = DaemonProcess.Start("xenstored", "--sim-root", root.Path);
+            await xenstored.WaitForLineAsync("READY", Start);
+            var socket = Path.Combine(root.Path, "xenstored.sock");
+            await using var xs = await XenStoreClient.ConnectAsync(socket);
+            var toolstack = new SimToolstack(xs);
+            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = domid, Handle = 0, Mac = "00:16:3e:0b:e1:01" });
+
+            await using (var daemon = DaemonProcess.Start("--sim-root", root.Path, "--switch", "tap"))
+            {
+                await daemon.WaitForLineAsync("READY", Start);
+                await using var guest = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = new SimRoot(root.Path), DomId = domid }, xs);
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await guest.WaitForConnectedAsync(cts.Token);
+                Assert.True(TapDevice.IsOurs(tap), $"{tap} should exist and carry the daemon's alias\n{daemon.Stderr}");
+
+                daemon.Signal(15);
+                Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+                Assert.True(Directory.Exists($"/sys/class/net/{tap}"), "a daemon that stops leaves its persistent TAPs");
+                // The vif goes while no daemon runs.
+                await toolstack.RemoveVifAsync(domid, 0);
+            }
+
+            await using (var daemon = DaemonProcess.Start("--sim-root", root.Path, "--switch", "tap"))
+            {
+                // The sweep comes before the xenstore watch, so before READY.
+                await daemon.WaitForLineAsync("READY", Start);
+                Assert.False(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} belongs to no vif any more and should have been deleted at start\n{daemon.Stderr}");
+                daemon.Signal(15);
+                Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            }
+        }
+        finally
+        {
+            TapDevice.Delete(tap);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+#!/bin/bash
+# The daemon on real Xen 4.17 with stock Linux netfront guests, on ../shared/realxen (QEMU, TCG).
+#
+#   tests/realxen/run.sh [checks...]      default: all checks, in order
+#
+# Checks: setup boot publish daemon pv pvh guest2guest bulk restart attach saverestore destroy kernel
+# Each prints "CHECK <name> OK|FAIL <seconds>s <detail>"; the last line is "REALXEN <n> passed, <m> failed".
+# Emulation makes the timings functional figures only. Environment: REALXEN (path of the test bed,
+# default ../shared/realxen beside the repo), KEEP=1 leaves the test bed running at the end.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+R="${REALXEN:-$(cd "$REPO/../shared/realxen" && pwd)}"
+D0="$R/dom0run.sh"
+G="$R/guest.sh"
+PUB="${PUB:-/var/tmp/xnb-realxen-publish}"
+APP=/mnt/host/apps/xnb/Backend.Host
+LOG=/mnt/host/xnb.log
+passed=0; failed=0
+now() { date +%s.%N; }
+el() { awk "BEGIN{printf \"%.1f\", $(now) - $1}"; }
+check() { # name, then a command; reports and counts
+  local name="$1"; shift; local t0; t0=$(now)
+  local out; out="$("$@" 2>&1)"; local rc=$?
+  if [ $rc = 0 ]; then passed=$((passed+1)); echo "CHECK $name OK $(el "$t0")s ${out##*$'\n'}";
+  else failed=$((failed+1)); echo "CHECK $name FAIL $(el "$t0")s"; echo "$out" | tail -25 | sed 's/^/    /'; fi
+  return $rc
+}
+
+do_setup() {
+  # lib.sh needs a Debian kernel on the host to exist before it can be sourced.
+  ls /lib/modules 2>/dev/null | grep -q -- '-amd64$' || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-image-amd64 >/dev/null
+  local b; b="$(. "$R/lib.sh"; echo "$REALXEN_BUILD")"
+  if [ -f "$b/dom0.img" ] && [ -f "$b/share/domu/initrd.gz" ]; then echo "cached in $b"; return 0; fi
+  "$R/setup.sh"
+}
+do_boot() {
+  local ctl; ctl="$(. "$R/lib.sh"; echo "$CTL")"
+  if [ -f "$ctl/dom0-ready" ] && "$D0" true 2>/dev/null; then echo "already running"; return 0; fi
+  "$R/boot.sh"
+}
+do_publish() {
+  dotnet publish "$REPO/src/Backend.Host" -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o "$PUB" >/dev/null || return 1
+  "$D0" "[ -f /root/xnb.pid ] && kill \$(cat /root/xnb.pid) 2>/dev/null; sleep 1; true"
+  "$R/deploy.sh" "$PUB" xnb >/dev/null && echo "deployed $(du -sh "$PUB" | cut -f1)"
+}
+start_daemon() {
+  "$D0" "rmmod xen-netback 2>/dev/null; cd /root; : > $LOG; $APP > $LOG 2>&1 & echo \$! > /root/xnb.pid"
+  for _ in $(seq 1 240); do "$D0" "grep -q '^READY' $LOG" && return 0; sleep 3; done
+  "$D0" "tail -20 $LOG"; return 1
+}
+do_daemon() { start_daemon && "$D0" "grep -m1 ADMIN_URL $LOG"; }
+admin() { "$D0" "sed -n 's/^ADMIN_URL=//p' $LOG | tail -1"; }
+do_pv() { GUEST_TIMEOUT=400 "$G" start domu/guest.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
+do_pvh() { GUEST_TIMEOUT=400 "$G" start domu/guest-pvh.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
+do_guest2guest() {
+  "$G" exec guest 'ping -c 3 -W 5 10.99.0.4' | grep -q ' 0% packet loss' || { echo "PV -> PVH failed"; return 1; }
+  "$G" exec guestpvh 'ping -c 3 -W 5 10.99.0.2' | grep -q ' 0% packet loss' || { echo "PVH -> PV failed"; return 1; }
+  "$D0" 'ip link show master xenbr0 | grep -o "vif[0-9]*\.0" | tr "\n" " "; ping -c 3 -W 5 10.99.0.2 | tail -1'
+}
+do_bulk() { # 4 MiB each way with busybox nc, md5 compared
+  "$D0" 'head -c 4194304 /dev/urandom > /root/blob; md5sum /root/blob | cut -d" " -f1 > /root/blob.md5'
+  local want; want="$("$D0" 'cat /root/blob.md5')"
+  "$G" exec guest '(nc -l -p 5001 > /tmp/in; md5sum /tmp/in > /tmp/in.md5) & echo listening' >/dev/null
+  local t0; t0=$(now)
+  "$D0" 'busybox nc -w 30 10.99.0.2 5001 < /root/blob' || return 1
+  sleep 3
+  local got; got="$("$G" exec guest 'cat /tmp/in.md5' | grep -oE '^[0-9a-f]{32}' | head -1)"
+  [ "$got" = "$want" ] || { echo "dom0 -> guest md5 $got != $want"; return 1; }
+  local down; down=$(el "$t0")
+  "$D0" '(busybox nc -l -p 5002 > /root/back; md5sum /root/back | cut -d" " -f1 > /root/back.md5) > /dev/null 2>&1 & echo ok' >/dev/null
+  t0=$(now)
+  "$G" exec guest 'nc -w 30 10.99.0.1 5002 < /tmp/in; echo sent' >/dev/null
+  sleep 3
+  got="$("$D0" 'cat /root/back.md5')"
+  [ "$got" = "$want" ] || { echo "guest -> dom0 md5 $got != $want"; return 1; }
+  echo "4 MiB dom0->guest ${down}s, guest->dom0 $(el "$t0")s (wall, incl. console round trips)"
+}
+do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never leaves 4
+  local d; d="$("$D0" 'xl domid guest')"
+  "$D0" "(xenstore-watch /local/domain/$d/device/vif/0/state > /root/festate.log 2>&1 &) ; echo"
+  "$G" exec guest '(ping -c 400 -i 0.5 10.99.0.1 > /tmp/ping.log 2>&1 &); echo started' >/dev/null
+  sleep 10
+  "$D0" 'kill -9 $(cat /root/xnb.pid)'
+  local t0; t0=$(now)
+  start_daemon || return 1
+  local restart; restart=$(el "$t0")
+  sleep 15
+  local before after
+  before="$("$G" exec guest 'grep -c "bytes from" /tmp/ping.log')"
+  sleep 10
+  after="$("$G" exec guest 'grep -c "bytes from" /tmp/ping.log')"
+  before="$(echo "$before" | grep -oE '^[0-9]+' | tail -1)"; after="$(echo "$after" | grep -oE '^[0-9]+' | tail -1)"
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "pings did not resume ($before -> $after)"; return 1; }
+  local states; states="$("$D0" 'pkill xenstore-watch; sort -u /root/festate.log | tr "\n" " "')"
+  "$D0" "[ \$(xenstore-read /local/domain/$d/device/vif/0/state) = 4 ]" || { echo "frontend not Connected"; return 1; }
+  # xenstore-watch prints the path once per event; one line means only its initial event fired.
+  [ "$("$D0" 'wc -l < /root/festate.log')" -le 1 ] || { echo "frontend state changed: $states"; return 1; }
+  echo "daemon back in ${restart}s; pings ${before} -> ${after}; frontend stayed Connected"
+}
+do_attach() { # a second vif detached and attached three times
+  for i in 1 2 3; do
+    "$D0" 'xl network-attach guest mac=00:16:3e:00:01:02 bridge=xenbr0' || { echo "attach $i failed"; return 1; }
+    "$D0" 'xl network-list guest | grep -c "^1 "' | grep -q 1 || { echo "attach $i: no vif 1"; return 1; }
+    "$D0" 'xl network-detach guest 1' || { echo "detach $i failed"; return 1; }
+  done
+  "$D0" 'ip link show | grep -c "vif[0-9]*\.1" || true' | grep -q '^0$' || { echo "a vif*.1 TAP is left"; return 1; }
+  echo "3 attach/detach cycles"
+}
+do_saverestore() {
+  "$D0" 'xl save guest /root/guest.save && xl restore /root/guest.save' >/dev/null || return 1
+  sleep 20
+  "$G" exec guest 'ping -c 3 -W 5 10.99.0.1' | grep -q ' 0% packet loss' || { echo "no network after restore"; return 1; }
+  echo "restored as domid $("$D0" 'xl domid guest')"
+}
+do_destroy() {
+  local pid; pid="$("$D0" 'cat /root/xnb.pid')"
+  "$G" stop guest >/dev/null; "$G" stop guestpvh >/dev/null; sleep 10
+  "$D0" "ls /sys/class/net | grep -E '^vif' && exit 1; grep -c gntdev /proc/$pid/maps && exit 1; true" || { echo "TAP or grant mapping left"; return 1; }
+  local url; url="$(admin)"
+  "$D0" "$APP status --admin $url" | grep -q ', 0 vif(s)' || { echo "status still lists vifs"; return 1; }
+  echo "no TAP, no gntdev mapping, no vif in status"
+}
+do_kernel() { # the same with the in-kernel netback, side by side
+  "$D0" 'kill $(cat /root/xnb.pid); sleep 2; true'
+  local out; out="$(KERNEL_NETBACK=1 GUEST_TIMEOUT=400 "$G" start domu/kernel-netback.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' ')"
+  local rtt; rtt="$("$D0" 'ping -c 5 10.99.0.11 | tail -1')"
+  "$G" stop knb >/dev/null; "$D0" 'rmmod xen-netback'
+  start_daemon >/dev/null
+  echo "kernel netback: $out; dom0->guest $rtt"
+}
+
+all=(setup boot publish daemon pv pvh guest2guest bulk restart attach saverestore destroy kernel)
+for c in "${@:-${all[@]}}"; do check "$c" "do_$c"; done
+[ "${KEEP:-0}" = 1 ] || "$R/stop.sh" >/dev/null 2>&1
+echo "REALXEN $passed passed, $failed failed"
+[ "$failed" = 0 ]
