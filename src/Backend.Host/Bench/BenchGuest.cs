@@ -161,7 +161,19 @@ internal sealed class BenchGuest : ISimFrameConsumer
     }
 
     /// <summary>The round trips of the last ping-pong, in Stopwatch ticks.</summary>
-    public ReadOnlySpan<long> RoundTrips => _roundTrips.AsSpan(0, Math.Min(_samples, MaxSamples));
+    /// <remarks>
+    /// The first <c>warmup</c> round trips (caches, the JIT) are left out, but never all of them: a run
+    /// too short or too slow for its warm-up still reports what it measured.
+    /// </remarks>
+    public ReadOnlySpan<long> RoundTrips
+    {
+        get
+        {
+            var count = Math.Min(_samples, MaxSamples);
+            var skip = Math.Min(_warmup, Math.Max(0, count - 1));
+            return _roundTrips.AsSpan(skip, count - skip);
+        }
+    }
 
     public void OnFrame(ReadOnlySpan<byte> frame, in SimRxFrameInfo info)
     {
@@ -196,9 +208,7 @@ internal sealed class BenchGuest : ISimFrameConsumer
                     break; // a pong for a ping the watchdog gave up on
                 var elapsed = Stopwatch.GetTimestamp() - timestamp;
                 Interlocked.Increment(ref _pongs);
-                if (_warmup > 0)
-                    _warmup--;
-                else if (_samples < MaxSamples)
+                if (_samples < MaxSamples)
                     _roundTrips[_samples++] = elapsed;
                 if (_pinging)
                     SendPing();
