@@ -1,5 +1,6 @@
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
+using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Xen.Buffers;
 using Backend.Xen.Platform;
@@ -19,4 +20,7 @@ public sealed record BackendServices(
 {
     /// <summary>The TAP poll thread; present when a TAP is used (an uplink, or <c>--switch tap</c>).</summary>
     public HostNetwork.HostTaps? Taps { get; init; }
+
+    /// <summary>Closed by the xenbus supervisor until the vifs found at start have re-attached.</summary>
+    public RingGate RingGate { get; init; } = new();
 }

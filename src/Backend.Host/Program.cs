@@ -23,6 +23,7 @@ public static class Program
         root.Add(StatusCommand.Create());
         root.Add(ToolstackCommand.Create());
         root.Add(SimGuestCommand.Create());
+        root.Add(BenchCommand.Create());
         return root;
     }
 }

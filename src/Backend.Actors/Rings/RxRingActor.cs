@@ -68,6 +68,8 @@ public sealed class RxRingActor : ReceiveActor
         _ring.AttachAtResponseProducer();
         // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
         _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
+        // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
+        _stopped = _status.Disabled;
     }
 
     protected override void PostRestart(Exception reason)
@@ -179,7 +181,8 @@ public sealed class RxRingActor : ReceiveActor
 
     private void DeliverQueued()
     {
-        while (!_copyInFlight && !_stopped && _queueCount > 0)
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        while (!_copyInFlight && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
         {
             var reqProd = _ring.ReadRequestProducer();
             if (_ring.RequestProducerOverflow(reqProd))

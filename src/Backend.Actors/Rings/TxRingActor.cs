@@ -74,6 +74,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Receive<CreditReplenished>(_ => OnCreditReplenished());
         Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
+        Receive<Stop>(_ => _disabled = true);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -89,6 +90,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _ring.AttachAtResponseProducer();
         _batch = new GrantCopyBatch(NetifConstants.TxRingSize, Self);
         _credit = _rate is null ? long.MaxValue : (long)_rate.Bytes;
+        // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
+        _disabled = _status.Disabled;
     }
 
     protected override void PostRestart(Exception reason)
@@ -107,6 +110,9 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private void OnEvent()
     {
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
+        if (!_services.RingGate.IsOpen)
+            return;
         if (_disabled || _quiesced)
             return;
         // A drain already under way looks at the ring again when its copy completes.
@@ -324,6 +330,16 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     /// (a restart of one guest's tree re-attaches to its live rings and nobody else notices).
     /// </summary>
     internal sealed record InjectFault(string Reason);
+
+    /// <summary>The vif was disabled (by a fatal error on either ring): consume no more requests.</summary>
+    public sealed class Stop
+    {
+        public static readonly Stop Instance = new();
+
+        private Stop()
+        {
+        }
+    }
 
     /// <summary>Stop taking requests (an orderly stop is coming); what is in flight completes.</summary>
     public sealed class Quiesce

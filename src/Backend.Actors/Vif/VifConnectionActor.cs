@@ -42,6 +42,7 @@ public sealed class VifConnectionActor : ReceiveActor
     private XenbusState? _lastActedFrontendState;
     private XenbusState _backendState = XenbusState.Unknown;
     private bool _hotplugConnected;
+    private bool _settled;
     private Connection? _connection;
     // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
     private VifTap? _tap;
@@ -73,6 +74,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
         Receive<VifProtocol.DisableVif>(OnDisable);
         Receive<Xenbus.XenbusProtocol.Quiesce>(_ => _connection?.Tx?.Tell(TxRingActor.Quiesce.Instance));
+        Receive<VifProtocol.KickRings>(_ => KickRings());
     }
 
     public static Props Props(VifPaths paths, BackendServices services) =>
@@ -117,6 +119,7 @@ public sealed class VifConnectionActor : ReceiveActor
         catch (VifConfigException ex)
         {
             await FailAsync(ex.Message);
+            Settle();
             return;
         }
         _status.Mac = _config.Mac.ToString();
@@ -186,6 +189,16 @@ public sealed class VifConnectionActor : ReceiveActor
                 // InitWait, Initialised, Reconfiguring: nothing to do until the frontend moves on.
                 break;
         }
+        Settle();
+    }
+
+    /// <summary>Tells the supervisor, once, that this vif has acted on its frontend's first state (see RingGate).</summary>
+    private void Settle()
+    {
+        if (_settled)
+            return;
+        _settled = true;
+        Context.Parent.Tell(new VifProtocol.Settled(_paths.Vif));
     }
 
     private async Task OnHotplugStatusChangedAsync()
@@ -230,6 +243,9 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         var c = _connection = new Connection();
         var id = _paths.Vif;
+        // A new connection starts enabled; cleared before the ring actors start, which read it.
+        _status.Disabled = false;
+        _status.Fault = null;
         var domid = id.DomId;
 
         c.TxRing = _services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true);
@@ -271,8 +287,6 @@ public sealed class VifConnectionActor : ReceiveActor
 
         _status.Mtu = mtu;
         _status.Features = Describe(frontend);
-        _status.Disabled = false;
-        _status.Fault = null;
         _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
             id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
     }
@@ -282,12 +296,14 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_connection is null)
             return;
         _connection.Announced = true;
-        if (_backendState != XenbusState.Connected)
-            await WriteStateAsync(XenbusState.Connected);
+        // Carrier on before the state switch, as Linux's connect() does: a guest that sees Connected
+        // may send to its peers at once (SIMXEN's hello broadcast), and they to it.
         if (_connection.Port is { } port)
             port.Connected = !_status.Disabled;
         if (_connection.TapReader is { } reader)
             reader.Carrier = !_status.Disabled;
+        if (_backendState != XenbusState.Connected)
+            await WriteStateAsync(XenbusState.Connected);
         KickRings();
     }
 
@@ -309,6 +325,8 @@ public sealed class VifConnectionActor : ReceiveActor
             port.Connected = false;
         if (_connection?.TapReader is { } reader)
             reader.Carrier = false;
+        // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
+        _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
         _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
         // Logged once per vif: the guest cannot make us repeat it, since the TX ring is no longer read.
         _log.Warning("{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);

@@ -24,6 +24,15 @@ public static class VifProtocol
     /// <summary>A ring actor met a fatal protocol error: stop serving the frontend (carrier off).</summary>
     public sealed record DisableVif(string Reason);
 
+    /// <summary>To the supervisor: the vif has acted on its frontend's first state (attached or not).</summary>
+    public sealed record Settled(VifId Vif);
+
+    /// <summary>From the supervisor: the ring gate is open, look at the rings.</summary>
+    public sealed record KickRings
+    {
+        public static readonly KickRings Instance = new();
+    }
+
     /// <summary>To the supervisor: the vif went Closed while offline (or its frontend vanished).</summary>
     public sealed record VifForgotten(VifId Vif);
 }

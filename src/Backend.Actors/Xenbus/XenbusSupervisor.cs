@@ -22,6 +22,10 @@ public sealed class XenbusSupervisor : ReceiveActor
     private readonly HashSet<VifId> _forgotten = [];
     private readonly Dictionary<IActorRef, VifId> _byActor = [];
     private IAsyncDisposable? _watch;
+    private bool _scanned;
+    // The vifs found by the first scan that have not yet acted on their frontend's state; the rings
+    // stay held (RingGate) until it is empty, then it is null.
+    private HashSet<VifId>? _attaching;
 
     public XenbusSupervisor(BackendServices services)
     {
@@ -33,6 +37,7 @@ public sealed class XenbusSupervisor : ReceiveActor
         ReceiveAsync<XenbusProtocol.BackendChanged>(OnBackendChangedAsync);
         Receive<VifProtocol.VifForgotten>(OnForgotten);
         Receive<Terminated>(OnTerminated);
+        Receive<VifProtocol.Settled>(s => Attached(s.Vif));
         Receive<XenbusProtocol.GetVifCount>(_ => Sender.Tell(_vifs.Count));
         Receive<XenbusProtocol.Quiesce>(q =>
         {
@@ -50,7 +55,12 @@ public sealed class XenbusSupervisor : ReceiveActor
             return Directive.Restart;
         });
 
-    protected override void PreStart() => Self.Tell(XenbusProtocol.Start.Instance);
+    protected override void PreStart()
+    {
+        // SIMXEN: re-attach to every vif and bind again, all before any ring is processed.
+        _services.RingGate.Close();
+        Self.Tell(XenbusProtocol.Start.Instance);
+    }
 
     protected override void PostStop()
     {
@@ -74,6 +84,17 @@ public sealed class XenbusSupervisor : ReceiveActor
     private async Task OnBackendChangedAsync(XenbusProtocol.BackendChanged changed)
     {
         var path = changed.Path;
+        if (!_scanned)
+        {
+            // The first event (the watch's initial one) scans everything; what it finds is what the
+            // daemon re-attaches to before any ring runs.
+            _scanned = true;
+            await RescanAsync();
+            _attaching = [.. _vifs.Keys];
+            _log.Info("{Count} vifs found at start; rings held until each has re-attached", _attaching.Count);
+            OpenRingsWhenAttached();
+            return;
+        }
         if (path.Length <= _root.Length || !path.StartsWith(_root, StringComparison.Ordinal) || path[_root.Length] != '/')
         {
             // The root itself (initial event, creation, removal): look at everything.
@@ -161,6 +182,24 @@ public sealed class XenbusSupervisor : ReceiveActor
         if (_services.Options.Switch == SwitchMode.Tap)
             _services.Taps?.DeleteWhenStopped(id);
         _log.Info("{Vif}: {Why}", id, why);
+        Attached(id);
+    }
+
+    private void Attached(VifId id)
+    {
+        if (_attaching?.Remove(id) == true)
+            OpenRingsWhenAttached();
+    }
+
+    private void OpenRingsWhenAttached()
+    {
+        if (_attaching is not { Count: 0 })
+            return;
+        _attaching = null;
+        _services.RingGate.Open();
+        foreach (var child in _vifs.Values)
+            child.Tell(VifProtocol.KickRings.Instance);
+        _log.Info("every vif found at start has re-attached: rings running");
     }
 
     /// <summary>
@@ -197,6 +236,7 @@ public sealed class XenbusSupervisor : ReceiveActor
         {
             _vifs.Remove(id);
             _forgotten.Add(id);
+            Attached(id);
             _log.Error("{Vif}: stopped after repeated failures; it is served again once its backend directory is recreated", id);
         }
     }

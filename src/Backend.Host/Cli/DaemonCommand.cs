@@ -119,6 +119,7 @@ public static class DaemonCommand
         await host.Ready.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         Console.Out.WriteLine("READY");
         Console.Out.Flush();
+        using var benchStats = Bench.BenchStatsHook.StartIfEnabled();
 
         DemoHost? demo = null;
         if (demoRoot is not null && settings.Demo > 0)

@@ -78,7 +78,9 @@ public sealed class DaemonHost : IAsyncDisposable
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
-            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF", HoconAddMode.Prepend);
+            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
+                // Watch events that race a vif tree's stop land in dead letters by design.
+                "akka.log-dead-letters-during-shutdown = off\nakka.log-dead-letters = off", HoconAddMode.Prepend);
             akka.ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();

@@ -1,0 +1,26 @@
+namespace Backend.Host.Tests.Support;
+
+/// <summary>
+/// Debian packages a test needs: with <c>CI=true</c> a missing one fails the test, otherwise it skips
+/// (docs/engineering.md, "Tests").
+/// </summary>
+public static class Prerequisites
+{
+    /// <summary>gcc and libxen-dev, for the bench to build cback from /work/shared/simxen-c.</summary>
+    public static void RequireCbackBuild()
+    {
+        Require(File.Exists("/usr/bin/gcc") || File.Exists("/usr/local/bin/gcc"), "gcc");
+        Require(File.Exists("/usr/include/xenstore.h") && File.Exists("/usr/include/xen/io/netif.h"), "libxen-dev");
+        Require(File.Exists("/work/shared/simxen-c/build.sh"), "the simxen-c sources in /work/shared");
+    }
+
+    private static void Require(bool present, string what)
+    {
+        if (present)
+            return;
+        var message = $"{what} is missing (apt-get install -y gcc libxen-dev)";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail(message);
+        Skip.If(true, message);
+    }
+}
