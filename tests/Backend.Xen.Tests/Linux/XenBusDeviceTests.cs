@@ -84,19 +84,19 @@ public sealed class XenBusDeviceTests : IDisposable
     }
 
     [Fact]
-    public void The_device_is_preferred_then_the_sockets_in_order()
+    public void The_sockets_are_preferred_in_order_then_the_device_as_libxenstore_does()
     {
         var device = In("xenbus");
         var run = In("run-socket");
         var varRun = In("var-run-socket");
         var xenBus = new XenBusDevice(device, [run, varRun]);
         Assert.Null(xenBus.ChoosePath());
+        File.WriteAllText(device, "");
+        Assert.Equal(device, xenBus.ChoosePath());
         File.WriteAllText(varRun, "");
         Assert.Equal(varRun, xenBus.ChoosePath());
         File.WriteAllText(run, "");
         Assert.Equal(run, xenBus.ChoosePath());
-        File.WriteAllText(device, "");
-        Assert.Equal(device, xenBus.ChoosePath());
     }
 
     [Fact]

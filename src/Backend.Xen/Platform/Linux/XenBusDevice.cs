@@ -3,8 +3,11 @@ using System.Net.Sockets;
 namespace Backend.Xen.Platform.Linux;
 
 /// <summary>
-/// Where the xenstore connection comes from on real Xen: the xenbus device <c>/dev/xen/xenbus</c> (which
-/// works in dom0 and in a driver domain alike), else xenstored's Unix socket when it runs in this domain.
+/// Where the xenstore connection comes from on real Xen: xenstored's Unix socket when it runs in this
+/// domain, else the xenbus device <c>/dev/xen/xenbus</c> (which works in a driver domain too). The socket
+/// comes first as in libxenstore's <c>xs_open</c>: through the device the kernel relays transactions and
+/// watches itself, synchronously (a daemon thread was seen blocked in the kernel's <c>xs_talkv</c> on a
+/// Xen 4.17 dom0 while guests were saved and destroyed).
 /// </summary>
 public sealed class XenBusDevice
 {
@@ -27,14 +30,12 @@ public sealed class XenBusDevice
     /// <summary>The path <see cref="OpenStream"/> will use, or null when none exists.</summary>
     public string? ChoosePath()
     {
-        if (Path.Exists(_devicePath))
-            return _devicePath;
         foreach (var socket in _socketPaths)
         {
             if (Path.Exists(socket))
                 return socket;
         }
-        return null;
+        return Path.Exists(_devicePath) ? _devicePath : null;
     }
 
     /// <summary>
@@ -54,6 +55,12 @@ public sealed class XenBusDevice
         {
             socket.Connect(new UnixDomainSocketEndPoint(path));
             return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException) when (Path.Exists(_devicePath))
+        {
+            // A socket file nobody answers on (xenstored stopped, or runs in another domain): the device.
+            socket.Dispose();
+            return new XenBusStream(DeviceHandle.Open(_devicePath, LibC.O_RDWR));
         }
         catch
         {
