@@ -47,6 +47,7 @@ public sealed class VifConnectionActor : ReceiveActor
     // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
     private VifTap? _tap;
     private bool _forgotten;
+    private bool _connectWaitingForHotplug;
 
     private sealed class Connection
     {
@@ -205,14 +206,30 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         var value = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
         _hotplugConnected = value is null or "connected";
-        if (_hotplugConnected && _connection is { Announced: false })
+        if (_hotplugConnected && _connectWaitingForHotplug)
+        {
+            _connectWaitingForHotplug = false;
+            await ConnectAsync();
+        }
+        else if (_hotplugConnected && _connection is { Announced: false })
+        {
             await AnnounceConnectedAsync();
+        }
     }
 
     private async Task ConnectAsync()
     {
         if (_connection is not null)
             return;
+        if (_tap is not null && !_hotplugConnected)
+        {
+            // With a TAP per vif, the hotplug script brings the device up and onto its bridge: serving the
+            // rings before that would consume the guest's first frames only to drop them at a down TAP.
+            // So, as Linux netback, connect once hotplug-status reads "connected".
+            _connectWaitingForHotplug = true;
+            _log.Info("{Vif}: frontend connected; waiting for hotplug-status to read 'connected' before serving the rings", _paths.Vif);
+            return;
+        }
         try
         {
             // Keys may have been rewritten by the toolstack since we started (mtu, rate, bridge).
@@ -334,6 +351,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void Disconnect()
     {
+        _connectWaitingForHotplug = false;
         if (_connection is null)
             return;
         _log.Info("{Vif}: disconnecting", _paths.Vif);

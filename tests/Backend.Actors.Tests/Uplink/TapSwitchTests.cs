@@ -49,6 +49,50 @@ public sealed class TapSwitchTests : TestKit, IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task With_a_TAP_per_vif_the_rings_are_served_only_once_hotplug_status_reads_connected()
+    {
+        HostNetworkLab.RequirePrerequisites();
+        const ushort dom = 3041;
+        var tap = TapDevice.VifName(dom, 0);
+        Skip.If(Exists(tap), $"{tap} exists already on this host; not touching it");
+        try
+        {
+            var toolstack = new SimToolstack(_sim.XenStore);
+            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = dom, Handle = 0, Mac = "00:16:3e:0b:e1:01" });
+            // As on real Xen: the daemon does not write hotplug-status; the hotplug script does, later.
+            var services = _sim.Services(Sys, new BackendOptions { WriteHotplugStatus = false, Switch = SwitchMode.Tap }) with { Taps = _taps };
+            Sys.ActorOf(XenbusSupervisor.Props(services), "xenbus");
+            var (front, _) = await StartGuest(dom, "10.77.41.1");
+            await using (front)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await front.WaitForBackendStateAsync(s => s == Backend.Xen.Abi.XenbusState.InitWait, cts.Token);
+                await AwaitAssertAsync(() => Assert.Equal(Backend.Xen.Abi.XenbusState.Connected, front.State), TimeSpan.FromSeconds(10));
+                Assert.True(Exists(tap), "the TAP exists before InitWait, for the hotplug script");
+
+                // The frontend is Connected and sends, but nothing is consumed while the script has not run.
+                var frame = new byte[60];
+                frame.AsSpan(0, 6).Fill(0xff);
+                Assert.True(front.TrySend(frame));
+                await Task.Delay(500, cts.Token);
+                Assert.Equal(1, front.TxOutstanding);
+                Assert.Equal("2", await _sim.XenStore.ReadAsync($"/local/domain/0/backend/vif/{dom}/0/state"));
+
+                await _sim.XenStore.WriteAsync($"/local/domain/0/backend/vif/{dom}/0/hotplug-status", "connected");
+                await front.WaitForBackendStateAsync(s => s == Backend.Xen.Abi.XenbusState.Connected, cts.Token);
+                await AwaitAssertAsync(() => Assert.Equal(0, front.TxOutstanding), TimeSpan.FromSeconds(10));
+            }
+        }
+        finally
+        {
+            // The daemon keeps a vif's TAP when it stops (for its next run): stop it, then delete ours.
+            await Sys.Terminate();
+            if (Exists(tap))
+                TapDevice.Delete(tap);
+        }
+    }
+
+    [SkippableFact]
     public async Task Guests_ping_each_other_through_a_Linux_bridge_their_persistent_TAPs_are_on_and_each_TAP_goes_with_its_vif()
     {
         HostNetworkLab.RequirePrerequisites();
