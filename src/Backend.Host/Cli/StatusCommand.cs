@@ -31,7 +31,7 @@ public static class StatusCommand
                 Console.Error.WriteLine("xnb status: give --admin URL or --sim-root ROOT");
                 return 2;
             }
-            using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(5) };
+            using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
             StatusDocument? status;
             try
             {
