@@ -64,16 +64,25 @@ do_bulk() { # 4 MiB each way with busybox nc, md5 compared
   "$G" exec guest '(nc -l -p 5001 > /tmp/in; md5sum /tmp/in > /tmp/in.md5) & echo listening' >/dev/null
   local t0; t0=$(now)
   "$D0" 'busybox nc -w 30 10.99.0.2 5001 < /root/blob' || return 1
-  sleep 3
-  local got; got="$("$G" exec guest 'cat /tmp/in.md5' | grep -oE '^[0-9a-f]{32}' | head -1)"
-  [ "$got" = "$want" ] || { echo "dom0 -> guest md5 $got != $want"; return 1; }
+  # The receiver writes its md5 once its nc has seen the end of the stream: wait for it.
+  local got=""
+  for _ in $(seq 1 20); do
+    got="$("$G" exec guest 'cat /tmp/in.md5 2>/dev/null' | grep -oE '^[0-9a-f]{32}' | head -1)"
+    [ -n "$got" ] && break
+    sleep 3
+  done
+  [ "$got" = "$want" ] || { echo "dom0 -> guest md5 $got != $want; guest has $("$G" exec guest 'wc -c < /tmp/in' | grep -oE '^[0-9]+' | tail -1) of 4194304 bytes"; return 1; }
   local down; down=$(el "$t0")
   "$D0" '(busybox nc -l -p 5002 > /root/back; md5sum /root/back | cut -d" " -f1 > /root/back.md5) > /dev/null 2>&1 & echo ok' >/dev/null
   t0=$(now)
   "$G" exec guest 'nc -w 30 10.99.0.1 5002 < /tmp/in; echo sent' >/dev/null
-  sleep 3
-  got="$("$D0" 'cat /root/back.md5')"
-  [ "$got" = "$want" ] || { echo "guest -> dom0 md5 $got != $want"; return 1; }
+  got=""
+  for _ in $(seq 1 20); do
+    got="$("$D0" 'cat /root/back.md5 2>/dev/null')"
+    [ -n "$got" ] && break
+    sleep 3
+  done
+  [ "$got" = "$want" ] || { echo "guest -> dom0 md5 $got != $want; dom0 has $("$D0" 'wc -c < /root/back') of 4194304 bytes"; return 1; }
   echo "4 MiB dom0->guest ${down}s, guest->dom0 $(el "$t0")s (wall, incl. console round trips)"
 }
 do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never leaves 4
