@@ -48,9 +48,12 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         }
 
         _floodTargets.Clear();
-        foreach (var p in bridge.Ports)
-            if (p != port && p.Connected)
-                _floodTargets.Add(p);
+        var ports = bridge.Ports;
+        for (var i = 0; i < ports.Count; i++)
+        {
+            if (ports[i] != port && ports[i].Connected)
+                _floodTargets.Add(ports[i]);
+        }
         for (var i = 0; i < _floodTargets.Count; i++)
         {
             var p = _floodTargets[i];

@@ -28,18 +28,32 @@ public sealed class LearningBridge(string name, TimeProvider time)
 
     public int PortCount => _ports.Count;
 
-    public IEnumerable<BridgePort> Ports => _ports.Values;
+    /// <summary>
+    /// The ports, as an array replaced whenever a port comes or goes: flooding reads it per frame, and
+    /// enumerating the dictionary would allocate a snapshot each time.
+    /// </summary>
+    public IReadOnlyList<BridgePort> Ports => Volatile.Read(ref _portList);
+
+    private BridgePort[] _portList = [];
+
+    private void PublishPorts()
+    {
+        lock (_ports)
+            Volatile.Write(ref _portList, [.. _ports.Values]);
+    }
 
     public BridgePort AddPort(string portName, IActorRef receiver)
     {
         var port = new BridgePort(Interlocked.Increment(ref s_nextPortId), portName, receiver);
         _ports[port.Id] = port;
+        PublishPorts();
         return port;
     }
 
     public void RemovePort(BridgePort port)
     {
         _ports.TryRemove(port.Id, out _);
+        PublishPorts();
         foreach (var (mac, entry) in _table)
             if (entry.Port == port)
                 _table.TryRemove(mac, out _);
