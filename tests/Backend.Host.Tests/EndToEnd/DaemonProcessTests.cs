@@ -29,6 +29,20 @@ public sealed class DaemonProcessTests
     }
 
     [Fact]
+    public async Task With_xenstore_given_it_uses_that_server_and_links_ROOT_xenstored_sock_to_it()
+    {
+        using var root = new TestRoot();
+        using var other = new TestRoot();
+        await using var xenstored = DaemonProcess.Start("xenstored", "--sim-root", other.Path);
+        await xenstored.WaitForLineAsync("READY", Start);
+        var socket = Path.Combine(other.Path, "xenstored.sock");
+        await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--xenstore", socket);
+        await daemon.WaitForLineAsync("READY", Start);
+        var link = new FileInfo(Path.Combine(root.Path, "xenstored.sock"));
+        Assert.Equal(socket, link.LinkTarget);
+    }
+
+    [Fact]
     public async Task The_admin_endpoint_serves_status_metrics_and_healthz_on_loopback_only()
     {
         using var root = new TestRoot();
