@@ -22,7 +22,7 @@ el() { awk "BEGIN{printf \"%.1f\", $(now) - $1}"; }
 check() { # name, then a command; reports and counts
   local name="$1"; shift; local t0; t0=$(now)
   local out; out="$("$@" 2>&1)"; local rc=$?
-  if [ $rc = 0 ]; then passed=$((passed+1)); echo "CHECK $name OK $(el "$t0")s ${out##*$'\n'}";
+  if [ $rc = 0 ]; then passed=$((passed+1)); echo "$out" | grep '^SIDE-BY-SIDE'; echo "CHECK $name OK $(el "$t0")s ${out##*$'\n'}";
   else failed=$((failed+1)); echo "CHECK $name FAIL $(el "$t0")s"; echo "$out" | tail -25 | sed 's/^/    /'; fi
   return $rc
 }
@@ -58,34 +58,50 @@ do_guest2guest() {
   "$G" exec guestpvh 'ping -c 3 -W 5 10.99.0.2' | grep -q ' 0% packet loss' || { echo "PVH -> PV failed"; return 1; }
   "$D0" 'ip link show master xenbr0 | grep -o "vif[0-9]*\.0" | tr "\n" " "; ping -c 3 -W 5 10.99.0.2 | tail -1'
 }
-do_bulk() { # 4 MiB each way with busybox nc, md5 compared
-  "$D0" 'head -c 4194304 /dev/urandom > /root/blob; md5sum /root/blob | cut -d" " -f1 > /root/blob.md5'
-  local want; want="$("$D0" 'cat /root/blob.md5')"
-  "$G" exec guest '(nc -l -p 5001 > /tmp/in; md5sum /tmp/in > /tmp/in.md5) & echo listening' >/dev/null
-  local t0; t0=$(now)
+# Bulk transfer of 4 MiB each way between dom0 and guest $1 at address $2, md5 compared. Prints
+# "<dom0->guest s> <guest->dom0 s>", each timed by the sender (dom0 around socat, the guest around nc with
+# its /proc/uptime), so the console round trips of the test bed are not in the figures.
+bulk_with() {
+  local guest="$1" ip="$2" want got
+  "$D0" '[ -f /root/blob ] || { head -c 4194304 /dev/urandom > /root/blob; md5sum /root/blob | cut -d" " -f1 > /root/blob.md5; }'
+  want="$("$D0" 'cat /root/blob.md5')"
+  "$G" exec "$guest" 'rm -f /tmp/in /tmp/in.md5; (nc -l -p 5001 > /tmp/in; md5sum /tmp/in > /tmp/in.md5) & echo listening' >/dev/null
   # dom0 sends with socat: busybox nc exits at the end of its input and the rest of the stream was lost
   # (30 KB of 4 MiB arrived), while socat delivers it all (checked by hand, md5 equal both ways).
-  "$D0" 'socat -u FILE:/root/blob TCP:10.99.0.2:5001' || return 1
+  local down; down="$("$D0" <<EOS
+s=\$(date +%s.%N); socat -u FILE:/root/blob TCP:$ip:5001 || exit 1
+awk -v s="\$s" -v e="\$(date +%s.%N)" 'BEGIN{printf "%.2f", e - s}'
+EOS
+)" || { echo "socat to $ip failed" >&2; return 1; }
   # The receiver writes its md5 once its nc has seen the end of the stream: wait for it.
-  local got=""
+  got=""
   for _ in $(seq 1 20); do
-    got="$("$G" exec guest 'cat /tmp/in.md5 2>/dev/null' | grep -oE '^[0-9a-f]{32}' | head -1)"
+    got="$("$G" exec "$guest" 'cat /tmp/in.md5 2>/dev/null' | grep -oE '^[0-9a-f]{32}' | head -1)"
     [ -n "$got" ] && break
     sleep 3
   done
-  [ "$got" = "$want" ] || { echo "dom0 -> guest md5 $got != $want; guest has $("$G" exec guest 'wc -c < /tmp/in' | grep -oE '^[0-9]+' | tail -1) of 4194304 bytes"; return 1; }
-  local down; down=$(el "$t0")
-  "$D0" '(socat -u TCP-LISTEN:5002,reuseaddr CREATE:/root/back; md5sum /root/back | cut -d" " -f1 > /root/back.md5) > /dev/null 2>&1 & echo ok' >/dev/null
-  t0=$(now)
-  "$G" exec guest 'nc 10.99.0.1 5002 < /tmp/in; echo sent' >/dev/null
+  [ "$got" = "$want" ] || { echo "dom0 -> $guest md5 $got != $want; guest has $("$G" exec "$guest" 'wc -c < /tmp/in' | grep -oE '^[0-9]+' | tail -1) of 4194304 bytes" >&2; return 1; }
+  "$D0" 'rm -f /root/back /root/back.md5; (socat -u TCP-LISTEN:5002,reuseaddr CREATE:/root/back; md5sum /root/back | cut -d" " -f1 > /root/back.md5) > /dev/null 2>&1 & echo ok' >/dev/null
+  local up; up="$("$G" exec "$guest" 'a=$(cut -d" " -f1 /proc/uptime); nc 10.99.0.1 5002 < /tmp/in; b=$(cut -d" " -f1 /proc/uptime); echo "UP $a $b"' | awk '/^UP /{printf "%.2f", $3 - $2}')"
   got=""
   for _ in $(seq 1 20); do
     got="$("$D0" 'cat /root/back.md5 2>/dev/null')"
     [ -n "$got" ] && break
     sleep 3
   done
-  [ "$got" = "$want" ] || { echo "guest -> dom0 md5 $got != $want; dom0 has $("$D0" 'wc -c < /root/back') of 4194304 bytes"; return 1; }
-  echo "4 MiB dom0->guest ${down}s, guest->dom0 $(el "$t0")s (wall, incl. console round trips)"
+  [ "$got" = "$want" ] || { echo "$guest -> dom0 md5 $got != $want; dom0 has $("$D0" 'wc -c < /root/back') of 4194304 bytes" >&2; return 1; }
+  echo "$down $up"
+}
+# Round trip from dom0 to $1: "min/avg/max" in ms over 10 pings.
+rtt_to() { "$D0" "ping -c 10 -i 0.3 $1 | sed -n 's#.*= \\([0-9.]*/[0-9.]*/[0-9.]*\\)/.*#\\1#p'"; }
+mibps() { awk "BEGIN{ if ($1 > 0) printf \"%.2f\", 4 / $1; else print \"?\" }"; }
+SIDE="${TMPDIR:-/tmp}/xnb-realxen-side"
+do_bulk() {
+  local r; r="$(bulk_with guest 10.99.0.2)" || return 1
+  set -- $r
+  local rtt; rtt="$(rtt_to 10.99.0.2)"
+  echo "$1 $2 $rtt" > "$SIDE.xnb"
+  echo "4 MiB md5 equal both ways; dom0->guest $1 s ($(mibps "$1") MiB/s), guest->dom0 $2 s ($(mibps "$2") MiB/s); rtt $rtt ms"
 }
 do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never leaves 4
   local d; d="$("$D0" 'xl domid guest')"
@@ -132,13 +148,21 @@ do_destroy() {
   "$D0" "$APP status --admin $url" | grep -q ', 0 vif(s)' || { echo "status still lists vifs"; return 1; }
   echo "no TAP, no gntdev mapping, no vif in status"
 }
-do_kernel() { # the same with the in-kernel netback, side by side
+do_kernel() { # the same ping and bulk transfer with the in-kernel netback in the same boot, side by side
   "$D0" 'kill $(cat /root/xnb.pid); sleep 2; true'
   local out; out="$(KERNEL_NETBACK=1 GUEST_TIMEOUT=400 "$G" start domu/kernel-netback.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' ')"
-  local rtt; rtt="$("$D0" 'ping -c 5 10.99.0.11 | tail -1')"
-  "$G" stop knb >/dev/null; "$D0" 'rmmod xen-netback'
-  start_daemon >/dev/null
-  echo "kernel netback: $out; dom0->guest $rtt"
+  local ok=0 r rtt
+  if r="$(bulk_with knb 10.99.0.11)"; then rtt="$(rtt_to 10.99.0.11)"; echo "$r $rtt" > "$SIDE.kernel"; ok=1; fi
+  "$G" stop knb >/dev/null; sleep 3; "$D0" 'rmmod xen-netback'
+  start_daemon >/dev/null || { echo "daemon did not come back after the kernel netback"; return 1; }
+  [ $ok = 1 ] || { echo "kernel netback: $out; bulk failed"; return 1; }
+  [ -f "$SIDE.xnb" ] || { echo "no xnb figures (run the bulk check first)"; return 1; }
+  local x k; read -r -a x < "$SIDE.xnb"; read -r -a k < "$SIDE.kernel"
+  echo "SIDE-BY-SIDE   | kernel xen-netback | xnb"
+  echo "SIDE-BY-SIDE rtt dom0->guest min/avg/max ms | ${k[2]} | ${x[2]}"
+  echo "SIDE-BY-SIDE 4 MiB dom0->guest | ${k[0]} s, $(mibps "${k[0]}") MiB/s | ${x[0]} s, $(mibps "${x[0]}") MiB/s"
+  echo "SIDE-BY-SIDE 4 MiB guest->dom0 | ${k[1]} s, $(mibps "${k[1]}") MiB/s | ${x[1]} s, $(mibps "${x[1]}") MiB/s"
+  echo "kernel netback guest: $out"
 }
 
 all=(setup boot publish daemon pv pvh guest2guest bulk restart attach saverestore destroy kernel)
