@@ -4,14 +4,13 @@ using Backend.Xen.Grants;
 namespace Backend.Actors.Hypercall;
 
 /// <summary>
-/// Executes grant-copy batches on its own thread (a PinnedDispatcher, configured in hosting), because a
-/// copy is a blocking ioctl on real Xen and a long memcpy under SIMXEN: neither may hold up a
-/// dispatcher thread that other guests' actors need. One per core; each guest's rings use one.
+/// Executes grant-copy batches on its lane's dedicated thread (<see cref="GrantCopyActors"/>), because a
+/// copy is a blocking ioctl on real Xen and a long memcpy under SIMXEN: neither may hold up the shared
+/// thread pool that the control path (xenstore, the connection actors, the admin endpoint) needs. The
+/// rings affine to the lane run on the same thread, so a batch is copied without a thread hand-off.
 /// </summary>
 public sealed class GrantCopyActor : ReceiveActor
 {
-    public const string DispatcherId = "xnb-hypercall-dispatcher";
-
     private readonly IGrantCopier _copier;
 
     public GrantCopyActor(IGrantCopier copier)
@@ -28,5 +27,5 @@ public sealed class GrantCopyActor : ReceiveActor
     protected override void PostStop() => (_copier as IDisposable)?.Dispose();
 
     public static Props Props(IGrantCopier copier) =>
-        Akka.Actor.Props.Create(() => new GrantCopyActor(copier)).WithDispatcher(DispatcherId);
+        Akka.Actor.Props.Create(() => new GrantCopyActor(copier));
 }

@@ -52,7 +52,7 @@ public sealed class RxRingActor : ReceiveActor
         _channels = channels;
         _settings = settings;
         _status = services.Status.GetOrAdd(vif);
-        _hypercall = services.Hypercalls.For(vif.DomId);
+        _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
         Receive<FrameBatch>(OnFrames);
         Receive<RingEvent>(_ => Deliver());

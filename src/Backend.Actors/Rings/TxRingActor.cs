@@ -68,7 +68,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _ingressPort = ingressPort;
         _rate = rate;
         _status = services.Status.GetOrAdd(vif);
-        _hypercall = services.Hypercalls.For(vif.DomId);
+        _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
         Receive<RingEvent>(_ => OnEvent());
         Receive<GrantCopyBatch>(OnCopied);

@@ -270,22 +270,24 @@ public sealed class VifConnectionActor : ReceiveActor
         c.Channels = new VifChannels(_services.Platform.EventChannels);
 
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
-        c.Rx = Context.ActorOf(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings), "rx");
+        // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
+        var lane = _services.Hypercalls.For(domid);
+        c.Rx = Context.ActorOf(lane.Place(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings)), "rx");
         if (_tap is not null)
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             _tap.SetOffload(frontend);
             c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
-            c.BridgePort = Context.ActorOf(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!), "tap-port");
-            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, 0, _config!.Rate), "tx");
+            c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), "tap-port");
+            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, 0, _config!.Rate)), "tx");
         }
         else
         {
             c.Bridge = _services.Bridges.Get(_config!.Bridge);
             c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
             c.Port.Mtu = mtu;
-            c.BridgePort = Context.ActorOf(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers), "bridge-port");
-            c.Tx = Context.ActorOf(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate), "tx");
+            c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), "bridge-port");
+            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), "tx");
         }
 
         var events = _services.Platform.EventChannels;

@@ -78,7 +78,7 @@ public sealed class DaemonHost : IAsyncDisposable
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
-            akka.AddHocon($"{GrantCopyActor.DispatcherId} {{ type = PinnedDispatcher }}\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
+            akka.AddHocon(GrantCopyActors.DispatcherHocon(hypercallThreads) + "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
                 // Watch events that race a vif tree's stop land in dead letters by design.
                 "akka.log-dead-letters-during-shutdown = off\nakka.log-dead-letters = off", HoconAddMode.Prepend);
             akka.ConfigureLoggers(loggers =>
@@ -90,10 +90,8 @@ public sealed class DaemonHost : IAsyncDisposable
             });
             akka.WithActors((system, registry) =>
             {
-                var copiers = new List<IActorRef>();
-                for (var i = 0; i < hypercallThreads; i++)
-                    copiers.Add(system.ActorOf(GrantCopyActor.Props(xen.Platform.CreateGrantCopier()), $"hypercall-{i}"));
-                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, new GrantCopyActors(copiers), status, options) { Taps = network.Taps };
+                var lanes = GrantCopyActors.Start(system, hypercallThreads, xen.Platform.CreateGrantCopier);
+                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, lanes, status, options) { Taps = network.Taps };
                 network.StartUplinks(system, services);
                 var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
                 system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));

@@ -43,11 +43,12 @@ public sealed class InProcessDaemon : IAsyncDisposable
         var socket = sim.SocketPath;
         var platform = new SimXenPlatform(sim.Root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
         var store = await XenStoreClient.ConnectAsync(socket);
-        var system = ActorSystem.Create(name, "akka.loglevel = INFO");
+        // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.
+        var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + GrantCopyActors.DispatcherHocon(2));
         var buffers = new PacketBufferPool();
         var status = new VifStatusRegistry();
-        var copier = system.ActorOf(Props.Create(() => new GrantCopyActor(platform.CreateGrantCopier())), "hypercall");
-        var services = new BackendServices(platform, store, new BridgeSet(TimeProvider.System), buffers, new GrantCopyActors([copier]), status,
+        var lanes = GrantCopyActors.Start(system, 2, platform.CreateGrantCopier);
+        var services = new BackendServices(platform, store, new BridgeSet(TimeProvider.System), buffers, lanes, status,
             new BackendOptions { WriteHotplugStatus = true });
         var supervisor = system.ActorOf(XenbusSupervisor.Props(services), "xenbus");
         return new InProcessDaemon(system, supervisor, platform, store, buffers, status);

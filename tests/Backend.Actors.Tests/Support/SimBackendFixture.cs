@@ -54,7 +54,7 @@ public sealed class SimBackendFixture : IAsyncDisposable
     public BackendServices Services(ActorSystem system, BackendOptions? options = null)
     {
         var copier = system.ActorOf(Props.Create(() => new GrantCopyActor(Platform.CreateGrantCopier())));
-        return new BackendServices(Platform, BackendXenStore, Bridges, Buffers, new GrantCopyActors([copier]), Status,
+        return new BackendServices(Platform, BackendXenStore, Bridges, Buffers, new GrantCopyActors([new HypercallLane(copier, null)]), Status,
             options ?? new BackendOptions { WriteHotplugStatus = true });
     }
 
