@@ -106,7 +106,7 @@ do_bulk() {
 do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never leaves 4
   local d; d="$("$D0" 'xl domid guest')"
   "$D0" "(xenstore-watch /local/domain/$d/device/vif/0/state > /root/festate.log 2>&1 &) ; echo"
-  "$G" exec guest '(ping -c 400 -i 0.5 10.99.0.1 > /tmp/ping.log 2>&1 &); echo started' >/dev/null
+  "$G" exec guest '(ping -c 100000 -i 0.5 10.99.0.1 > /tmp/ping.log 2>&1 &); echo started' >/dev/null
   sleep 10
   "$D0" 'kill -9 $(cat /root/xnb.pid)'
   local t0; t0=$(now)
@@ -118,6 +118,7 @@ do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never l
   sleep 10
   after="$("$G" exec guest 'grep -c "bytes from" /tmp/ping.log')"
   before="$(echo "$before" | grep -oE '^[0-9]+' | tail -1)"; after="$(echo "$after" | grep -oE '^[0-9]+' | tail -1)"
+  "$G" exec guest 'killall ping; echo' >/dev/null
   [ "${after:-0}" -gt "${before:-0}" ] || { echo "pings did not resume ($before -> $after)"; return 1; }
   local states; states="$("$D0" 'pkill xenstore-watch; sort -u /root/festate.log | tr "\n" " "')"
   "$D0" "[ \$(xenstore-read /local/domain/$d/device/vif/0/state) = 4 ]" || { echo "frontend not Connected"; return 1; }
