@@ -21,7 +21,7 @@ public sealed class XenStoreClient : IXenStore
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly object gate = new();
     private readonly Dictionary<uint, TaskCompletionSource<XenStoreReply>> pending = [];
-    private readonly List<XenStoreWatchRegistration> watches = [];
+    private readonly XenStoreWatchIndex watches = new();
     private readonly CancellationTokenSource stopping = new();
     private readonly Task readLoop;
     private uint lastRequestId;
@@ -393,17 +393,7 @@ public sealed class XenStoreClient : IXenStore
         XenStoreWatchRegistration? single = null;
         List<XenStoreWatchRegistration>? several = null;
         lock (gate)
-        {
-            foreach (var registration in watches)
-            {
-                if (!registration.Matches(watchEvent))
-                    continue;
-                if (single is null)
-                    single = registration;
-                else
-                    (several ??= [single]).Add(registration);
-            }
-        }
+            watches.Collect(watchEvent, ref single, ref several);
         // Called outside the lock, on the reader: a callback must not block, and one that throws breaks the connection.
         if (several is not null)
         {
