@@ -9,8 +9,10 @@ namespace Backend.Xen.XenStore;
 /// An xs_wire client over a byte stream: a Unix socket to xenstored (or SIMXEN's server), or an unbuffered
 /// stream on Linux's <c>/dev/xen/xenbus</c>. Each message goes out in exactly one Write call (xenbus takes
 /// one message per write); reads may return any amount. Requests are pipelined and matched to replies by
-/// req_id; one reader loop completes them and delivers watch events. When the connection breaks, every
-/// pending and later request fails with <see cref="XenStoreConnectionException"/>.
+/// req_id, and go out in the order of the calls (the write lock hands over first come, first served), so
+/// requests issued without awaiting each other still reach xenstore in program order. One reader loop
+/// completes them and delivers watch events. When the connection breaks, every pending and later request
+/// fails with <see cref="XenStoreConnectionException"/>.
 /// </summary>
 public sealed class XenStoreClient : IXenStore
 {
