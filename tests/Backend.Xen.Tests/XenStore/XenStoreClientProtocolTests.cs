@@ -214,6 +214,22 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Requests_issued_without_awaiting_reach_xenstore_in_call_order()
+    {
+        var paths = Enumerable.Range(0, 50).Select(i => $"/k/{i}").ToArray();
+        var writes = paths.Select(p => client.WriteAsync(p, "v")).ToArray();
+        var received = new List<string>();
+        foreach (var _ in paths)
+        {
+            var request = await ReceiveRequestAsync();
+            received.Add(request.Payload[..request.Payload.IndexOf('\0', StringComparison.Ordinal)]);
+            await peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
+        }
+        await Task.WhenAll(writes);
+        Assert.Equal(paths, received);
+    }
+
+    [Fact]
     public async Task Oversized_reply_breaks_the_connection_and_fails_pending_requests()
     {
         var read = client.ReadAsync("/x");
