@@ -140,8 +140,19 @@ public sealed class VifConnectionActor : ReceiveActor
         var hotplug = hotplugRead.Result;
         if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
         {
-            await Xs.WriteAsync(_paths.Backend("hotplug-status"), "connected");
-            hotplug = "connected";
+            // As WriteStateAsync, only while the backend's state node exists: the toolstack may have removed
+            // the vif since we looked, and a plain write would bring its directory back (xenstore creates
+            // missing parents), leaving a husk no toolstack removes.
+            var statePath = _paths.Backend("state");
+            var hotplugPath = _paths.Backend("hotplug-status");
+            if (await Xs.RunTransactionAsync(async tx =>
+                {
+                    if (await Xs.ReadAsync(statePath, tx) is null)
+                        return false;
+                    await Xs.WriteAsync(hotplugPath, "connected", tx);
+                    return true;
+                }))
+                hotplug = "connected";
         }
         _hotplugConnected = hotplug is null or "connected";
 
