@@ -174,4 +174,25 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         Assert.Equal(1, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout));
         Assert.Contains(_sim.Status.Snapshot(), v => v.Id.DomId == 15);
     }
+
+    [Fact]
+    public async Task Vifs_created_at_once_are_all_served_and_one_removed_at_once_is_not()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(XenbusProtocol.Ready));
+        StartSupervisor();
+        await ExpectMsgAsync<XenbusProtocol.Ready>(Timeout);
+
+        // Several toolstacks at once (their transactions only add children to backend/vif), while vif 20
+        // comes and goes before the supervisor's looks at it can be answered.
+        var creations = Enumerable.Range(21, 10).Select(g => CreateVif((ushort)g, $"00:16:3e:00:00:{g:x2}")).ToList();
+        await CreateVif(20, "00:16:3e:00:00:14");
+        await _toolstack.RemoveVifAsync(20, 0);
+        await Task.WhenAll(creations);
+
+        foreach (var g in Enumerable.Range(21, 10))
+            await AwaitValue($"{Be((ushort)g)}/state", "2");
+        await AwaitAssertAsync(async () => Assert.Equal(10, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout)), Timeout);
+        Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 20);
+        Assert.Null(await _sim.XenStore.ReadAsync(Be(20)));
+    }
 }
