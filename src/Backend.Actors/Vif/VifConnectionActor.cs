@@ -126,27 +126,54 @@ public sealed class VifConnectionActor : ReceiveActor
         _status.Mac = _config.Mac.ToString();
         _status.Bridge = _config.Bridge;
 
-        var backendStateText = await Xs.ReadAsync(_paths.Backend("state"));
-        _backendState = ParseState(backendStateText);
+        // Both asked for at once: one round trip.
+        var backendStateRead = Xs.ReadAsync(_paths.Backend("state"));
+        var hotplugRead = Xs.ReadAsync(_paths.Backend("hotplug-status"));
+        await Task.WhenAll(backendStateRead, hotplugRead);
+        _backendState = ParseState(backendStateRead.Result);
         _status.State = _backendState.ToString();
 
         // The device exists before the hotplug status says so (and before InitWait), as with the script.
         if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
             return;
 
-        var hotplug = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
+        var hotplug = hotplugRead.Result;
         if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
         {
-            await Xs.WriteAsync(_paths.Backend("hotplug-status"), "connected");
-            hotplug = "connected";
+            // As WriteStateAsync, only while the backend's state node exists: the toolstack may have removed
+            // the vif since we looked, and a plain write would bring its directory back (xenstore creates
+            // missing parents), leaving a husk no toolstack removes.
+            var statePath = _paths.Backend("state");
+            var hotplugPath = _paths.Backend("hotplug-status");
+            if (await Xs.RunTransactionAsync(async tx =>
+                {
+                    if (await Xs.ReadAsync(statePath, tx) is null)
+                        return false;
+                    await Xs.WriteAsync(hotplugPath, "connected", tx);
+                    return true;
+                }))
+                hotplug = "connected";
         }
         _hotplugConnected = hotplug is null or "connected";
 
         var self = Self;
-        _watches.Add(await Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",
-            _ => self.Tell(VifProtocol.FrontendStateChanged.Instance)));
-        _watches.Add(await Xs.WatchAsync(_paths.Backend("hotplug-status"), $"hp:{_paths.Vif}",
-            _ => self.Tell(VifProtocol.HotplugStatusChanged.Instance)));
+        // Set together (one round trip); the order of their initial events does not matter.
+        var frontendWatch = Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",
+            _ => self.Tell(VifProtocol.FrontendStateChanged.Instance));
+        var hotplugWatch = Xs.WatchAsync(_paths.Backend("hotplug-status"), $"hp:{_paths.Vif}",
+            _ => self.Tell(VifProtocol.HotplugStatusChanged.Instance));
+        try
+        {
+            await Task.WhenAll(frontendWatch, hotplugWatch);
+        }
+        finally
+        {
+            // Whichever was set is kept, so that PostStop removes it even when the other failed.
+            if (frontendWatch.IsCompletedSuccessfully)
+                _watches.Add(frontendWatch.Result);
+            if (hotplugWatch.IsCompletedSuccessfully)
+                _watches.Add(hotplugWatch.Result);
+        }
         // The watches' initial events bring the frontend's current state in as a change.
     }
 
@@ -234,9 +261,14 @@ public sealed class VifConnectionActor : ReceiveActor
         {
             // Keys may have been rewritten by the toolstack since we started (mtu, rate, bridge).
             _config = await BackendConfig.ReadAsync(Xs, _paths);
-            var frontend = await FrontendConfig.ReadAsync(Xs, _config.FrontendPath);
             var frontendMtuPath = $"{_config.FrontendPath}/mtu";
-            var frontendMtuText = await Xs.ReadAsync(frontendMtuPath);
+            // Asked for with the frontend's other keys: one round trip.
+            var frontendMtuRead = Xs.ReadAsync(frontendMtuPath);
+            var frontendRead = FrontendConfig.ReadAsync(Xs, _config.FrontendPath);
+            // The frontend's own failure, if any, is the one reported (WhenAll throws the first task's).
+            await Task.WhenAll(frontendRead, frontendMtuRead);
+            var frontend = frontendRead.Result;
+            var frontendMtuText = frontendMtuRead.Result;
             var mtu = _config.Mtu ?? (frontendMtuText is null ? 1500u : XenStoreValue.ParseUInt(frontendMtuPath, frontendMtuText, 65535));
             Attach(frontend, (int)mtu);
         }
@@ -427,10 +459,13 @@ public sealed class VifConnectionActor : ReceiveActor
         {
             if (await Xs.ReadAsync(statePath, tx) is null)
                 return false;
+            // The writes go out together, features first and the state last (requests leave in call order).
+            var writes = new List<Task>(Features.Count + 1);
             if (publishFeatures)
                 foreach (var (key, value) in Features)
-                    await Xs.WriteAsync(_paths.Backend(key), value, tx);
-            await Xs.WriteAsync(statePath, ((int)state).ToString(CultureInfo.InvariantCulture), tx);
+                    writes.Add(Xs.WriteAsync(_paths.Backend(key), value, tx));
+            writes.Add(Xs.WriteAsync(statePath, ((int)state).ToString(CultureInfo.InvariantCulture), tx));
+            await Task.WhenAll(writes);
             return true;
         });
         if (!written)

@@ -21,6 +21,14 @@ public sealed class XenbusSupervisor : ReceiveActor
     private readonly Dictionary<VifId, IActorRef> _vifs = [];
     private readonly HashSet<VifId> _forgotten = [];
     private readonly Dictionary<IActorRef, VifId> _byActor = [];
+    // The handles of each domain's vifs in _vifs: a domain's rescan looks at its own vifs, not at all of
+    // them (an O(vifs) scan per event made connecting a thousand guests quadratic).
+    private readonly Dictionary<ushort, HashSet<uint>> _handles = [];
+    // Looks at a vif's or a domain's directory in flight, and whether an event for it came meanwhile (the
+    // answer may then be stale: it is dropped and the look repeated). The supervisor does not wait for
+    // them, so a thousand vifs created at once are looked at together, not one round trip after another.
+    private readonly Dictionary<VifId, bool> _vifChecks = [];
+    private readonly Dictionary<ushort, bool> _domainScans = [];
     private IAsyncDisposable? _watch;
     private bool _scanned;
     // The vifs found by the first scan that have not yet acted on their frontend's state; the rings
@@ -35,6 +43,8 @@ public sealed class XenbusSupervisor : ReceiveActor
 
         ReceiveAsync<XenbusProtocol.Start>(_ => StartAsync());
         ReceiveAsync<XenbusProtocol.BackendChanged>(OnBackendChangedAsync);
+        Receive<XenbusProtocol.VifChecked>(OnVifChecked);
+        Receive<XenbusProtocol.DomainScanned>(OnDomainScanned);
         Receive<VifProtocol.VifForgotten>(OnForgotten);
         Receive<Terminated>(OnTerminated);
         Receive<VifProtocol.Settled>(s => Attached(s.Vif));
@@ -108,7 +118,7 @@ public sealed class XenbusSupervisor : ReceiveActor
             return;
         if (slash < 0)
         {
-            await RescanDomainAsync((ushort)domid);
+            RescanDomain((ushort)domid);
             return;
         }
         rest = rest[(slash + 1)..];
@@ -117,8 +127,8 @@ public sealed class XenbusSupervisor : ReceiveActor
         if (!TryParseId(handleText, uint.MaxValue, out var handle))
             return;
         var id = new VifId((ushort)domid, handle);
-        if (slash < 0 || !_vifs.ContainsKey(id))
-            await CheckVifAsync(id);
+        if (slash < 0 || !_vifs.ContainsKey(id) || _vifChecks.ContainsKey(id))
+            CheckVif(id);
     }
 
     private async Task RescanAsync()
@@ -132,29 +142,83 @@ public sealed class XenbusSupervisor : ReceiveActor
                 if (TryParseId(handleText, uint.MaxValue, out var handle))
                     present.Add(new VifId((ushort)domid, handle));
         }
-        Reconcile(present, _ => true);
+        Reconcile(present, [.. _vifs.Keys], _ => true);
     }
 
-    private async Task RescanDomainAsync(ushort domid)
+    private void RescanDomain(ushort domid)
     {
+        if (_domainScans.ContainsKey(domid))
+        {
+            _domainScans[domid] = true;
+            return;
+        }
+        _domainScans[domid] = false;
+        _services.XenStore.DirectoryAsync($"{_root}/{domid}").ContinueWith(
+            t => new XenbusProtocol.DomainScanned(domid, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException()),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void OnDomainScanned(XenbusProtocol.DomainScanned scanned)
+    {
+        var domid = scanned.DomId;
+        if (!_domainScans.Remove(domid, out var stale))
+            return;
+        if (scanned.Failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(scanned.Failure);
+        if (stale)
+        {
+            RescanDomain(domid);
+            return;
+        }
         var present = new HashSet<VifId>();
-        foreach (var handleText in await _services.XenStore.DirectoryAsync($"{_root}/{domid}") ?? [])
+        foreach (var handleText in scanned.Handles ?? [])
             if (TryParseId(handleText, uint.MaxValue, out var handle))
                 present.Add(new VifId(domid, handle));
-        Reconcile(present, id => id.DomId == domid);
+        var known = new List<VifId>();
+        if (_handles.TryGetValue(domid, out var handles))
+            foreach (var handle in handles)
+                known.Add(new VifId(domid, handle));
+        Reconcile(present, known, id => id.DomId == domid);
     }
 
-    private async Task CheckVifAsync(VifId id)
+    private void CheckVif(VifId id)
     {
-        var exists = await _services.XenStore.DirectoryAsync(new VifPaths(_backendDomId, id).BackendDir) is not null;
-        Reconcile(exists ? [id] : [], v => v == id);
+        if (_vifChecks.ContainsKey(id))
+        {
+            _vifChecks[id] = true;
+            return;
+        }
+        _vifChecks[id] = false;
+        _services.XenStore.DirectoryAsync(new VifPaths(_backendDomId, id).BackendDir).ContinueWith(
+            t => new XenbusProtocol.VifChecked(id, t.IsCompletedSuccessfully && t.Result is not null, t.Exception?.GetBaseException()),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
     }
 
-    /// <summary>Spawns trees for present vifs and stops those in <paramref name="scope"/> that are gone.</summary>
-    private void Reconcile(HashSet<VifId> present, Func<VifId, bool> scope)
+    private void OnVifChecked(XenbusProtocol.VifChecked checkedVif)
     {
-        foreach (var id in _vifs.Keys.Where(scope).Where(id => !present.Contains(id)).ToList())
-            StopVif(id, "backend directory removed");
+        var id = checkedVif.Vif;
+        if (!_vifChecks.Remove(id, out var stale))
+            return;
+        // As when the look was awaited here: a xenstore failure fails the supervisor.
+        if (checkedVif.Failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(checkedVif.Failure);
+        if (stale)
+        {
+            CheckVif(id);
+            return;
+        }
+        Reconcile(checkedVif.Exists ? [id] : [], _vifs.ContainsKey(id) ? [id] : [], v => v == id);
+    }
+
+    /// <summary>
+    /// Spawns trees for present vifs and stops the <paramref name="known"/> ones (every running vif in
+    /// <paramref name="scope"/>) that are gone.
+    /// </summary>
+    private void Reconcile(HashSet<VifId> present, List<VifId> known, Func<VifId, bool> scope)
+    {
+        foreach (var id in known)
+            if (!present.Contains(id))
+                StopVif(id, "backend directory removed");
         _forgotten.RemoveWhere(id => scope(id) && !present.Contains(id));
         foreach (var id in present)
             if (!_vifs.ContainsKey(id) && !_forgotten.Contains(id))
@@ -167,6 +231,9 @@ public sealed class XenbusSupervisor : ReceiveActor
         Context.Watch(child);
         _vifs[id] = child;
         _byActor[child] = id;
+        if (!_handles.TryGetValue(id.DomId, out var handles))
+            _handles.Add(id.DomId, handles = []);
+        handles.Add(id.Handle);
         _log.Info("{Vif}: new backend directory", id);
     }
 
@@ -174,6 +241,7 @@ public sealed class XenbusSupervisor : ReceiveActor
     {
         if (!_vifs.Remove(id, out var child))
             return;
+        Untrack(id);
         _byActor.Remove(child);
         Context.Unwatch(child);
         Context.Stop(child);
@@ -235,10 +303,17 @@ public sealed class XenbusSupervisor : ReceiveActor
         if (_byActor.Remove(terminated.ActorRef, out var id))
         {
             _vifs.Remove(id);
+            Untrack(id);
             _forgotten.Add(id);
             Attached(id);
             _log.Error("{Vif}: stopped after repeated failures; it is served again once its backend directory is recreated", id);
         }
+    }
+
+    private void Untrack(VifId id)
+    {
+        if (_handles.TryGetValue(id.DomId, out var handles) && handles.Remove(id.Handle) && handles.Count == 0)
+            _handles.Remove(id.DomId);
     }
 
     private static bool TryParseId(ReadOnlySpan<char> text, uint max, out uint value) =>

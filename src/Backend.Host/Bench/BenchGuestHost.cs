@@ -17,6 +17,11 @@ internal sealed class BenchGuestHost : IAsyncDisposable
     public const int Window = 256;
     public const int VifMtu = 65521;
     private const int GuestsPerXenStoreConnection = 32;
+    /// <summary>
+    /// Toolstack processes creating vifs at the same time (xl creates domains in parallel), each over its
+    /// own xenstore connection, each vif in its own transaction.
+    /// </summary>
+    private const int ConcurrentToolstacks = 4;
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(120);
 
     private readonly SimRoot _root;
@@ -24,6 +29,7 @@ internal sealed class BenchGuestHost : IAsyncDisposable
     private readonly List<BenchGuest> _guests = [];
     private readonly List<IXenStore> _stores = [];
     private IXenStore? _toolstackStore;
+    private readonly List<IXenStore> _creatorStores = [];
 
     private BenchGuestHost(SimRoot root, ushort backendDomId)
     {
@@ -70,24 +76,36 @@ internal sealed class BenchGuestHost : IAsyncDisposable
             _guests[i].Peer = _guests[i + 1];
             _guests[i + 1].Peer = _guests[i];
         }
-        var toolstack = new SimToolstack(_toolstackStore);
-        var stopwatch = Stopwatch.StartNew();
-        // One vif after another, as a toolstack does: every creation changes /local/domain/<B>/backend/vif,
-        // so concurrent transactions would only conflict and retry. Each guest starts as soon as its vif exists.
-        var starts = new List<Task>(_guests.Count);
-        for (var i = 0; i < _guests.Count; i++)
+        var toolstacks = new List<SimToolstack>(ConcurrentToolstacks);
+        for (var i = 0; i < Math.Min(ConcurrentToolstacks, _guests.Count); i++)
         {
-            var guest = _guests[i];
-            await toolstack.CreateVifAsync(new SimVifSpec
-            {
-                GuestDomId = guest.DomId,
-                Handle = 0,
-                Mac = guest.MacText,
-                BackendDomId = _backendDomId,
-                Mtu = VifMtu,
-            }, cancellationToken).ConfigureAwait(false);
-            starts.Add(StartNetfrontAsync(guest, _stores[i / GuestsPerXenStoreConnection], cancellationToken));
+            var store = await XenStoreClient.ConnectAsync(xenstoreSocket, cancellationToken).ConfigureAwait(false);
+            _creatorStores.Add(store);
+            toolstacks.Add(new SimToolstack(store));
         }
+        var stopwatch = Stopwatch.StartNew();
+        // Several toolstacks at once, each creating one vif after another in its own transaction: their
+        // transactions only add children to the same parents (/local/domain, backend/vif), which xenstore
+        // coalesces, so they do not conflict. Each guest starts as soon as its vif exists.
+        var starts = new Task[_guests.Count];
+        var next = -1;
+        async Task CreateAsync(SimToolstack toolstack)
+        {
+            for (var i = Interlocked.Increment(ref next); i < _guests.Count; i = Interlocked.Increment(ref next))
+            {
+                var guest = _guests[i];
+                await toolstack.CreateVifAsync(new SimVifSpec
+                {
+                    GuestDomId = guest.DomId,
+                    Handle = 0,
+                    Mac = guest.MacText,
+                    BackendDomId = _backendDomId,
+                    Mtu = VifMtu,
+                }, cancellationToken).ConfigureAwait(false);
+                starts[i] = StartNetfrontAsync(guest, _stores[i / GuestsPerXenStoreConnection], cancellationToken);
+            }
+        }
+        await Task.WhenAll(toolstacks.Select(CreateAsync)).ConfigureAwait(false);
         CreateSeconds = stopwatch.Elapsed.TotalSeconds;
         await Task.WhenAll(starts).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -303,6 +321,8 @@ internal sealed class BenchGuestHost : IAsyncDisposable
             }
             await _toolstackStore.DisposeAsync().ConfigureAwait(false);
         }
+        foreach (var store in _creatorStores)
+            await store.DisposeAsync().ConfigureAwait(false);
         foreach (var store in _stores)
             await store.DisposeAsync().ConfigureAwait(false);
     }

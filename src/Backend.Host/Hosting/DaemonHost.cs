@@ -86,7 +86,9 @@ public sealed class DaemonHost : IAsyncDisposable
                 loggers.ClearLoggers();
                 loggers.AddLogger<SerilogLogger>();
                 // Akka's own stdout logger speaks at this level while shutting down; stdout is for SIMXEN's lines.
-                loggers.LogLevel = settings.LogLevel is "Verbose" or "Debug" ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
+                // Below Information it follows --log-level too: an Info line that Serilog would drop anyway
+                // still costs a log event through the event stream (several per vif as guests connect).
+                loggers.LogLevel = Logging.AkkaLevel(settings.LogLevel);
             });
             akka.WithActors((system, registry) =>
             {

@@ -24,4 +24,16 @@ public static class Logging
                 standardErrorFromLevel: LogEventLevel.Verbose);
         Log.Logger = config.CreateLogger();
     }
+
+    /// <summary>
+    /// The level at which Akka publishes log events for <paramref name="level"/> (a validated --log-level):
+    /// the same cut as Serilog's, except that it never goes above Error (Akka has no Fatal).
+    /// </summary>
+    public static Akka.Event.LogLevel AkkaLevel(string level) => Enum.Parse<LogEventLevel>(level, ignoreCase: true) switch
+    {
+        LogEventLevel.Verbose or LogEventLevel.Debug => Akka.Event.LogLevel.DebugLevel,
+        LogEventLevel.Information => Akka.Event.LogLevel.InfoLevel,
+        LogEventLevel.Warning => Akka.Event.LogLevel.WarningLevel,
+        _ => Akka.Event.LogLevel.ErrorLevel,
+    };
 }

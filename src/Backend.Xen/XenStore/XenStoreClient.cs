@@ -9,8 +9,10 @@ namespace Backend.Xen.XenStore;
 /// An xs_wire client over a byte stream: a Unix socket to xenstored (or SIMXEN's server), or an unbuffered
 /// stream on Linux's <c>/dev/xen/xenbus</c>. Each message goes out in exactly one Write call (xenbus takes
 /// one message per write); reads may return any amount. Requests are pipelined and matched to replies by
-/// req_id; one reader loop completes them and delivers watch events. When the connection breaks, every
-/// pending and later request fails with <see cref="XenStoreConnectionException"/>.
+/// req_id, and go out in the order of the calls (the write lock hands over first come, first served), so
+/// requests issued without awaiting each other still reach xenstore in program order. One reader loop
+/// completes them and delivers watch events. When the connection breaks, every pending and later request
+/// fails with <see cref="XenStoreConnectionException"/>.
 /// </summary>
 public sealed class XenStoreClient : IXenStore
 {
@@ -21,7 +23,7 @@ public sealed class XenStoreClient : IXenStore
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly object gate = new();
     private readonly Dictionary<uint, TaskCompletionSource<XenStoreReply>> pending = [];
-    private readonly List<XenStoreWatchRegistration> watches = [];
+    private readonly XenStoreWatchIndex watches = new();
     private readonly CancellationTokenSource stopping = new();
     private readonly Task readLoop;
     private uint lastRequestId;
@@ -393,17 +395,7 @@ public sealed class XenStoreClient : IXenStore
         XenStoreWatchRegistration? single = null;
         List<XenStoreWatchRegistration>? several = null;
         lock (gate)
-        {
-            foreach (var registration in watches)
-            {
-                if (!registration.Matches(watchEvent))
-                    continue;
-                if (single is null)
-                    single = registration;
-                else
-                    (several ??= [single]).Add(registration);
-            }
-        }
+            watches.Collect(watchEvent, ref single, ref several);
         // Called outside the lock, on the reader: a callback must not block, and one that throws breaks the connection.
         if (several is not null)
         {

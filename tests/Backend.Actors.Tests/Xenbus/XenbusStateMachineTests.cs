@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Xenbus;
@@ -154,5 +155,44 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await AwaitValue($"{Be(13)}/state", "2");
         await _toolstack.RemoveVifAsync(13, 0);
         await AwaitAssertAsync(() => Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 13), Timeout);
+    }
+
+    [Fact]
+    public async Task Removing_a_domains_backend_directory_stops_each_of_its_vifs_and_no_other()
+    {
+        await _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 14, Handle = 0, Mac = "00:16:3e:00:00:0e" });
+        await _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 14, Handle = 1, Mac = "00:16:3e:00:01:0e" });
+        await CreateVif(15, "00:16:3e:00:00:0f");
+        StartSupervisor();
+        await AwaitValue($"{Be(14, 1)}/state", "2");
+        await AwaitValue($"{Be(15)}/state", "2");
+        await AwaitValue($"{Be(14)}/state", "2");
+
+        await _sim.XenStore.RemoveAsync("/local/domain/0/backend/vif/14");
+
+        await AwaitAssertAsync(() => Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 14), Timeout);
+        Assert.Equal(1, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout));
+        Assert.Contains(_sim.Status.Snapshot(), v => v.Id.DomId == 15);
+    }
+
+    [Fact]
+    public async Task Vifs_created_at_once_are_all_served_and_one_removed_at_once_is_not()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(XenbusProtocol.Ready));
+        StartSupervisor();
+        await ExpectMsgAsync<XenbusProtocol.Ready>(Timeout);
+
+        // Several toolstacks at once (their transactions only add children to backend/vif), while vif 20
+        // comes and goes before the supervisor's looks at it can be answered.
+        var creations = Enumerable.Range(21, 10).Select(g => CreateVif((ushort)g, $"00:16:3e:00:00:{g:x2}")).ToList();
+        await CreateVif(20, "00:16:3e:00:00:14");
+        await _toolstack.RemoveVifAsync(20, 0);
+        await Task.WhenAll(creations);
+
+        foreach (var g in Enumerable.Range(21, 10))
+            await AwaitValue($"{Be((ushort)g)}/state", "2");
+        await AwaitAssertAsync(async () => Assert.Equal(10, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout)), Timeout);
+        Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 20);
+        Assert.Null(await _sim.XenStore.ReadAsync(Be(20)));
     }
 }

@@ -133,6 +133,37 @@ public sealed class SimDomainTests : IDisposable
         Assert.Equal((ushort)3, granter.ReadEntry(9).DomId);
     }
 
+    [Fact]
+    public void Pins_are_counted_per_reference_across_chunks_and_the_last_user_clears_the_bits()
+    {
+        using var guest = SimDomain.CreateGuest(_root.Root, 4, 2);
+        var granter = guest.Granter!;
+        // 63 and 64 lie on either side of a chunk boundary of the pin counts, 8191 in the last chunk.
+        foreach (var gref in new uint[] { 63, 64, 8191 })
+            granter.Grant(gref, frame: 1, domid: 3, readOnly: false);
+        const ushort reading = GTF_permit_access | GTF_reading;
+        const ushort writing = GTF_permit_access | GTF_reading | GTF_writing;
+
+        using var domains = new SimForeignDomains(_root.Root);
+        var domain = domains.Acquire(4)!;
+        Assert.Equal(0, domain.Claim(63, 3, write: true, out _));
+        Assert.Equal(0, domain.Claim(63, 3, write: false, out _));
+        Assert.Equal(0, domain.Claim(64, 3, write: true, out _));
+        Assert.Equal(0, domain.Claim(8191, 3, write: false, out _));
+
+        domain.Unclaim(64, write: true);
+        Assert.Equal(GTF_permit_access, granter.ReadEntry(64).Flags);
+        Assert.Equal(writing, granter.ReadEntry(63).Flags);
+        domain.Unclaim(63, write: true);
+        Assert.Equal(reading, granter.ReadEntry(63).Flags);
+        domain.Unclaim(63, write: false);
+        Assert.Equal(GTF_permit_access, granter.ReadEntry(63).Flags);
+        Assert.Equal(reading, granter.ReadEntry(8191).Flags);
+        domain.Unclaim(8191, write: false);
+        Assert.Equal(GTF_permit_access, granter.ReadEntry(8191).Flags);
+        domain.Release();
+    }
+
     private static ulong Inode(string path)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");

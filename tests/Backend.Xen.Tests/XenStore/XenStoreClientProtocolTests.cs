@@ -179,6 +179,57 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_event_reaches_the_watches_on_its_path_and_its_ancestors_with_its_token_once_each()
+    {
+        var seen = new ConcurrentQueue<string>();
+        async Task WatchAsync(string path, string token)
+        {
+            var watching = client.WatchAsync(path, token, e => seen.Enqueue($"{path}|{token} <- {e.Path}"));
+            await peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Watch, "OK\0"));
+            await watching;
+        }
+        await WatchAsync("/", "t");
+        await WatchAsync("/be", "t");
+        await WatchAsync("/be/1", "t");
+        await WatchAsync("/be/1", "u");
+        await WatchAsync("/bee", "t");
+        await WatchAsync(XenStorePath.IntroduceDomain, "t");
+
+        // The last two are hostile shapes: a double slash, and a special path that is no node.
+        foreach (var path in new[] { "/be/1/state", "/bee", "//be", XenStorePath.IntroduceDomain })
+            await peer.SendAsync(RawXenStoreConnection.Message(XenStoreMessageType.WatchEvent, 0, 0, RawXenStoreConnection.Strings(path, "t")));
+        var read = client.ReadAsync("/sync");
+        await peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Read, ""));
+        await read;
+
+        Assert.Equal(
+            [
+                "/ t <- //be", "/ t <- /be/1/state", "/ t <- /bee",
+                "/be t <- /be/1/state",
+                "/be/1 t <- /be/1/state",
+                "/bee t <- /bee",
+                "@introduceDomain t <- @introduceDomain",
+            ],
+            seen.Select(e => e.Replace('|', ' ')).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Requests_issued_without_awaiting_reach_xenstore_in_call_order()
+    {
+        var paths = Enumerable.Range(0, 50).Select(i => $"/k/{i}").ToArray();
+        var writes = paths.Select(p => client.WriteAsync(p, "v")).ToArray();
+        var received = new List<string>();
+        foreach (var _ in paths)
+        {
+            var request = await ReceiveRequestAsync();
+            received.Add(request.Payload[..request.Payload.IndexOf('\0', StringComparison.Ordinal)]);
+            await peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
+        }
+        await Task.WhenAll(writes);
+        Assert.Equal(paths, received);
+    }
+
+    [Fact]
     public async Task Oversized_reply_breaks_the_connection_and_fails_pending_requests()
     {
         var read = client.ReadAsync("/x");

@@ -127,6 +127,77 @@ public sealed class XenStoreTreeTests
     }
 
     [Fact]
+    public void Two_transactions_adding_children_to_one_parent_both_commit_with_both_children()
+    {
+        tree.Mkdir("/be/vif", null, changes);
+        tree.Write("/be/vif/1/0/state", Bytes("4"), null, changes);
+        var first = new XenStoreTreeTransaction(1);
+        var second = new XenStoreTreeTransaction(2);
+        tree.Write("/be/vif/2/0/state", Bytes("1"), first, changes);
+        tree.Write("/be/vif/3/0/state", Bytes("1"), second, changes);
+
+        Assert.True(tree.Commit(first, changes));
+        Assert.True(tree.Commit(second, changes));
+
+        tree.Directory("/be/vif", null, out var children);
+        Assert.Equal(["1", "2", "3"], children.Order(StringComparer.Ordinal));
+        Assert.Equal("1", Value("/be/vif/2/0/state"));
+        Assert.Equal("1", Value("/be/vif/3/0/state"));
+    }
+
+    [Fact]
+    public void A_removal_and_a_concurrent_addition_under_one_parent_both_take_effect()
+    {
+        tree.Write("/be/vif/1/0/state", Bytes("4"), null, changes);
+        var removal = new XenStoreTreeTransaction(1);
+        Assert.Null(tree.Remove("/be/vif/1", removal, changes));
+        tree.Write("/be/vif/2/0/state", Bytes("1"), null, changes);
+
+        Assert.True(tree.Commit(removal, changes));
+
+        tree.Directory("/be/vif", null, out var children);
+        Assert.Equal(["2"], children);
+        Assert.Null(Value("/be/vif/1/0/state"));
+    }
+
+    [Fact]
+    public void Commit_fails_when_a_parent_it_listed_gained_a_child_since()
+    {
+        tree.Mkdir("/be/vif", null, changes);
+        var transaction = new XenStoreTreeTransaction(1);
+        tree.Directory("/be/vif", transaction, out _);
+        tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, changes);
+        tree.Write("/be/vif/3/0/state", Bytes("1"), null, changes);
+
+        Assert.False(tree.Commit(transaction, changes));
+    }
+
+    [Fact]
+    public void Commit_fails_when_the_parent_it_added_to_was_removed_since()
+    {
+        tree.Mkdir("/be/vif", null, changes);
+        var transaction = new XenStoreTreeTransaction(1);
+        tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, changes);
+        tree.Remove("/be/vif", null, changes);
+
+        Assert.False(tree.Commit(transaction, changes));
+        Assert.Null(Value("/be/vif"));
+    }
+
+    [Fact]
+    public void Commit_fails_when_another_created_the_same_new_node_first()
+    {
+        tree.Mkdir("/be/vif", null, changes);
+        var first = new XenStoreTreeTransaction(1);
+        var second = new XenStoreTreeTransaction(2);
+        tree.Write("/be/vif/2/0/state", Bytes("1"), first, changes);
+        tree.Write("/be/vif/2/1/state", Bytes("1"), second, changes);
+
+        Assert.True(tree.Commit(first, changes));
+        Assert.False(tree.Commit(second, changes));
+    }
+
+    [Fact]
     public void Rm_inside_a_transaction_hides_the_subtree_only_there()
     {
         tree.Write("/a/b", Bytes("1"), null, changes);

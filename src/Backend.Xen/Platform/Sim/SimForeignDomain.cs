@@ -8,15 +8,13 @@ namespace Backend.Xen.Platform.Sim;
 /// reference: GTF_reading / GTF_writing are cleared only when the last of our users (copiers on other
 /// threads, ring mappings) lets go, so two users here never clear each other's bits. Reference counted:
 /// when the guest restarts with new files the cache moves on, and this object goes with its last user.
+/// The pin counts live in chunks (<see cref="SimPinChunk"/>) created at their first pin and kept from
+/// then on: the daemon holds one of these per guest, and most guests pin a few references only.
 /// </summary>
 internal sealed class SimForeignDomain
 {
-    private const int LockStripes = 64;
-
     private readonly SimMappedFile? _memory;
-    private readonly int[] _readers = new int[SimRoot.GrantEntries];
-    private readonly int[] _writers = new int[SimRoot.GrantEntries];
-    private readonly Lock[] _stripes = new Lock[LockStripes];
+    private readonly SimPinChunk?[] _chunks = new SimPinChunk?[SimRoot.GrantEntries / SimPinChunk.Entries];
     private int _references = 1;
 
     public SimForeignDomain(ushort domid, SimMappedFile grantTable, SimMappedFile? memory)
@@ -25,8 +23,6 @@ internal sealed class SimForeignDomain
         GrantTable = new SimGrantTable(grantTable);
         _memory = memory;
         MemoryPages = memory is null ? 0 : (uint)(memory.Length / SimRoot.PageSize);
-        for (var i = 0; i < _stripes.Length; i++)
-            _stripes[i] = new Lock();
     }
 
     public ushort DomId { get; }
@@ -49,14 +45,16 @@ internal sealed class SimForeignDomain
         frame = 0;
         if (gref >= SimRoot.GrantEntries)
             return GrantStatus.BadGntref;
-        lock (_stripes[gref % LockStripes])
+        var chunk = Chunk(gref);
+        var i = gref % SimPinChunk.Entries;
+        lock (chunk.Gate)
         {
             var status = GrantTable.Pin(gref, user, write, ref interference);
             if (status != GrantStatus.Okay)
                 return status;
-            _readers[gref]++;
+            chunk.Readers[i]++;
             if (write)
-                _writers[gref]++;
+                chunk.Writers[i]++;
         }
         var f = GrantTable.ReadFrame(gref);
         if (f >= MemoryPages)
@@ -77,16 +75,34 @@ internal sealed class SimForeignDomain
     /// <summary>Drops one pin; the last one clears the bits with an atomic AND.</summary>
     public void Unclaim(uint gref, bool write)
     {
-        lock (_stripes[gref % LockStripes])
+        // Claimed before, so its chunk exists.
+        var chunk = Volatile.Read(ref _chunks[gref / SimPinChunk.Entries])!;
+        var i = gref % SimPinChunk.Entries;
+        lock (chunk.Gate)
         {
             ushort clear = 0;
-            if (--_readers[gref] == 0)
+            if (--chunk.Readers[i] == 0)
                 clear |= GTF_reading;
-            if (write && --_writers[gref] == 0)
+            if (write && --chunk.Writers[i] == 0)
                 clear |= GTF_writing;
             if (clear != 0)
                 GrantTable.ClearBits(gref, clear);
         }
+    }
+
+    /// <summary>
+    /// The chunk of <paramref name="gref"/>'s pin counts, created at its first use: once per chunk and
+    /// guest, so a guest's traffic allocates nothing once its grant references have been seen.
+    /// </summary>
+    private SimPinChunk Chunk(uint gref)
+    {
+        ref var slot = ref _chunks[gref / SimPinChunk.Entries];
+        var chunk = Volatile.Read(ref slot);
+        if (chunk is not null)
+            return chunk;
+        // Two first users may race: the one that loses uses the winner's chunk.
+        var created = new SimPinChunk();
+        return Interlocked.CompareExchange(ref slot, created, null) ?? created;
     }
 
     /// <summary>The 4096 bytes of a frame that <see cref="Claim"/> accepted.</summary>

@@ -24,6 +24,28 @@ internal sealed class XenStoreTree
     {
         if (transaction is null)
             return nodes.GetValueOrDefault(path);
+        // Looked at by a request (or written): any change to it since is a conflict.
+        transaction.ParentsOnly.Remove(path);
+        return GetQuietly(path, transaction);
+    }
+
+    /// <summary>
+    /// The parent of a node being created or removed, as <paramref name="transaction"/> sees it: the
+    /// transaction depends on its existence, not on its other children (see <see cref="Commit"/>).
+    /// </summary>
+    private XenStoreNode? GetParent(string path, XenStoreTreeTransaction? transaction)
+    {
+        if (transaction is null)
+            return nodes.GetValueOrDefault(path);
+        var firstLook = !transaction.Overlay.ContainsKey(path) && !transaction.Observed.ContainsKey(path);
+        var node = GetQuietly(path, transaction);
+        if (firstLook && node is not null)
+            transaction.ParentsOnly[path] = node;
+        return node;
+    }
+
+    private XenStoreNode? GetQuietly(string path, XenStoreTreeTransaction transaction)
+    {
         if (transaction.Overlay.TryGetValue(path, out var own))
             return own;
         var committed = nodes.GetValueOrDefault(path);
@@ -68,7 +90,7 @@ internal sealed class XenStoreTree
             return XenStoreErrors.EINVAL;
         var node = Get(path, transaction);
         var parentPath = XenStorePath.Parent(path);
-        var parent = Get(parentPath, transaction);
+        var parent = GetParent(parentPath, transaction);
         if (node is null)
             return parent is null ? XenStoreErrors.ENOENT : null;
         RemoveSubtree(path, node, transaction);
@@ -111,26 +133,60 @@ internal sealed class XenStoreTree
     {
         foreach (var (path, seen) in transaction.Observed)
         {
-            var now = nodes.GetValueOrDefault(path)?.Generation ?? -1;
-            if (now != seen)
+            var now = nodes.GetValueOrDefault(path);
+            if ((now?.Generation ?? -1) == seen)
+                continue;
+            // A parent the transaction only added children to or removed children from may have gained
+            // or lost others meanwhile: its edits are applied to the parent as it is now, as oxenstored
+            // coalesces concurrent device additions (two guests' vifs created at once under backend/vif
+            // do not conflict). It must still exist.
+            if (now is null || !transaction.ParentsOnly.ContainsKey(path))
                 return false;
         }
         foreach (var (path, node) in transaction.Overlay)
-            Put(path, node, null);
+        {
+            if (node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation)
+                Put(path, now with { Children = MergeChildren(now.Children, seen.Children, node.Children) }, null);
+            else
+                Put(path, node, null);
+        }
         changes.AddRange(transaction.Changes);
         return true;
+    }
+
+    /// <summary>The committed children with the transaction's additions and removals (against what it first saw).</summary>
+    private static ImmutableList<string> MergeChildren(ImmutableList<string> now, ImmutableList<string> seen, ImmutableList<string> mine)
+    {
+        // Sets, not list searches: backend/vif has a child per guest.
+        var mineSet = new HashSet<string>(mine, StringComparer.Ordinal);
+        var seenSet = new HashSet<string>(seen, StringComparer.Ordinal);
+        var nowSet = new HashSet<string>(now, StringComparer.Ordinal);
+        var merged = now.ToBuilder();
+        foreach (var child in seen)
+        {
+            if (!mineSet.Contains(child) && nowSet.Remove(child))
+                merged.Remove(child);
+        }
+        foreach (var child in mine)
+        {
+            if (!seenSet.Contains(child) && nowSet.Add(child))
+                merged.Add(child);
+        }
+        return merged.ToImmutable();
     }
 
     private void Create(string path, byte[] value, XenStoreTreeTransaction? transaction)
     {
         var parentPath = XenStorePath.Parent(path);
-        var parent = Get(parentPath, transaction);
+        var parent = GetParent(parentPath, transaction);
         if (parent is null)
         {
             // Implicit creation of missing parents, as xenstored: each with an empty value.
             Create(parentPath, [], transaction);
-            parent = Get(parentPath, transaction)!;
+            parent = GetParent(parentPath, transaction)!;
         }
+        // The new node is the transaction's own: if someone else created it meanwhile, that conflicts.
+        transaction?.ParentsOnly.Remove(path);
         // A new node inherits its parent's permissions (a privileged creator keeps the parent's owner).
         Put(path, new XenStoreNode(value, parent.Permissions, [], 0), transaction);
         Put(parentPath, parent with { Children = parent.Children.Add(XenStorePath.Name(path)) }, transaction);

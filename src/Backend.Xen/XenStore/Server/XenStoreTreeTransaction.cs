@@ -14,6 +14,13 @@ internal sealed class XenStoreTreeTransaction(uint id)
     /// <summary>The generation of each committed node the transaction looked at first; -1 when it was missing.</summary>
     public Dictionary<string, long> Observed { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The committed nodes the transaction touched only as the parent of a node it created or removed, as
+    /// first seen: their child list may have changed since without a conflict (see XenStoreTree.Commit).
+    /// A node the transaction itself looked at or wrote is not here.
+    /// </summary>
+    public Dictionary<string, XenStoreNode> ParentsOnly { get; } = new(StringComparer.Ordinal);
+
     /// <summary>What fires watches once the transaction commits, in order.</summary>
     public List<XenStoreChange> Changes { get; } = [];
 }

@@ -84,31 +84,30 @@ public sealed class SimToolstack
 
         await _store.RunTransactionAsync(async t =>
         {
-            await _store.MkdirAsync(domain, t, cancellationToken).ConfigureAwait(false);
-            await _store.MkdirAsync(domain + "/device", t, cancellationToken).ConfigureAwait(false);
-            await _store.MkdirAsync(domain + "/device/vif", t, cancellationToken).ConfigureAwait(false);
-            await _store.SetPermissionsAsync(domain + "/device", guestOnly, t, cancellationToken).ConfigureAwait(false);
-            await _store.SetPermissionsAsync(domain + "/device/vif", guestOnly, t, cancellationToken).ConfigureAwait(false);
-            // The writes of distinct keys, then their permissions, each go out pipelined (the client matches
-            // replies by req_id): one round trip per group instead of one per key, which is what makes a
-            // thousand vifs a matter of seconds. Every key exists before its permissions are set.
-            var writes = new List<Task>(backendKeys.Count + frontendKeys.Length);
-            foreach (var (key, value) in backendKeys)
-                writes.Add(_store.WriteAsync(be + "/" + key, value, t, cancellationToken));
-            foreach (var (key, value) in frontendKeys)
-                writes.Add(_store.WriteAsync(fe + "/" + key, value, t, cancellationToken));
-            await Task.WhenAll(writes).ConfigureAwait(false);
-            var permissions = new List<Task>(backendKeys.Count + frontendKeys.Length + 3)
+            // The whole body goes out pipelined, one round trip instead of one per request: the client
+            // writes requests in the order of the calls and xenstore answers a connection's requests in
+            // order, so each directory exists before its permissions are set and each key before its own.
+            // A failed request fails the transaction, which is then not committed.
+            var requests = new List<Task>(2 * (backendKeys.Count + frontendKeys.Length) + 8)
             {
-                _store.SetPermissionsAsync(be, backendPerms, t, cancellationToken),
-                _store.SetPermissionsAsync(string.Create(CultureInfo.InvariantCulture, $"/local/domain/{b}/backend/vif/{g}"), backendPerms, t, cancellationToken),
-                _store.SetPermissionsAsync(fe, frontendPerms, t, cancellationToken),
+                _store.MkdirAsync(domain, t, cancellationToken),
+                _store.MkdirAsync(domain + "/device", t, cancellationToken),
+                _store.MkdirAsync(domain + "/device/vif", t, cancellationToken),
+                _store.SetPermissionsAsync(domain + "/device", guestOnly, t, cancellationToken),
+                _store.SetPermissionsAsync(domain + "/device/vif", guestOnly, t, cancellationToken),
             };
+            foreach (var (key, value) in backendKeys)
+                requests.Add(_store.WriteAsync(be + "/" + key, value, t, cancellationToken));
+            foreach (var (key, value) in frontendKeys)
+                requests.Add(_store.WriteAsync(fe + "/" + key, value, t, cancellationToken));
+            requests.Add(_store.SetPermissionsAsync(be, backendPerms, t, cancellationToken));
+            requests.Add(_store.SetPermissionsAsync(string.Create(CultureInfo.InvariantCulture, $"/local/domain/{b}/backend/vif/{g}"), backendPerms, t, cancellationToken));
+            requests.Add(_store.SetPermissionsAsync(fe, frontendPerms, t, cancellationToken));
             foreach (var (key, _) in backendKeys)
-                permissions.Add(_store.SetPermissionsAsync(be + "/" + key, backendPerms, t, cancellationToken));
+                requests.Add(_store.SetPermissionsAsync(be + "/" + key, backendPerms, t, cancellationToken));
             foreach (var (key, _) in frontendKeys)
-                permissions.Add(_store.SetPermissionsAsync(fe + "/" + key, frontendPerms, t, cancellationToken));
-            await Task.WhenAll(permissions).ConfigureAwait(false);
+                requests.Add(_store.SetPermissionsAsync(fe + "/" + key, frontendPerms, t, cancellationToken));
+            await Task.WhenAll(requests).ConfigureAwait(false);
         }, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
