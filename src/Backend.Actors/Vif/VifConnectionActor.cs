@@ -44,6 +44,8 @@ public sealed class VifConnectionActor : ReceiveActor
     private bool _hotplugConnected;
     private bool _settled;
     private Connection? _connection;
+    // The ring mappings of the last disconnect, normally unmapped by its MappingReleaser (see PostStop).
+    private IReadOnlyList<IDisposable> _lastHandedToReleaser = [];
     // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
     private VifTap? _tap;
     private bool _forgotten;
@@ -102,6 +104,10 @@ public sealed class VifConnectionActor : ReceiveActor
         _watches.Clear();
         // Children are already stopped when PostStop runs, so the mappings can go at once.
         ReleaseConnection(childrenStopped: true);
+        // The last disconnect's mappings (see ReleaseConnection). Mapping disposal is idempotent, so those a
+        // releaser already unmapped cost nothing more.
+        foreach (var m in _lastHandedToReleaser)
+            m.Dispose();
         if (_tap is not null)
         {
             // A daemon that stops leaves the persistent device for its next run; a vif that went deletes it.
@@ -398,6 +404,14 @@ public sealed class VifConnectionActor : ReceiveActor
         if (c is null)
             return;
         _connection = null;
+        var mappings = new List<IDisposable>();
+        foreach (var m in new[] { c.TxRing, c.RxRing })
+            if (m is not null)
+                mappings.Add(m);
+        // Until a releaser has them, the ring mappings are this actor's to unmap in PostStop: a disconnect
+        // that runs while the actor is already stopping (an async handler's continuation can) cannot
+        // create the releaser, and anything below that throws must not lose them either.
+        _lastHandedToReleaser = mappings;
         foreach (var port in c.BoundPorts)
         {
             try { _services.Platform.EventChannels.Unbind(port); }
@@ -414,10 +428,6 @@ public sealed class VifConnectionActor : ReceiveActor
         foreach (var child in new[] { c.Tx, c.Rx, c.BridgePort })
             if (child is not null)
                 children.Add(child);
-        var mappings = new List<IDisposable>();
-        foreach (var m in new[] { c.TxRing, c.RxRing })
-            if (m is not null)
-                mappings.Add(m);
         if (childrenStopped || children.Count == 0)
         {
             foreach (var m in mappings)
