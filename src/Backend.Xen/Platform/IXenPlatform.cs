@@ -18,7 +18,7 @@ public interface IXenPlatform : IAsyncDisposable
 
     IGrantMapper GrantMapper { get; }
 
-    /// <summary>A new copier; each pinned hypercall actor owns one (the real one holds its own gntdev fd).</summary>
+    /// <summary>A new copier; each lane's hypercall actor owns one (the real one holds its own gntdev fd).</summary>
     IGrantCopier CreateGrantCopier();
 
     IEventChannels EventChannels { get; }

@@ -4,7 +4,7 @@ namespace Backend.Xen.Platform.Linux;
 
 /// <summary>
 /// Grant copies through <c>IOCTL_GNTDEV_GRANT_COPY</c> on a gntdev descriptor of its own (the kernel
-/// serialises nothing across descriptors, so each pinned hypercall actor copies in parallel). Our
+/// serialises nothing across descriptors, so each lane's hypercall actor copies in parallel). Our
 /// <see cref="GrantCopySegment"/> is <c>struct gntdev_grant_copy_segment</c> byte for byte, so the span
 /// goes to the kernel as it is and the kernel writes every segment's status in place.
 /// </summary>
