@@ -118,9 +118,8 @@ public sealed class RxRingActor : ReceiveActor
 
     private static bool ChecksumOffloadFor(PacketBuffer frame, FrontendConfig frontend)
     {
-        var f = frame.Frame;
-        var ipv6 = f.Length >= 14 && f[12] == 0x86 && f[13] == 0xDD;
-        return ipv6 ? frontend.Ipv6ChecksumOffload : frontend.Ipv4ChecksumOffload;
+        // A VLAN-tagged frame is IPv4 or IPv6 by the EtherType behind its tag, as the fill reads it.
+        return FrameLayout.IsIpv6(frame.Frame) ? frontend.Ipv6ChecksumOffload : frontend.Ipv4ChecksumOffload;
     }
 
     /// <summary>Software GSO, as Linux's stack does for a vif without the feature (SIMXEN "Frames").</summary>

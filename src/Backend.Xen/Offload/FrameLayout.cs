@@ -41,6 +41,24 @@ public readonly struct FrameLayout
     public int TransportOffset => NetworkOffset + NetworkHeaderLength;
     public int TransportLength => PacketEnd - TransportOffset;
 
+    /// <summary>
+    /// Whether the frame's EtherType, after at most one VLAN tag as <see cref="TryParse"/> reads it, is IPv6:
+    /// which of a frontend's checksum offloads (IPv4 or IPv6) covers it.
+    /// </summary>
+    public static bool IsIpv6(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < 14)
+            return false;
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12, 2));
+        if (etherType is EtherTypeVlan or EtherTypeQinQ)
+        {
+            if (frame.Length < 18)
+                return false;
+            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(16, 2));
+        }
+        return etherType == EtherTypeIpv6;
+    }
+
     /// <summary>Parses an Ethernet frame's IP layout; <see cref="FrameParse.Ok"/> only for a consistent IPv4/IPv6 packet.</summary>
     public static FrameParse TryParse(ReadOnlySpan<byte> frame, out FrameLayout layout)
     {
