@@ -20,6 +20,9 @@ public sealed class VifStatus(VifId id)
     /// <summary>Why the vif was disabled or failed to connect, or null.</summary>
     public volatile string? Fault;
     public volatile bool Disabled;
+    /// <summary>With <c>--switch tap</c>: the vif's TAP device and what crossed it; null otherwise.</summary>
+    public volatile string? TapDevice;
+    public volatile HostNetwork.TapPortCounters? TapCounters;
 
     public long Restarts;
     public long Faults;

@@ -504,6 +504,8 @@ public sealed class VifConnectionActor : ReceiveActor
         try
         {
             _tap ??= VifTap.Open(_paths.BackendDomId, _paths.Vif, await Xs.ReadAsync(_paths.Backend("vifname")));
+            _status.TapCounters = _tap.Counters;
+            _status.TapDevice = _tap.Device.Name;
             if (_services.Options.WriteHotplugStatus)
                 _tap.Device.SetUp(true);
             return true;

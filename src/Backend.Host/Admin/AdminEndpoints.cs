@@ -8,11 +8,11 @@ namespace Backend.Host.Admin;
 /// <summary>The admin HTTP routes: <c>/status</c> (JSON), <c>/metrics</c> (Prometheus), <c>/healthz</c>.</summary>
 public static class AdminEndpoints
 {
-    public static void Map(WebApplication app, VifStatusRegistry status, XenEnvironment xen)
+    public static void Map(WebApplication app, VifStatusRegistry status, XenEnvironment xen, HostNetworking network)
     {
         var platform = xen.Describe();
         var domid = xen.Platform.BackendDomId;
-        app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status), AdminJson.Options));
+        app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status, network.UplinkStatus()), AdminJson.Options));
         app.MapGet("/metrics", () => Results.Text(PrometheusWriter.Write(status), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
     }

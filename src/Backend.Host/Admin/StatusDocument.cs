@@ -3,13 +3,14 @@ using Backend.Actors.Status;
 namespace Backend.Host.Admin;
 
 /// <summary>The JSON body of <c>GET /status</c>: one entry per vif, taken from <see cref="VifStatusRegistry"/>.</summary>
-public sealed record StatusDocument(string Platform, ushort BackendDomId, long VifsDisabled, IReadOnlyList<VifStatusDocument> Vifs)
+public sealed record StatusDocument(
+    string Platform, ushort BackendDomId, long VifsDisabled, IReadOnlyList<VifStatusDocument> Vifs, IReadOnlyList<UplinkStatusDocument> Uplinks)
 {
-    public static StatusDocument From(string platform, ushort backendDomId, VifStatusRegistry registry)
+    public static StatusDocument From(string platform, ushort backendDomId, VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks)
     {
         var vifs = new List<VifStatusDocument>();
         foreach (var v in registry.Snapshot())
             vifs.Add(VifStatusDocument.From(v));
-        return new StatusDocument(platform, backendDomId, Interlocked.Read(ref registry.DisabledTotal), vifs);
+        return new StatusDocument(platform, backendDomId, Interlocked.Read(ref registry.DisabledTotal), vifs, uplinks);
     }
 }

@@ -18,7 +18,8 @@ public sealed record VifStatusDocument(
     long Faults,
     long Restarts,
     VifCountersDocument Counters,
-    VifRingsDocument Rings)
+    VifRingsDocument Rings,
+    TapCountersDocument? Tap)
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
@@ -27,5 +28,6 @@ public sealed record VifStatusDocument(
             Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
             Interlocked.Read(ref v.Notifications)),
-        new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)));
+        new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
+        v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null);
 }

@@ -73,6 +73,15 @@ public sealed class HostNetworking : IDisposable
             system.ActorOf(UplinkActor.Props(spec, tap, services, counters), $"uplink-{tap.Name}");
     }
 
+    /// <summary>The uplinks as <c>GET /status</c> shows them: bridge, TAP and counters, read live.</summary>
+    public IReadOnlyList<Admin.UplinkStatusDocument> UplinkStatus()
+    {
+        var uplinks = new List<Admin.UplinkStatusDocument>(_uplinks.Count);
+        foreach (var (spec, tap, counters) in _uplinks)
+            uplinks.Add(new Admin.UplinkStatusDocument(spec.Bridge, Admin.TapCountersDocument.From(tap.Name, counters)));
+        return uplinks;
+    }
+
     public void Dispose()
     {
         Taps?.Dispose();

@@ -57,6 +57,7 @@ public sealed class DaemonProcessTests
         using var status = JsonDocument.Parse(await http.GetStringAsync("/status"));
         Assert.Equal(0, status.RootElement.GetProperty("backendDomId").GetInt32());
         Assert.Equal(JsonValueKind.Array, status.RootElement.GetProperty("vifs").ValueKind);
+        Assert.Equal(0, status.RootElement.GetProperty("uplinks").GetArrayLength());
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("# TYPE xnb_vifs gauge", metrics, StringComparison.Ordinal);
         Assert.Contains("xnb_vifs 0", metrics, StringComparison.Ordinal);

@@ -36,11 +36,20 @@ public sealed class DaemonTapSwitchTests
 
             await using (var daemon = DaemonProcess.Start("--sim-root", root.Path, "--switch", "tap"))
             {
+                var adminUrl = (await daemon.WaitForLineAsync("ADMIN_URL=", Start))["ADMIN_URL=".Length..];
                 await daemon.WaitForLineAsync("READY", Start);
                 await using var guest = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = new SimRoot(root.Path), DomId = domid }, xs);
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await guest.WaitForConnectedAsync(cts.Token);
                 Assert.True(TapDevice.IsOurs(tap), $"{tap} should exist and carry the daemon's alias\n{daemon.Stderr}");
+                // /status names the vif's TAP and carries its counters.
+                using (var http = new HttpClient { BaseAddress = new Uri(adminUrl) })
+                using (var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status")))
+                {
+                    var vif = Assert.Single(status.RootElement.GetProperty("vifs").EnumerateArray());
+                    Assert.Equal(tap, vif.GetProperty("tap").GetProperty("device").GetString());
+                    Assert.Equal(0, vif.GetProperty("tap").GetProperty("lastWriteError").GetInt32());
+                }
 
                 daemon.Signal(15);
                 Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20)));

@@ -63,6 +63,7 @@ public sealed class DaemonUplinkTests
         try
         {
             await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--uplink", $"tap:{tapName}@lan");
+            var adminUrl = (await daemon.WaitForLineAsync("ADMIN_URL=", Start))["ADMIN_URL=".Length..];
             await daemon.WaitForLineAsync("READY", Start);
             Assert.Equal("xnb:uplink lan", File.ReadAllText($"/sys/class/net/{tapName}/ifalias").Trim());
 
@@ -81,6 +82,18 @@ public sealed class DaemonUplinkTests
             lab.InNamespace("ip", "link", "set", tapName, "up");
             var ok = HostNetworkLab.TryRun("ip", ["netns", "exec", lab.Namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.78.0.2"], out var output);
             Assert.True(ok, $"ping through the daemon's uplink failed:\n{output}\nguest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}\ndaemon stderr:\n{daemon.Stderr}");
+
+            // The uplink and what crossed its TAP are in /status: the pings came in, the answers went out.
+            using (var http = new HttpClient { BaseAddress = new Uri(adminUrl) })
+            using (var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status")))
+            {
+                var uplink = Assert.Single(status.RootElement.GetProperty("uplinks").EnumerateArray());
+                Assert.Equal("lan", uplink.GetProperty("bridge").GetString());
+                var tapCounters = uplink.GetProperty("tap");
+                Assert.Equal(tapName, tapCounters.GetProperty("device").GetString());
+                Assert.True(tapCounters.GetProperty("fromHost").GetInt64() >= 1, status.RootElement.ToString());
+                Assert.True(tapCounters.GetProperty("toHost").GetInt64() >= 1, status.RootElement.ToString());
+            }
 
             await guest.CloseAsync(cts.Token);
             daemon.Signal(15);
