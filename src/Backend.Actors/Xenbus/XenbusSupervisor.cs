@@ -21,6 +21,9 @@ public sealed class XenbusSupervisor : ReceiveActor
     private readonly Dictionary<VifId, IActorRef> _vifs = [];
     private readonly HashSet<VifId> _forgotten = [];
     private readonly Dictionary<IActorRef, VifId> _byActor = [];
+    // Trees stopped for good and not yet terminated: a connection actor still starting when it was
+    // stopped creates its status entry after StopVif removed it, so the entry goes again at Terminated.
+    private readonly Dictionary<IActorRef, VifId> _stopping = [];
     // The handles of each domain's vifs in _vifs: a domain's rescan looks at its own vifs, not at all of
     // them (an O(vifs) scan per event made connecting a thousand guests quadratic).
     private readonly Dictionary<ushort, HashSet<uint>> _handles = [];
@@ -243,7 +246,7 @@ public sealed class XenbusSupervisor : ReceiveActor
             return;
         Untrack(id);
         _byActor.Remove(child);
-        Context.Unwatch(child);
+        _stopping[child] = id;
         Context.Stop(child);
         _services.Status.Remove(id);
         // The vif is gone for good (not a daemon that stops): its TAP goes with its actor (--switch tap).
@@ -299,6 +302,13 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private void OnTerminated(Terminated terminated)
     {
+        if (_stopping.Remove(terminated.ActorRef, out var stopped))
+        {
+            // Unless the vif came back meanwhile (a new tree owns the entry then).
+            if (!_vifs.ContainsKey(stopped))
+                _services.Status.Remove(stopped);
+            return;
+        }
         // A vif tree that exhausted its restarts stops; keep its status so the fault stays visible.
         if (_byActor.Remove(terminated.ActorRef, out var id))
         {
