@@ -48,7 +48,16 @@ public sealed class SimIpResponderTests
         Assert.Equal(0x0A010009u, BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(28)));
         Assert.Equal(PeerMac, reply[32..38]);
         Assert.Equal(0x0A010001u, BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(38)));
-        Assert.Equal(1, ip.ArpAnswered);
+        // The responder counts after it sent, so the reply can be here first.
+        Assert.Equal(1, await CountAsync(() => ip.ArpAnswered, 1));
+    }
+
+    private static async Task<long> CountAsync(Func<long> read, long expected)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        while (read() < expected && !cts.IsCancellationRequested)
+            await Task.Delay(1);
+        return read();
     }
 
     [Fact]
@@ -75,7 +84,7 @@ public sealed class SimIpResponderTests
         Assert.Equal(0x1234, BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(38)));
         Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(40)));
         Assert.Equal(payload, reply[42..]);
-        Assert.Equal(1, ip.EchoAnswered);
+        Assert.Equal(1, await CountAsync(() => ip.EchoAnswered, 1));
     }
 
     [Fact]
