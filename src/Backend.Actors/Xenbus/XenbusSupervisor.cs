@@ -150,12 +150,8 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private void RescanDomain(ushort domid)
     {
-        if (_domainScans.ContainsKey(domid))
-        {
-            _domainScans[domid] = true;
+        if (!BeginLook(_domainScans, domid))
             return;
-        }
-        _domainScans[domid] = false;
         _services.XenStore.DirectoryAsync($"{_root}/{domid}").ContinueWith(
             t => new XenbusProtocol.DomainScanned(domid, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException()),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
@@ -164,15 +160,8 @@ public sealed class XenbusSupervisor : ReceiveActor
     private void OnDomainScanned(XenbusProtocol.DomainScanned scanned)
     {
         var domid = scanned.DomId;
-        if (!_domainScans.Remove(domid, out var stale))
+        if (!EndLook(_domainScans, domid, scanned.Failure, RescanDomain))
             return;
-        if (scanned.Failure is not null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(scanned.Failure);
-        if (stale)
-        {
-            RescanDomain(domid);
-            return;
-        }
         var present = new HashSet<VifId>();
         foreach (var handleText in scanned.Handles ?? [])
             if (TryParseId(handleText, uint.MaxValue, out var handle))
@@ -186,12 +175,8 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private void CheckVif(VifId id)
     {
-        if (_vifChecks.ContainsKey(id))
-        {
-            _vifChecks[id] = true;
+        if (!BeginLook(_vifChecks, id))
             return;
-        }
-        _vifChecks[id] = false;
         _services.XenStore.DirectoryAsync(new VifPaths(_backendDomId, id).BackendDir).ContinueWith(
             t => new XenbusProtocol.VifChecked(id, t.IsCompletedSuccessfully && t.Result is not null, t.Exception?.GetBaseException()),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
@@ -200,17 +185,39 @@ public sealed class XenbusSupervisor : ReceiveActor
     private void OnVifChecked(XenbusProtocol.VifChecked checkedVif)
     {
         var id = checkedVif.Vif;
-        if (!_vifChecks.Remove(id, out var stale))
+        if (!EndLook(_vifChecks, id, checkedVif.Failure, CheckVif))
             return;
-        // As when the look was awaited here: a xenstore failure fails the supervisor.
-        if (checkedVif.Failure is not null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(checkedVif.Failure);
-        if (stale)
-        {
-            CheckVif(id);
-            return;
-        }
         Reconcile(checkedVif.Exists ? [id] : [], _vifs.ContainsKey(id) ? [id] : [], v => v == id);
+    }
+
+    /// <summary>Records a wanted look at <paramref name="key"/>; false when one is in flight (its answer is then stale).</summary>
+    private static bool BeginLook<TKey>(Dictionary<TKey, bool> looks, TKey key)
+        where TKey : notnull
+    {
+        if (looks.ContainsKey(key))
+        {
+            looks[key] = true;
+            return false;
+        }
+        looks[key] = false;
+        return true;
+    }
+
+    /// <summary>
+    /// Ends a look: true when its answer is current and is to be acted on. A stale one is looked at again,
+    /// an unknown one ignored, and a xenstore failure fails the supervisor (as when the look was awaited).
+    /// </summary>
+    private static bool EndLook<TKey>(Dictionary<TKey, bool> looks, TKey key, Exception? failure, Action<TKey> lookAgain)
+        where TKey : notnull
+    {
+        if (!looks.Remove(key, out var stale))
+            return false;
+        if (failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        if (!stale)
+            return true;
+        lookAgain(key);
+        return false;
     }
 
     /// <summary>
