@@ -24,7 +24,7 @@ public sealed class RxRingActor : ReceiveActor
 
     private readonly VifId _vif;
     private readonly BackendServices _services;
-    private readonly nint _ringPage;
+    private readonly RingPage _ringPage;
     private readonly VifChannels _channels;
     private readonly RxRingSettings _settings;
     private readonly VifStatus _status;
@@ -44,7 +44,7 @@ public sealed class RxRingActor : ReceiveActor
     private bool _copyInFlight;
     private bool _stopped;
 
-    public RxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, RxRingSettings settings)
+    public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings)
     {
         _vif = vif;
         _services = services;
@@ -60,12 +60,12 @@ public sealed class RxRingActor : ReceiveActor
         Receive<Stop>(_ => OnStop());
     }
 
-    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, RxRingSettings settings) =>
+    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings) =>
         Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
 
     protected override void PreStart()
     {
-        _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_ringPage);
+        _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_ringPage.Address);
         _ring.AttachAtResponseProducer();
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
         _stopped = _status.Disabled;
@@ -77,7 +77,17 @@ public sealed class RxRingActor : ReceiveActor
         Self.Tell(RingEvent.Instance);
     }
 
+    protected override void PreRestart(Exception reason, object message) =>
+        // Not PostStop: the ring page stays held for the next incarnation.
+        ReturnFrames();
+
     protected override void PostStop()
+    {
+        ReturnFrames();
+        _ringPage.Release();
+    }
+
+    private void ReturnFrames()
     {
         while (_queueCount > 0)
             Dequeue().Return();
@@ -204,13 +214,21 @@ public sealed class RxRingActor : ReceiveActor
                 _hypercall.Tell(_batch);
                 return;
             }
-            if (noSpace)
+            if (!noSpace)
             {
-                // Out of posted buffers: ask to be told of the next one, and look once more in case
-                // the frontend posted it meanwhile.
-                if (!_ring.FinalCheckForRequests())
-                    return;
+                // Room on the ring, yet nothing planned: the head frame needs more copies than an empty
+                // batch holds, and always will.
+                if (_queueCount > 0)
+                    Drop(Dequeue());
+                continue;
             }
+            // Too few buffers posted for the head frame (some may be): as Linux's
+            // xenvif_rx_ring_slots_available, ask to be told of the next request and look again only if
+            // the frontend posted one meanwhile. Looking again while req_prod stands still would spin
+            // this lane's thread for as long as the frontend wishes (a dead or hostile one: forever).
+            _ring.SetRequestEvent(unchecked(reqProd + 1));
+            if (_ring.ReadRequestProducer() == reqProd)
+                return;
         }
     }
 

@@ -24,7 +24,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     private readonly VifId _vif;
     private readonly BackendServices _services;
-    private readonly nint _ringPage;
+    private readonly RingPage _ringPage;
     private readonly VifChannels _channels;
     private readonly IActorRef _bridgePort;
     private readonly int _ingressPort;
@@ -58,7 +58,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         public PacketBuffer? Buffer;
     }
 
-    public TxRingActor(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate)
+    public TxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate)
     {
         _vif = vif;
         _services = services;
@@ -80,14 +80,14 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(VifId vif, BackendServices services, nint ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
+    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
         Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, ingressPort, rate));
 
     protected override void PreStart()
     {
         // A fresh actor, or one restarted after a failure: either way the ring is live and may hold
         // requests, and everything before rsp_prod has been answered, so start there.
-        _ring = new BackRing<NetifTxRequest, NetifTxResponse>(_ringPage);
+        _ring = new BackRing<NetifTxRequest, NetifTxResponse>(_ringPage.Address);
         _ring.AttachAtResponseProducer();
         _credit = _rate is null ? long.MaxValue : (long)_rate.Bytes;
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
@@ -100,12 +100,20 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Self.Tell(RingEvent.Instance);
     }
 
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Not PostStop: the ring page stays held for the next incarnation.
+        if (!_copyInFlight)
+            ReturnPendingBuffers();
+    }
+
     protected override void PostStop()
     {
         // Buffers of a batch still at the hypercall actor may yet be written: leave them to the GC's
         // indifference rather than hand them to another frame.
         if (!_copyInFlight)
             ReturnPendingBuffers();
+        _ringPage.Release();
     }
 
     private void OnEvent()

@@ -44,17 +44,16 @@ public sealed class VifConnectionActor : ReceiveActor
     private bool _hotplugConnected;
     private bool _settled;
     private Connection? _connection;
-    // The ring mappings of the last disconnect, normally unmapped by its MappingReleaser (see PostStop).
-    private IReadOnlyList<IDisposable> _lastHandedToReleaser = [];
     // --switch tap: the vif's own device, from first sight until the vif goes (HostNetwork/VifTap).
     private VifTap? _tap;
     private bool _forgotten;
     private bool _connectWaitingForHotplug;
+    private int _childGeneration;
 
     private sealed class Connection
     {
-        public IGrantMapping? TxRing;
-        public IGrantMapping? RxRing;
+        public RingPage? TxRing;
+        public RingPage? RxRing;
         public VifChannels? Channels;
         public readonly List<uint> BoundPorts = [];
         public BridgePort? Port;
@@ -102,12 +101,9 @@ public sealed class VifConnectionActor : ReceiveActor
         foreach (var w in _watches)
             _ = w.DisposeAsync().AsTask();
         _watches.Clear();
-        // Children are already stopped when PostStop runs, so the mappings can go at once.
+        // The children are stopped, or stopping when this runs for a restart; each ring actor holds its
+        // ring page until its own PostStop (RingPage), so the connection's hold can go now.
         ReleaseConnection(childrenStopped: true);
-        // The last disconnect's mappings (see ReleaseConnection). Mapping disposal is idempotent, so those a
-        // releaser already unmapped cost nothing more.
-        foreach (var m in _lastHandedToReleaser)
-            m.Dispose();
         if (_tap is not null)
         {
             // A daemon that stops leaves the persistent device for its next run; a vif that went deletes it.
@@ -303,29 +299,29 @@ public sealed class VifConnectionActor : ReceiveActor
         _status.Fault = null;
         var domid = id.DomId;
 
-        c.TxRing = _services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true);
-        c.RxRing = _services.Platform.GrantMapper.Map(domid, frontend.RxRingRef, writable: true);
+        c.TxRing = new RingPage(_services.Platform.GrantMapper.Map(domid, frontend.TxRingRef, writable: true));
+        c.RxRing = new RingPage(_services.Platform.GrantMapper.Map(domid, frontend.RxRingRef, writable: true));
         c.Channels = new VifChannels(_services.Platform.EventChannels);
 
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
         var lane = _services.Hypercalls.For(domid);
-        c.Rx = Context.ActorOf(lane.Place(RxRingActor.Props(id, _services, c.RxRing.Address, c.Channels, rxSettings)), "rx");
+        c.Rx = Context.ActorOf(lane.Place(RxRingActor.Props(id, _services, c.RxRing.AddHolder(), c.Channels, rxSettings)), ChildName("rx"));
         if (_tap is not null)
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             _tap.SetOffload(frontend);
             c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
-            c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), "tap-port");
-            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, 0, _config!.Rate)), "tx");
+            c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), ChildName("tap-port"));
+            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.AddHolder(), c.Channels, c.BridgePort, 0, _config!.Rate)), ChildName("tx"));
         }
         else
         {
             c.Bridge = _services.Bridges.Get(_config!.Bridge);
             c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
             c.Port.Mtu = mtu;
-            c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), "bridge-port");
-            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.Address, c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), "tx");
+            c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));
+            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.AddHolder(), c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), ChildName("tx"));
         }
 
         var events = _services.Platform.EventChannels;
@@ -347,6 +343,13 @@ public sealed class VifConnectionActor : ReceiveActor
         _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
             id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
     }
+
+    /// <summary>
+    /// The child's usual name, unless the last connection's child of that name is still stopping (a
+    /// frontend that reconnects at once): Akka keeps a name until its child has terminated.
+    /// </summary>
+    private string ChildName(string name) =>
+        Context.Child(name).IsNobody() ? name : $"{name}-{++_childGeneration}";
 
     private async Task AnnounceConnectedAsync()
     {
@@ -404,14 +407,9 @@ public sealed class VifConnectionActor : ReceiveActor
         if (c is null)
             return;
         _connection = null;
-        var mappings = new List<IDisposable>();
-        foreach (var m in new[] { c.TxRing, c.RxRing })
-            if (m is not null)
-                mappings.Add(m);
-        // Until a releaser has them, the ring mappings are this actor's to unmap in PostStop: a disconnect
-        // that runs while the actor is already stopping (an async handler's continuation can) cannot
-        // create the releaser, and anything below that throws must not lose them either.
-        _lastHandedToReleaser = mappings;
+        // The connection's hold on the ring pages; each ring actor lets go of its own when it has stopped.
+        c.TxRing?.Release();
+        c.RxRing?.Release();
         foreach (var port in c.BoundPorts)
         {
             try { _services.Platform.EventChannels.Unbind(port); }
@@ -424,20 +422,11 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         if (c.TapReader is not null)
             c.TapReader.Carrier = false;
-        var children = new List<IActorRef>();
+        if (childrenStopped)
+            return;
         foreach (var child in new[] { c.Tx, c.Rx, c.BridgePort })
             if (child is not null)
-                children.Add(child);
-        if (childrenStopped || children.Count == 0)
-        {
-            foreach (var m in mappings)
-                m.Dispose();
-            return;
-        }
-        foreach (var child in children)
-            Context.Stop(child);
-        // Children stop asynchronously and may be mid-drain over the ring pages: unmap once they are gone.
-        Context.ActorOf(MappingReleaser.Props(children, mappings));
+                Context.Stop(child);
     }
 
     private async Task FailAsync(string reason)

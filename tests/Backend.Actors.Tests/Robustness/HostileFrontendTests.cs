@@ -41,7 +41,8 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         _sim = await SimBackendFixture.CreateAsync();
         var toolstack = new SimToolstack(_sim.XenStore);
         _pair = await TrafficPair.StartAsync(_sim, toolstack, 1, 2);
-        await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = Hostile, Handle = 0, Mac = TrafficGuest.MacText(Hostile) });
+        // mtu 9000: a frame to it may take several RX slots.
+        await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = Hostile, Handle = 0, Mac = TrafficGuest.MacText(Hostile), Mtu = 9000 });
         Sys.ActorOf(XenbusSupervisor.Props(_sim.Services(Sys)), "xenbus");
         _frontClient = await XenStoreClient.ConnectAsync(_sim.SocketPath);
         _front = await HostileFrontend.ConnectAsync(_sim.Root, _frontClient, Hostile, 0, _cts.Token);
@@ -295,4 +296,36 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             _front.PutTx(new NetifTxRequest { Gref = 5000, Id = 0, Size = 60, Flags = (ushort)NetTxFlags.ExtraInfo });
             _front.PutTxExtra(new NetifExtraInfo { Type = NetifExtraType.Gso, GsoSize = 1448, GsoType = NetifGsoType.TcpV4 });
         }, Errors(1, gsoExtra: true));
+    [Fact]
+    public async Task Rx_buffers_too_few_for_a_frame_keep_it_queued_without_spinning_until_more_are_posted()
+    {
+        // All but one of the posted RX buffers used up by one-slot frames from guest 1.
+        var posted = _front.RxRequestProducer;
+        await RingBarrierAsync();
+        var toUse = (int)(posted - 1 - _front.RxResponseProducer);
+        for (var i = 0; i < toUse; i++)
+            await _pair.A.Netfront.SendAsync(TrafficGuest.Marker(_front.Mac, _pair.A.Mac), default, _cts.Token);
+        await AwaitAssertAsync(() => Assert.Equal(posted - 1, _front.RxResponseProducer), Timeout);
+
+        // A 9000-byte frame takes 3 slots; there is 1.
+        var big = new byte[9000];
+        _front.Mac.CopyTo(big, 0);
+        _pair.A.Mac.CopyTo(big, 6);
+        big[12] = 0x88;
+        big[13] = 0xB5;
+        await _pair.A.Netfront.SendAsync(big, default, _cts.Token);
+        await AwaitAssertAsync(() => Assert.Equal(1, Volatile.Read(ref HostileStatus.RxQueued)), Timeout);
+
+        // The RX actor answers (it does not spin on the ring), has answered nothing, and asked to be told
+        // of the frontend's next request.
+        await RingBarrierAsync();
+        Assert.Equal(posted - 1, _front.RxResponseProducer);
+        Assert.Equal(posted + 1, _front.RxRequestEvent);
+
+        _front.PostRxBuffers(2);
+        await AwaitAssertAsync(() => Assert.Equal(posted + 2, _front.RxResponseProducer), Timeout);
+        Assert.Equal(0, Volatile.Read(ref HostileStatus.RxQueued));
+        Assert.False(HostileStatus.Disabled);
+        await FinishTrafficAsync();
+    }
 }

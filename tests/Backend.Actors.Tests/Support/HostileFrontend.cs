@@ -72,6 +72,7 @@ public sealed class HostileFrontend : IAsyncDisposable, IEventChannelHandler
     public uint TxRequestEvent => Volatile.Read(ref Header(_txPage).ReqEvent);
     public uint RxResponseProducer => Volatile.Read(ref Header(_rxPage).RspProd);
     public uint RxRequestProducer => Volatile.Read(ref Header(_rxPage).ReqProd);
+    public uint RxRequestEvent => Volatile.Read(ref Header(_rxPage).ReqEvent);
 
     /// <summary>Connects as netfront does and waits until the backend is Connected too.</summary>
     public static async Task<HostileFrontend> ConnectAsync(SimRoot root, IXenStore store, ushort domid, int handle, CancellationToken ct)

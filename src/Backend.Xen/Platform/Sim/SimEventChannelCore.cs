@@ -6,9 +6,12 @@ namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
 /// What both sides of SIMXEN's event channels do alike: notify through the pending bitmap and a wake-up
-/// datagram, and receive on one asynchronous loop per domain (the runtime's socket engine, no thread per
-/// channel, no polling) that reads every queued datagram, then takes every pending word and calls each
-/// port's handler.
+/// datagram, and receive on one loop per domain (never a thread per channel, no polling) that reads every
+/// queued datagram, then takes every pending word and calls each port's handler. A guest's loop is
+/// asynchronous (the runtime's socket engine: a process may host many guests); the backend's is one
+/// dedicated thread blocked in recv, as the real platform's evtchn reader: the socket engine would wake
+/// its epoll thread and then a thread-pool thread for every notification, one wake-up more on every
+/// frame's path.
 /// </summary>
 internal sealed class SimEventChannelCore : IDisposable
 {
@@ -25,12 +28,26 @@ internal sealed class SimEventChannelCore : IDisposable
     private long _handlerFailures;
     private int _deliveringThread;
 
-    public SimEventChannelCore(SimDomain domain)
+    public SimEventChannelCore(SimDomain domain, bool dedicatedThread = false)
     {
         _domain = domain;
         _targets = new SimNotifyTargets(domain.Root);
         _sendSocket = SimNative.DatagramSocket();
-        _receiveLoop = ReceiveLoopAsync(_stop.Token);
+        if (dedicatedThread)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() => ReceiveLoopBlocking(_stop.Token, done))
+            {
+                IsBackground = true,
+                Name = $"sim-evtchn-{domain.DomId}",
+            };
+            thread.Start();
+            _receiveLoop = done.Task;
+        }
+        else
+        {
+            _receiveLoop = ReceiveLoopAsync(_stop.Token);
+        }
     }
 
     public SimNotifyTargets Targets => _targets;
@@ -133,6 +150,53 @@ internal sealed class SimEventChannelCore : IDisposable
                 Interlocked.Increment(ref _datagramsReceived);
             }
             _domain.Pending.TakeAll(ref dispatch);
+        }
+    }
+
+    private void ReceiveLoopBlocking(CancellationToken cancellationToken, TaskCompletionSource done)
+    {
+        var socket = _domain.EventChannelSocket;
+        var buffer = new byte[64];
+        var dispatch = new Dispatch(this);
+        // The timeout is how the thread sees a stop: nothing wakes a blocked recv on a socket that stays open.
+        socket.ReceiveTimeout = 100;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    socket.Receive(buffer, SocketFlags.None);
+                    Interlocked.Increment(ref _datagramsReceived);
+                    while (socket.Available > 0)
+                    {
+                        socket.Receive(buffer, SocketFlags.None);
+                        Interlocked.Increment(ref _datagramsReceived);
+                    }
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+                {
+                    continue;
+                }
+                catch (SocketException)
+                {
+                    // Any other error is the socket's, not a guest's (a datagram is only a wake-up): keep
+                    // serving, and look at the bitmap anyway in case a wake-up was lost with it.
+                    if (cancellationToken.IsCancellationRequested)
+                        break;
+                    Thread.Sleep(1);
+                }
+                catch (ObjectDisposedException)
+                {
+                    break;
+                }
+                _domain.Pending.TakeAll(ref dispatch);
+            }
+            done.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            done.TrySetException(e);
         }
     }
 

@@ -17,7 +17,7 @@ public sealed class SimEventChannels : IEventChannels
     public SimEventChannels(SimDomain backend)
     {
         _domain = backend;
-        _core = new SimEventChannelCore(backend);
+        _core = new SimEventChannelCore(backend, dedicatedThread: true);
     }
 
     public SimEventChannelCounters Counters => _core.Counters;
