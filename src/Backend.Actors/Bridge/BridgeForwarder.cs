@@ -18,15 +18,16 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     /// <summary>Forwards every frame of <paramref name="batch"/> and releases it; one message per destination.</summary>
     public void Forward(FrameBatch batch)
     {
+        var now = bridge.Timestamp();
         for (var i = 0; i < batch.Count; i++)
-            Forward(batch.Frames[i]);
+            Forward(batch.Frames[i], now);
         batch.Release();
         foreach (var (_, (target, outgoing)) in _outgoing)
             target.Receiver.Tell(outgoing);
         _outgoing.Clear();
     }
 
-    private void Forward(PacketBuffer frame)
+    private void Forward(PacketBuffer frame, long now)
     {
         if (frame.Length < 14)
         {
@@ -35,9 +36,9 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         }
         var header = frame.Frame;
         var destination = MacAddress.Read(header);
-        bridge.Learn(MacAddress.Read(header[6..]), port);
+        bridge.Learn(MacAddress.Read(header[6..]), port, now);
 
-        var target = bridge.Lookup(destination);
+        var target = bridge.Lookup(destination, now);
         if (target is not null)
         {
             if (target == port)

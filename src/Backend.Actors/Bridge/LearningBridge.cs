@@ -22,6 +22,7 @@ public sealed class LearningBridge(string name, TimeProvider time)
     private readonly ConcurrentDictionary<ulong, MacEntry> _table = new();
     private readonly ConcurrentDictionary<int, BridgePort> _ports = new();
     private readonly long _agingTicks = (long)(AgingTime.TotalSeconds * time.TimestampFrequency);
+    private readonly long _refreshTicks = time.TimestampFrequency;
     private static int s_nextPortId;
 
     public string Name { get; } = name;
@@ -59,17 +60,25 @@ public sealed class LearningBridge(string name, TimeProvider time)
                 _table.TryRemove(mac, out _);
     }
 
-    /// <summary>Records that <paramref name="source"/> is reachable through <paramref name="port"/>.</summary>
-    public void Learn(MacAddress source, BridgePort port)
+    /// <summary>
+    /// The bridge's clock, read once per drain by the forwarder: ageing is counted in minutes, and a
+    /// clock read per frame (two, learn and lookup) was 6 % of the daemon's CPU at 64-byte frames.
+    /// </summary>
+    public long Timestamp() => time.GetTimestamp();
+
+    /// <summary>Records that <paramref name="source"/> is reachable through <paramref name="port"/>, as of <paramref name="now"/>.</summary>
+    public void Learn(MacAddress source, BridgePort port, long now)
     {
         if (source.IsMulticast)
             return;
-        var now = time.GetTimestamp();
         if (_table.TryGetValue(source.Value, out var entry))
         {
             if (entry.Port != port)
                 entry.Port = port;
-            Volatile.Write(ref entry.LastSeen, now);
+            // Refreshed at most once a second: the entry's cache line is read by every port that sends
+            // to this MAC, and a write per frame would bounce it between their threads.
+            if (now - Volatile.Read(ref entry.LastSeen) > _refreshTicks)
+                Volatile.Write(ref entry.LastSeen, now);
         }
         else
         {
@@ -77,12 +86,12 @@ public sealed class LearningBridge(string name, TimeProvider time)
         }
     }
 
-    /// <summary>The port a unicast destination was last seen on, or null (flood) when unknown or aged out.</summary>
-    public BridgePort? Lookup(MacAddress destination)
+    /// <summary>The port a unicast destination was last seen on as of <paramref name="now"/>, or null (flood) when unknown or aged out.</summary>
+    public BridgePort? Lookup(MacAddress destination, long now)
     {
         if (destination.IsMulticast || !_table.TryGetValue(destination.Value, out var entry))
             return null;
-        if (time.GetTimestamp() - Volatile.Read(ref entry.LastSeen) > _agingTicks)
+        if (now - Volatile.Read(ref entry.LastSeen) > _agingTicks)
         {
             _table.TryRemove(destination.Value, out _);
             return null;
