@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Backend.Xen.Buffers;
 
@@ -12,7 +13,17 @@ namespace Backend.Actors.Bridge;
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
 {
-    private readonly Dictionary<int, (BridgePort Port, FrameBatch Batch)> _outgoing = [];
+    // Per destination port for the drain: its batch, and its counters, added to the port's once per
+    // batch (an atomic add per frame on a line other threads read cost more than the lookup).
+    private struct Outgoing
+    {
+        public BridgePort Port;
+        public FrameBatch? Batch;
+        public int Forwarded;
+        public int Flooded;
+    }
+
+    private readonly Dictionary<int, Outgoing> _outgoing = [];
     private readonly List<BridgePort> _floodTargets = [];
 
     /// <summary>Forwards every frame of <paramref name="batch"/> and releases it; one message per destination.</summary>
@@ -22,8 +33,8 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         for (var i = 0; i < batch.Count; i++)
             Forward(batch.Frames[i], now);
         batch.Release();
-        foreach (var (_, (target, outgoing)) in _outgoing)
-            target.Receiver.Tell(outgoing);
+        foreach (var (_, outgoing) in _outgoing)
+            Send(outgoing);
         _outgoing.Clear();
     }
 
@@ -44,7 +55,7 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             if (target == port)
                 frame.Return(); // never back out of the port it came in on
             else
-                Enqueue(target, frame, ref target.FramesForwarded);
+                Enqueue(target, frame, flooded: false);
             return;
         }
 
@@ -68,13 +79,13 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
                 copy = buffers.Rent(frame.Length);
                 copy.CopyFrom(frame);
             }
-            Enqueue(p, copy, ref p.FramesFlooded);
+            Enqueue(p, copy, flooded: true);
         }
         if (_floodTargets.Count == 0)
             frame.Return();
     }
 
-    private void Enqueue(BridgePort target, PacketBuffer frame, ref long counter)
+    private void Enqueue(BridgePort target, PacketBuffer frame, bool flooded)
     {
         // SIMXEN "Frames": frames to a vif that is not Connected, or longer than its MTU + 14 (non-GSO),
         // are dropped and counted.
@@ -90,14 +101,25 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             frame.Return();
             return;
         }
-        Interlocked.Increment(ref counter);
-        if (!_outgoing.TryGetValue(target.Id, out var entry) || entry.Batch.IsFull)
-        {
-            if (entry.Batch is { IsFull: true })
-                target.Receiver.Tell(entry.Batch);
-            entry = (target, FrameBatch.Rent());
-            _outgoing[target.Id] = entry;
-        }
+        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_outgoing, target.Id, out _);
+        if (entry.Batch is { IsFull: true })
+            Send(entry);
+        if (entry.Batch is null || entry.Batch.IsFull)
+            entry = new Outgoing { Port = target, Batch = FrameBatch.Rent() };
         entry.Batch.Add(frame);
+        if (flooded)
+            entry.Flooded++;
+        else
+            entry.Forwarded++;
+    }
+
+    private static void Send(in Outgoing outgoing)
+    {
+        var port = outgoing.Port;
+        if (outgoing.Forwarded != 0)
+            Interlocked.Add(ref port.FramesForwarded, outgoing.Forwarded);
+        if (outgoing.Flooded != 0)
+            Interlocked.Add(ref port.FramesFlooded, outgoing.Flooded);
+        port.Receiver.Tell(outgoing.Batch);
     }
 }

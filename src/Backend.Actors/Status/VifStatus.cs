@@ -23,6 +23,8 @@ public sealed class VifStatus(VifId id)
     /// <summary>With <c>--switch tap</c>: the vif's TAP device and what crossed it; null otherwise.</summary>
     public volatile string? TapDevice;
     public volatile HostNetwork.TapPortCounters? TapCounters;
+    /// <summary>The vif's port on its learning bridge while connected (its counters start with the connection); null otherwise.</summary>
+    public volatile Bridge.BridgePort? BridgePort;
 
     public long Restarts;
     public long Faults;

@@ -320,6 +320,7 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Bridge = _services.Bridges.Get(_config!.Bridge);
             c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
             c.Port.Mtu = mtu;
+            _status.BridgePort = c.Port;
             c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));
             c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.AddHolder(), c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), ChildName("tx"));
         }
@@ -417,6 +418,8 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         if (c.Port is not null)
         {
+            if (_status.BridgePort == c.Port)
+                _status.BridgePort = null;
             c.Port.Connected = false;
             c.Bridge?.RemovePort(c.Port);
         }

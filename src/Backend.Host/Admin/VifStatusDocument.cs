@@ -19,7 +19,8 @@ public sealed record VifStatusDocument(
     long Restarts,
     VifCountersDocument Counters,
     VifRingsDocument Rings,
-    TapCountersDocument? Tap)
+    TapCountersDocument? Tap,
+    BridgePortDocument? Port)
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
@@ -29,5 +30,6 @@ public sealed record VifStatusDocument(
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
             Interlocked.Read(ref v.Notifications)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
-        v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null);
+        v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
+        v.BridgePort is { } port ? BridgePortDocument.From(port) : null);
 }

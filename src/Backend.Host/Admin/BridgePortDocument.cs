@@ -1,0 +1,16 @@
+using Backend.Actors.Bridge;
+
+namespace Backend.Host.Admin;
+
+/// <summary>
+/// A vif's port on its learning bridge in <c>GET /status</c>, since the vif's current connection: frames
+/// the bridge handed to the vif, to it alone (<see cref="Forwarded"/>) or as a copy of a broadcast or
+/// unknown unicast (<see cref="Flooded"/>), and frames for it dropped there (longer than its MTU + 14, or
+/// while it was not Connected).
+/// </summary>
+public sealed record BridgePortDocument(long Forwarded, long Flooded, long DroppedMtu, long DroppedDown)
+{
+    public static BridgePortDocument From(BridgePort p) => new(
+        Interlocked.Read(ref p.FramesForwarded), Interlocked.Read(ref p.FramesFlooded),
+        Interlocked.Read(ref p.FramesDroppedMtu), Interlocked.Read(ref p.FramesDroppedDown));
+}

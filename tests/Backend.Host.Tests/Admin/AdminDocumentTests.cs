@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Akka.Actor;
+using Backend.Actors.Bridge;
+using Backend.Actors.HostNetwork;
+using Backend.Actors.Status;
+using Backend.Actors.Vif;
+using Backend.Host.Admin;
+
+namespace Backend.Host.Tests.Admin;
+
+/// <summary>What <c>/status</c> and <c>/metrics</c> make of a vif's live figures: every counter, under its name.</summary>
+public sealed class AdminDocumentTests
+{
+    private static VifStatusRegistry Registry(out VifStatus bridged, out VifStatus tapped)
+    {
+        var registry = new VifStatusRegistry();
+        bridged = registry.GetOrAdd(new VifId(5, 0));
+        bridged.State = "Connected";
+        bridged.RxPackets = 7;
+        var port = new BridgePort(1, "vif5.0", ActorRefs.Nobody)
+        {
+            FramesForwarded = 11,
+            FramesFlooded = 12,
+            FramesDroppedMtu = 13,
+            FramesDroppedDown = 14,
+        };
+        bridged.BridgePort = port;
+        tapped = registry.GetOrAdd(new VifId(6, 1));
+        tapped.TapDevice = "vif6.1";
+        tapped.TapCounters = new TapPortCounters { FromHost = 21, ToHost = 22, FromHostDropped = 23, ToHostDropped = 24 };
+        return registry;
+    }
+
+    [Fact]
+    public void Status_shows_the_bridge_port_of_a_bridged_vif_and_the_tap_of_a_tapped_one()
+    {
+        var registry = Registry(out _, out _);
+        var json = JsonSerializer.Serialize(StatusDocument.From("sim", 0, registry, []), AdminJson.Options);
+        using var doc = JsonDocument.Parse(json);
+        var vifs = doc.RootElement.GetProperty("vifs").EnumerateArray().ToDictionary(v => v.GetProperty("name").GetString()!);
+
+        var port = vifs["vif5.0"].GetProperty("port");
+        Assert.Equal(11, port.GetProperty("forwarded").GetInt64());
+        Assert.Equal(12, port.GetProperty("flooded").GetInt64());
+        Assert.Equal(13, port.GetProperty("droppedMtu").GetInt64());
+        Assert.Equal(14, port.GetProperty("droppedDown").GetInt64());
+        Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
+        Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
+
+        Assert.Equal(JsonValueKind.Null, vifs["vif6.1"].GetProperty("port").ValueKind);
+        var tap = vifs["vif6.1"].GetProperty("tap");
+        Assert.Equal("vif6.1", tap.GetProperty("device").GetString());
+        Assert.Equal(21, tap.GetProperty("fromHost").GetInt64());
+        Assert.Equal(24, tap.GetProperty("toHostDropped").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
+    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
+    [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
+    [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
+    [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
+    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
+    [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
+    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
+    [InlineData("xnb_vif_tap_from_host_dropped_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 23")]
+    [InlineData("xnb_vif_tap_to_host_dropped_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 24")]
+    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 0")]
+    [InlineData("xnb_vif_connected{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 1")]
+    [InlineData("xnb_vifs 2")]
+    public void Metrics_carry_every_counter(string line)
+    {
+        var metrics = PrometheusWriter.Write(Registry(out _, out _));
+        Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_metric_has_help_and_type()
+    {
+        var metrics = PrometheusWriter.Write(Registry(out _, out _)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
+        Assert.Equal(21, names.Count);
+        foreach (var name in names)
+        {
+            Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
+            Assert.Contains($"# TYPE {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
+        }
+    }
+}
