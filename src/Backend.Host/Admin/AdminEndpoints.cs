@@ -13,7 +13,7 @@ public static class AdminEndpoints
         var platform = xen.Describe();
         var domid = xen.Platform.BackendDomId;
         app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status, network.UplinkStatus()), AdminJson.Options));
-        app.MapGet("/metrics", () => Results.Text(PrometheusWriter.Write(status), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(PrometheusWriter.Write(status, network.UplinkStatus()), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
     }
 }

@@ -4,7 +4,7 @@ using Backend.Actors.Status;
 
 namespace Backend.Host.Admin;
 
-/// <summary><c>GET /metrics</c>: the vif counters in Prometheus text exposition format (0.0.4).</summary>
+/// <summary><c>GET /metrics</c>: the vif and uplink counters in Prometheus text exposition format (0.0.4).</summary>
 public static class PrometheusWriter
 {
     private static readonly (string Name, string Type, string Help, Func<VifStatus, long> Value)[] Metrics =
@@ -30,7 +30,15 @@ public static class PrometheusWriter
         ("xnb_vif_disabled", "gauge", "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
     ];
 
-    public static string Write(VifStatusRegistry registry)
+    private static readonly (string Name, string Help, Func<TapCountersDocument, long> Value)[] UplinkMetrics =
+    [
+        ("xnb_uplink_from_host_total", "Frames read from the uplink's TAP device.", t => t.FromHost),
+        ("xnb_uplink_to_host_total", "Frames written to the uplink's TAP device.", t => t.ToHost),
+        ("xnb_uplink_from_host_dropped_total", "Frames from the uplink's TAP device dropped.", t => t.FromHostDropped),
+        ("xnb_uplink_to_host_dropped_total", "Frames for the uplink's TAP device dropped.", t => t.ToHostDropped),
+    ];
+
+    public static string Write(VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks)
     {
         var vifs = registry.Snapshot();
         var sb = new StringBuilder();
@@ -43,6 +51,14 @@ public static class PrometheusWriter
             sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n");
             foreach (var v in vifs)
                 sb.Append(CultureInfo.InvariantCulture, $"{name}{{vif=\"{v.Id}\",domid=\"{v.Id.DomId}\",handle=\"{v.Id.Handle}\"}} {value(v)}\n");
+        }
+        if (uplinks.Count == 0)
+            return sb.ToString();
+        foreach (var (name, help, value) in UplinkMetrics)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n");
+            foreach (var u in uplinks)
+                sb.Append(CultureInfo.InvariantCulture, $"{name}{{uplink=\"{u.Tap.Device}\",bridge=\"{u.Bridge}\"}} {value(u.Tap)}\n");
         }
         return sb.ToString();
     }

@@ -54,6 +54,9 @@ public sealed class AdminDocumentTests
         Assert.Equal(24, tap.GetProperty("toHostDropped").GetInt64());
     }
 
+    private static readonly UplinkStatusDocument[] Uplinks =
+        [new UplinkStatusDocument("lan", new TapCountersDocument("xnbup0", 31, 32, 33, 34, 0))];
+
     [Theory]
     [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
@@ -68,18 +71,22 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_vif_tap_to_host_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 0")]
     [InlineData("xnb_vif_connected{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 1")]
     [InlineData("xnb_vifs 2")]
+    [InlineData("xnb_uplink_from_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 31")]
+    [InlineData("xnb_uplink_to_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 32")]
+    [InlineData("xnb_uplink_from_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 33")]
+    [InlineData("xnb_uplink_to_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 34")]
     public void Metrics_carry_every_counter(string line)
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _));
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks);
         Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Every_metric_has_help_and_type()
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(21, names.Count);
+        Assert.Equal(25, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);

@@ -93,6 +93,9 @@ public sealed class DaemonUplinkTests
                 Assert.Equal(tapName, tapCounters.GetProperty("device").GetString());
                 Assert.True(tapCounters.GetProperty("fromHost").GetInt64() >= 1, status.RootElement.ToString());
                 Assert.True(tapCounters.GetProperty("toHost").GetInt64() >= 1, status.RootElement.ToString());
+                // And in /metrics, under the uplink's device and bridge.
+                var metrics = await http.GetStringAsync("/metrics");
+                Assert.Contains($"xnb_uplink_from_host_total{{uplink=\"{tapName}\",bridge=\"lan\"}} ", metrics, StringComparison.Ordinal);
             }
 
             await guest.CloseAsync(cts.Token);
