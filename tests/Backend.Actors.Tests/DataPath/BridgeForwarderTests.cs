@@ -1,0 +1,138 @@
+using Akka.TestKit.Xunit2;
+using Backend.Actors.Bridge;
+using Backend.Xen.Buffers;
+
+namespace Backend.Actors.Tests.DataPath;
+
+/// <summary>
+/// One drain through a port's forwarder: where each frame goes (one port, every other port, or nowhere),
+/// one batch per destination, and the port counters; a MAC learned mid-drain counts for the frames after
+/// it (the answers of a table read per frame, which any caching of lookups must keep).
+/// </summary>
+public sealed class BridgeForwarderTests : TestKit
+{
+    private static readonly MacAddress MacA = new(0x00163E000001);
+    private static readonly MacAddress MacB = new(0x00163E000002);
+    private static readonly MacAddress MacC = new(0x00163E000003);
+
+    private readonly PacketBufferPool _buffers = new();
+    private readonly LearningBridge _bridge = new("xenbr0", TimeProvider.System);
+
+    private (BridgePort Port, Akka.TestKit.TestProbe Probe) AddPort(string name)
+    {
+        var probe = CreateTestProbe();
+        var port = _bridge.AddPort(name, probe.Ref);
+        port.Connected = true;
+        return (port, probe);
+    }
+
+    private PacketBuffer Frame(MacAddress destination, MacAddress source, int length = 64)
+    {
+        var frame = _buffers.Rent(length);
+        frame.Length = length;
+        frame.Span[..length].Clear();
+        destination.Write(frame.Span);
+        source.Write(frame.Span[6..]);
+        frame.Span[length - 1] = (byte)length;
+        return frame;
+    }
+
+    private static FrameBatch Batch(params PacketBuffer[] frames)
+    {
+        var batch = FrameBatch.Rent();
+        foreach (var f in frames)
+            batch.Add(f);
+        return batch;
+    }
+
+    private static List<(MacAddress Destination, MacAddress Source)> Take(Akka.TestKit.TestProbe probe)
+    {
+        var batch = probe.ExpectMsg<FrameBatch>(TimeSpan.FromSeconds(3));
+        var frames = new List<(MacAddress, MacAddress)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            frames.Add((MacAddress.Read(batch.Frames[i].Frame), MacAddress.Read(batch.Frames[i].Frame[6..])));
+            batch.Frames[i].Return();
+        }
+        batch.Release();
+        return frames;
+    }
+
+    [Fact]
+    public void Unknown_unicast_floods_then_a_learned_destination_goes_to_its_port_alone()
+    {
+        var a = AddPort("vif1.0");
+        var b = AddPort("vif2.0");
+        var c = AddPort("vif3.0");
+        var fromB = new BridgeForwarder(_bridge, b.Port, _buffers);
+        fromB.Forward(Batch(Frame(MacA, MacB))); // nobody knows A yet: flooded to A's and C's ports
+        Assert.Single(Take(a.Probe));
+        Assert.Single(Take(c.Probe));
+
+        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        fromA.Forward(Batch(Frame(MacB, MacA), Frame(MacB, MacA), Frame(MacC, MacA)));
+        // B was learned on its port: both frames in one batch to it; C unknown: flooded to B and C.
+        Assert.Equal([(MacB, MacA), (MacB, MacA), (MacC, MacA)], Take(b.Probe));
+        Assert.Equal([(MacC, MacA)], Take(c.Probe));
+        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(2, Interlocked.Read(ref b.Port.FramesForwarded));
+        Assert.Equal(1, Interlocked.Read(ref b.Port.FramesFlooded));
+        Assert.Equal(2, Interlocked.Read(ref c.Port.FramesFlooded));
+        Assert.Equal(1, Interlocked.Read(ref a.Port.FramesFlooded));
+        Assert.Equal(0, Interlocked.Read(ref a.Port.FramesForwarded));
+    }
+
+    [Fact]
+    public void A_source_learned_mid_drain_changes_where_a_later_frame_of_the_drain_goes()
+    {
+        var a = AddPort("vif1.0");
+        var b = AddPort("vif2.0");
+        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        // C is unknown: the first frame floods (to B). The second comes from C itself, on A's port (a
+        // bridged guest behind it), so C is learned there, and that frame, to C, goes nowhere: the first
+        // frame's answer (flood) does not hold for it.
+        fromA.Forward(Batch(Frame(MacC, MacA), Frame(MacC, MacC), Frame(MacB, MacA)));
+        Assert.Equal([(MacC, MacA), (MacB, MacA)], Take(b.Probe));
+        a.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Same(a.Port, _bridge.Lookup(MacC, _bridge.Timestamp()));
+    }
+
+    [Fact]
+    public void Frames_for_a_port_down_or_over_its_mtu_are_dropped_and_counted()
+    {
+        var a = AddPort("vif1.0");
+        var b = AddPort("vif2.0");
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacA, MacB)));
+        Take(a.Probe);
+        b.Port.Mtu = 1500;
+        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        fromA.Forward(Batch(Frame(MacB, MacA, 1514), Frame(MacB, MacA, 1515)));
+        Assert.Equal([(MacB, MacA)], Take(b.Probe));
+        Assert.Equal(1, Interlocked.Read(ref b.Port.FramesDroppedMtu));
+
+        b.Port.Connected = false;
+        fromA.Forward(Batch(Frame(MacB, MacA)));
+        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, Interlocked.Read(ref b.Port.FramesDroppedDown));
+        Assert.Equal(1, Interlocked.Read(ref b.Port.FramesForwarded));
+    }
+
+    [Fact]
+    public void A_frame_is_never_sent_back_out_of_the_port_it_came_in_on()
+    {
+        var a = AddPort("vif1.0");
+        var b = AddPort("vif2.0");
+        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        fromA.Forward(Batch(Frame(MacA, MacA), Frame(MacA, MacA)));
+        a.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+            _buffers.Dispose();
+    }
+}
