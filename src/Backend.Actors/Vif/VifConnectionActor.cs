@@ -306,14 +306,14 @@ public sealed class VifConnectionActor : ReceiveActor
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
         var lane = _services.Hypercalls.For(domid);
-        c.Rx = Context.ActorOf(lane.Place(RxRingActor.Props(id, _services, c.RxRing.AddHolder(), c.Channels, rxSettings)), ChildName("rx"));
+        c.Rx = StartRingActor(c.RxRing, page => lane.Place(RxRingActor.Props(id, _services, page, c.Channels, rxSettings)), "rx");
         if (_tap is not null)
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             _tap.SetOffload(frontend);
             c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
             c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), ChildName("tap-port"));
-            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.AddHolder(), c.Channels, c.BridgePort, 0, _config!.Rate)), ChildName("tx"));
+            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, 0, _config!.Rate)), "tx");
         }
         else
         {
@@ -322,7 +322,7 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Port.Mtu = mtu;
             _status.BridgePort = c.Port;
             c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));
-            c.Tx = Context.ActorOf(lane.Place(TxRingActor.Props(id, _services, c.TxRing.AddHolder(), c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), ChildName("tx"));
+            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), "tx");
         }
 
         var events = _services.Platform.EventChannels;
@@ -342,7 +342,22 @@ public sealed class VifConnectionActor : ReceiveActor
         _status.Mtu = mtu;
         _status.Features = Describe(frontend);
         _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
-            id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config.Bridge);
+            id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config!.Bridge);
+    }
+
+    /// <summary>A ring actor holding <paramref name="page"/> (it lets go when it stops; here, if it never started).</summary>
+    private IActorRef StartRingActor(RingPage page, Func<RingPage, Props> props, string name)
+    {
+        page.AddHolder();
+        try
+        {
+            return Context.ActorOf(props(page), ChildName(name));
+        }
+        catch
+        {
+            page.Release();
+            throw;
+        }
     }
 
     /// <summary>
