@@ -102,10 +102,13 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             return;
         }
         ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_outgoing, target.Id, out _);
-        if (entry.Batch is { IsFull: true })
-            Send(entry);
         if (entry.Batch is null || entry.Batch.IsFull)
+        {
+            // The destination's first frame of the drain, or its batch is full: send that one, start anew.
+            if (entry.Batch is not null)
+                Send(entry);
             entry = new Outgoing { Port = target, Batch = FrameBatch.Rent() };
+        }
         entry.Batch.Add(frame);
         if (flooded)
             entry.Flooded++;

@@ -142,18 +142,8 @@ public sealed class VifConnectionActor : ReceiveActor
         var hotplug = hotplugRead.Result;
         if (_services.Options.WriteHotplugStatus && hotplug is not null && hotplug != "connected")
         {
-            // As WriteStateAsync, only while the backend's state node exists: the toolstack may have removed
-            // the vif since we looked, and a plain write would bring its directory back (xenstore creates
-            // missing parents), leaving a husk no toolstack removes.
-            var statePath = _paths.Backend("state");
-            var hotplugPath = _paths.Backend("hotplug-status");
-            if (await Xs.RunTransactionAsync(async tx =>
-                {
-                    if (await Xs.ReadAsync(statePath, tx) is null)
-                        return false;
-                    await Xs.WriteAsync(hotplugPath, "connected", tx);
-                    return true;
-                }))
+            // The toolstack may have removed the vif since we looked (see WriteWhileBackendExistsAsync).
+            if (await WriteWhileBackendExistsAsync([new("hotplug-status", "connected")]))
                 hotplug = "connected";
         }
         _hotplugConnected = hotplug is null or "connected";
@@ -464,28 +454,14 @@ public sealed class VifConnectionActor : ReceiveActor
         }
     }
 
-    /// <summary>
-    /// As Linux's xenbus_switch_state: in one transaction, and only while the backend's <c>state</c> node
-    /// exists, so that a vif the toolstack is removing is never brought back to life by our write
-    /// (xenstore creates missing parents).
-    /// </summary>
+    /// <summary>As Linux's xenbus_switch_state, with the features first when the backend first offers them.</summary>
     private async Task WriteStateAsync(XenbusState state, bool publishFeatures = false)
     {
-        var statePath = _paths.Backend("state");
-        var written = await Xs.RunTransactionAsync(async tx =>
-        {
-            if (await Xs.ReadAsync(statePath, tx) is null)
-                return false;
-            // The writes go out together, features first and the state last (requests leave in call order).
-            var writes = new List<Task>(Features.Count + 1);
-            if (publishFeatures)
-                foreach (var (key, value) in Features)
-                    writes.Add(Xs.WriteAsync(_paths.Backend(key), value, tx));
-            writes.Add(Xs.WriteAsync(statePath, ((int)state).ToString(CultureInfo.InvariantCulture), tx));
-            await Task.WhenAll(writes);
-            return true;
-        });
-        if (!written)
+        var writes = new List<KeyValuePair<string, string>>(Features.Count + 1);
+        if (publishFeatures)
+            writes.AddRange(Features);
+        writes.Add(new("state", ((int)state).ToString(CultureInfo.InvariantCulture)));
+        if (!await WriteWhileBackendExistsAsync(writes))
         {
             _log.Debug("{Vif}: backend directory gone, state {State} not written", _paths.Vif, state);
             return;
@@ -493,6 +469,24 @@ public sealed class VifConnectionActor : ReceiveActor
         _backendState = state;
         _status.State = state.ToString();
     }
+
+    /// <summary>
+    /// Writes backend keys in one transaction, and only while the backend's <c>state</c> node exists, so
+    /// that a vif the toolstack is removing is never brought back to life by our write (xenstore creates
+    /// missing parents, leaving a husk no toolstack removes). The writes go out together, in order
+    /// (requests leave in call order). False when the backend was gone.
+    /// </summary>
+    private Task<bool> WriteWhileBackendExistsAsync(IReadOnlyList<KeyValuePair<string, string>> writes) =>
+        Xs.RunTransactionAsync(async tx =>
+        {
+            if (await Xs.ReadAsync(_paths.Backend("state"), tx) is null)
+                return false;
+            var pending = new Task[writes.Count];
+            for (var i = 0; i < writes.Count; i++)
+                pending[i] = Xs.WriteAsync(_paths.Backend(writes[i].Key), writes[i].Value, tx);
+            await Task.WhenAll(pending);
+            return true;
+        });
 
     private void Forget()
     {

@@ -45,37 +45,35 @@ public readonly struct FrameLayout
     /// Whether the frame's EtherType, after at most one VLAN tag as <see cref="TryParse"/> reads it, is IPv6:
     /// which of a frontend's checksum offloads (IPv4 or IPv6) covers it.
     /// </summary>
-    public static bool IsIpv6(ReadOnlySpan<byte> frame)
+    public static bool IsIpv6(ReadOnlySpan<byte> frame) =>
+        TryReadEtherType(frame, out var etherType, out _) && etherType == EtherTypeIpv6;
+
+    /// <summary>
+    /// The EtherType behind at most one VLAN (or QinQ outer) tag, and where the network header starts;
+    /// false when the frame is too short to hold them.
+    /// </summary>
+    private static bool TryReadEtherType(ReadOnlySpan<byte> frame, out ushort etherType, out int networkOffset)
     {
-        if (frame.Length < 14)
+        etherType = 0;
+        networkOffset = 14;
+        if (frame.Length < networkOffset)
             return false;
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12, 2));
-        if (etherType is EtherTypeVlan or EtherTypeQinQ)
-        {
-            if (frame.Length < 18)
-                return false;
-            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(16, 2));
-        }
-        return etherType == EtherTypeIpv6;
+        etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12, 2));
+        if (etherType is not (EtherTypeVlan or EtherTypeQinQ))
+            return true;
+        networkOffset = 18;
+        if (frame.Length < networkOffset)
+            return false;
+        etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(16, 2));
+        return true;
     }
 
     /// <summary>Parses an Ethernet frame's IP layout; <see cref="FrameParse.Ok"/> only for a consistent IPv4/IPv6 packet.</summary>
     public static FrameParse TryParse(ReadOnlySpan<byte> frame, out FrameLayout layout)
     {
         layout = default;
-        if (frame.Length < 14)
+        if (!TryReadEtherType(frame, out var etherType, out var offset))
             return FrameParse.Malformed;
-        int offset = 12;
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(offset, 2));
-        offset += 2;
-        if (etherType is EtherTypeVlan or EtherTypeQinQ)
-        {
-            if (frame.Length < offset + 4)
-                return FrameParse.Malformed;
-            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(offset + 2, 2));
-            offset += 4;
-        }
-
         return etherType switch
         {
             EtherTypeIpv4 => ParseIpv4(frame, offset, out layout),

@@ -26,6 +26,20 @@ public sealed class BridgeForwarderTests : TestKit
         return (port, probe);
     }
 
+    /// <summary>Ports for guests A and B, and the forwarder of A's port.</summary>
+    private ((BridgePort Port, Akka.TestKit.TestProbe Probe) A, (BridgePort Port, Akka.TestKit.TestProbe Probe) B, BridgeForwarder FromA) TwoPorts()
+    {
+        var a = AddPort("vif1.0");
+        var b = AddPort("vif2.0");
+        return (a, b, new BridgeForwarder(_bridge, a.Port, _buffers));
+    }
+
+    private static void ExpectNothing(params Akka.TestKit.TestProbe[] probes)
+    {
+        foreach (var probe in probes)
+            probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
     private PacketBuffer Frame(MacAddress destination, MacAddress source, int length = 64)
     {
         var frame = _buffers.Rent(length);
@@ -74,7 +88,7 @@ public sealed class BridgeForwarderTests : TestKit
         // B was learned on its port: both frames in one batch to it; C unknown: flooded to B and C.
         Assert.Equal([(MacB, MacA), (MacB, MacA), (MacC, MacA)], Take(b.Probe));
         Assert.Equal([(MacC, MacA)], Take(c.Probe));
-        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNothing(b.Probe);
 
         Assert.Equal(2, Interlocked.Read(ref b.Port.FramesForwarded));
         Assert.Equal(1, Interlocked.Read(ref b.Port.FramesFlooded));
@@ -86,34 +100,30 @@ public sealed class BridgeForwarderTests : TestKit
     [Fact]
     public void A_source_learned_mid_drain_changes_where_a_later_frame_of_the_drain_goes()
     {
-        var a = AddPort("vif1.0");
-        var b = AddPort("vif2.0");
-        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        var (a, b, fromA) = TwoPorts();
         // C is unknown: the first frame floods (to B). The second comes from C itself, on A's port (a
         // bridged guest behind it), so C is learned there, and that frame, to C, goes nowhere: the first
         // frame's answer (flood) does not hold for it.
         fromA.Forward(Batch(Frame(MacC, MacA), Frame(MacC, MacC), Frame(MacB, MacA)));
         Assert.Equal([(MacC, MacA), (MacB, MacA)], Take(b.Probe));
-        a.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNothing(a.Probe);
         Assert.Same(a.Port, _bridge.Lookup(MacC, _bridge.Timestamp()));
     }
 
     [Fact]
     public void Frames_for_a_port_down_or_over_its_mtu_are_dropped_and_counted()
     {
-        var a = AddPort("vif1.0");
-        var b = AddPort("vif2.0");
+        var (a, b, fromA) = TwoPorts();
         new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacA, MacB)));
         Take(a.Probe);
         b.Port.Mtu = 1500;
-        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
         fromA.Forward(Batch(Frame(MacB, MacA, 1514), Frame(MacB, MacA, 1515)));
         Assert.Equal([(MacB, MacA)], Take(b.Probe));
         Assert.Equal(1, Interlocked.Read(ref b.Port.FramesDroppedMtu));
 
         b.Port.Connected = false;
         fromA.Forward(Batch(Frame(MacB, MacA)));
-        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNothing(b.Probe);
         Assert.Equal(1, Interlocked.Read(ref b.Port.FramesDroppedDown));
         Assert.Equal(1, Interlocked.Read(ref b.Port.FramesForwarded));
     }
@@ -121,12 +131,9 @@ public sealed class BridgeForwarderTests : TestKit
     [Fact]
     public void A_frame_is_never_sent_back_out_of_the_port_it_came_in_on()
     {
-        var a = AddPort("vif1.0");
-        var b = AddPort("vif2.0");
-        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        var (a, b, fromA) = TwoPorts();
         fromA.Forward(Batch(Frame(MacA, MacA), Frame(MacA, MacA)));
-        a.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        b.Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNothing(a.Probe, b.Probe);
     }
 
     protected override void Dispose(bool disposing)

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Xenbus;
+using Backend.Xen.Platform.Sim;
 using Backend.Xen.Platform.Sim.Toolstack;
 
 namespace Backend.Actors.Tests.Xenbus;
@@ -145,6 +146,29 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await _sim.XenStore.WriteAsync($"{Fe(12)}/state", "4");
         await AwaitValue($"{Be(12)}/state", "5");
         Assert.NotNull(await _sim.XenStore.ReadAsync(Err(12)));
+    }
+
+    [Fact]
+    public async Task A_tx_ring_mapped_before_the_rx_ring_map_failed_is_unmapped_again()
+    {
+        // The frontend grants its TX ring page but names an RX ring reference it never granted.
+        using var guest = SimDomain.CreateGuest(_sim.Root, 16, 2);
+        var granter = guest.Granter!;
+        var txRef = granter.AllocateReference();
+        granter.Grant(txRef, 0, 0, readOnly: false);
+        await CreateVif(16);
+        StartSupervisor();
+        await AwaitValue($"{Be(16)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(16)}/tx-ring-ref", txRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(16)}/rx-ring-ref", (txRef + 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(16)}/event-channel", "3");
+        await _sim.XenStore.WriteAsync($"{Fe(16)}/request-rx-copy", "1");
+        await _sim.XenStore.WriteAsync($"{Fe(16)}/state", "4");
+        await AwaitValue($"{Be(16)}/state", "5");
+        Assert.NotNull(await _sim.XenStore.ReadAsync(Err(16)));
+        // A map holds GTF_reading|GTF_writing until it is unmapped (SIMXEN "Grant map"): the TX ring's is undone.
+        await AwaitAssertAsync(() =>
+            Assert.Equal(0, granter.ReadEntry(txRef).Flags & (SimGrantFlags.GTF_reading | SimGrantFlags.GTF_writing)), Timeout);
     }
 
     [Fact]

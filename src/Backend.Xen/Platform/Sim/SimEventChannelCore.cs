@@ -6,12 +6,12 @@ namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
 /// What both sides of SIMXEN's event channels do alike: notify through the pending bitmap and a wake-up
-/// datagram, and receive on one loop per domain (never a thread per channel, no polling) that reads every
-/// queued datagram, then takes every pending word and calls each port's handler. A guest's loop is
-/// asynchronous (the runtime's socket engine: a process may host many guests); the backend's is one
-/// dedicated thread blocked in recv, as the real platform's evtchn reader: the socket engine would wake
-/// its epoll thread and then a thread-pool thread for every notification, one wake-up more on every
-/// frame's path.
+/// datagram, and receive on one loop per domain (never a thread per channel, never polling the bitmap)
+/// that reads every queued datagram, then takes every pending word and calls each port's handler. A
+/// guest's loop is asynchronous (the runtime's socket engine: a process may host many guests); the
+/// backend's is one dedicated thread blocked in recv, as the real platform's evtchn reader: the socket
+/// engine would wake its epoll thread and then a thread-pool thread for every notification, one wake-up
+/// more on every frame's path. That thread wakes every 100 ms when idle, only to see a stop.
 /// </summary>
 internal sealed class SimEventChannelCore : IDisposable
 {
@@ -142,13 +142,7 @@ internal sealed class SimEventChannelCore : IDisposable
             {
                 return;
             }
-            Interlocked.Increment(ref _datagramsReceived);
-            // A datagram is only a wake-up: read all that are queued, then the bitmap says what is pending.
-            while (socket.Available > 0)
-            {
-                socket.Receive(buffer, SocketFlags.None);
-                Interlocked.Increment(ref _datagramsReceived);
-            }
+            DrainWakeUps(socket, buffer);
             _domain.Pending.TakeAll(ref dispatch);
         }
     }
@@ -167,12 +161,7 @@ internal sealed class SimEventChannelCore : IDisposable
                 try
                 {
                     socket.Receive(buffer, SocketFlags.None);
-                    Interlocked.Increment(ref _datagramsReceived);
-                    while (socket.Available > 0)
-                    {
-                        socket.Receive(buffer, SocketFlags.None);
-                        Interlocked.Increment(ref _datagramsReceived);
-                    }
+                    DrainWakeUps(socket, buffer);
                 }
                 catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
                 {
@@ -197,6 +186,20 @@ internal sealed class SimEventChannelCore : IDisposable
         catch (Exception e)
         {
             done.TrySetException(e);
+        }
+    }
+
+    /// <summary>
+    /// Counts the datagram just received and reads every one queued behind it: a datagram is only a
+    /// wake-up, the bitmap says what is pending.
+    /// </summary>
+    private void DrainWakeUps(Socket socket, byte[] buffer)
+    {
+        Interlocked.Increment(ref _datagramsReceived);
+        while (socket.Available > 0)
+        {
+            socket.Receive(buffer, SocketFlags.None);
+            Interlocked.Increment(ref _datagramsReceived);
         }
     }
 
