@@ -172,6 +172,39 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_event_channel_port_the_platform_cannot_bind_fails_the_connection_with_an_error_node()
+    {
+        // Port 5000 passes the key's own bound (the FIFO ABI allows 2^17 ports) but SIMXEN has 1..4095: the
+        // bind refuses it, and that is the frontend's fault like any bad key, not a bug of ours to restart.
+        using var guest = SimDomain.CreateGuest(_sim.Root, 17, 2);
+        var granter = guest.Granter!;
+        var txRef = granter.AllocateReference();
+        granter.Grant(txRef, 0, 0, readOnly: false);
+        var rxRef = granter.AllocateReference();
+        granter.Grant(rxRef, 1, 0, readOnly: false);
+        await CreateVif(17);
+        StartSupervisor();
+        await AwaitValue($"{Be(17)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(17)}/tx-ring-ref", txRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(17)}/rx-ring-ref", rxRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(17)}/event-channel", "5000");
+        await _sim.XenStore.WriteAsync($"{Fe(17)}/request-rx-copy", "1");
+        await _sim.XenStore.WriteAsync($"{Fe(17)}/state", "4");
+        await AwaitValue($"{Be(17)}/state", "5");
+        var error = await _sim.XenStore.ReadAsync(Err(17));
+        Assert.NotNull(error);
+        Assert.Contains("5000", error);
+        var status = _sim.Status.Snapshot().Single(v => v.Id.DomId == 17);
+        Assert.Equal(0, status.Restarts);
+        // Both ring maps are undone, as for any failed connect.
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(0, granter.ReadEntry(txRef).Flags & (SimGrantFlags.GTF_reading | SimGrantFlags.GTF_writing));
+            Assert.Equal(0, granter.ReadEntry(rxRef).Flags & (SimGrantFlags.GTF_reading | SimGrantFlags.GTF_writing));
+        }, Timeout);
+    }
+
+    [Fact]
     public async Task Removing_the_backend_directory_stops_the_vif_tree()
     {
         await CreateVif(13);

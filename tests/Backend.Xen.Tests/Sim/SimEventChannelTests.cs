@@ -1,3 +1,4 @@
+using Backend.Xen.EventChannels;
 using Backend.Xen.Platform.Sim;
 
 namespace Backend.Xen.Tests.Sim;
@@ -202,8 +203,9 @@ public sealed class SimEventChannelTests : IDisposable
     public void Binding_refuses_invalid_ports_and_missing_domains()
     {
         var handler = new RecordingHandler();
-        Assert.Throws<ArgumentOutOfRangeException>(() => _backendChannels.BindInterdomain(Guest, 0, handler));
-        Assert.Throws<ArgumentOutOfRangeException>(() => _backendChannels.BindInterdomain(Guest, 4096, handler));
+        // What the frontend named is refused as an IOException its vif's connection fails on (issue 12, finding 10).
+        Assert.Throws<EventChannelBindException>(() => _backendChannels.BindInterdomain(Guest, 0, handler));
+        Assert.Throws<EventChannelBindException>(() => _backendChannels.BindInterdomain(Guest, 4096, handler));
         Assert.Throws<IOException>(() => _backendChannels.BindInterdomain(9, 33, handler));
     }
 

@@ -32,10 +32,11 @@ public sealed class SimEventChannels : IEventChannels
     public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        // Both come from the frontend's keys: refused as Xen refuses them (-EINVAL), never as a bug of ours.
         if (remotePort == 0 || remotePort >= SimRoot.EventChannelPorts)
-            throw new ArgumentOutOfRangeException(nameof(remotePort), remotePort, "event channel ports are 1 to 4095");
+            throw new EventChannelBindException(remoteDomain, remotePort, "SIMXEN event channel ports are 1 to 4095");
         if (remoteDomain >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentOutOfRangeException(nameof(remoteDomain), remoteDomain, "domain ids are below 32752");
+            throw new EventChannelBindException(remoteDomain, remotePort, "domain ids are below 32752");
         var peersFile = SimMappedFile.TryOpen(_domain.Root.DomainFile(remoteDomain, SimRoot.EventChannelPeersFile), SimEventChannelPeers.FileSize, wholePages: false, keepDescriptor: false)
             ?? throw new IOException($"domain {remoteDomain} has no {SimRoot.EventChannelPeersFile}: it is not there");
         try
