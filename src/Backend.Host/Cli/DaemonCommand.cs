@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Backend.Host.Admin;
 using Backend.Host.Hosting;
 using Backend.Host.Sim;
 using Backend.Xen.Platform;
@@ -115,6 +116,8 @@ public static class DaemonCommand
         if (xen.SimRoot is { } root)
             await File.WriteAllTextAsync(root.DomainFile(xen.Platform.BackendDomId, "admin-url"), host.AdminUrl + "\n", CancellationToken.None);
         Log.Information("xnb serving {Xen} as domain {DomId}; admin endpoint {AdminUrl}", xen.Describe(), xen.Platform.BackendDomId, host.AdminUrl);
+        if (AdminExposure.Warning(settings.Admin) is { } exposed)
+            Log.Warning("{Warning}", exposed);
 
         await host.Ready.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         Console.Out.WriteLine("READY");
