@@ -7,9 +7,12 @@ namespace Backend.Actors.Status;
 /// The live figures of one vif, for the admin endpoint. The vif's actors write them (counters with
 /// Interlocked, the rest as whole values); readers take a snapshot without asking the actors.
 /// </summary>
-public sealed class VifStatus(VifId id)
+public sealed class VifStatus(VifId id, TimeProvider? time = null)
 {
     public VifId Id { get; } = id;
+
+    /// <summary>The lines this vif's guest can make us log again and again (reconnecting, failing anew).</summary>
+    public GuestLogLimit GuestLog { get; } = new(time ?? TimeProvider.System);
 
     public volatile string State = nameof(XenbusState.Unknown);
     public volatile string FrontendState = nameof(XenbusState.Unknown);

@@ -4,13 +4,14 @@ using Backend.Actors.Vif;
 namespace Backend.Actors.Status;
 
 /// <summary>Every vif the daemon serves, with its <see cref="VifStatus"/>; read by the admin endpoint.</summary>
-public sealed class VifStatusRegistry
+public sealed class VifStatusRegistry(TimeProvider? time = null)
 {
     private readonly ConcurrentDictionary<VifId, VifStatus> _vifs = new();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public long DisabledTotal;
 
-    public VifStatus GetOrAdd(VifId id) => _vifs.GetOrAdd(id, static i => new VifStatus(i));
+    public VifStatus GetOrAdd(VifId id) => _vifs.GetOrAdd(id, static (i, time) => new VifStatus(i, time), _time);
 
     public void Remove(VifId id) => _vifs.TryRemove(id, out _);
 

@@ -246,7 +246,7 @@ public sealed class VifConnectionActor : ReceiveActor
             // rings before that would consume the guest's first frames only to drop them at a down TAP.
             // So, as Linux netback, connect once hotplug-status reads "connected".
             _connectWaitingForHotplug = true;
-            _log.Info("{Vif}: frontend connected; waiting for hotplug-status to read 'connected' before serving the rings", _paths.Vif);
+            GuestLog(LogLevel.InfoLevel, "{Vif}: frontend connected; waiting for hotplug-status to read 'connected' before serving the rings", _paths.Vif);
             return;
         }
         try
@@ -277,7 +277,7 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_backendState == XenbusState.Connected || _hotplugConnected)
             await AnnounceConnectedAsync();
         else
-            _log.Info("{Vif}: connected, waiting for hotplug-status to read 'connected'", _paths.Vif);
+            GuestLog(LogLevel.InfoLevel, "{Vif}: connected, waiting for hotplug-status to read 'connected'", _paths.Vif);
     }
 
     private void Attach(FrontendConfig frontend, int mtu)
@@ -331,7 +331,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
         _status.Mtu = mtu;
         _status.Features = Describe(frontend);
-        _log.Info("{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
+        GuestLog(LogLevel.InfoLevel, "{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'",
             id, c.Channels.Split ? $"{c.Channels.TxPort}/{c.Channels.RxPort}" : $"{c.Channels.TxPort}", mtu, _config!.Bridge);
     }
 
@@ -394,8 +394,8 @@ public sealed class VifConnectionActor : ReceiveActor
         // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
         _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
         _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
-        // Logged once per vif: the guest cannot make us repeat it, since the TX ring is no longer read.
-        _log.Warning("{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
+        // The TX ring is no longer read, but the guest can reconnect and misbehave again: within its budget.
+        GuestLog(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
     }
 
     private void Disconnect()
@@ -403,7 +403,7 @@ public sealed class VifConnectionActor : ReceiveActor
         _connectWaitingForHotplug = false;
         if (_connection is null)
             return;
-        _log.Info("{Vif}: disconnecting", _paths.Vif);
+        GuestLog(LogLevel.InfoLevel, "{Vif}: disconnecting", _paths.Vif);
         ReleaseConnection(childrenStopped: false);
     }
 
@@ -441,7 +441,7 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         Interlocked.Increment(ref _status.Faults);
         _status.Fault = reason;
-        _log.Error("{Vif}: cannot connect: {Reason}", _paths.Vif, reason);
+        GuestLog(LogLevel.ErrorLevel, "{Vif}: cannot connect: {Reason}", _paths.Vif, reason);
         try
         {
             // As Linux's xenbus_dev_fatal: the reason goes to the error node, the device to Closing.
@@ -450,7 +450,7 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         catch (Exception ex) when (ex is XenStoreErrorException or IOException)
         {
-            _log.Warning("{Vif}: could not record the failure in xenstore: {Reason}", _paths.Vif, ex.Message);
+            GuestLog(LogLevel.WarningLevel, "{Vif}: could not record the failure in xenstore: {Reason}", _paths.Vif, ex.Message);
         }
     }
 
@@ -516,6 +516,19 @@ public sealed class VifConnectionActor : ReceiveActor
             await FailAsync($"cannot create the vif's TAP device: {ex.Message}");
             return false;
         }
+    }
+
+    /// <summary>
+    /// A line the guest can make us write again and again (by reconnecting, or failing anew): written
+    /// within the vif's <see cref="GuestLogLimit"/>, with the count of those suppressed before it.
+    /// </summary>
+    private void GuestLog(LogLevel level, string format, params object[] args)
+    {
+        if (!_status.GuestLog.TryTake(out var suppressed))
+            return;
+        if (suppressed > 0)
+            _log.Log(level, "{Vif}: {Suppressed} lines about this vif suppressed (rate limit)", [_paths.Vif, suppressed]);
+        _log.Log(level, format, args);
     }
 
     /// <summary>As Linux's xenbus_read_driver_state: anything unreadable counts as Unknown.</summary>

@@ -1,11 +1,17 @@
 using System.Globalization;
 using System.Text;
+using Backend.Xen.XenStore;
 
 namespace Backend.Host.Admin;
 
-/// <summary>The <c>status</c> subcommand's table: one line per vif.</summary>
+/// <summary>
+/// The <c>status</c> subcommand's table: one line per vif. It goes to an administrator's terminal, so what a
+/// guest or toolstack wrote (a bridge name, a fault quoting a key) is printed escaped.
+/// </summary>
 public static class StatusTable
 {
+    private const int MaxFaultLength = 256;
+
     public static string Format(StatusDocument status)
     {
         var rows = new List<string[]>
@@ -16,10 +22,10 @@ public static class StatusTable
         {
             rows.Add(
             [
-                v.Name, v.Disabled ? "Disabled" : v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu.ToString(CultureInfo.InvariantCulture),
+                v.Name, v.Disabled ? "Disabled" : v.State, v.FrontendState, v.Mac, PrintableValue.Of(v.Bridge), v.Mtu.ToString(CultureInfo.InvariantCulture),
                 v.Counters.TxPackets.ToString(CultureInfo.InvariantCulture), v.Counters.TxErrors.ToString(CultureInfo.InvariantCulture),
                 v.Counters.RxPackets.ToString(CultureInfo.InvariantCulture), v.Counters.RxDropped.ToString(CultureInfo.InvariantCulture),
-                v.Restarts.ToString(CultureInfo.InvariantCulture), v.Fault ?? "",
+                v.Restarts.ToString(CultureInfo.InvariantCulture), PrintableValue.Of(v.Fault ?? "", MaxFaultLength),
             ]);
         }
         var widths = new int[rows[0].Length];

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
+using Backend.Actors.Status;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Platform.Sim;
@@ -202,6 +203,45 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
             Assert.Equal(0, granter.ReadEntry(txRef).Flags & (SimGrantFlags.GTF_reading | SimGrantFlags.GTF_writing));
             Assert.Equal(0, granter.ReadEntry(rxRef).Flags & (SimGrantFlags.GTF_reading | SimGrantFlags.GTF_writing));
         }, Timeout);
+    }
+
+    [Fact]
+    public async Task A_frontend_failing_again_and_again_is_logged_within_its_budget_with_its_value_escaped()
+    {
+        // A clock that never moves: the budget's interval never passes, so every line past the burst is
+        // suppressed however long the machine takes.
+        var status = new VifStatusRegistry(new FrozenClock());
+        var errors = CreateTestProbe();
+        Sys.EventStream.Subscribe(errors.Ref, typeof(Akka.Event.Error));
+        await CreateVif(18);
+        Sys.ActorOf(XenbusSupervisor.Props(_sim.Services(Sys) with { Status = status }), "xenbus");
+        await AwaitValue($"{Be(18)}/state", "2");
+        await _sim.XenStore.WriteAsync($"{Fe(18)}/tx-ring-ref", "\u001b[2J\u001b[31mowned");
+        const int Attempts = 3 * GuestLogLimit.Burst;
+        for (var i = 0; i < Attempts; i++)
+        {
+            await _sim.XenStore.WriteAsync($"{Fe(18)}/state", "4");
+            await AwaitValue($"{Be(18)}/state", "5");
+            await _sim.XenStore.WriteAsync($"{Fe(18)}/state", "1");
+            await AwaitValue($"{Be(18)}/state", "2");
+        }
+        var error = await _sim.XenStore.ReadAsync(Err(18));
+        Assert.NotNull(error);
+        Assert.DoesNotContain('\u001b', error);
+        Assert.Contains(@"\x1b[2J", error);
+
+        var lines = new List<string>();
+        while (errors.HasMessages)
+            lines.Add(errors.ExpectMsg<Akka.Event.Error>().ToString());
+        var cannotConnect = lines.Where(l => l.Contains("cannot connect", StringComparison.Ordinal)).ToList();
+        Assert.Equal(GuestLogLimit.Burst, cannotConnect.Count);
+        Assert.All(cannotConnect, l => Assert.DoesNotContain('\u001b', l));
+        Assert.True(status.Snapshot().Single(v => v.Id.DomId == 18).GuestLog.SuppressedTotal >= Attempts - GuestLogLimit.Burst);
+    }
+
+    private sealed class FrozenClock : TimeProvider
+    {
+        public override long GetTimestamp() => 0;
     }
 
     [Fact]

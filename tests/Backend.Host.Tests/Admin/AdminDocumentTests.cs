@@ -54,6 +54,20 @@ public sealed class AdminDocumentTests
         Assert.Equal(24, tap.GetProperty("toHostDropped").GetInt64());
     }
 
+    [Fact]
+    public void The_status_table_prints_a_written_bridge_name_and_fault_escaped()
+    {
+        var registry = new VifStatusRegistry();
+        var vif = registry.GetOrAdd(new VifId(7, 0));
+        vif.Bridge = "br\u001b]0;owned\u0007";
+        vif.Fault = "key = \"\u001b[2J\": not an unsigned integer";
+        var table = StatusTable.Format(StatusDocument.From("sim", 0, registry, []));
+        Assert.DoesNotContain('\u001b', table);
+        Assert.DoesNotContain('\u0007', table);
+        Assert.Contains(@"br\x1b]0;owned\x07", table);
+        Assert.Contains(@"\x1b[2J", table);
+    }
+
     private static readonly UplinkStatusDocument[] Uplinks =
         [new UplinkStatusDocument("lan", new TapCountersDocument("xnbup0", 31, 32, 33, 34, 0))];
 
