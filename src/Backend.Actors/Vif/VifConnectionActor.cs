@@ -49,6 +49,8 @@ public sealed class VifConnectionActor : ReceiveActor
     private bool _forgotten;
     private bool _connectWaitingForHotplug;
     private int _childGeneration;
+    private CoalescedWatch? _frontendStateWatch;
+    private CoalescedWatch? _hotplugStatusWatch;
 
     private sealed class Connection
     {
@@ -148,12 +150,11 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         _hotplugConnected = hotplug is null or "connected";
 
-        var self = Self;
+        var frontendState = _frontendStateWatch = new CoalescedWatch(Self, VifProtocol.FrontendStateChanged.Instance);
+        var hotplugStatus = _hotplugStatusWatch = new CoalescedWatch(Self, VifProtocol.HotplugStatusChanged.Instance);
         // Set together (one round trip); the order of their initial events does not matter.
-        var frontendWatch = Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}",
-            _ => self.Tell(VifProtocol.FrontendStateChanged.Instance));
-        var hotplugWatch = Xs.WatchAsync(_paths.Backend("hotplug-status"), $"hp:{_paths.Vif}",
-            _ => self.Tell(VifProtocol.HotplugStatusChanged.Instance));
+        var frontendWatch = Xs.WatchAsync($"{_config.FrontendPath}/state", $"fe:{_paths.Vif}", _ => frontendState.OnEvent());
+        var hotplugWatch = Xs.WatchAsync(_paths.Backend("hotplug-status"), $"hp:{_paths.Vif}", _ => hotplugStatus.OnEvent());
         try
         {
             await Task.WhenAll(frontendWatch, hotplugWatch);
@@ -171,6 +172,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private async Task OnFrontendStateChangedAsync()
     {
+        _frontendStateWatch?.Take();
         if (_config is null)
             return;
         var state = ParseState(await Xs.ReadAsync($"{_config.FrontendPath}/state"));
@@ -223,6 +225,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private async Task OnHotplugStatusChangedAsync()
     {
+        _hotplugStatusWatch?.Take();
         var value = await Xs.ReadAsync(_paths.Backend("hotplug-status"));
         _hotplugConnected = value is null or "connected";
         if (_hotplugConnected && _connectWaitingForHotplug)
