@@ -7,9 +7,11 @@ namespace Backend.Actors.Bridge;
 /// <summary>
 /// A port's forwarding on its learning bridge, as a plain object its owner calls: takes the frames of one
 /// drain, learns their source MACs and hands them to the destination ports' RX ring actors, one batch per
-/// destination. Broadcast and unknown unicast are flooded, each extra copy into a pooled buffer. Used from
-/// one actor at a time (the vif's TX ring actor calls it inline, saving the hop through a bridge-port
-/// actor on every drain; the bridge's tables are concurrent, so ports forward in parallel).
+/// destination. Broadcast and unknown unicast are flooded, each extra copy into a pooled buffer. A frame
+/// from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>) with another source is
+/// dropped and counted before anything is learned from it. Used from one actor at a time (the vif's TX
+/// ring actor calls it inline, saving the hop through a bridge-port actor on every drain; the bridge's
+/// tables are concurrent, so ports forward in parallel).
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
 {
@@ -30,6 +32,7 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     public void Forward(FrameBatch batch)
     {
         var now = bridge.Timestamp();
+        bridge.SweepIfDue(now);
         for (var i = 0; i < batch.Count; i++)
             Forward(batch.Frames[i], now);
         batch.Release();
@@ -46,8 +49,16 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             return;
         }
         var header = frame.Frame;
+        var source = MacAddress.Read(header[6..]);
+        if (port.LockedSource is { } locked && source != locked)
+        {
+            // Another guest's MAC would move its entry here and take its unicast traffic (BridgeSourceMac).
+            Interlocked.Increment(ref port.FramesDroppedSpoofed);
+            frame.Return();
+            return;
+        }
         var destination = MacAddress.Read(header);
-        bridge.Learn(MacAddress.Read(header[6..]), port, now);
+        bridge.Learn(source, port, now);
 
         var target = bridge.Lookup(destination, now);
         if (target is not null)
@@ -63,8 +74,16 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         var ports = bridge.Ports;
         for (var i = 0; i < ports.Count; i++)
         {
-            if (ports[i] != port && ports[i].Connected)
-                _floodTargets.Add(ports[i]);
+            // Checked before a copy is made for the port, not after (Enqueue checks again, for a port that
+            // changed meanwhile): a broadcast to a bridge of small-MTU vifs would otherwise be copied once
+            // per port only to be dropped.
+            var p = ports[i];
+            if (p == port || !p.Connected)
+                continue;
+            if (frame.GsoType == 0 && frame.Length > p.Mtu + 14)
+                Interlocked.Increment(ref p.FramesDroppedMtu);
+            else
+                _floodTargets.Add(p);
         }
         for (var i = 0; i < _floodTargets.Count; i++)
         {

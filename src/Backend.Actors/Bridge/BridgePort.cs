@@ -6,7 +6,7 @@ namespace Backend.Actors.Bridge;
 /// One port of a <see cref="LearningBridge"/>: a vif (its RX ring actor takes the frames) or an uplink.
 /// Mutable fields are written by the port's owner and read by other ports' forwarding.
 /// </summary>
-public sealed class BridgePort(int id, string name, IActorRef receiver)
+public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddress? lockedSource = null)
 {
     public int Id { get; } = id;
 
@@ -14,6 +14,12 @@ public sealed class BridgePort(int id, string name, IActorRef receiver)
 
     /// <summary>Takes <see cref="FrameBatch"/> messages for this port.</summary>
     public IActorRef Receiver { get; } = receiver;
+
+    /// <summary>
+    /// The one source MAC frames from this port may carry (a vif's configured <c>mac</c> under
+    /// <see cref="BridgeSourceMac.Locked"/>), or null: any.
+    /// </summary>
+    public MacAddress? LockedSource { get; } = lockedSource;
 
     /// <summary>The largest non-GSO frame this port takes is MTU + 14.</summary>
     public volatile int Mtu = 1500;
@@ -25,4 +31,7 @@ public sealed class BridgePort(int id, string name, IActorRef receiver)
     public long FramesFlooded;
     public long FramesDroppedMtu;
     public long FramesDroppedDown;
+
+    /// <summary>Frames from this port dropped for a source other than <see cref="LockedSource"/>.</summary>
+    public long FramesDroppedSpoofed;
 }

@@ -311,7 +311,7 @@ public sealed class VifConnectionActor : ReceiveActor
         else
         {
             c.Bridge = _services.Bridges.Get(_config!.Bridge);
-            c.Port = c.Bridge.AddPort(id.ToString(), c.Rx);
+            c.Port = c.Bridge.AddPort(id.ToString(), c.Rx, _config.Mac);
             c.Port.Mtu = mtu;
             _status.BridgePort = c.Port;
             c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));

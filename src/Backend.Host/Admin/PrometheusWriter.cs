@@ -25,6 +25,7 @@ public static class PrometheusWriter
         ("xnb_vif_bridge_flooded_total", "counter", "Copies of broadcast and unknown-unicast frames the bridge handed to the vif.", v => v.Port?.Flooded ?? 0),
         ("xnb_vif_bridge_dropped_mtu_total", "counter", "Frames for the vif dropped at the bridge for exceeding its MTU + 14.", v => v.Port?.DroppedMtu ?? 0),
         ("xnb_vif_bridge_dropped_down_total", "counter", "Frames for the vif dropped at the bridge while it was not Connected.", v => v.Port?.DroppedDown ?? 0),
+        ("xnb_vif_bridge_dropped_spoofed_total", "counter", "Frames from the vif dropped at the bridge for a source MAC other than its configured mac.", v => v.Port?.DroppedSpoofed ?? 0),
         ("xnb_vif_connected", "gauge", "1 when the backend state is Connected.", v => v.State == "Connected" ? 1 : 0),
         ("xnb_vif_disabled", "gauge", "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
     ];

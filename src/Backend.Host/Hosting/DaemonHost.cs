@@ -63,7 +63,11 @@ public sealed class DaemonHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         var status = new VifStatusRegistry();
-        var bridges = new BridgeSet(TimeProvider.System);
+        var bridges = new BridgeSet(TimeProvider.System, new BridgeOptions
+        {
+            SourceMac = settings.BridgeSourceMac == "any" ? BridgeSourceMac.Any : BridgeSourceMac.Locked,
+            MaxMacs = settings.BridgeMaxMacs,
+        });
         var buffers = new PacketBufferPool();
         // The uplinks' TAPs are opened here, so that one that cannot be is a start-up error, not a log line.
         var network = HostNetworking.Open(settings, xen);

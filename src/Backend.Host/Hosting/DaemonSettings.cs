@@ -36,6 +36,15 @@ public sealed class DaemonSettings
     /// <summary>Pinned hypercall actors (grant-copy threads); 0 means one per core.</summary>
     public int HypercallThreads { get; set; }
 
+    /// <summary>
+    /// locked (a vif's frames must carry its configured <c>mac</c> as source; others are dropped and
+    /// counted) or any (a guest that bridges or routes). In-process bridges only; uplinks learn any source.
+    /// </summary>
+    public string BridgeSourceMac { get; set; } = "locked";
+
+    /// <summary>MAC table entries per in-process bridge; when full, new sources are not learned (they are flooded to).</summary>
+    public int BridgeMaxMacs { get; set; } = Backend.Actors.Bridge.BridgeOptions.DefaultMaxMacs;
+
     /// <summary>Print one summary line per second (the demo always does).</summary>
     public bool Summary { get; set; }
 

@@ -40,6 +40,10 @@ public static class DaemonSettingsValidator
     {
         if (s.Switch is not ("auto" or "tap" or "inproc"))
             errors.Add($"Switch (--switch): '{s.Switch}' is not one of auto, tap, inproc");
+        if (s.BridgeSourceMac is not ("locked" or "any"))
+            errors.Add($"BridgeSourceMac: '{s.BridgeSourceMac}' is not locked or any");
+        if (s.BridgeMaxMacs is < 16 or > 1_048_576)
+            errors.Add($"BridgeMaxMacs: {s.BridgeMaxMacs} is not 16 to 1048576");
         var taps = new HashSet<string>(StringComparer.Ordinal);
         foreach (var text in s.Uplinks)
         {

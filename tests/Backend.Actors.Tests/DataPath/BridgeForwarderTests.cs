@@ -7,21 +7,25 @@ namespace Backend.Actors.Tests.DataPath;
 /// <summary>
 /// One drain through a port's forwarder: where each frame goes (one port, every other port, or nowhere),
 /// one batch per destination, and the port counters; a MAC learned mid-drain counts for the frames after
-/// it (the answers of a table read per frame, which any caching of lookups must keep).
+/// it (the answers of a table read per frame, which any caching of lookups must keep). A vif's port sends
+/// only from its configured MAC unless the bridge allows any; a flood copies only for the ports that take
+/// the frame.
 /// </summary>
 public sealed class BridgeForwarderTests : TestKit
 {
     private static readonly MacAddress MacA = new(0x00163E000001);
     private static readonly MacAddress MacB = new(0x00163E000002);
     private static readonly MacAddress MacC = new(0x00163E000003);
+    private static readonly MacAddress MacD = new(0x00163E000004);
 
     private readonly PacketBufferPool _buffers = new();
     private readonly LearningBridge _bridge = new("xenbr0", TimeProvider.System);
 
-    private (BridgePort Port, Akka.TestKit.TestProbe Probe) AddPort(string name)
+    /// <summary>A connected port: a vif's when <paramref name="mac"/> (its configured MAC) is given, else an uplink's.</summary>
+    private (BridgePort Port, Akka.TestKit.TestProbe Probe) AddPort(string name, MacAddress? mac = null, LearningBridge? bridge = null)
     {
         var probe = CreateTestProbe();
-        var port = _bridge.AddPort(name, probe.Ref);
+        var port = (bridge ?? _bridge).AddPort(name, probe.Ref, mac);
         port.Connected = true;
         return (port, probe);
     }
@@ -134,6 +138,107 @@ public sealed class BridgeForwarderTests : TestKit
         var (a, b, fromA) = TwoPorts();
         fromA.Forward(Batch(Frame(MacA, MacA), Frame(MacA, MacA)));
         ExpectNothing(a.Probe, b.Probe);
+    }
+
+    [Fact]
+    public void A_vif_sending_from_another_mac_is_dropped_counted_and_does_not_take_the_owner_s_traffic()
+    {
+        var a = AddPort("vif1.0", MacA);
+        var b = AddPort("vif2.0", MacB);
+        var c = AddPort("vif3.0", MacC);
+        new BridgeForwarder(_bridge, a.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacA)));
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacB)));
+        Take(a.Probe);
+        Take(b.Probe);
+        Take(c.Probe);
+        Take(c.Probe);
+
+        // C claims A's MAC (to B, and broadcast), then sends one frame of its own.
+        new BridgeForwarder(_bridge, c.Port, _buffers).Forward(Batch(Frame(MacB, MacA), Frame(MacAddress.Broadcast, MacA), Frame(MacB, MacC)));
+        Assert.Equal([(MacB, MacC)], Take(b.Probe));
+        ExpectNothing(a.Probe, b.Probe);
+        Assert.Equal(2, Interlocked.Read(ref c.Port.FramesDroppedSpoofed));
+        Assert.Equal(0, Interlocked.Read(ref a.Port.FramesDroppedSpoofed));
+
+        // A's MAC stayed with A: B's unicast to it reaches A, not C.
+        Assert.Same(a.Port, _bridge.Lookup(MacA, _bridge.Timestamp()));
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacA, MacB)));
+        Assert.Equal([(MacA, MacB)], Take(a.Probe));
+        ExpectNothing(c.Probe);
+    }
+
+    [Fact]
+    public void With_source_mac_any_a_vif_may_send_for_machines_behind_it()
+    {
+        var bridge = new LearningBridge("xenbr1", TimeProvider.System, new BridgeOptions { SourceMac = BridgeSourceMac.Any });
+        var a = AddPort("vif1.0", MacA, bridge);
+        var c = AddPort("vif3.0", MacC, bridge);
+        new BridgeForwarder(bridge, c.Port, _buffers).Forward(Batch(Frame(MacA, MacD)));
+        Assert.Equal([(MacA, MacD)], Take(a.Probe));
+        Assert.Same(c.Port, bridge.Lookup(MacD, bridge.Timestamp()));
+        Assert.Equal(0, Interlocked.Read(ref c.Port.FramesDroppedSpoofed));
+    }
+
+    [Fact]
+    public void An_uplink_learns_any_source_while_vifs_are_locked()
+    {
+        var a = AddPort("vif1.0", MacA);
+        var uplink = AddPort("uplink:tap0");
+        new BridgeForwarder(_bridge, uplink.Port, _buffers).Forward(Batch(Frame(MacA, MacC), Frame(MacA, MacD)));
+        Assert.Equal([(MacA, MacC), (MacA, MacD)], Take(a.Probe));
+        Assert.Same(uplink.Port, _bridge.Lookup(MacD, _bridge.Timestamp()));
+        Assert.Equal(0, Interlocked.Read(ref uplink.Port.FramesDroppedSpoofed));
+    }
+
+    [Fact]
+    public void A_drain_sweeps_aged_sources_that_nobody_looks_up()
+    {
+        var clock = new SteppedClock();
+        var bridge = new LearningBridge("xenbr2", clock);
+        var uplink = AddPort("uplink:tap0", bridge: bridge);
+        var b = AddPort("vif2.0", MacB, bridge);
+        new BridgeForwarder(bridge, uplink.Port, _buffers).Forward(Batch(Frame(MacB, MacC), Frame(MacB, MacD)));
+        Assert.Equal(2, Take(b.Probe).Count);
+        Assert.Equal(2, bridge.MacCount);
+
+        clock.Advance(LearningBridge.AgingTime + LearningBridge.SweepInterval);
+        new BridgeForwarder(bridge, b.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacB)));
+        Take(uplink.Probe);
+        Assert.Equal(1, bridge.MacCount);
+    }
+
+    [Fact]
+    public void A_flood_copies_a_frame_only_for_the_ports_that_take_it()
+    {
+        var a = AddPort("vif1.0");
+        var small = AddPort("vif2.0");
+        var alsoSmall = AddPort("vif3.0");
+        var jumbo = AddPort("vif4.0");
+        jumbo.Port.Mtu = 9000;
+        var down = AddPort("vif5.0");
+        down.Port.Connected = false;
+        var frame = Frame(MacAddress.Broadcast, MacA, 4000);
+        var created = _buffers.Created;
+
+        new BridgeForwarder(_bridge, a.Port, _buffers).Forward(Batch(frame));
+        Assert.Equal(created, _buffers.Created);
+        Assert.Equal([(MacAddress.Broadcast, MacA)], Take(jumbo.Probe));
+        ExpectNothing(a.Probe, small.Probe, alsoSmall.Probe, down.Probe);
+        Assert.Equal(1, Interlocked.Read(ref small.Port.FramesDroppedMtu));
+        Assert.Equal(1, Interlocked.Read(ref alsoSmall.Port.FramesDroppedMtu));
+        Assert.Equal(1, Interlocked.Read(ref jumbo.Port.FramesFlooded));
+    }
+
+    /// <summary>A clock that moves only when told.</summary>
+    private sealed class SteppedClock : TimeProvider
+    {
+        private long _now;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Volatile.Read(ref _now);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _now, by.Ticks);
     }
 
     protected override void Dispose(bool disposing)

@@ -3,7 +3,10 @@ using Backend.Actors.Bridge;
 
 namespace Backend.Actors.Tests.DataPath;
 
-/// <summary>The MAC table: learning, moving, ageing (Linux's 300 s), and the once-a-second refresh.</summary>
+/// <summary>
+/// The MAC table: learning, moving, ageing (Linux's 300 s), the once-a-second refresh, its bound, and the
+/// sweep that forgets aged sources nobody looks up.
+/// </summary>
 public sealed class LearningBridgeTests
 {
     private const long Frequency = 1000; // one tick a millisecond
@@ -80,5 +83,52 @@ public sealed class LearningBridgeTests
         bridge.RemovePort(port);
         Assert.Null(bridge.Lookup(Guest, 0));
         Assert.Equal(0, bridge.PortCount);
+    }
+
+    private static MacAddress Nth(int i) => new(0x02_00_00_00_00_00UL | (uint)i);
+
+    [Fact]
+    public void A_full_table_learns_no_new_source_until_the_sweep_frees_room()
+    {
+        var bridge = new LearningBridge("xenbr0", new ManualClock(), new BridgeOptions { MaxMacs = 2 });
+        var uplink = bridge.AddPort("uplink:tap0", ActorRefs.Nobody);
+        var vif = bridge.AddPort("vif1.0", ActorRefs.Nobody);
+        var aging = (long)LearningBridge.AgingTime.TotalSeconds * Frequency;
+        bridge.Learn(Nth(1), uplink, 0);
+        bridge.Learn(Nth(2), uplink, aging / 2);
+        bridge.Learn(Nth(3), uplink, aging / 2);
+        Assert.Equal(2, bridge.MacCount);
+        Assert.Null(bridge.Lookup(Nth(3), aging / 2)); // not learned: frames to it are flooded
+
+        // Full refuses new sources only: a known one still moves.
+        bridge.Learn(Nth(2), vif, aging / 2);
+        Assert.Same(vif, bridge.Lookup(Nth(2), aging / 2));
+
+        // The sweep forgets the first (aged), which makes room for the third.
+        bridge.SweepIfDue(aging + 1);
+        Assert.Equal(1, bridge.MacCount);
+        bridge.Learn(Nth(3), uplink, aging + 1);
+        Assert.Same(uplink, bridge.Lookup(Nth(3), aging + 1));
+        Assert.Same(vif, bridge.Lookup(Nth(2), aging + 1));
+    }
+
+    [Fact]
+    public void The_sweep_forgets_aged_sources_that_nobody_looks_up()
+    {
+        var bridge = NewBridge();
+        var port = bridge.AddPort("uplink:tap0", ActorRefs.Nobody);
+        var aging = (long)LearningBridge.AgingTime.TotalSeconds * Frequency;
+        for (var i = 0; i < 1000; i++)
+            bridge.Learn(Nth(i), port, 0);
+        bridge.Learn(Guest, port, aging);
+        Assert.Equal(1001, bridge.MacCount);
+
+        // Not due within a sweep interval of the bridge's start: nothing is looked at.
+        bridge.SweepIfDue(1);
+        Assert.Equal(1001, bridge.MacCount);
+
+        bridge.SweepIfDue(aging + 1);
+        Assert.Equal(1, bridge.MacCount);
+        Assert.Same(port, bridge.Lookup(Guest, aging + 1));
     }
 }

@@ -85,6 +85,17 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         return index;
     }
 
+    /// <summary>Sends <paramref name="frame"/> in one slot from TX page 0 and waits for its response.</summary>
+    private async Task SendAsync(byte[] frame)
+    {
+        var index = _front.TxProducer;
+        var gref = _front.GrantTxData(0, frame);
+        _front.PutTx(new NetifTxRequest { Gref = gref, Id = 0, Size = (ushort)frame.Length });
+        _front.PushTx();
+        await AwaitAssertAsync(() => Assert.Equal(index + 1, _front.TxResponseProducer), Timeout);
+        Assert.Equal(NetifResponseStatus.Okay, _front.TxResponse(index).Status);
+    }
+
     private static NetifTxRequest Slot(ushort id, int size, bool more, ushort offset = 0, NetTxFlags flags = NetTxFlags.None) =>
         new() { Gref = 8, Id = id, Offset = offset, Size = (ushort)size, Flags = (ushort)(flags | (more ? NetTxFlags.MoreData : NetTxFlags.None)) };
 
@@ -327,5 +338,37 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         Assert.Equal(0, Volatile.Read(ref HostileStatus.RxQueued));
         Assert.False(HostileStatus.Disabled);
         await FinishTrafficAsync();
+    }
+
+    [Fact]
+    public async Task Frames_with_another_guest_s_mac_as_source_are_dropped_and_that_guest_keeps_its_unicast_traffic()
+    {
+        var port = _sim.Bridges.Get(SimVifSpec.DefaultBridge).Ports.Single(p => p.Name == $"vif{Hostile}.0");
+        // While guests 1 and 2 exchange traffic, the hostile guest claims guest 1's MAC, one drain after
+        // another. Each frame is addressed to the hostile guest itself, so that it only teaches the bridge.
+        const int Claims = 8;
+        var claimed = TrafficGuest.Marker(_front.Mac, _pair.A.Mac);
+        for (var i = 0; i < Claims; i++)
+            await SendAsync(claimed);
+        // Guest 2's frames still reach guest 1: more than a window of them (a lost frame stalls the window).
+        var received = _pair.A.Receiver.Distinct;
+        await AwaitAssertAsync(() => Assert.True(_pair.A.Receiver.Distinct > received + TrafficGuest.Window,
+            $"guest 1 should keep receiving guest 2's unicast frames; {_pair.A.Receiver.Distinct - received} arrived since the claims"), Timeout);
+        await FinishTrafficAsync();
+
+        // Quiet now, so a claim would stand until guest 1 sends again: guest 2's unicast must still reach
+        // guest 1, and nothing the hostile guest's RX ring.
+        await RingBarrierAsync();
+        var rxAnswered = _front.RxResponseProducer;
+        var markers = _pair.A.Receiver.MarkersFrom(_pair.B.Mac);
+        await SendAsync(claimed);
+        await _pair.B.Netfront.SendAsync(TrafficGuest.Marker(_pair.A.Mac, _pair.B.Mac), default, _cts.Token);
+        await AwaitAssertAsync(() => Assert.Equal(markers + 1, _pair.A.Receiver.MarkersFrom(_pair.B.Mac)), Timeout);
+        await RingBarrierAsync();
+        Assert.Equal(rxAnswered, _front.RxResponseProducer);
+
+        Assert.Equal(Claims + 1, Interlocked.Read(ref port.FramesDroppedSpoofed));
+        Assert.False(HostileStatus.Disabled);
+        Assert.Equal(0, Interlocked.Read(ref HostileStatus.TxErrors));
     }
 }

@@ -193,4 +193,39 @@ public sealed class LifecycleTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(async () => Assert.Equal(3, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout)), Timeout);
         await FinishBystandersAsync();
     }
+
+    [Fact]
+    public async Task A_destroyed_guest_s_memory_and_grant_table_are_no_longer_mapped_by_the_daemon()
+    {
+        await _subject.RunAsync(100, _cts.Token);
+        await _subject.WaitDeliveredAsync(_cts.Token);
+        // Dies: its own mappings (this process plays the guest too) go with its netfront.
+        await _subject.A.DisposeAsync();
+        var files = _sim.Root.DomainDirectory(Subject) + "/";
+        Assert.NotEmpty(HeldFiles(files)); // the daemon's: the vif is still connected, its rings mapped
+
+        await _toolstack.DestroyGuestAsync(_sim.Root, Subject);
+        await AwaitAssertAsync(async () => Assert.Equal(3, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout)), Timeout);
+        await AwaitAssertAsync(() =>
+        {
+            var held = HeldFiles(files);
+            Assert.True(held.Count == 0, "the daemon still holds the dead guest's files:\n" + string.Join('\n', held));
+        }, Timeout);
+        await FinishBystandersAsync();
+    }
+
+    /// <summary>This process's mappings (<c>/proc/self/maps</c>) and descriptors of files under <paramref name="directory"/>.</summary>
+    private static List<string> HeldFiles(string directory)
+    {
+        var held = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains(directory, StringComparison.Ordinal)).ToList();
+        foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (IOException) { continue; } // closed since it was listed
+            if (target is not null && target.StartsWith(directory, StringComparison.Ordinal))
+                held.Add($"fd {Path.GetFileName(fd)} -> {target}");
+        }
+        return held;
+    }
 }

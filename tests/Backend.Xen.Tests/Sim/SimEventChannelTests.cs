@@ -108,6 +108,26 @@ public sealed class SimEventChannelTests : IDisposable
     }
 
     [Fact]
+    public void The_guest_s_bitmap_stays_mapped_while_a_binding_to_it_does_and_goes_with_the_last()
+    {
+        var pending = Path.Combine(_root.Root.DomainDirectory(Guest), SimRoot.EventChannelPendingFile);
+        var ours = ProcessMaps.Count(pending); // the guest's own, in this process
+        _guestChannels.AllocateUnbound(33, Backend, new RecordingHandler());
+        _guestChannels.AllocateUnbound(34, Backend, new RecordingHandler());
+        var tx = _backendChannels.BindInterdomain(Guest, 33, new RecordingHandler());
+        var rx = _backendChannels.BindInterdomain(Guest, 34, new RecordingHandler());
+        _backendChannels.Notify(tx);
+        Assert.Equal(ours + 1, ProcessMaps.Count(pending));
+
+        _backendChannels.Unbind(tx);
+        _backendChannels.Notify(rx);
+        Assert.True(_guest.IsPending(34));
+        Assert.Equal(ours + 1, ProcessMaps.Count(pending));
+        _backendChannels.Unbind(rx);
+        Assert.Equal(ours, ProcessMaps.Count(pending));
+    }
+
+    [Fact]
     public void Unbind_never_undoes_a_newer_binding_of_the_guest_port()
     {
         _guestChannels.AllocateUnbound(33, Backend, new RecordingHandler());

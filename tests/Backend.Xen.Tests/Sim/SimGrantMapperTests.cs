@@ -128,4 +128,28 @@ public sealed class SimGrantMapperTests : IDisposable
         old.Dispose();
         Assert.Equal(GTF_reading | GTF_writing, second.Granter.ReadEntry(30).Flags & (GTF_reading | GTF_writing));
     }
+
+    [Fact]
+    public void A_guest_s_files_stay_mapped_while_a_user_holds_them_and_are_unmapped_by_the_last()
+    {
+        var table = Path.Combine(_root.Root.DomainDirectory(Guest), SimRoot.GrantTableFile);
+        var ours = ProcessMaps.Count(table); // the guest's own, in this process
+        Granter.Grant(20, frame: 2, Backend, readOnly: false);
+        Granter.Grant(21, frame: 3, Backend, readOnly: false);
+        var tx = _mapper.Map(Guest, 20, writable: true);
+        var rx = _mapper.Map(Guest, 21, writable: true);
+        var copying = _domains.Acquire(Guest)!;
+        Assert.Equal(ours + 1, ProcessMaps.Count(table));
+
+        // A copy in flight outlives both ring mappings, and the files stay until it is done.
+        tx.Dispose();
+        rx.Dispose();
+        Assert.Equal(ours + 1, ProcessMaps.Count(table));
+        copying.Release();
+        Assert.Equal(ours, ProcessMaps.Count(table));
+
+        // The next user opens them again.
+        using var again = _mapper.Map(Guest, 20, writable: true);
+        Assert.Equal(ours + 1, ProcessMaps.Count(table));
+    }
 }

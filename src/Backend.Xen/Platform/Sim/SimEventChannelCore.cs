@@ -28,10 +28,13 @@ internal sealed class SimEventChannelCore : IDisposable
     private long _handlerFailures;
     private int _deliveringThread;
 
-    public SimEventChannelCore(SimDomain domain, bool dedicatedThread = false)
+    /// <param name="domain">The domain whose channels these are.</param>
+    /// <param name="dedicatedThread">Receive on a thread of its own (the backend) rather than asynchronously.</param>
+    /// <param name="keepTargets">Keep peers' targets mapped once opened, or only while held (the backend; see <see cref="SimNotifyTargets"/>).</param>
+    public SimEventChannelCore(SimDomain domain, bool dedicatedThread = false, bool keepTargets = true)
     {
         _domain = domain;
-        _targets = new SimNotifyTargets(domain.Root);
+        _targets = new SimNotifyTargets(domain.Root, keepTargets);
         _sendSocket = SimNative.DatagramSocket();
         if (dedicatedThread)
         {

@@ -11,13 +11,15 @@ public sealed class SimEventChannels : IEventChannels
     private readonly SimEventChannelCore _core;
     private readonly SimDomain _domain;
     private readonly bool[] _used = new bool[SimRoot.EventChannelPorts];
+    // Per local port, the bound guest's target, held while bound: the backend's cache keeps none itself.
+    private readonly SimNotifyTarget?[] _boundTargets = new SimNotifyTarget?[SimRoot.EventChannelPorts];
     private readonly Lock _gate = new();
     private uint _nextPort = 1;
 
     public SimEventChannels(SimDomain backend)
     {
         _domain = backend;
-        _core = new SimEventChannelCore(backend, dedicatedThread: true);
+        _core = new SimEventChannelCore(backend, dedicatedThread: true, keepTargets: false);
     }
 
     public SimEventChannelCounters Counters => _core.Counters;
@@ -39,11 +41,13 @@ public sealed class SimEventChannels : IEventChannels
             throw new EventChannelBindException(remoteDomain, remotePort, "domain ids are below 32752");
         var peersFile = SimMappedFile.TryOpen(_domain.Root.DomainFile(remoteDomain, SimRoot.EventChannelPeersFile), SimEventChannelPeers.FileSize, wholePages: false, keepDescriptor: false)
             ?? throw new IOException($"domain {remoteDomain} has no {SimRoot.EventChannelPeersFile}: it is not there");
+        // A guest that started afresh has new files: look again before we notify it on this binding.
+        var target = _core.Targets.Acquire(remoteDomain, revalidate: true);
         try
         {
-            // A guest that started afresh has new files: look again before we notify it on this binding.
-            _core.Targets.Acquire(remoteDomain, revalidate: true)?.Release();
             var local = AllocatePort();
+            Volatile.Write(ref _boundTargets[local], target);
+            target = null;
             _core.SetHandler(local, handler);
             _domain.Peers.Write(local, SimEventChannelEntry.Interdomain(remoteDomain, remotePort));
             new SimEventChannelPeers(peersFile).Write(remotePort, SimEventChannelEntry.Interdomain(_domain.DomId, local));
@@ -51,6 +55,7 @@ public sealed class SimEventChannels : IEventChannels
         }
         finally
         {
+            target?.Release();
             peersFile.Release();
         }
     }
@@ -82,13 +87,20 @@ public sealed class SimEventChannels : IEventChannels
                 peersFile.Release();
             }
         }
+        // Our entry no longer names the guest, so no new notification takes its target; one in flight holds its own.
+        Interlocked.Exchange(ref _boundTargets[localPort], null)?.Release();
         lock (_gate)
             _used[localPort] = false;
     }
 
     public void Notify(uint localPort) => _core.Notify(localPort, revalidatePeer: false);
 
-    public void Dispose() => _core.Dispose();
+    public void Dispose()
+    {
+        _core.Dispose();
+        for (var port = 1; port < _boundTargets.Length; port++)
+            Interlocked.Exchange(ref _boundTargets[port], null)?.Release();
+    }
 
     private uint AllocatePort()
     {

@@ -1,10 +1,17 @@
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
-/// The grant tables and memory of other domains, opened lazily and shared by every copier and the mapper
-/// of this process (so that our pin counts are one per reference). Each <see cref="Acquire"/> looks at
-/// the domain's <c>grant-table</c> path: a different inode means the guest started afresh and its new
-/// files are opened; no file means the domain is gone and it is forgotten.
+/// The grant tables and memory of other domains, opened at their first use and shared by every copier and
+/// the mapper of this process (so that our pin counts are one per reference). Each <see cref="Acquire"/>
+/// looks at the domain's <c>grant-table</c> path: a different inode means the guest started afresh and
+/// its new files are opened; no file means the domain is gone.
+/// <para>
+/// The cache itself holds no reference: a domain's files stay mapped while someone uses them (a ring
+/// mapping, for as long as a vif of that guest is connected, or a copy in flight) and are unmapped by the
+/// last <see cref="SimForeignDomain.Release"/>, on whichever thread lets go last. So a guest that dies is
+/// let go of once its vifs are, with no call from the layers above, and a copy in flight keeps what it
+/// uses; the next user opens the files again (SIMXEN: users re-open them at every connect).
+/// </para>
 /// </summary>
 internal sealed class SimForeignDomains : IDisposable
 {
@@ -30,36 +37,23 @@ internal sealed class SimForeignDomains : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var current = slot.Current;
             if (!present)
             {
-                Forget(slot);
+                slot.Current = null;
                 return null;
             }
-            if (current is null || !SameFile(current.Identity, identity))
-            {
-                Forget(slot);
-                current = Open(domid, slot);
-                if (current is null)
-                    return null;
-                slot.Current = current;
-            }
-            // The cache holds a reference while it is current, so this cannot fail under the lock.
-            current.TryAddReference();
+            // Shared while it is the guest's current pair and still in use; once its last user let go
+            // (the reference count reached 0, so it cannot be taken again) the files are opened afresh.
+            var current = slot.Current;
+            if (current is not null && SameFile(current.Identity, identity) && current.TryAddReference())
+                return current;
+            current = Open(domid, slot);
+            slot.Current = current;
             return current;
         }
     }
 
-    /// <summary>Drops what we hold of <paramref name="domid"/> (users keep theirs until they release).</summary>
-    public void Forget(ushort domid)
-    {
-        var slot = Volatile.Read(ref _slots[domid]);
-        if (slot is null)
-            return;
-        lock (_gate)
-            Forget(slot);
-    }
-
+    /// <summary>Refuses further use; the domains in use are unmapped as their users let go.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -70,19 +64,12 @@ internal sealed class SimForeignDomains : IDisposable
             foreach (var slot in _slots)
             {
                 if (slot is not null)
-                    Forget(slot);
+                    slot.Current = null;
             }
         }
     }
 
     private static bool SameFile(SimFileIdentity a, SimFileIdentity b) => a.Device == b.Device && a.Inode == b.Inode;
-
-    private static void Forget(Slot slot)
-    {
-        var current = slot.Current;
-        slot.Current = null;
-        current?.Release();
-    }
 
     private Slot CreateSlot(ushort domid)
     {

@@ -4,15 +4,28 @@ namespace Backend.Xen.Platform.Sim;
 /// Other domains' pending bitmaps and sockets, per domain id. <see cref="Acquire"/> with revalidation
 /// looks at the path (one stat) and re-opens a file that was replaced or forgets a domain that is gone;
 /// without it the cached target is used as it is (the backend revalidates when it binds).
+/// <para>
+/// A guest's cache keeps a target mapped once opened (its one peer is the backend). The backend's keeps
+/// one only while someone holds it: each binding holds its guest's target (<see cref="SimEventChannels"/>),
+/// so a guest's bitmap is unmapped with its last binding, and a notification racing the unbind opens it
+/// for itself alone. Otherwise a dead guest's file would stay mapped until its domid came back.
+/// </para>
 /// </summary>
 internal sealed class SimNotifyTargets : IDisposable
 {
     private readonly SimRoot _root;
+    private readonly bool _keepOpened;
     private readonly Slot?[] _slots = new Slot?[SimRoot.DomIdFirstReserved];
     private readonly Lock _gate = new();
     private bool _disposed;
 
-    public SimNotifyTargets(SimRoot root) => _root = root;
+    /// <param name="root">The sim root.</param>
+    /// <param name="keepOpened">The cache holds a reference to each current target (a guest), or none (the backend).</param>
+    public SimNotifyTargets(SimRoot root, bool keepOpened)
+    {
+        _root = root;
+        _keepOpened = keepOpened;
+    }
 
     /// <summary>A target with a reference to release, or null when the domain is not there.</summary>
     public SimNotifyTarget? Acquire(ushort domid, bool revalidate)
@@ -36,16 +49,19 @@ internal sealed class SimNotifyTargets : IDisposable
                 Forget(slot);
                 return null;
             }
-            if (current is null || current.Identity.Device != identity.Device || current.Identity.Inode != identity.Inode)
-            {
-                Forget(slot);
-                var file = SimMappedFile.TryOpen(slot.PendingName, SimEventChannelPending.FileSize, wholePages: false, keepDescriptor: false);
-                if (file is null)
-                    return null;
-                current = new SimNotifyTarget(domid, new SimEventChannelPending(file), slot.Address);
-                Volatile.Write(ref slot.Current, current);
-            }
-            current.TryAddReference();
+            // Without the cache's own reference a target nobody holds is gone (count 0) and opened afresh.
+            if (current is not null && current.Identity.Device == identity.Device && current.Identity.Inode == identity.Inode
+                && current.TryAddReference())
+                return current;
+            Forget(slot);
+            var file = SimMappedFile.TryOpen(slot.PendingName, SimEventChannelPending.FileSize, wholePages: false, keepDescriptor: false);
+            if (file is null)
+                return null;
+            // Opened with one reference, the caller's; the cache's own on top when it keeps targets.
+            current = new SimNotifyTarget(domid, new SimEventChannelPending(file), slot.Address);
+            if (_keepOpened)
+                current.TryAddReference();
+            Volatile.Write(ref slot.Current, current);
             return current;
         }
     }
@@ -65,11 +81,12 @@ internal sealed class SimNotifyTargets : IDisposable
         }
     }
 
-    private static void Forget(Slot slot)
+    private void Forget(Slot slot)
     {
         var current = slot.Current;
         Volatile.Write(ref slot.Current, null);
-        current?.Release();
+        if (_keepOpened)
+            current?.Release();
     }
 
     private Slot CreateSlot(ushort domid)
