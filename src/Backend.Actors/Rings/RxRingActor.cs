@@ -140,8 +140,15 @@ public sealed class RxRingActor : ReceiveActor
             Drop(frame);
             return;
         }
+        EnsureQueue();
         for (var i = 0; i < plan.SegmentCount; i++)
         {
+            // Segments the queue has no room for are counted as dropped, not built only to be dropped.
+            if (_queueCount == _queue.Length)
+            {
+                Interlocked.Add(ref _status.RxDropped, plan.SegmentCount - i);
+                break;
+            }
             var segment = _services.Buffers.Rent(plan.SegmentLength(i));
             segment.Length = TcpSegmenter.WriteSegment(frame.Frame, plan, i, segment.Span);
             segment.DataValidated = true;
@@ -154,16 +161,20 @@ public sealed class RxRingActor : ReceiveActor
         frame.Return();
     }
 
+    private void EnsureQueue()
+    {
+        if (_queue is not null)
+            return;
+        _queue = new PacketBuffer?[_services.Options.RxQueueLength];
+        _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
+        _inFlight = new RxPacket[MaxPacketsPerDrain];
+        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+        _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
+    }
+
     private void Enqueue(PacketBuffer frame)
     {
-        if (_queue is null)
-        {
-            _queue = new PacketBuffer?[_services.Options.RxQueueLength];
-            _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
-            _inFlight = new RxPacket[MaxPacketsPerDrain];
-            // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
-            _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
-        }
+        EnsureQueue();
         // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
         if (_queueCount == _queue.Length || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {
