@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Backend.Actors.Status;
+using Backend.Xen.Buffers;
 
 namespace Backend.Host.Admin;
 
@@ -38,10 +39,17 @@ public static class PrometheusWriter
         ("to_host_dropped_total", "Frames for the TAP device dropped.", t => t.ToHostDropped),
     ];
 
-    public static string Write(VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks)
+    public static string Write(VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks, PacketBufferPool buffers)
     {
         var vifs = registry.Snapshot().Select(VifStatusDocument.From).ToList();
         var sb = new StringBuilder();
+        // Native memory has no finalizer: outstanding buffers at rest are a leak (PacketBufferPool).
+        sb.Append("# HELP xnb_packet_buffers_outstanding Packet buffers in use: frames in rings, queues and messages (0 when idle).\n# TYPE xnb_packet_buffers_outstanding gauge\n");
+        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_outstanding {buffers.Outstanding}\n");
+        sb.Append("# HELP xnb_packet_buffers_kept Packet buffers held by the pool for reuse.\n# TYPE xnb_packet_buffers_kept gauge\n");
+        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_kept {buffers.Kept}\n");
+        sb.Append("# HELP xnb_packet_buffers_created_total Packet buffers allocated (native memory).\n# TYPE xnb_packet_buffers_created_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_created_total {buffers.Created}\n");
         sb.Append("# HELP xnb_vifs Vifs the daemon serves.\n# TYPE xnb_vifs gauge\n");
         sb.Append(CultureInfo.InvariantCulture, $"xnb_vifs {vifs.Count}\n");
         sb.Append("# HELP xnb_vifs_disabled_total Vifs disabled for fatal frontend errors.\n# TYPE xnb_vifs_disabled_total counter\n");

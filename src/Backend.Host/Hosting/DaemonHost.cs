@@ -104,7 +104,7 @@ public sealed class DaemonHost : IAsyncDisposable
 
         var app = builder.Build();
         host = new DaemonHost(app, status, bridges, buffers, network);
-        AdminEndpoints.Map(app, status, xen, network);
+        AdminEndpoints.Map(app, status, buffers, xen, network);
         return host;
     }
 

@@ -5,6 +5,7 @@ using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
 using Backend.Actors.Vif;
 using Backend.Host.Admin;
+using Backend.Xen.Buffers;
 
 namespace Backend.Host.Tests.Admin;
 
@@ -75,22 +76,37 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_uplink_to_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 32")]
     [InlineData("xnb_uplink_from_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 33")]
     [InlineData("xnb_uplink_to_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 34")]
+    [InlineData("xnb_packet_buffers_outstanding 2")]
+    [InlineData("xnb_packet_buffers_kept 1")]
+    [InlineData("xnb_packet_buffers_created_total 3")]
     public void Metrics_carry_every_counter(string line)
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks);
+        using var buffers = Buffers();
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers);
         Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Every_metric_has_help_and_type()
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var buffers = Buffers();
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(25, names.Count);
+        Assert.Equal(28, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
             Assert.Contains($"# TYPE {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A pool with three buffers created, two of them out.</summary>
+    private static PacketBufferPool Buffers()
+    {
+        var pool = new PacketBufferPool();
+        pool.Rent(100);
+        pool.Rent(100);
+        pool.Rent(100).Return();
+        return pool;
     }
 }
