@@ -87,12 +87,29 @@ public sealed class RxRingActor : ReceiveActor
         _ringPage.Release();
     }
 
+    /// <summary>
+    /// At a stop or restart: the queued frames go back to the pool, and those of a copy still in flight
+    /// through the batch, once the copy can no longer read them (<see cref="GrantCopyBatch.Abandon"/>).
+    /// </summary>
     private void ReturnFrames()
     {
         while (_queueCount > 0)
             Dequeue().Return();
         if (!_copyInFlight)
+        {
             ReturnInFlight();
+            return;
+        }
+        var abandoned = new List<PacketBuffer>(_inFlightCount);
+        for (var i = 0; i < _inFlightCount; i++)
+        {
+            if (_inFlightFrames[i] is { } frame)
+                abandoned.Add(frame);
+            _inFlightFrames[i] = null;
+        }
+        _inFlightCount = 0;
+        _batch.Abandon(abandoned);
+        _copyInFlight = false;
     }
 
     private void OnFrames(FrameBatch batch)

@@ -48,6 +48,7 @@ public sealed class UplinkActor : ReceiveActor
 
     protected override void PreStart()
     {
+        FrameBatchReclaimer.For(Context.System);
         _bridge = _services.Bridges.Get(_spec.Bridge);
         var port = _port = _bridge.AddPort($"uplink:{_tap.Name}", Self);
         port.Mtu = _mtu;

@@ -83,6 +83,21 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
         await AssertAllReturnedAsync("from batches a stopped actor never took");
     }
 
+    [Fact]
+    public async Task A_frame_batch_that_its_receiver_does_not_handle_returns_its_buffers_once()
+    {
+        FrameBatchReclaimer.For(Sys);
+        var deaf = Sys.ActorOf(Props.Create(() => new DeafActor()));
+        // Discarded once: a second discard would throw (a batch released twice) in the reclaimer.
+        await EventFilter.Exception<InvalidOperationException>().ExpectAsync(0, async () =>
+        {
+            deaf.Tell(Batch(5));
+            await AssertAllReturnedAsync("from a batch nobody handled");
+            deaf.Tell(Batch(5));
+            await AssertAllReturnedAsync("from a second batch nobody handled");
+        });
+    }
+
     /// <summary>A vif world whose hypercall actor holds the batches of one ring kind until told.</summary>
     private async Task<IActorRef> StartWithGatedCopierAsync()
     {
@@ -202,6 +217,11 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
         {
             public static readonly Stopped Instance = new();
         }
+    }
+
+    /// <summary>Handles nothing.</summary>
+    private sealed class DeafActor : ReceiveActor
+    {
     }
 
     /// <summary>Holds its dispatcher's thread until the gate opens (bounded, so a failing test still ends).</summary>
