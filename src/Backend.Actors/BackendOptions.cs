@@ -12,6 +12,18 @@ public sealed record BackendOptions
     /// <summary>Frames queued for a guest that posts no rx buffers before further ones are dropped.</summary>
     public int RxQueueLength { get; init; } = 512;
 
+    /// <summary>
+    /// Bytes queued for such a guest before further frames are dropped: Linux's XENVIF_RX_QUEUE_BYTES, but
+    /// never less than <see cref="RxQueueLength"/> frames of the vif's MTU (<see cref="RxQueueBytesFor"/>).
+    /// </summary>
+    public int RxQueueBytes { get; init; } = 512 * 1024;
+
+    /// <summary>
+    /// The byte bound of a vif's RX queue: <see cref="RxQueueBytes"/>, raised so that SIMXEN's "at least
+    /// 512 frames" holds for frames of the vif's MTU + 14. It bites on larger (GSO) frames only.
+    /// </summary>
+    public long RxQueueBytesFor(int mtu) => Math.Max(RxQueueBytes, (long)RxQueueLength * (mtu + 14));
+
     /// <summary>Grant-copy segments in one batch (one hypercall).</summary>
     public int CopyBatchSize { get; init; } = 512;
 

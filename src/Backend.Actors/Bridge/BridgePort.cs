@@ -25,4 +25,6 @@ public sealed class BridgePort(int id, string name, IActorRef receiver)
     public long FramesFlooded;
     public long FramesDroppedMtu;
     public long FramesDroppedDown;
+    /// <summary>Frames dropped because too many were already on their way to the port (its backlog was full).</summary>
+    public long FramesDroppedBacklog;
 }

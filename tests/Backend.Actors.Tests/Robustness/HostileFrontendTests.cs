@@ -302,17 +302,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         // A TCP/IPv4 frame of 65535 bytes to guest 1 (which did not negotiate GSO) in 16 page-sized
         // slots: cut at 1 byte it would be 65481 segments, every one of them built on guest 1's lane.
         const int slots = 16;
-        var frame = new byte[65535];
-        _pair.A.Mac.CopyTo(frame, 0);
-        _front.Mac.CopyTo(frame, 6);
-        frame[12] = 0x08;
-        frame[14] = 0x45; // IPv4, 20-byte header
-        frame[16] = (65535 - 14) >> 8;
-        frame[17] = (65535 - 14) & 0xFF;
-        frame[22] = 64;
-        frame[23] = 6; // TCP
-        frame[14 + 20 + 12] = 0x50; // 20-byte TCP header
-        frame[14 + 20 + 13] = 0x10; // ACK
+        var frame = TestFrames.TcpIpv4(_pair.A.Mac, _front.Mac, 65535);
         var receiver = _sim.Status.Snapshot().Single(v => v.Id.DomId == _pair.A.DomId);
         var deliveredBefore = Interlocked.Read(ref receiver.RxPackets);
 

@@ -224,16 +224,6 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
     {
     }
 
-    /// <summary>Holds its dispatcher's thread until the gate opens (bounded, so a failing test still ends).</summary>
-    private sealed class LaneBlocker : ReceiveActor
-    {
-        public LaneBlocker(ManualResetEventSlim started, ManualResetEventSlim gate) =>
-            Receive<string>(_ =>
-            {
-                started.Set();
-                gate.Wait(TimeSpan.FromSeconds(20));
-            });
-    }
 
     /// <summary>A hypercall actor's stand-in: passes batches to the real one, but holds those of one ring kind while told to.</summary>
     private sealed class GatedCopier : ReceiveActor
