@@ -24,6 +24,13 @@ public sealed record BackendOptions
     /// </summary>
     public long RxQueueBytesFor(int mtu) => Math.Max(RxQueueBytes, (long)RxQueueLength * (mtu + 14));
 
+    /// <summary>
+    /// A bound for the frames on their way to one receiver of MTU <paramref name="mtu"/> (a vif's RX actor,
+    /// an uplink): as much again as its RX queue holds, so that a receiver whose lane is behind holds at
+    /// most twice its queue's worth of buffers.
+    /// </summary>
+    public Bridge.FrameBacklog NewBacklog(int mtu) => new(RxQueueLength, RxQueueBytesFor(mtu));
+
     /// <summary>Grant-copy segments in one batch (one hypercall).</summary>
     public int CopyBatchSize { get; init; } = 512;
 

@@ -21,6 +21,9 @@ public sealed class BridgePort(int id, string name, IActorRef receiver)
     /// <summary>Frames to a vif that is not Connected are dropped (SIMXEN "Frames").</summary>
     public volatile bool Connected;
 
+    /// <summary>Bounds the frames on their way to the port's receiver; null for no bound.</summary>
+    public volatile FrameBacklog? Backlog;
+
     public long FramesForwarded;
     public long FramesFlooded;
     public long FramesDroppedMtu;

@@ -13,8 +13,8 @@ namespace Backend.Actors.Rings;
 
 /// <summary>
 /// Delivers frames to a vif's RX ring (host to guest). Frames arrive in batches from bridge ports and wait
-/// in a bounded queue (SIMXEN: at least 512; when full, new ones are dropped and counted, so that one
-/// slow guest never holds the others back). On a batch or a notification that the frontend posted
+/// in a queue bounded in frames (SIMXEN: at least 512) and bytes (BackendOptions.RxQueueBytesFor); when
+/// full, new ones are dropped and counted, so that one slow guest never holds the others back. On a batch or a notification that the frontend posted
 /// buffers, it plans as many frames as the posted requests take, copies them in ONE grant-copy batch,
 /// answers the requests in their own slots, pushes, and notifies when ring.h says so.
 /// </summary>
@@ -34,6 +34,9 @@ public sealed class RxRingActor : ReceiveActor
     private PacketBuffer?[] _queue = null!;
     private int _queueHead;
     private int _queueCount;
+    // Bytes of the queued frames, bounded as Linux's rx_queue_len (BackendOptions.RxQueueBytesFor).
+    private long _queueBytes;
+    private long _maxQueueBytes;
 
     private PacketBuffer?[] _inFlightFrames = null!;
     private RxPacket[] _inFlight = null!;
@@ -161,7 +164,7 @@ public sealed class RxRingActor : ReceiveActor
         for (var i = 0; i < plan.SegmentCount; i++)
         {
             // Segments the queue has no room for are counted as dropped, not built only to be dropped.
-            if (_queueCount == _queue.Length)
+            if (QueueFull)
             {
                 Interlocked.Add(ref _status.RxDropped, plan.SegmentCount - i);
                 break;
@@ -183,6 +186,7 @@ public sealed class RxRingActor : ReceiveActor
         if (_queue is not null)
             return;
         _queue = new PacketBuffer?[_services.Options.RxQueueLength];
+        _maxQueueBytes = _services.Options.RxQueueBytesFor(_settings.Mtu);
         _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
         _inFlight = new RxPacket[MaxPacketsPerDrain];
         // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
@@ -193,14 +197,21 @@ public sealed class RxRingActor : ReceiveActor
     {
         EnsureQueue();
         // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
-        if (_queueCount == _queue.Length || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
+        if (QueueFull || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {
             Drop(frame);
             return;
         }
         _queue[(_queueHead + _queueCount) % _queue.Length] = frame;
         _queueCount++;
+        _queueBytes += frame.Length;
     }
+
+    /// <summary>
+    /// No frame is taken: the queue holds its count of frames, or its bytes reach the bound (a frame is
+    /// taken while they are below it, as Linux's xenvif_rx_queue_tail does).
+    /// </summary>
+    private bool QueueFull => _queueCount == _queue.Length || _queueBytes >= _maxQueueBytes;
 
     private PacketBuffer Dequeue()
     {
@@ -208,6 +219,7 @@ public sealed class RxRingActor : ReceiveActor
         _queue[_queueHead] = null;
         _queueHead = (_queueHead + 1) % _queue.Length;
         _queueCount--;
+        _queueBytes -= frame.Length;
         return frame;
     }
 

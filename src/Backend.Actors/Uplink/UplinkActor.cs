@@ -52,8 +52,10 @@ public sealed class UplinkActor : ReceiveActor
         _bridge = _services.Bridges.Get(_spec.Bridge);
         var port = _port = _bridge.AddPort($"uplink:{_tap.Name}", Self);
         port.Mtu = _mtu;
+        // Bounds for the frames on their way to the TAP (this actor) and from it (the forwarding actor).
+        port.Backlog = _services.Options.NewBacklog(_mtu);
         var forward = Context.ActorOf(BridgePortActor.Props(_bridge, port, _services.Buffers), "forward");
-        var reader = new TapFrameReader(_services.Buffers, forward, port.Id, _counters) { Carrier = true };
+        var reader = new TapFrameReader(_services.Buffers, forward, port.Id, _counters) { Carrier = true, Backlog = _services.Options.NewBacklog(_mtu) };
         port.Connected = true;
         _taps.Read(_tap, reader, Self);
         _log.Info("uplink {Tap} joins bridge '{Bridge}'{LinuxBridge}, mtu {Mtu}", _tap.Name, _spec.Bridge,

@@ -5,12 +5,13 @@ namespace Backend.Host.Admin;
 /// <summary>
 /// A vif's port on its learning bridge in <c>GET /status</c>, since the vif's current connection: frames
 /// the bridge handed to the vif, to it alone (<see cref="Forwarded"/>) or as a copy of a broadcast or
-/// unknown unicast (<see cref="Flooded"/>), and frames for it dropped there (longer than its MTU + 14, or
-/// while it was not Connected).
+/// unknown unicast (<see cref="Flooded"/>), and frames for it dropped there (longer than its MTU + 14,
+/// while it was not Connected, or while its backlog of frames on their way to it was full).
 /// </summary>
-public sealed record BridgePortDocument(long Forwarded, long Flooded, long DroppedMtu, long DroppedDown)
+public sealed record BridgePortDocument(long Forwarded, long Flooded, long DroppedMtu, long DroppedDown, long DroppedBacklog)
 {
     public static BridgePortDocument From(BridgePort p) => new(
         Interlocked.Read(ref p.FramesForwarded), Interlocked.Read(ref p.FramesFlooded),
-        Interlocked.Read(ref p.FramesDroppedMtu), Interlocked.Read(ref p.FramesDroppedDown));
+        Interlocked.Read(ref p.FramesDroppedMtu), Interlocked.Read(ref p.FramesDroppedDown),
+        Interlocked.Read(ref p.FramesDroppedBacklog));
 }

@@ -26,6 +26,7 @@ public static class PrometheusWriter
         ("xnb_vif_bridge_flooded_total", "counter", "Copies of broadcast and unknown-unicast frames the bridge handed to the vif.", v => v.Port?.Flooded ?? 0),
         ("xnb_vif_bridge_dropped_mtu_total", "counter", "Frames for the vif dropped at the bridge for exceeding its MTU + 14.", v => v.Port?.DroppedMtu ?? 0),
         ("xnb_vif_bridge_dropped_down_total", "counter", "Frames for the vif dropped at the bridge while it was not Connected.", v => v.Port?.DroppedDown ?? 0),
+        ("xnb_vif_bridge_dropped_backlog_total", "counter", "Frames for the vif dropped at the bridge because too many were already on their way to it.", v => v.Port?.DroppedBacklog ?? 0),
         ("xnb_vif_connected", "gauge", "1 when the backend state is Connected.", v => v.State == "Connected" ? 1 : 0),
         ("xnb_vif_disabled", "gauge", "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
     ];
@@ -48,6 +49,8 @@ public static class PrometheusWriter
         sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_outstanding {buffers.Outstanding}\n");
         sb.Append("# HELP xnb_packet_buffers_kept Packet buffers held by the pool for reuse.\n# TYPE xnb_packet_buffers_kept gauge\n");
         sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_kept {buffers.Kept}\n");
+        sb.Append("# HELP xnb_packet_buffers_kept_bytes Native memory the pool holds for reuse (bounded per size class).\n# TYPE xnb_packet_buffers_kept_bytes gauge\n");
+        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_kept_bytes {buffers.KeptBytes}\n");
         sb.Append("# HELP xnb_packet_buffers_created_total Packet buffers allocated (native memory).\n# TYPE xnb_packet_buffers_created_total counter\n");
         sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_created_total {buffers.Created}\n");
         sb.Append("# HELP xnb_vifs Vifs the daemon serves.\n# TYPE xnb_vifs gauge\n");

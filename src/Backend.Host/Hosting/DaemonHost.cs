@@ -71,6 +71,7 @@ public sealed class DaemonHost : IAsyncDisposable
         {
             WriteHotplugStatus = xen.Simulated,
             RxQueueLength = settings.RxQueueLength,
+            RxQueueBytes = settings.RxQueueBytes,
             Switch = network.Switch,
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;

@@ -24,6 +24,7 @@ public sealed class AdminDocumentTests
             FramesFlooded = 12,
             FramesDroppedMtu = 13,
             FramesDroppedDown = 14,
+            FramesDroppedBacklog = 15,
         };
         bridged.BridgePort = port;
         tapped = registry.GetOrAdd(new VifId(6, 1));
@@ -45,6 +46,7 @@ public sealed class AdminDocumentTests
         Assert.Equal(12, port.GetProperty("flooded").GetInt64());
         Assert.Equal(13, port.GetProperty("droppedMtu").GetInt64());
         Assert.Equal(14, port.GetProperty("droppedDown").GetInt64());
+        Assert.Equal(15, port.GetProperty("droppedBacklog").GetInt64());
         Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
         Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
 
@@ -64,6 +66,7 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
     [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
     [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
+    [InlineData("xnb_vif_bridge_dropped_backlog_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
     [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
     [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
@@ -78,6 +81,7 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_uplink_to_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 34")]
     [InlineData("xnb_packet_buffers_outstanding 2")]
     [InlineData("xnb_packet_buffers_kept 1")]
+    [InlineData("xnb_packet_buffers_kept_bytes 2048")]
     [InlineData("xnb_packet_buffers_created_total 3")]
     public void Metrics_carry_every_counter(string line)
     {
@@ -92,7 +96,7 @@ public sealed class AdminDocumentTests
         using var buffers = Buffers();
         var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(28, names.Count);
+        Assert.Equal(30, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
