@@ -186,7 +186,7 @@ public sealed class RxRingActor : ReceiveActor
         if (_queue is not null)
             return;
         _queue = new PacketBuffer?[_services.Options.RxQueueLength];
-        _maxQueueBytes = _services.Options.RxQueueBytesFor(_settings.Mtu);
+        _maxQueueBytes = _services.Options.RxQueueBytesFor(_settings.Mtu, _settings.Frontend.TakesGso);
         _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
         _inFlight = new RxPacket[MaxPacketsPerDrain];
         // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.

@@ -295,7 +295,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
-        var rxBacklog = _services.Options.NewBacklog(mtu);
+        var rxBacklog = _services.Options.NewBacklog(mtu, frontend.TakesGso);
         // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
         var lane = _services.Hypercalls.For(domid);
         c.Rx = StartRingActor(c.RxRing, page => lane.Place(RxRingActor.Props(id, _services, page, c.Channels, rxSettings)), "rx");

@@ -34,8 +34,8 @@ public sealed class DaemonSettings
     public int RxQueueLength { get; set; } = 512;
 
     /// <summary>
-    /// Bytes queued per vif for such a guest (Linux's XENVIF_RX_QUEUE_BYTES); raised per vif to
-    /// RxQueueLength frames of its MTU + 14, so it bites on GSO frames only.
+    /// Bytes queued per vif for such a guest (Linux's XENVIF_RX_QUEUE_BYTES); raised per vif to what
+    /// SIMXEN's promises need (BackendOptions.RxQueueBytesFor), so it bites on frames larger than the MTU only.
     /// </summary>
     public int RxQueueBytes { get; set; } = 512 * 1024;
 
