@@ -31,6 +31,15 @@ public static class PrometheusWriter
         ("xnb_vif_disabled", "gauge", "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
     ];
 
+    // Native memory has no finalizer: buffers outstanding while the data path is idle are a leak.
+    private static readonly (string Name, string Type, string Help, Func<PacketBufferPool, long> Value)[] BufferMetrics =
+    [
+        ("xnb_packet_buffers_outstanding", "gauge", "Packet buffers in use: frames in rings, queues and messages (0 when idle).", b => b.Outstanding),
+        ("xnb_packet_buffers_kept", "gauge", "Packet buffers held by the pool for reuse.", b => b.Kept),
+        ("xnb_packet_buffers_kept_bytes", "gauge", "Native memory the pool holds for reuse (bounded per size class).", b => b.KeptBytes),
+        ("xnb_packet_buffers_created_total", "counter", "Packet buffers allocated (native memory).", b => b.Created),
+    ];
+
     // A TAP's counters, for a vif's (--switch tap; 0 otherwise) as for an uplink's.
     private static readonly (string Suffix, string Help, Func<TapCountersDocument, long> Value)[] TapMetrics =
     [
@@ -44,15 +53,8 @@ public static class PrometheusWriter
     {
         var vifs = registry.Snapshot().Select(VifStatusDocument.From).ToList();
         var sb = new StringBuilder();
-        // Native memory has no finalizer: outstanding buffers at rest are a leak (PacketBufferPool).
-        sb.Append("# HELP xnb_packet_buffers_outstanding Packet buffers in use: frames in rings, queues and messages (0 when idle).\n# TYPE xnb_packet_buffers_outstanding gauge\n");
-        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_outstanding {buffers.Outstanding}\n");
-        sb.Append("# HELP xnb_packet_buffers_kept Packet buffers held by the pool for reuse.\n# TYPE xnb_packet_buffers_kept gauge\n");
-        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_kept {buffers.Kept}\n");
-        sb.Append("# HELP xnb_packet_buffers_kept_bytes Native memory the pool holds for reuse (bounded per size class).\n# TYPE xnb_packet_buffers_kept_bytes gauge\n");
-        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_kept_bytes {buffers.KeptBytes}\n");
-        sb.Append("# HELP xnb_packet_buffers_created_total Packet buffers allocated (native memory).\n# TYPE xnb_packet_buffers_created_total counter\n");
-        sb.Append(CultureInfo.InvariantCulture, $"xnb_packet_buffers_created_total {buffers.Created}\n");
+        foreach (var (name, type, help, value) in BufferMetrics)
+            sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value(buffers)}\n");
         sb.Append("# HELP xnb_vifs Vifs the daemon serves.\n# TYPE xnb_vifs gauge\n");
         sb.Append(CultureInfo.InvariantCulture, $"xnb_vifs {vifs.Count}\n");
         sb.Append("# HELP xnb_vifs_disabled_total Vifs disabled for fatal frontend errors.\n# TYPE xnb_vifs_disabled_total counter\n");
