@@ -14,9 +14,10 @@ namespace Backend.Actors.Rings;
 /// <summary>
 /// Delivers frames to a vif's RX ring (host to guest). Frames arrive in batches from bridge ports and wait
 /// in a queue bounded in frames (SIMXEN: at least 512) and bytes (BackendOptions.RxQueueBytesFor); when
-/// full, new ones are dropped and counted, so that one slow guest never holds the others back. On a batch or a notification that the frontend posted
-/// buffers, it plans as many frames as the posted requests take, copies them in ONE grant-copy batch,
-/// answers the requests in their own slots, pushes, and notifies when ring.h says so.
+/// full, new ones are dropped and counted, so that one slow guest never holds the others back. On a batch
+/// or a notification that the frontend posted buffers, it plans as many frames as the posted requests
+/// take, copies them in ONE grant-copy batch, answers the requests in their own slots, pushes, and
+/// notifies when ring.h says so.
 /// </summary>
 public sealed class RxRingActor : ReceiveActor
 {
