@@ -32,7 +32,7 @@ public sealed class PacketBufferPool : IDisposable
     private readonly int[] _maxKept;
     private readonly int[] _kept = new int[3];
     private long _created;
-    private long _outstanding;
+    private long _freed;
 
     public PacketBufferPool(long keptBytesPerClass = DefaultKeptBytesPerClass)
     {
@@ -43,8 +43,12 @@ public sealed class PacketBufferPool : IDisposable
     /// <summary>Buffers created so far (a steady state stops raising it).</summary>
     public long Created => Interlocked.Read(ref _created);
 
-    /// <summary>Buffers rented and not yet returned: frames somewhere in the data path.</summary>
-    public long Outstanding => Interlocked.Read(ref _outstanding);
+    /// <summary>
+    /// Buffers rented and not yet returned: frames somewhere in the data path. Derived from counts that
+    /// change anyway (no counter of its own on every rent and return, a line all lanes would share), so
+    /// it may be off by the rents and returns under way while it is read; at rest it is exact.
+    /// </summary>
+    public long Outstanding => Created - Interlocked.Read(ref _freed) - Kept;
 
     /// <summary>Buffers held for reuse.</summary>
     public int Kept => Volatile.Read(ref _kept[0]) + Volatile.Read(ref _kept[1]) + Volatile.Read(ref _kept[2]);
@@ -67,17 +71,16 @@ public sealed class PacketBufferPool : IDisposable
         }
         buffer.Reset();
         buffer.MarkRented();
-        Interlocked.Increment(ref _outstanding);
         return buffer;
     }
 
     internal void Return(PacketBuffer buffer)
     {
-        Interlocked.Decrement(ref _outstanding);
         var c = buffer.Capacity switch { SmallSize => 0, MediumSize => 1, _ => 2 };
         // Several returns may pass the check at once: the budget can be passed by as many buffers.
         if (Volatile.Read(ref _kept[c]) >= _maxKept[c])
         {
+            Interlocked.Increment(ref _freed);
             buffer.Free();
             return;
         }
@@ -92,6 +95,7 @@ public sealed class PacketBufferPool : IDisposable
             while (_free[c].TryDequeue(out var b))
             {
                 Interlocked.Decrement(ref _kept[c]);
+                Interlocked.Increment(ref _freed);
                 b.Free();
             }
         }
