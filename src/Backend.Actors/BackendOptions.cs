@@ -1,3 +1,5 @@
+using Backend.Xen.Abi;
+
 namespace Backend.Actors;
 
 /// <summary>Behaviour switches of the backend that hosting decides.</summary>
@@ -11,6 +13,32 @@ public sealed record BackendOptions
 
     /// <summary>Frames queued for a guest that posts no rx buffers before further ones are dropped.</summary>
     public int RxQueueLength { get; init; } = 512;
+
+    /// <summary>
+    /// Bytes queued for such a guest before further frames are dropped: Linux's XENVIF_RX_QUEUE_BYTES, but
+    /// never less than SIMXEN's promises need (<see cref="RxQueueBytesFor"/>).
+    /// </summary>
+    public int RxQueueBytes { get; init; } = 512 * 1024;
+
+    /// <summary>SIMXEN: a test that demands zero loss keeps at most this many frames in flight per vif.</summary>
+    public const int ZeroLossWindow = 256;
+
+    /// <summary>
+    /// The byte bound of a vif's RX queue: <see cref="RxQueueBytes"/>, raised so that SIMXEN's promises
+    /// hold: <see cref="RxQueueLength"/> frames of the vif's MTU + 14, and, for a frontend that takes GSO
+    /// frames (up to 64 KiB whatever the MTU), a zero-loss window of them waiting at once. It bites on
+    /// frames larger than the MTU only: 256 GSO frames of 64 KiB instead of 512 (16 MiB, not 32).
+    /// </summary>
+    public long RxQueueBytesFor(int mtu, bool gso) =>
+        Math.Max(Math.Max(RxQueueBytes, (long)RxQueueLength * (mtu + NetifConstants.EthernetHeaderLength)),
+            gso ? (long)ZeroLossWindow * NetifConstants.MaxTxSize : 0);
+
+    /// <summary>
+    /// A bound for the frames on their way to one receiver (a vif's RX actor, an uplink): as much again as
+    /// its RX queue holds, so that a receiver whose lane is behind holds at most twice its queue's worth
+    /// of buffers.
+    /// </summary>
+    public Bridge.FrameBacklog NewBacklog(int mtu, bool gso) => new(RxQueueLength, RxQueueBytesFor(mtu, gso));
 
     /// <summary>Grant-copy segments in one batch (one hypercall).</summary>
     public int CopyBatchSize { get; init; } = 512;

@@ -126,7 +126,14 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             // The destination's first frame of the drain, or its batch is full: send that one, start anew.
             if (entry.Batch is not null)
                 Send(entry);
-            entry = new Outgoing { Port = target, Batch = FrameBatch.Rent() };
+            entry = new Outgoing { Port = target, Batch = FrameBatch.Rent(target.Backlog) };
+        }
+        // Too many frames on their way to it already (its lane is behind): drop rather than queue without end.
+        if (!entry.Batch.HasRoom)
+        {
+            Interlocked.Increment(ref target.FramesDroppedBacklog);
+            frame.Return();
+            return;
         }
         entry.Batch.Add(frame);
         if (flooded)
@@ -142,6 +149,13 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             Interlocked.Add(ref port.FramesForwarded, outgoing.Forwarded);
         if (outgoing.Flooded != 0)
             Interlocked.Add(ref port.FramesFlooded, outgoing.Flooded);
-        port.Receiver.Tell(outgoing.Batch);
+        var batch = outgoing.Batch!;
+        if (batch.Count == 0)
+        {
+            batch.Release(); // every frame for it was dropped
+            return;
+        }
+        batch.Charge();
+        port.Receiver.Tell(batch);
     }
 }

@@ -27,6 +27,9 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
     /// <summary>Frames to a vif that is not Connected are dropped (SIMXEN "Frames").</summary>
     public volatile bool Connected;
 
+    /// <summary>Bounds the frames on their way to the port's receiver; null for no bound.</summary>
+    public volatile FrameBacklog? Backlog;
+
     public long FramesForwarded;
     public long FramesFlooded;
     public long FramesDroppedMtu;
@@ -34,4 +37,7 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
 
     /// <summary>Frames from this port dropped for a source other than <see cref="LockedSource"/>.</summary>
     public long FramesDroppedSpoofed;
+
+    /// <summary>Frames dropped because too many were already on their way to the port (its backlog was full).</summary>
+    public long FramesDroppedBacklog;
 }

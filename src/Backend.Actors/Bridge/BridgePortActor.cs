@@ -16,6 +16,9 @@ public sealed class BridgePortActor : ReceiveActor
         Receive<FrameBatch>(forwarder.Forward);
     }
 
+    // Batches left for this actor when it stops go to dead letters: someone must return their buffers.
+    protected override void PreStart() => FrameBatchReclaimer.For(Context.System);
+
     public static Props Props(LearningBridge bridge, BridgePort port, PacketBufferPool buffers) =>
         Akka.Actor.Props.Create(() => new BridgePortActor(bridge, port, buffers));
 }

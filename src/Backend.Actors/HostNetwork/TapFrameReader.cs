@@ -25,12 +25,22 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, i
     /// <summary>The largest non-GSO frame taken is <see cref="Mtu"/> + 14; 0 takes any size (a bridge checks per port).</summary>
     public volatile int Mtu;
 
+    /// <summary>Bounds the frames on their way to <see cref="Target"/>; beyond it they are dropped and counted.</summary>
+    public FrameBacklog? Backlog { get; init; }
+
     public void OnFrame(TapDevice tap, in VirtioNetHeader header, ReadOnlySpan<byte> frame)
     {
         Interlocked.Increment(ref counters.FromHost);
         var mtu = Mtu;
         if (!Carrier || frame.Length < 14 || frame.Length > PacketBufferPool.LargeSize
             || (mtu > 0 && header.GsoType == VirtioNetHeader.GsoNone && frame.Length > mtu + 14))
+        {
+            Interlocked.Increment(ref counters.FromHostDropped);
+            return;
+        }
+        _batch ??= FrameBatch.Rent(Backlog);
+        // The target is behind (its lane busy): drop before copying rather than queue without end.
+        if (!_batch.HasRoom)
         {
             Interlocked.Increment(ref counters.FromHostDropped);
             return;
@@ -45,7 +55,6 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, i
             Interlocked.Increment(ref counters.FromHostDropped);
             return;
         }
-        _batch ??= FrameBatch.Rent();
         _batch.Add(buffer);
         if (_batch.IsFull)
             Flush();
@@ -58,6 +67,7 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, i
         if (_batch is not { Count: > 0 } batch)
             return;
         _batch = null;
+        batch.Charge();
         Target.Tell(batch);
     }
 }

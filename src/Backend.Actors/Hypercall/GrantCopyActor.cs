@@ -18,9 +18,21 @@ public sealed class GrantCopyActor : ReceiveActor
         _copier = copier;
         Receive<GrantCopyBatch>(batch =>
         {
-            if (batch.Count > 0)
-                _copier.Copy(batch.Used);
-            batch.Owner.Tell(batch);
+            // A batch whose ring actor has stopped is not copied: its buffers are back in the pool.
+            if (!batch.TryBeginCopy())
+                return;
+            bool copied;
+            try
+            {
+                if (batch.Count > 0)
+                    _copier.Copy(batch.Used);
+            }
+            finally
+            {
+                copied = batch.EndCopy();
+            }
+            if (copied)
+                batch.Owner.Tell(batch);
         });
     }
 

@@ -13,10 +13,11 @@ namespace Backend.Actors.Rings;
 
 /// <summary>
 /// Delivers frames to a vif's RX ring (host to guest). Frames arrive in batches from bridge ports and wait
-/// in a bounded queue (SIMXEN: at least 512; when full, new ones are dropped and counted, so that one
-/// slow guest never holds the others back). On a batch or a notification that the frontend posted
-/// buffers, it plans as many frames as the posted requests take, copies them in ONE grant-copy batch,
-/// answers the requests in their own slots, pushes, and notifies when ring.h says so.
+/// in a queue bounded in frames (SIMXEN: at least 512) and bytes (BackendOptions.RxQueueBytesFor); when
+/// full, new ones are dropped and counted, so that one slow guest never holds the others back. On a batch
+/// or a notification that the frontend posted buffers, it plans as many frames as the posted requests
+/// take, copies them in ONE grant-copy batch, answers the requests in their own slots, pushes, and
+/// notifies when ring.h says so.
 /// </summary>
 public sealed class RxRingActor : ReceiveActor
 {
@@ -34,6 +35,9 @@ public sealed class RxRingActor : ReceiveActor
     private PacketBuffer?[] _queue = null!;
     private int _queueHead;
     private int _queueCount;
+    // Bytes of the queued frames, bounded as Linux's rx_queue_len (BackendOptions.RxQueueBytesFor).
+    private long _queueBytes;
+    private long _maxQueueBytes;
 
     private PacketBuffer?[] _inFlightFrames = null!;
     private RxPacket[] _inFlight = null!;
@@ -87,12 +91,29 @@ public sealed class RxRingActor : ReceiveActor
         _ringPage.Release();
     }
 
+    /// <summary>
+    /// At a stop or restart: the queued frames go back to the pool, and those of a copy still in flight
+    /// through the batch, once the copy can no longer read them (<see cref="GrantCopyBatch.Abandon"/>).
+    /// </summary>
     private void ReturnFrames()
     {
         while (_queueCount > 0)
             Dequeue().Return();
         if (!_copyInFlight)
+        {
             ReturnInFlight();
+            return;
+        }
+        var abandoned = new List<PacketBuffer>(_inFlightCount);
+        for (var i = 0; i < _inFlightCount; i++)
+        {
+            if (_inFlightFrames[i] is { } frame)
+                abandoned.Add(frame);
+            _inFlightFrames[i] = null;
+        }
+        _inFlightCount = 0;
+        _batch.Abandon(abandoned);
+        _copyInFlight = false;
     }
 
     private void OnFrames(FrameBatch batch)
@@ -140,8 +161,15 @@ public sealed class RxRingActor : ReceiveActor
             Drop(frame);
             return;
         }
+        EnsureQueue();
         for (var i = 0; i < plan.SegmentCount; i++)
         {
+            // Segments the queue has no room for are counted as dropped, not built only to be dropped.
+            if (QueueFull)
+            {
+                Interlocked.Add(ref _status.RxDropped, plan.SegmentCount - i);
+                break;
+            }
             var segment = _services.Buffers.Rent(plan.SegmentLength(i));
             segment.Length = TcpSegmenter.WriteSegment(frame.Frame, plan, i, segment.Span);
             segment.DataValidated = true;
@@ -154,25 +182,37 @@ public sealed class RxRingActor : ReceiveActor
         frame.Return();
     }
 
+    private void EnsureQueue()
+    {
+        if (_queue is not null)
+            return;
+        _queue = new PacketBuffer?[_services.Options.RxQueueLength];
+        _maxQueueBytes = _services.Options.RxQueueBytesFor(_settings.Mtu, _settings.Frontend.TakesGso);
+        _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
+        _inFlight = new RxPacket[MaxPacketsPerDrain];
+        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+        _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
+    }
+
     private void Enqueue(PacketBuffer frame)
     {
-        if (_queue is null)
-        {
-            _queue = new PacketBuffer?[_services.Options.RxQueueLength];
-            _inFlightFrames = new PacketBuffer?[MaxPacketsPerDrain];
-            _inFlight = new RxPacket[MaxPacketsPerDrain];
-            // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
-            _batch = new GrantCopyBatch(_services.Options.CopyBatchSize, Self);
-        }
+        EnsureQueue();
         // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
-        if (_queueCount == _queue.Length || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
+        if (QueueFull || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {
             Drop(frame);
             return;
         }
         _queue[(_queueHead + _queueCount) % _queue.Length] = frame;
         _queueCount++;
+        _queueBytes += frame.Length;
     }
+
+    /// <summary>
+    /// No frame is taken: the queue holds its count of frames, or its bytes reach the bound (a frame is
+    /// taken while they are below it, as Linux's xenvif_rx_queue_tail does).
+    /// </summary>
+    private bool QueueFull => _queueCount == _queue.Length || _queueBytes >= _maxQueueBytes;
 
     private PacketBuffer Dequeue()
     {
@@ -180,6 +220,7 @@ public sealed class RxRingActor : ReceiveActor
         _queue[_queueHead] = null;
         _queueHead = (_queueHead + 1) % _queue.Length;
         _queueCount--;
+        _queueBytes -= frame.Length;
         return frame;
     }
 

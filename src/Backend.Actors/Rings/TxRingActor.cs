@@ -100,19 +100,13 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Self.Tell(RingEvent.Instance);
     }
 
-    protected override void PreRestart(Exception reason, object message)
-    {
+    protected override void PreRestart(Exception reason, object message) =>
         // Not PostStop: the ring page stays held for the next incarnation.
-        if (!_copyInFlight)
-            ReturnPendingBuffers();
-    }
+        ReturnPendingBuffers();
 
     protected override void PostStop()
     {
-        // Buffers of a batch still at the hypercall actor may yet be written: leave them to the GC's
-        // indifference rather than hand them to another frame.
-        if (!_copyInFlight)
-            ReturnPendingBuffers();
+        ReturnPendingBuffers();
         _ringPage.Release();
     }
 
@@ -331,14 +325,31 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             Drain();
     }
 
+    /// <summary>
+    /// At a stop or restart: the buffers of the packets not yet answered go back to the pool, through the
+    /// batch when a copy may still be writing them (<see cref="GrantCopyBatch.Abandon"/>). The packets
+    /// themselves are read again by the next incarnation (it resumes at rsp_prod).
+    /// </summary>
     private void ReturnPendingBuffers()
     {
+        var abandoned = _copyInFlight ? new List<PacketBuffer>(_pendingCount) : null;
         for (var i = 0; i < _pendingCount; i++)
         {
-            _pending[i].Buffer?.Return();
+            if (_pending[i].Buffer is { } buffer)
+            {
+                if (abandoned is null)
+                    buffer.Return();
+                else
+                    abandoned.Add(buffer);
+            }
             _pending[i].Buffer = null;
         }
         _pendingCount = 0;
+        if (abandoned is not null)
+        {
+            _batch.Abandon(abandoned);
+            _copyInFlight = false;
+        }
     }
 
     /// <summary>

@@ -48,11 +48,15 @@ public sealed class UplinkActor : ReceiveActor
 
     protected override void PreStart()
     {
+        FrameBatchReclaimer.For(Context.System);
         _bridge = _services.Bridges.Get(_spec.Bridge);
         var port = _port = _bridge.AddPort($"uplink:{_tap.Name}", Self);
         port.Mtu = _mtu;
+        // Bounds for the frames on their way to the TAP (this actor) and from it (the forwarding actor);
+        // both ways they may be GSO frames.
+        port.Backlog = _services.Options.NewBacklog(_mtu, gso: true);
         var forward = Context.ActorOf(BridgePortActor.Props(_bridge, port, _services.Buffers), "forward");
-        var reader = new TapFrameReader(_services.Buffers, forward, port.Id, _counters) { Carrier = true };
+        var reader = new TapFrameReader(_services.Buffers, forward, port.Id, _counters) { Carrier = true, Backlog = _services.Options.NewBacklog(_mtu, gso: true) };
         port.Connected = true;
         _taps.Read(_tap, reader, Self);
         _log.Info("uplink {Tap} joins bridge '{Bridge}'{LinuxBridge}, mtu {Mtu}", _tap.Name, _spec.Bridge,

@@ -22,6 +22,9 @@ public sealed record FrontendConfig(
     /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
     public const uint MaxPort = (1u << 17) - 1;
 
+    /// <summary>The frontend takes GSO frames of some kind: frames to it may be up to 64 KiB whatever its MTU.</summary>
+    public bool TakesGso => GsoTcpV4 || GsoTcpV6;
+
     public static async Task<FrontendConfig> ReadAsync(IXenStore xs, string frontendPath, CancellationToken cancellationToken = default)
     {
         string P(string key) => $"{frontendPath}/{key}";

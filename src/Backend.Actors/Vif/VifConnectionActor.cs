@@ -297,6 +297,8 @@ public sealed class VifConnectionActor : ReceiveActor
         c.Channels = new VifChannels(_services.Platform.EventChannels);
 
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
+        // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
+        var rxBacklog = _services.Options.NewBacklog(mtu, frontend.TakesGso);
         // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
         var lane = _services.Hypercalls.For(domid);
         c.Rx = StartRingActor(c.RxRing, page => lane.Place(RxRingActor.Props(id, _services, page, c.Channels, rxSettings)), "rx");
@@ -304,7 +306,7 @@ public sealed class VifConnectionActor : ReceiveActor
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             _tap.SetOffload(frontend);
-            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu };
+            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
             c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), ChildName("tap-port"));
             c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, 0, _config!.Rate)), "tx");
         }
@@ -313,6 +315,7 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Bridge = _services.Bridges.Get(_config!.Bridge);
             c.Port = c.Bridge.AddPort(id.ToString(), c.Rx, _config.Mac);
             c.Port.Mtu = mtu;
+            c.Port.Backlog = rxBacklog;
             _status.BridgePort = c.Port;
             c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));
             c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), "tx");

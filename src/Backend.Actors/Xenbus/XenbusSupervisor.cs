@@ -1,6 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
+using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Vif;
 using Backend.Xen.XenStore;
@@ -70,6 +71,8 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     protected override void PreStart()
     {
+        // Frame batches that a stopping vif tree never takes return their buffers (before any vif starts).
+        FrameBatchReclaimer.For(Context.System);
         // SIMXEN: re-attach to every vif and bind again, all before any ring is processed.
         _services.RingGate.Close();
         Self.Tell(XenbusProtocol.Start.Instance);

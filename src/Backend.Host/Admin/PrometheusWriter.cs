@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Backend.Actors.Status;
+using Backend.Xen.Buffers;
 
 namespace Backend.Host.Admin;
 
@@ -26,8 +27,18 @@ public static class PrometheusWriter
         ("xnb_vif_bridge_dropped_mtu_total", "counter", "Frames for the vif dropped at the bridge for exceeding its MTU + 14.", v => v.Port?.DroppedMtu ?? 0),
         ("xnb_vif_bridge_dropped_down_total", "counter", "Frames for the vif dropped at the bridge while it was not Connected.", v => v.Port?.DroppedDown ?? 0),
         ("xnb_vif_bridge_dropped_spoofed_total", "counter", "Frames from the vif dropped at the bridge for a source MAC other than its configured mac.", v => v.Port?.DroppedSpoofed ?? 0),
+        ("xnb_vif_bridge_dropped_backlog_total", "counter", "Frames for the vif dropped at the bridge because too many were already on their way to it.", v => v.Port?.DroppedBacklog ?? 0),
         ("xnb_vif_connected", "gauge", "1 when the backend state is Connected.", v => v.State == "Connected" ? 1 : 0),
         ("xnb_vif_disabled", "gauge", "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
+    ];
+
+    // Native memory has no finalizer: buffers outstanding while the data path is idle are a leak.
+    private static readonly (string Name, string Type, string Help, Func<PacketBufferPool, long> Value)[] BufferMetrics =
+    [
+        ("xnb_packet_buffers_outstanding", "gauge", "Packet buffers in use: frames in rings, queues and messages (0 when idle).", b => b.Outstanding),
+        ("xnb_packet_buffers_kept", "gauge", "Packet buffers held by the pool for reuse.", b => b.Kept),
+        ("xnb_packet_buffers_kept_bytes", "gauge", "Native memory the pool holds for reuse (bounded per size class).", b => b.KeptBytes),
+        ("xnb_packet_buffers_created_total", "counter", "Packet buffers allocated (native memory).", b => b.Created),
     ];
 
     // A TAP's counters, for a vif's (--switch tap; 0 otherwise) as for an uplink's.
@@ -39,10 +50,12 @@ public static class PrometheusWriter
         ("to_host_dropped_total", "Frames for the TAP device dropped.", t => t.ToHostDropped),
     ];
 
-    public static string Write(VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks)
+    public static string Write(VifStatusRegistry registry, IReadOnlyList<UplinkStatusDocument> uplinks, PacketBufferPool buffers)
     {
         var vifs = registry.Snapshot().Select(VifStatusDocument.From).ToList();
         var sb = new StringBuilder();
+        foreach (var (name, type, help, value) in BufferMetrics)
+            sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value(buffers)}\n");
         sb.Append("# HELP xnb_vifs Vifs the daemon serves.\n# TYPE xnb_vifs gauge\n");
         sb.Append(CultureInfo.InvariantCulture, $"xnb_vifs {vifs.Count}\n");
         sb.Append("# HELP xnb_vifs_disabled_total Vifs disabled for fatal frontend errors.\n# TYPE xnb_vifs_disabled_total counter\n");

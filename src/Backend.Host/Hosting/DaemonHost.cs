@@ -75,6 +75,7 @@ public sealed class DaemonHost : IAsyncDisposable
         {
             WriteHotplugStatus = xen.Simulated,
             RxQueueLength = settings.RxQueueLength,
+            RxQueueBytes = settings.RxQueueBytes,
             Switch = network.Switch,
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;
@@ -108,7 +109,7 @@ public sealed class DaemonHost : IAsyncDisposable
 
         var app = builder.Build();
         host = new DaemonHost(app, status, bridges, buffers, network);
-        AdminEndpoints.Map(app, status, xen, network);
+        AdminEndpoints.Map(app, status, buffers, xen, network);
         return host;
     }
 

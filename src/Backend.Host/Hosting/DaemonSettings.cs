@@ -33,6 +33,12 @@ public sealed class DaemonSettings
     /// <summary>Frames queued per vif for a guest that posts no rx buffers.</summary>
     public int RxQueueLength { get; set; } = 512;
 
+    /// <summary>
+    /// Bytes queued per vif for such a guest (Linux's XENVIF_RX_QUEUE_BYTES); raised per vif to what
+    /// SIMXEN's promises need (BackendOptions.RxQueueBytesFor), so it bites on frames larger than the MTU only.
+    /// </summary>
+    public int RxQueueBytes { get; set; } = 512 * 1024;
+
     /// <summary>Pinned hypercall actors (grant-copy threads); 0 means one per core.</summary>
     public int HypercallThreads { get; set; }
 

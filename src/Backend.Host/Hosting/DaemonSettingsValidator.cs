@@ -29,6 +29,8 @@ public static class DaemonSettingsValidator
             errors.Add($"LogLevel (--log-level): '{s.LogLevel}' is not Verbose, Debug, Information, Warning, Error or Fatal");
         if (s.RxQueueLength is < 512 or > 65536)
             errors.Add($"RxQueueLength: {s.RxQueueLength}; SIMXEN asks for at least 512 (at most 65536)");
+        if (s.RxQueueBytes is < 65536 or > 1 << 30)
+            errors.Add($"RxQueueBytes: {s.RxQueueBytes}; at least 65536 (one largest frame), at most 1073741824");
         if (s.HypercallThreads is < 0 or > 256)
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
         ValidateNetworking(s, errors);

@@ -9,9 +9,12 @@ namespace Backend.Xen.Buffers;
 /// </summary>
 public sealed unsafe class PacketBuffer
 {
-    private readonly PacketBufferPool? _pool;
+    private readonly PacketBufferPool _pool;
+    // 1 while rented: a second Return of the same buffer would put it in the pool twice, and two frames
+    // would then share it; that bug is thrown at its source instead.
+    private int _rented;
 
-    internal PacketBuffer(PacketBufferPool? pool, int capacity)
+    internal PacketBuffer(PacketBufferPool pool, int capacity)
     {
         _pool = pool;
         Capacity = capacity;
@@ -67,13 +70,15 @@ public sealed unsafe class PacketBuffer
         IngressPort = other.IngressPort;
     }
 
+    /// <summary>Hands the buffer back to its pool; the caller must not touch it afterwards.</summary>
     public void Return()
     {
-        if (_pool is null)
-            Free();
-        else
-            _pool.Return(this);
+        if (Interlocked.Exchange(ref _rented, 0) == 0)
+            throw new InvalidOperationException("a packet buffer was returned twice");
+        _pool.Return(this);
     }
+
+    internal void MarkRented() => Volatile.Write(ref _rented, 1);
 
     internal void Free() => NativeMemory.AlignedFree((void*)Address);
 }

@@ -16,4 +16,10 @@ public enum TxError
 
     /// <summary>A grant copy of one of the packet's slots failed.</summary>
     CopyFailed,
+
+    /// <summary>The packet's GSO size is under <see cref="Offload.GsoLimits.MinSize"/> (but not 0, which is fatal).</summary>
+    GsoSizeTooSmall,
+
+    /// <summary>The packet would be cut into more than <see cref="Offload.GsoLimits.MaxSegments"/> segments.</summary>
+    GsoTooManySegments,
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Backend.Xen.Abi;
+using Backend.Xen.Offload;
 using Backend.Xen.Rings;
 
 namespace Backend.Xen.Netback;
@@ -142,6 +143,17 @@ public static class TxPacketParser
                 return TxPacket.Fatal(start, TxFault.GsoSizeZero);
             if (gso.GsoType is not (NetifGsoType.TcpV4 or NetifGsoType.TcpV6))
                 return TxPacket.Fatal(start, TxFault.UnknownGsoType);
+            // Beyond Linux, after its fatal checks: a frame that would be cut too finely is refused here,
+            // at its sender's ring, before it costs a receiver anything (GsoLimits).
+            if (gso.GsoSize < GsoLimits.MinSize)
+                error = TxError.GsoSizeTooSmall;
+            else if (GsoLimits.MostSegments(first.Size, gso.GsoSize) > GsoLimits.MaxSegments)
+                error = TxError.GsoTooManySegments;
+            if (error != TxError.None)
+            {
+                return new TxPacket(TxOutcome.Error, TxFault.None, error, start, extraCount, dataSlots,
+                    first.Size, remaining, (NetTxFlags)first.Flags, gso, multicastAdd, multicastDel, hash);
+            }
         }
 
         return new TxPacket(TxOutcome.Packet, TxFault.None, TxError.None, start, extraCount, dataSlots,

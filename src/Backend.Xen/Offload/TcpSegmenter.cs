@@ -26,7 +26,7 @@ public static class TcpSegmenter
             NetifGsoType.TcpV6 => 6,
             _ => 0,
         };
-        if (ipVersion == 0 || gsoSize == 0)
+        if (ipVersion == 0 || gsoSize < GsoLimits.MinSize)
             return SegmentationStatus.InvalidGso;
         if (FrameLayout.TryParse(frame, out FrameLayout layout) != FrameParse.Ok
             || layout.IpVersion != ipVersion
@@ -38,7 +38,10 @@ public static class TcpSegmenter
         int tcpHeaderLength = (frame[layout.TransportOffset + 12] >> 4) * 4;
         int headerLength = layout.TransportOffset + tcpHeaderLength;
         int payloadLength = layout.PacketEnd - headerLength;
-        int segments = payloadLength == 0 ? 1 : (payloadLength + gsoSize - 1) / gsoSize;
+        int segments = GsoLimits.Segments(payloadLength, gsoSize);
+        // The sender's ring refuses such frames (TxPacketParser); a frame from a TAP is held to it here.
+        if (segments > GsoLimits.MaxSegments)
+            return SegmentationStatus.TooManySegments;
         plan = new TcpSegmentation
         {
             Layout = layout,

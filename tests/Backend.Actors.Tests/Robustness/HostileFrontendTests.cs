@@ -308,6 +308,37 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
             _front.PutTxExtra(new NetifExtraInfo { Type = NetifExtraType.Gso, GsoSize = 1448, GsoType = NetifGsoType.TcpV4 });
         }, Errors(1, gsoExtra: true));
     [Fact]
+    public async Task Tx_gso_frame_of_64_KiB_with_gso_size_1_to_a_guest_without_gso_is_answered_with_errors_and_costs_the_receiver_nothing()
+    {
+        // A TCP/IPv4 frame of 65535 bytes to guest 1 (which did not negotiate GSO) in 16 page-sized
+        // slots: cut at 1 byte it would be 65481 segments, every one of them built on guest 1's lane.
+        const int slots = 16;
+        var frame = TestFrames.TcpIpv4(_pair.A.Mac, _front.Mac, 65535);
+        var receiver = _sim.Status.Snapshot().Single(v => v.Id.DomId == _pair.A.DomId);
+        var deliveredBefore = Interlocked.Read(ref receiver.RxPackets);
+
+        await AssertErrorAnsweredAsync(() =>
+        {
+            for (var i = 0; i < slots; i++)
+            {
+                var chunk = frame.AsSpan(i * 4096, Math.Min(4096, frame.Length - i * 4096));
+                var gref = _front.GrantTxData(i, chunk);
+                var size = i == 0 ? frame.Length : chunk.Length;
+                var flags = (i == 0 ? NetTxFlags.ExtraInfo : NetTxFlags.None) | (i < slots - 1 ? NetTxFlags.MoreData : NetTxFlags.None);
+                _front.PutTx(new NetifTxRequest { Gref = gref, Id = (ushort)i, Size = (ushort)size, Flags = (ushort)flags });
+                if (i == 0)
+                    _front.PutTxExtra(new NetifExtraInfo { Type = NetifExtraType.Gso, GsoSize = 1, GsoType = NetifGsoType.TcpV4 });
+            }
+        }, Errors(slots, gsoExtra: true));
+
+        // Nothing of it reached guest 1's RX path: no segment dropped there, none delivered beyond the
+        // pair's own traffic and the probes.
+        Assert.Equal(0, Interlocked.Read(ref receiver.RxDropped));
+        var delivered = Interlocked.Read(ref receiver.RxPackets) - deliveredBefore;
+        Assert.True(delivered <= _pair.B.Sent + 1, $"guest 1 got {delivered} frames; guest 2 sent {_pair.B.Sent}, and one probe");
+    }
+
+    [Fact]
     public async Task Rx_buffers_too_few_for_a_frame_keep_it_queued_without_spinning_until_more_are_posted()
     {
         // All but one of the posted RX buffers used up by one-slot frames from guest 1.

@@ -47,4 +47,23 @@ public static class TestFrames
             hash = (hash ^ b) * 1099511628211UL;
         return hash;
     }
+
+    /// <summary>
+    /// A TCP/IPv4 frame of <paramref name="frame"/>'s length (20-byte IP and TCP headers, ACK, a zero
+    /// payload; checksums left to whoever fills them), as a GSO sender would hand it over.
+    /// </summary>
+    public static byte[] TcpIpv4(ReadOnlySpan<byte> destination, ReadOnlySpan<byte> source, int length)
+    {
+        var frame = new byte[length];
+        destination.CopyTo(frame);
+        source.CopyTo(frame.AsSpan(6));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);
+        frame[14] = 0x45; // IPv4, 20-byte header
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(16), (ushort)(length - 14));
+        frame[22] = 64;
+        frame[23] = 6; // TCP
+        frame[14 + 20 + 12] = 0x50; // 20-byte TCP header
+        frame[14 + 20 + 13] = 0x10; // ACK
+        return frame;
+    }
 }

@@ -5,6 +5,7 @@ using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
 using Backend.Actors.Vif;
 using Backend.Host.Admin;
+using Backend.Xen.Buffers;
 
 namespace Backend.Host.Tests.Admin;
 
@@ -23,7 +24,8 @@ public sealed class AdminDocumentTests
             FramesFlooded = 12,
             FramesDroppedMtu = 13,
             FramesDroppedDown = 14,
-            FramesDroppedSpoofed = 15,
+            FramesDroppedSpoofed = 16,
+            FramesDroppedBacklog = 15,
         };
         bridged.BridgePort = port;
         tapped = registry.GetOrAdd(new VifId(6, 1));
@@ -45,7 +47,8 @@ public sealed class AdminDocumentTests
         Assert.Equal(12, port.GetProperty("flooded").GetInt64());
         Assert.Equal(13, port.GetProperty("droppedMtu").GetInt64());
         Assert.Equal(14, port.GetProperty("droppedDown").GetInt64());
-        Assert.Equal(15, port.GetProperty("droppedSpoofed").GetInt64());
+        Assert.Equal(16, port.GetProperty("droppedSpoofed").GetInt64());
+        Assert.Equal(15, port.GetProperty("droppedBacklog").GetInt64());
         Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
         Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
 
@@ -79,7 +82,8 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
     [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
     [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
-    [InlineData("xnb_vif_bridge_dropped_spoofed_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
+    [InlineData("xnb_vif_bridge_dropped_spoofed_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 16")]
+    [InlineData("xnb_vif_bridge_dropped_backlog_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
     [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
     [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
@@ -92,22 +96,38 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_uplink_to_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 32")]
     [InlineData("xnb_uplink_from_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 33")]
     [InlineData("xnb_uplink_to_host_dropped_total{uplink=\"xnbup0\",bridge=\"lan\"} 34")]
+    [InlineData("xnb_packet_buffers_outstanding 2")]
+    [InlineData("xnb_packet_buffers_kept 1")]
+    [InlineData("xnb_packet_buffers_kept_bytes 2048")]
+    [InlineData("xnb_packet_buffers_created_total 3")]
     public void Metrics_carry_every_counter(string line)
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks);
+        using var buffers = Buffers();
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers);
         Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Every_metric_has_help_and_type()
     {
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var buffers = Buffers();
+        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(26, names.Count);
+        Assert.Equal(31, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
             Assert.Contains($"# TYPE {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A pool with three buffers created, two of them out.</summary>
+    private static PacketBufferPool Buffers()
+    {
+        var pool = new PacketBufferPool();
+        pool.Rent(100);
+        pool.Rent(100);
+        pool.Rent(100).Return();
+        return pool;
     }
 }

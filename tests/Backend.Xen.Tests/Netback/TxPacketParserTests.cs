@@ -1,5 +1,6 @@
 using Backend.Xen.Abi;
 using Backend.Xen.Netback;
+using Backend.Xen.Offload;
 
 namespace Backend.Xen.Tests.Netback;
 
@@ -281,6 +282,52 @@ public sealed class TxPacketParserTests : IDisposable
         var packet = _ring.Parse();
         Assert.Equal(TxOutcome.Fatal, packet.Outcome);
         Assert.Equal(TxFault.UnknownGsoType, packet.Fault);
+    }
+
+    [Fact]
+    public void Gso_size_under_the_floor_is_answered_with_errors_and_the_floor_itself_is_valid()
+    {
+        _ring.Request(1000, NetTxFlags.ExtraInfo).Gso(GsoLimits.MinSize - 1).Push();
+        var packet = _ring.Parse();
+        Assert.Equal(TxOutcome.Error, packet.Outcome);
+        Assert.Equal(TxError.GsoSizeTooSmall, packet.Error);
+        Assert.Equal(2, packet.RingSlots);
+
+        using var ring = new TxRingBuilder();
+        ring.Request(1000, NetTxFlags.ExtraInfo).Gso(GsoLimits.MinSize).Push();
+        Assert.Equal(TxOutcome.Packet, ring.Parse().Outcome);
+    }
+
+    [Fact]
+    public void Gso_packet_of_more_segments_than_the_limit_is_answered_with_errors()
+    {
+        // 65535 bytes in 16 page-sized slots; its payload (all but the 54 bytes of the smallest TCP/IPv4
+        // headers) cut at 255 bytes is 257 segments, at 256 bytes 256.
+        static TxRingBuilder Frame(TxRingBuilder ring, ushort gsoSize)
+        {
+            ring.Request(65535, NetTxFlags.ExtraInfo | NetTxFlags.MoreData).Gso(gsoSize);
+            for (var i = 1; i < 16; i++)
+                ring.Request(i < 15 ? (ushort)4096 : (ushort)4095, i < 15 ? NetTxFlags.MoreData : NetTxFlags.None, id: (ushort)i);
+            return ring.Push();
+        }
+        var packet = Frame(_ring, 255).Parse();
+        Assert.Equal(TxOutcome.Error, packet.Outcome);
+        Assert.Equal(TxError.GsoTooManySegments, packet.Error);
+        Assert.Equal(17, packet.RingSlots);
+
+        using var ring = new TxRingBuilder();
+        Assert.Equal(TxOutcome.Packet, Frame(ring, 256).Parse().Outcome);
+    }
+
+    [Fact]
+    public void Gso_size_0_and_unknown_gso_types_stay_fatal_whatever_the_size()
+    {
+        _ring.Request(65535 - 4096 * 15, NetTxFlags.ExtraInfo).Gso(1, type: 3).Push();
+        Assert.Equal(TxFault.UnknownGsoType, _ring.Parse().Fault);
+
+        using var ring = new TxRingBuilder();
+        ring.Request(4000, NetTxFlags.ExtraInfo).Gso(1, more: true).Gso(0).Push();
+        Assert.Equal(TxFault.GsoSizeZero, ring.Parse().Fault);
     }
 
     [Fact]

@@ -108,6 +108,20 @@ public class TcpSegmenterTests
     }
 
     [Fact]
+    public void Gso_size_under_the_floor_or_more_segments_than_the_limit_are_refused()
+    {
+        byte[] small = Ethernet(0x0800, Ipv4(6, Tcp(Payload(1000))));
+        Assert.Equal(SegmentationStatus.InvalidGso, TcpSegmenter.Prepare(small, NetifGsoType.TcpV4, GsoLimits.MinSize - 1, out _));
+        Assert.Equal(SegmentationStatus.InvalidGso, TcpSegmenter.Prepare(small, NetifGsoType.TcpV4, 1, out _));
+
+        byte[] atLimit = Ethernet(0x0800, Ipv4(6, Tcp(Payload(GsoLimits.MaxSegments * 100))));
+        Assert.Equal(SegmentationStatus.Ok, TcpSegmenter.Prepare(atLimit, NetifGsoType.TcpV4, 100, out TcpSegmentation plan));
+        Assert.Equal(GsoLimits.MaxSegments, plan.SegmentCount);
+        byte[] overLimit = Ethernet(0x0800, Ipv4(6, Tcp(Payload(GsoLimits.MaxSegments * 100 + 1))));
+        Assert.Equal(SegmentationStatus.TooManySegments, TcpSegmenter.Prepare(overLimit, NetifGsoType.TcpV4, 100, out _));
+    }
+
+    [Fact]
     public void Too_small_a_buffer_is_refused_before_anything_is_written()
     {
         byte[] frame = Ethernet(0x0800, Ipv4(6, Tcp(Payload(300))));
