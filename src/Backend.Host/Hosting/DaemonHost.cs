@@ -130,10 +130,8 @@ public sealed class DaemonHost : IAsyncDisposable
         var registry = _app.Services.GetRequiredService<ActorRegistry>();
         if (registry.TryGet<XenbusSupervisor>(out var supervisor))
         {
-            supervisor.Tell(XenbusProtocol.Quiesce.Instance);
-            var deadline = DateTime.UtcNow + TimeSpan.FromMilliseconds(500);
-            while (DateTime.UtcNow < deadline && Status.Snapshot().Any(v => Volatile.Read(ref v.RxQueued) > 0))
-                await Task.Delay(10, cancellationToken);
+            if (!await OrderlyStop.QuiesceAndFlushAsync(supervisor, Buffers, TimeSpan.FromMilliseconds(500), cancellationToken))
+                Log.Warning("orderly stop: {Outstanding} frames still in flight after 500 ms (a guest not taking its RX frames?); stopping anyway", Buffers.Outstanding);
         }
         await _app.StopAsync(cancellationToken);
     }

@@ -62,11 +62,8 @@ public sealed class InProcessDaemon : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
-        _supervisor.Tell(XenbusProtocol.Quiesce.Instance);
         // DaemonHost gives this half a second; a test machine shared with others gets more.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (DateTime.UtcNow < deadline && Status.Snapshot().Any(v => Volatile.Read(ref v.RxQueued) > 0))
-            await Task.Delay(10);
+        await OrderlyStop.QuiesceAndFlushAsync(_supervisor, _buffers, TimeSpan.FromSeconds(5));
         await System.Terminate();
         await Platform.DisposeAsync();
         await XenStore.DisposeAsync();
