@@ -434,6 +434,19 @@ public sealed class XenStoreClient : IXenStore
             {
                 // Not there yet (a restarting xenstored), or lost again while the watches were being set.
             }
+            catch (Exception e)
+            {
+                // A defect of ours: every waiting request learns of it, rather than wait for ever.
+                TaskCompletionSource<XenStoreClientConnection>? waiting;
+                lock (gate)
+                {
+                    failure ??= e;
+                    waiting = replaced;
+                    replaced = null;
+                }
+                waiting?.TrySetException(XenStoreClientConnection.Broken(e));
+                return;
+            }
             if (next is not null)
                 await next.DisposeAsync().ConfigureAwait(false);
             try
