@@ -104,8 +104,9 @@ public sealed class XenbusSupervisor : ReceiveActor
         {
             // The first event (the watch's initial one) scans everything; what it finds is what the
             // daemon re-attaches to before any ring runs.
+            if (!await TryRescanAsync())
+                return;
             _scanned = true;
-            await RescanAsync();
             _attaching = [.. _vifs.Keys];
             _log.Info("{Count} vifs found at start; rings held until each has re-attached", _attaching.Count);
             OpenRingsWhenAttached();
@@ -114,7 +115,7 @@ public sealed class XenbusSupervisor : ReceiveActor
         if (path.Length <= _root.Length || !path.StartsWith(_root, StringComparison.Ordinal) || path[_root.Length] != '/')
         {
             // The root itself (initial event, creation, removal): look at everything.
-            await RescanAsync();
+            await TryRescanAsync();
             return;
         }
         var rest = path.AsSpan(_root.Length + 1);
@@ -135,6 +136,24 @@ public sealed class XenbusSupervisor : ReceiveActor
         var id = new VifId((ushort)domid, handle);
         if (slash < 0 || !_vifs.ContainsKey(id) || _vifChecks.ContainsKey(id))
             CheckVif(id);
+    }
+
+    /// <summary>
+    /// A full rescan; false when the xenstore connection was lost under it. That is no failure of ours: the
+    /// watch, set again on the next connection, fires for backend/vif itself, which rescans.
+    /// </summary>
+    private async Task<bool> TryRescanAsync()
+    {
+        try
+        {
+            await RescanAsync();
+            return true;
+        }
+        catch (XenStoreConnectionException ex)
+        {
+            _log.Warning("xenstore connection lost during a scan of {Root}: {Reason}; scanning again once it is back", _root, ex.Message);
+            return false;
+        }
     }
 
     private async Task RescanAsync()
@@ -208,13 +227,19 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     /// <summary>
     /// Ends a look: true when its answer is current and is to be acted on. A stale one is looked at again,
-    /// an unknown one ignored, and a xenstore failure fails the supervisor (as when the look was awaited).
+    /// an unknown one ignored, one lost with the xenstore connection left to the rescan that follows the
+    /// reconnect (see <see cref="TryRescanAsync"/>), and any other xenstore failure fails the supervisor.
     /// </summary>
-    private static bool EndLook<TKey>(Dictionary<TKey, bool> looks, TKey key, Exception? failure, Action<TKey> lookAgain)
+    private bool EndLook<TKey>(Dictionary<TKey, bool> looks, TKey key, Exception? failure, Action<TKey> lookAgain)
         where TKey : notnull
     {
         if (!looks.Remove(key, out var stale))
             return false;
+        if (failure is XenStoreConnectionException)
+        {
+            _log.Warning("xenstore connection lost during a look at {Key}: {Reason}; scanning again once it is back", key, failure.Message);
+            return false;
+        }
         if (failure is not null)
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         if (!stale)

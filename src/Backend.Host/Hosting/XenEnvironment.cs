@@ -115,12 +115,12 @@ public sealed class XenEnvironment : IAsyncDisposable
             {
                 try
                 {
-                    xs = await XenStoreClient.ConnectAsync(socketPath, cancellationToken);
+                    xs = await XenStoreClient.ConnectAsync(socketPath, reconnect: true, cancellationToken);
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
                 {
                     server = await XenStoreServer.StartAsync(socketPath, cancellationToken: cancellationToken);
-                    xs = await XenStoreClient.ConnectAsync(socketPath, cancellationToken);
+                    xs = await XenStoreClient.ConnectAsync(socketPath, reconnect: true, cancellationToken);
                 }
             }
             var path = socketPath;
@@ -136,11 +136,15 @@ public sealed class XenEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The daemon's connection to xenstore at a socket path: one that is lost (the server dropped it, or
+    /// xenstored restarted) is replaced and its watches set again, so every vif catches up (XenStoreClient).
+    /// </summary>
     private static async Task<IXenStore> ConnectAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
-            return await XenStoreClient.ConnectAsync(path, cancellationToken);
+            return await XenStoreClient.ConnectAsync(path, reconnect: true, cancellationToken);
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
         {

@@ -1,44 +1,73 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 
 namespace Backend.Xen.XenStore;
-
 /// <summary>
 /// An xs_wire client over a byte stream: a Unix socket to xenstored (or SIMXEN's server), or an unbuffered
-/// stream on Linux's <c>/dev/xen/xenbus</c>. Each message goes out in exactly one Write call (xenbus takes
-/// one message per write); reads may return any amount. Requests are pipelined and matched to replies by
-/// req_id, and go out in the order of the calls (the write lock hands over first come, first served), so
-/// requests issued without awaiting each other still reach xenstore in program order. One reader loop
-/// completes them and delivers watch events. When the connection breaks, every pending and later request
-/// fails with <see cref="XenStoreConnectionException"/>.
+/// stream on Linux's <c>/dev/xen/xenbus</c>. Requests are pipelined and matched to replies by req_id, and go
+/// out in the order of the calls, so requests issued without awaiting each other still reach xenstore in
+/// program order (<see cref="XenStoreClientConnection"/>). When the connection breaks, every request in
+/// flight fails with <see cref="XenStoreConnectionException"/>. A client that connected by socket path
+/// with <c>reconnect</c> then connects again (waiting 10 ms, doubling to 1 s, between attempts) and sets
+/// every watch it still holds again before anything else, so that each fires once more and its user
+/// re-reads what it watches, as after a first WATCH; requests made meanwhile wait for the new connection,
+/// and a transaction of the lost one fails. Otherwise every later request fails too.
 /// </summary>
 public sealed class XenStoreClient : IXenStore
 {
-    private const int ReceiveBufferSize = 64 * 1024;
     private const int MaxDirectoryPartRestarts = 8;
 
-    private readonly Stream stream;
-    private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly object gate = new();
-    private readonly Dictionary<uint, TaskCompletionSource<XenStoreReply>> pending = [];
     private readonly XenStoreWatchIndex watches = new();
+    private readonly Func<CancellationToken, Task<Stream>>? reconnect;
     private readonly CancellationTokenSource stopping = new();
-    private readonly Task readLoop;
-    private uint lastRequestId;
+    private XenStoreClientConnection connection;
+    // Set while a lost connection is being replaced; requests wait for it.
+    private TaskCompletionSource<XenStoreClientConnection>? replaced;
+    private Task reconnecting = Task.CompletedTask;
+    // Set when the client will not connect again: disposed, not reconnecting, or a watch callback threw.
     private Exception? failure;
+    private bool callbackFailed;
+    private long reconnects;
+    private long watchesLost;
     private int disposed;
 
     /// <param name="stream">Owned by the client from now on; disposed with it.</param>
     public XenStoreClient(Stream stream)
+        : this(stream, null)
     {
-        this.stream = stream;
-        readLoop = Task.Run(ReadLoopAsync);
     }
 
-    /// <summary>Connects to a xenstored Unix socket (SIMXEN: <c>ROOT/xenstored.sock</c>).</summary>
-    public static async Task<XenStoreClient> ConnectAsync(string socketPath, CancellationToken cancellationToken = default)
+    /// <param name="reconnect">Opens a new stream when the connection is lost; null: a lost connection is final.</param>
+    internal XenStoreClient(Stream stream, Func<CancellationToken, Task<Stream>>? reconnect)
+    {
+        this.reconnect = reconnect;
+        connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
+        connection.Start();
+    }
+
+    /// <summary>Connections opened again after one was lost.</summary>
+    public long Reconnects => Interlocked.Read(ref reconnects);
+
+    /// <summary>Watches that xenstore refused to set again on a new connection (so they are gone).</summary>
+    public long WatchesLost => Interlocked.Read(ref watchesLost);
+
+    /// <summary>Connects to a xenstored Unix socket (SIMXEN: <c>ROOT/xenstored.sock</c>); a lost connection is final.</summary>
+    public static Task<XenStoreClient> ConnectAsync(string socketPath, CancellationToken cancellationToken = default) =>
+        ConnectAsync(socketPath, reconnect: false, cancellationToken);
+
+    /// <summary>
+    /// Connects to a xenstored Unix socket. With <paramref name="reconnect"/>, a lost connection is replaced
+    /// (see the class); the first connection must succeed, so that a wrong path is an error at once.
+    /// </summary>
+    public static async Task<XenStoreClient> ConnectAsync(string socketPath, bool reconnect, CancellationToken cancellationToken = default)
+    {
+        var stream = await OpenSocketAsync(socketPath, cancellationToken).ConfigureAwait(false);
+        return new XenStoreClient(stream, reconnect ? ct => OpenSocketAsync(socketPath, ct) : null);
+    }
+
+    private static async Task<Stream> OpenSocketAsync(string socketPath, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -50,7 +79,7 @@ public sealed class XenStoreClient : IXenStore
             socket.Dispose();
             throw;
         }
-        return new XenStoreClient(new NetworkStream(socket, ownsSocket: true));
+        return new NetworkStream(socket, ownsSocket: true);
     }
 
     public async Task<string?> ReadAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default)
@@ -152,35 +181,74 @@ public sealed class XenStoreClient : IXenStore
 
     public async Task<IAsyncDisposable> WatchAsync(string path, string token, Action<XenStoreWatchEvent> onEvent, CancellationToken cancellationToken = default)
     {
+        var payloadLength = PayloadLength(XenStoreMessageType.Watch, path, path, token, valueTerminated: true);
         var registration = new XenStoreWatchRegistration(this, path, token, onEvent);
         // Registered before the request, so that the initial event (sent right after the reply) finds it.
         lock (gate)
             watches.Add(registration);
         try
         {
-            var reply = await RequestAsync(XenStoreMessageType.Watch, null, path, path, token, cancellationToken).ConfigureAwait(false);
-            Expect(reply, XenStoreMessageType.Watch, path);
+            while (true)
+            {
+                var on = await CurrentConnectionAsync(cancellationToken).ConfigureAwait(false);
+                lock (gate)
+                {
+                    // Lost with the connection while in flight, it was set again with the others.
+                    if (registration.Connection == on)
+                        return registration;
+                }
+                XenStoreReply reply;
+                try
+                {
+                    reply = await on.RequestAsync(XenStoreMessageType.Watch, 0, path, token, true, payloadLength, cancellationToken).ConfigureAwait(false);
+                }
+                catch (XenStoreConnectionException) when (reconnect is not null)
+                {
+                    // The connection replacing the lost one sets every watch held, this one included.
+                    continue;
+                }
+                Expect(reply, XenStoreMessageType.Watch, path);
+                lock (gate)
+                    registration.Connection = on;
+                return registration;
+            }
         }
         catch
         {
+            XenStoreClientConnection? setOn;
             lock (gate)
+            {
                 watches.Remove(registration);
+                setOn = registration.Connection == connection ? connection : null;
+            }
+            // Cancelled after a new connection had set it again: it must not stay set there.
+            if (setOn is not null)
+                _ = UnwatchOnAsync(setOn, registration);
             throw;
         }
-        return registration;
     }
 
-    /// <summary>Removes a watch: no more events to its callback, then UNWATCH (skipped once the connection is gone).</summary>
+    /// <summary>Removes a watch: no more events to its callback, then UNWATCH on the connection it is set on (if that still lives).</summary>
     internal async Task UnwatchAsync(XenStoreWatchRegistration registration)
     {
+        XenStoreClientConnection? on;
         lock (gate)
         {
             if (!watches.Remove(registration) || failure is not null)
                 return;
+            // Set on a lost connection: gone with it (a new connection setting it again unwatches it there).
+            on = registration.Connection == connection ? connection : null;
         }
+        if (on is not null)
+            await UnwatchOnAsync(on, registration).ConfigureAwait(false);
+    }
+
+    private static async Task UnwatchOnAsync(XenStoreClientConnection on, XenStoreWatchRegistration registration)
+    {
         try
         {
-            var reply = await RequestAsync(XenStoreMessageType.Unwatch, null, registration.Path, registration.Path, registration.Token, CancellationToken.None).ConfigureAwait(false);
+            var payloadLength = PayloadLength(XenStoreMessageType.Unwatch, registration.Path, registration.Path, registration.Token, valueTerminated: true);
+            var reply = await on.RequestAsync(XenStoreMessageType.Unwatch, 0, registration.Path, registration.Token, true, payloadLength, CancellationToken.None).ConfigureAwait(false);
             Expect(reply, XenStoreMessageType.Unwatch, registration.Path);
         }
         catch (Exception e) when (e is XenStoreConnectionException or ObjectDisposedException)
@@ -191,12 +259,13 @@ public sealed class XenStoreClient : IXenStore
 
     public async Task<XenStoreTransaction> StartTransactionAsync(CancellationToken cancellationToken = default)
     {
-        var reply = await RequestAsync(XenStoreMessageType.TransactionStart, null, null, "", null, cancellationToken).ConfigureAwait(false);
+        var (reply, on) = await SendAsync(XenStoreMessageType.TransactionStart, null, "", null, true, 1, cancellationToken).ConfigureAwait(false);
         var payload = Expect(reply, XenStoreMessageType.TransactionStart, null);
         var text = Encoding.UTF8.GetString(payload).TrimEnd('\0');
         if (!uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id == 0)
             throw new XenStoreConnectionException($"xenstore TRANSACTION_START: malformed transaction id \"{text}\"");
-        return new XenStoreTransaction(id);
+        // Bound to its connection: xenstore forgets it with the connection, so it must not go to another.
+        return new XenStoreTransaction(id) { Connection = on };
     }
 
     public async Task<bool> EndTransactionAsync(XenStoreTransaction transaction, bool commit, CancellationToken cancellationToken = default)
@@ -228,20 +297,24 @@ public sealed class XenStoreClient : IXenStore
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
-        Fail(new ObjectDisposedException(nameof(XenStoreClient)));
+        TaskCompletionSource<XenStoreClientConnection>? waiting;
+        lock (gate)
+        {
+            failure ??= new ObjectDisposedException(nameof(XenStoreClient));
+            waiting = replaced;
+            replaced = null;
+        }
         stopping.Cancel();
-        await stream.DisposeAsync().ConfigureAwait(false);
-        await readLoop.ConfigureAwait(false);
+        waiting?.TrySetException(new ObjectDisposedException(nameof(XenStoreClient)));
+        await reconnecting.ConfigureAwait(false);
+        XenStoreClientConnection last;
+        lock (gate)
+            last = connection;
+        await last.DisposeAsync().ConfigureAwait(false);
         stopping.Dispose();
-        writeLock.Dispose();
     }
 
-    /// <summary>
-    /// Sends one request: <paramref name="first"/> NUL-terminated, then <paramref name="second"/> (NUL-terminated
-    /// unless <paramref name="valueTerminated"/> is false), and waits for the reply with its req_id.
-    /// </summary>
-    private async Task<XenStoreReply> RequestAsync(XenStoreMessageType type, XenStoreTransaction? transaction, string? path,
-        string first, string? second, CancellationToken cancellationToken, bool valueTerminated = true)
+    private static int PayloadLength(XenStoreMessageType type, string? path, string first, string? second, bool valueTerminated)
     {
         if (path is not null && !XenStorePath.IsValid(path, allowSpecial: type is XenStoreMessageType.Watch or XenStoreMessageType.Unwatch))
             throw new ArgumentException($"\"{path}\" is not a valid xenstore path", nameof(path));
@@ -250,136 +323,178 @@ public sealed class XenStoreClient : IXenStore
             payloadLength += Encoding.UTF8.GetByteCount(second) + (valueTerminated ? 1 : 0);
         if (payloadLength > XenStoreLimits.PayloadMax)
             throw new ArgumentException($"xenstore {type} {path}: payload of {payloadLength} bytes exceeds XENSTORE_PAYLOAD_MAX ({XenStoreLimits.PayloadMax})");
-        cancellationToken.ThrowIfCancellationRequested();
+        return payloadLength;
+    }
 
-        var completion = new TaskCompletionSource<XenStoreReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-        uint requestId;
+    /// <summary>
+    /// Sends one request: <paramref name="first"/> NUL-terminated, then <paramref name="second"/> (NUL-terminated
+    /// unless <paramref name="valueTerminated"/> is false), and waits for the reply with its req_id. In a
+    /// transaction it goes on the transaction's connection, and fails if that one is lost.
+    /// </summary>
+    private async Task<XenStoreReply> RequestAsync(XenStoreMessageType type, XenStoreTransaction? transaction, string? path,
+        string first, string? second, CancellationToken cancellationToken, bool valueTerminated = true)
+    {
+        var payloadLength = PayloadLength(type, path, first, second, valueTerminated);
+        cancellationToken.ThrowIfCancellationRequested();
+        var (reply, _) = await SendAsync(type, transaction, first, second, valueTerminated, payloadLength, cancellationToken).ConfigureAwait(false);
+        return reply;
+    }
+
+    /// <summary>
+    /// Sends on the current connection, or the transaction's. A request that never reached a lost connection
+    /// goes to the one replacing it (one that did fails: xenstore may have acted on it).
+    /// </summary>
+    /// <returns>The reply and the connection that answered it.</returns>
+    private async Task<(XenStoreReply Reply, XenStoreClientConnection On)> SendAsync(XenStoreMessageType type, XenStoreTransaction? transaction, string first, string? second,
+        bool valueTerminated, int payloadLength, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var on = transaction?.Connection ?? await CurrentConnectionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (await on.RequestAsync(type, transaction?.Id ?? 0, first, second, valueTerminated, payloadLength, cancellationToken).ConfigureAwait(false), on);
+            }
+            catch (XenStoreConnectionException e) when (e.RequestNotSent && reconnect is not null && transaction?.Connection is null)
+            {
+                // Sent again below, on the next connection.
+            }
+        }
+    }
+
+    /// <summary>The connection to send on: the current one, or, while a lost one is being replaced, the next.</summary>
+    private async Task<XenStoreClientConnection> CurrentConnectionAsync(CancellationToken cancellationToken)
+    {
+        Task<XenStoreClientConnection> next;
         lock (gate)
         {
             if (failure is not null)
-                throw Broken();
-            do
-                requestId = ++lastRequestId;
-            while (requestId == 0 || pending.ContainsKey(requestId));
-            pending.Add(requestId, completion);
+                throw XenStoreClientConnection.Broken(failure);
+            if (replaced is null)
+                return connection;
+            next = replaced.Task;
         }
-
-        var total = XenStoreMessageHeader.Size + payloadLength;
-        var message = ArrayPool<byte>.Shared.Rent(total);
-        try
-        {
-            new XenStoreMessageHeader(type, requestId, transaction?.Id ?? 0, (uint)payloadLength).Write(message);
-            var at = XenStoreMessageHeader.Size;
-            at += Encoding.UTF8.GetBytes(first, message.AsSpan(at));
-            message[at++] = 0;
-            if (second is not null)
-            {
-                at += Encoding.UTF8.GetBytes(second, message.AsSpan(at));
-                if (valueTerminated)
-                    message[at] = 0;
-            }
-            await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                // Never cancelled half-way: a partial message would break the framing for every request.
-                await stream.WriteAsync(message.AsMemory(0, total), CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                writeLock.Release();
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            lock (gate)
-                pending.Remove(requestId);
-            throw;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
-        {
-            Fail(new XenStoreConnectionException("xenstore: writing a request failed", e));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(message);
-        }
-
-        if (!cancellationToken.CanBeCanceled)
-            return await completion.Task.ConfigureAwait(false);
-        try
-        {
-            return await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The reply, if it comes, finds no one waiting and is dropped.
-            lock (gate)
-                pending.Remove(requestId);
-            throw;
-        }
+        return await next.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task ReadLoopAsync()
+    private void OnBroken(XenStoreClientConnection broken, Exception reason)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-        try
-        {
-            int start = 0, end = 0;
-            while (true)
-            {
-                while (end - start >= XenStoreMessageHeader.Size)
-                {
-                    var header = XenStoreMessageHeader.Read(buffer.AsSpan(start));
-                    if (header.Length > XenStoreLimits.PayloadMax)
-                        throw new XenStoreConnectionException($"xenstore sent a {header.Type} message of {header.Length} bytes, over XENSTORE_PAYLOAD_MAX");
-                    var total = XenStoreMessageHeader.Size + (int)header.Length;
-                    if (end - start < total)
-                        break;
-                    Deliver(header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
-                    start += total;
-                }
-                if (start == end)
-                {
-                    start = end = 0;
-                }
-                else if (buffer.Length - end < XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax)
-                {
-                    buffer.AsSpan(start, end - start).CopyTo(buffer);
-                    end -= start;
-                    start = 0;
-                }
-                var read = await stream.ReadAsync(buffer.AsMemory(end), stopping.Token).ConfigureAwait(false);
-                if (read == 0)
-                    throw new XenStoreConnectionException("xenstore closed the connection");
-                end += read;
-            }
-        }
-        catch (Exception e)
-        {
-            // Whatever ended the loop (the peer, a protocol violation, a watch callback that threw, our own
-            // disposal) ends the connection: every pending request learns why.
-            Fail(e is XenStoreConnectionException ? e : new XenStoreConnectionException("xenstore connection failed", e));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private void Deliver(XenStoreMessageHeader header, ReadOnlySpan<byte> payload)
-    {
-        if (header.Type == XenStoreMessageType.WatchEvent)
-        {
-            DeliverWatchEvent(payload);
-            return;
-        }
-        TaskCompletionSource<XenStoreReply>? completion;
         lock (gate)
         {
-            if (!pending.Remove(header.RequestId, out completion))
-                return; // A cancelled request's reply.
+            if (broken != connection || replaced is not null || failure is not null)
+                return;
+            if (reconnect is null || callbackFailed)
+            {
+                // Final: a callback that threw is a defect to make loud, not to hide behind a reconnect.
+                failure = reason;
+                return;
+            }
+            replaced = new TaskCompletionSource<XenStoreClientConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+            reconnecting = Task.Run(ReconnectAsync);
         }
-        completion.TrySetResult(new XenStoreReply(header.Type, payload.ToArray()));
+    }
+
+    /// <summary>Opens a new connection (waiting longer after each failure), sets every held watch on it, then lets requests through.</summary>
+    private async Task ReconnectAsync()
+    {
+        var backoff = new XenStoreBackoff();
+        while (!stopping.IsCancellationRequested)
+        {
+            XenStoreClientConnection? next = null;
+            try
+            {
+                var stream = await reconnect!(stopping.Token).ConfigureAwait(false);
+                lock (gate)
+                {
+                    if (failure is not null)
+                    {
+                        stream.Dispose();
+                        return;
+                    }
+                    // Current from now on for OnBroken, but requests still wait until the watches are set.
+                    next = connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
+                }
+                next.Start();
+                await SetWatchesAgainAsync(next).ConfigureAwait(false);
+                TaskCompletionSource<XenStoreClientConnection>? waiting;
+                lock (gate)
+                {
+                    waiting = replaced;
+                    replaced = null;
+                }
+                Interlocked.Increment(ref reconnects);
+                waiting?.TrySetResult(next);
+                return;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                // Not there yet (a restarting xenstored), or lost again while the watches were being set.
+            }
+            catch (Exception e)
+            {
+                // A defect of ours: every waiting request learns of it, rather than wait for ever.
+                TaskCompletionSource<XenStoreClientConnection>? waiting;
+                lock (gate)
+                {
+                    failure ??= e;
+                    waiting = replaced;
+                    replaced = null;
+                }
+                waiting?.TrySetException(XenStoreClientConnection.Broken(e));
+                return;
+            }
+            if (next is not null)
+                await next.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(backoff.Next(), stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets every watch held on <paramref name="next"/>, pipelined; each fires its initial event there, which
+    /// is how its user learns that it may have missed changes. One that xenstore refuses is dropped (counted).
+    /// </summary>
+    private async Task SetWatchesAgainAsync(XenStoreClientConnection next)
+    {
+        List<XenStoreWatchRegistration> held;
+        lock (gate)
+            held = watches.ToList();
+        var requests = new List<Task<XenStoreReply>>(held.Count);
+        foreach (var registration in held)
+        {
+            var payloadLength = PayloadLength(XenStoreMessageType.Watch, registration.Path, registration.Path, registration.Token, valueTerminated: true);
+            requests.Add(next.RequestAsync(XenStoreMessageType.Watch, 0, registration.Path, registration.Token, true, payloadLength, stopping.Token));
+        }
+        for (var i = 0; i < held.Count; i++)
+        {
+            var registration = held[i];
+            var reply = await requests[i].ConfigureAwait(false);
+            bool unwatched;
+            lock (gate)
+            {
+                if (reply.Type == XenStoreMessageType.Error)
+                {
+                    watches.Remove(registration);
+                    Interlocked.Increment(ref watchesLost);
+                    continue;
+                }
+                registration.Connection = next;
+                unwatched = !watches.Contains(registration);
+            }
+            // Disposed by its user while it was being set again.
+            if (unwatched)
+                await UnwatchOnAsync(next, registration).ConfigureAwait(false);
+        }
     }
 
     private void DeliverWatchEvent(ReadOnlySpan<byte> payload)
@@ -396,7 +511,7 @@ public sealed class XenStoreClient : IXenStore
         List<XenStoreWatchRegistration>? several = null;
         lock (gate)
             watches.Collect(watchEvent, ref single, ref several);
-        // Called outside the lock, on the reader: a callback must not block, and one that throws breaks the connection.
+        // Called outside the lock, on the reader: a callback must not block, and one that throws breaks the client.
         if (several is not null)
         {
             foreach (var registration in several)
@@ -408,7 +523,7 @@ public sealed class XenStoreClient : IXenStore
         }
     }
 
-    private static void Invoke(XenStoreWatchRegistration registration, XenStoreWatchEvent watchEvent)
+    private void Invoke(XenStoreWatchRegistration registration, XenStoreWatchEvent watchEvent)
     {
         try
         {
@@ -416,28 +531,11 @@ public sealed class XenStoreClient : IXenStore
         }
         catch (Exception e)
         {
+            lock (gate)
+                callbackFailed = true;
             throw new XenStoreConnectionException($"the callback of the xenstore watch on {registration.Path} threw on an event for {watchEvent.Path}", e);
         }
     }
-
-    private void Fail(Exception reason)
-    {
-        List<TaskCompletionSource<XenStoreReply>> broken;
-        lock (gate)
-        {
-            if (failure is not null)
-                return;
-            failure = reason;
-            broken = [.. pending.Values];
-            pending.Clear();
-        }
-        foreach (var completion in broken)
-            completion.TrySetException(Broken());
-    }
-
-    private Exception Broken() => failure is ObjectDisposedException disposedException
-        ? new ObjectDisposedException(nameof(XenStoreClient), disposedException)
-        : new XenStoreConnectionException("xenstore connection is broken: " + failure!.Message, failure);
 
     private static bool IsError(XenStoreReply reply, string name) =>
         reply.Type == XenStoreMessageType.Error && ErrorName(reply.Payload) == name;

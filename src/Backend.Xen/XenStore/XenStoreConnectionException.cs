@@ -7,4 +7,7 @@ public sealed class XenStoreConnectionException : IOException
         : base(message, innerException)
     {
     }
+
+    /// <summary>The request never reached xenstore (the connection was broken before it was written): it may be sent again.</summary>
+    internal bool RequestNotSent { get; init; }
 }

@@ -32,6 +32,18 @@ internal sealed class XenStoreWatchIndex
         return true;
     }
 
+    public bool Contains(XenStoreWatchRegistration registration) =>
+        byPath.TryGetValue(registration.Path, out var list) && list.Contains(registration);
+
+    /// <summary>Every watch, in no particular order.</summary>
+    public List<XenStoreWatchRegistration> ToList()
+    {
+        var all = new List<XenStoreWatchRegistration>(Count);
+        foreach (var list in byPath.Values)
+            all.AddRange(list);
+        return all;
+    }
+
     public void Clear()
     {
         byPath.Clear();

@@ -12,6 +12,9 @@ internal sealed class XenStoreWatchRegistration(XenStoreClient client, string pa
 
     public Action<XenStoreWatchEvent> OnEvent { get; } = onEvent;
 
+    /// <summary>The connection the watch is set on (null until its first WATCH is answered); under the client's lock.</summary>
+    public XenStoreClientConnection? Connection { get; set; }
+
     /// <summary>
     /// Whether an event is this watch's: same token, and a path at or below the watch's (xenstored reports a
     /// removed ancestor with the watch's own path, which matches too).

@@ -42,7 +42,8 @@ public sealed class InProcessDaemon : IAsyncDisposable
     {
         var socket = sim.SocketPath;
         var platform = new SimXenPlatform(sim.Root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
-        var store = await XenStoreClient.ConnectAsync(socket);
+        // As the daemon's (XenEnvironment): a lost connection is replaced.
+        var store = await XenStoreClient.ConnectAsync(socket, reconnect: true);
         // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.
         var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + GrantCopyActors.DispatcherHocon(2));
         var buffers = new PacketBufferPool();

@@ -45,7 +45,8 @@ public sealed class SimBackendFixture : IAsyncDisposable
         var socket = Path.Combine(root.Path, "xenstored.sock");
         var server = await XenStoreServer.StartAsync(socket);
         var test = await XenStoreClient.ConnectAsync(socket);
-        var backend = await XenStoreClient.ConnectAsync(socket);
+        // The backend's, as the daemon's: a lost connection is replaced.
+        var backend = await XenStoreClient.ConnectAsync(socket, reconnect: true);
         var platform = new SimXenPlatform(root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
         return new SimBackendFixture(root, server, test, backend, platform);
     }

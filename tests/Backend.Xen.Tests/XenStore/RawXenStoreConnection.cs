@@ -13,6 +13,9 @@ internal sealed class RawXenStoreConnection : IDisposable
 
     public Socket Socket { get; }
 
+    /// <summary>The server's side of a connection a test accepted, to play xenstore to a client.</summary>
+    public static RawXenStoreConnection Accepted(Socket socket) => new(socket);
+
     public static async Task<RawXenStoreConnection> ConnectAsync(string socketPath)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

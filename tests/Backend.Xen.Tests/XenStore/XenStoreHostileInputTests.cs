@@ -158,7 +158,7 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Thousands_of_watches_hit_the_per_connection_limit_with_E2BIG()
+    public async Task Thousands_of_watches_hit_the_per_connection_limit_with_ENOSPC()
     {
         // Pipelined: all requests first, then the answers (each OK followed by its initial event).
         var batch = new List<byte>();
@@ -166,24 +166,26 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
             batch.AddRange(RawXenStoreConnection.Message(XenStoreMessageType.Watch, (uint)i + 1, 0, RawXenStoreConnection.Strings($"/w/{i}", "t")));
         var sending = raw.SendAsync([.. batch]);
 
-        int ok = 0, tooBig = 0, events = 0;
-        while (ok + tooBig < 2000)
+        int ok = 0, refused = 0, events = 0;
+        while (ok + refused < 2000)
         {
             var (header, text) = await raw.ReceiveTextAsync();
             if (header.Type == XenStoreMessageType.WatchEvent)
                 events++;
             else if (header.Type == XenStoreMessageType.Watch)
                 ok++;
-            else if (header.Type == XenStoreMessageType.Error && text == "E2BIG\0")
-                tooBig++;
+            else if (header.Type == XenStoreMessageType.Error && text == "ENOSPC\0")
+                refused++;
             else
                 Assert.Fail($"unexpected {header.Type} \"{text}\"");
         }
         await sending;
 
         Assert.Equal(100, ok);
-        Assert.Equal(1900, tooBig);
+        Assert.Equal(1900, refused);
         Assert.Equal(100, events);
+        // A watch already set is found among the others, not confused with the quota.
+        await AssertErrorAsync(XenStoreMessageType.Watch, RawXenStoreConnection.Strings("/w/50", "t"), XenStoreErrors.EEXIST);
         await AssertOthersStillServedAsync();
     }
 
@@ -222,12 +224,49 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     public async Task Slow_client_is_dropped_past_its_queue_bound_and_the_writer_is_not_held_up()
     {
         await raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", new string('t', 1000)));
-        // The raw client now never reads: its events fill the socket, then its queue.
-        var writes = Enumerable.Range(0, 3000).Select(i => bystander.WriteAsync("/flood", i.ToString()));
+        // The raw client now never reads: its events (each for a node of its own, so none is the same as
+        // one still queued) fill the socket, then its queue.
+        var writes = Enumerable.Range(0, 3000).Select(i => bystander.WriteAsync($"/flood/{i}", "v"));
         await Task.WhenAll(writes);
 
         Assert.True(await raw.IsClosedByServerAsync(), "the slow client was never dropped");
         Assert.Equal(1, server.Server.Statistics.SlowClientsDropped);
+        await AssertOthersStillServedAsync();
+    }
+
+    [Fact]
+    public async Task Watch_event_identical_to_one_still_queued_is_coalesced_and_the_slow_client_kept()
+    {
+        var token = new string('t', 1000);
+        await raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", token));
+        // A guest rewriting one node in a loop while the watcher does not read: ten times the queue bound
+        // in events, all for the same path and token.
+        for (var round = 0; round < 30; round++)
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => bystander.WriteAsync("/flood", (100 * round + i).ToString())));
+
+        Assert.Equal(0, server.Server.Statistics.SlowClientsDropped);
+        Assert.True(server.Server.Statistics.WatchEventsCoalesced > 0);
+        // The client reads at last: its reply, then events for /flood (the initial one and some of the
+        // writes), and after them it is served and its watch still fires.
+        var (reply, _) = await raw.ReceiveTextAsync();
+        Assert.Equal(XenStoreMessageType.Watch, reply.Type);
+        await raw.SendAsync(XenStoreMessageType.Read, 2, RawXenStoreConnection.Strings("/flood"));
+        while (true)
+        {
+            var (header, text) = await raw.ReceiveTextAsync();
+            if (header.Type == XenStoreMessageType.WatchEvent)
+            {
+                Assert.Equal("/flood\0" + token + "\0", text);
+                continue;
+            }
+            Assert.Equal(XenStoreMessageType.Read, header.Type);
+            Assert.Equal("2999", text);
+            break;
+        }
+        await bystander.WriteAsync("/flood", "last");
+        var (last, lastText) = await raw.ReceiveTextAsync();
+        Assert.Equal(XenStoreMessageType.WatchEvent, last.Type);
+        Assert.Equal("/flood\0" + token + "\0", lastText);
         await AssertOthersStillServedAsync();
     }
 

@@ -18,10 +18,10 @@ internal sealed class XenStoreTestServer : IAsyncDisposable
 
     public string SocketPath => Server.SocketPath;
 
-    public static async Task<XenStoreTestServer> StartAsync(XenStoreServerOptions? options = null)
+    public static async Task<XenStoreTestServer> StartAsync(XenStoreServerOptions? options = null, XenStoreAcceptHooks? acceptHooks = null)
     {
         var directory = Directory.CreateTempSubdirectory("xnb-xs-");
-        var server = await XenStoreServer.StartAsync(Path.Combine(directory.FullName, "xenstored.sock"), options);
+        var server = await XenStoreServer.StartAsync(Path.Combine(directory.FullName, "xenstored.sock"), options, acceptHooks ?? XenStoreAcceptHooks.Default);
         return new XenStoreTestServer(directory, server);
     }
 

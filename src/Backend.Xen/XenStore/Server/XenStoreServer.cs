@@ -18,8 +18,9 @@ public sealed class XenStoreServer : IAsyncDisposable
     private static readonly byte[] Ok = "OK\0"u8.ToArray();
 
     private readonly object gate = new();
-    private readonly XenStoreTree tree = new();
+    private readonly XenStoreTree tree;
     private readonly XenStoreServerOptions options;
+    private readonly XenStoreAcceptHooks acceptHooks;
     private readonly Socket listener;
     private readonly CancellationTokenSource stopping = new();
     private readonly HashSet<XenStoreServerConnection> connections = [];
@@ -36,13 +37,19 @@ public sealed class XenStoreServer : IAsyncDisposable
     private long slowClientsDropped;
     private long requestsProcessed;
     private long connectionFaults;
+    private long connectionsRefused;
+    private long quotaRefusals;
+    private long watchEventsCoalesced;
+    private long acceptFailures;
     private int disposed;
 
-    private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options)
+    private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
     {
         SocketPath = socketPath;
         this.listener = listener;
         this.options = options;
+        this.acceptHooks = acceptHooks;
+        tree = new XenStoreTree(options);
     }
 
     public string SocketPath { get; }
@@ -54,7 +61,8 @@ public sealed class XenStoreServer : IAsyncDisposable
             lock (gate)
             {
                 return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
-                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount);
+                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount, connectionsRefused, quotaRefusals,
+                    Interlocked.Read(ref watchEventsCoalesced), Interlocked.Read(ref acceptFailures));
             }
         }
     }
@@ -63,7 +71,10 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// Listens on <paramref name="socketPath"/> (mode 0600). A socket file nobody answers on is stale and is
     /// replaced; a path where a server answers is an error, so two servers never share one tree's name.
     /// </summary>
-    public static async Task<XenStoreServer> StartAsync(string socketPath, XenStoreServerOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task<XenStoreServer> StartAsync(string socketPath, XenStoreServerOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(socketPath, options, XenStoreAcceptHooks.Default, cancellationToken);
+
+    internal static async Task<XenStoreServer> StartAsync(string socketPath, XenStoreServerOptions? options, XenStoreAcceptHooks acceptHooks, CancellationToken cancellationToken = default)
     {
         options ??= new XenStoreServerOptions();
         options.Validate();
@@ -82,8 +93,9 @@ public sealed class XenStoreServer : IAsyncDisposable
             listener.Dispose();
             throw;
         }
-        var server = new XenStoreServer(socketPath, listener, options);
-        server.acceptLoop = server.AcceptLoopAsync();
+        var server = new XenStoreServer(socketPath, listener, options, acceptHooks);
+        // On the thread pool: the caller is not to run the loop's first turns (or a burst of failed accepts) inline.
+        server.acceptLoop = Task.Run(server.AcceptLoopAsync);
         return server;
     }
 
@@ -106,23 +118,39 @@ public sealed class XenStoreServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync()
     {
+        var backoff = new XenStoreBackoff();
         while (!stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(stopping.Token).ConfigureAwait(false);
+                socket = await acceptHooks.Accept(listener, stopping.Token).ConfigureAwait(false);
+                backoff.Reset();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
             {
-                // A client that gave up while queued (or a transient shortage of descriptors): keep serving the others.
+                // A client that gave up while queued: nothing is short, serve the next one.
                 continue;
             }
-            var connection = new XenStoreServerConnection(this, socket, options.MaxQueuedBytesPerConnection);
+            catch (SocketException)
+            {
+                // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): the listener stays readable, so trying
+                // again at once would spin a core until a descriptor is freed. Wait, longer each time.
+                Interlocked.Increment(ref acceptFailures);
+                try
+                {
+                    await acceptHooks.Delay(backoff.Next(), stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
+            }
             lock (gate)
             {
                 if (stopping.IsCancellationRequested)
@@ -130,6 +158,14 @@ public sealed class XenStoreServer : IAsyncDisposable
                     socket.Dispose();
                     return;
                 }
+                if (connections.Count >= options.MaxConnections)
+                {
+                    // Accepted only to be closed: a client left waiting in the backlog would not learn why.
+                    connectionsRefused++;
+                    socket.Dispose();
+                    continue;
+                }
+                var connection = new XenStoreServerConnection(this, socket, options.MaxQueuedBytesPerConnection);
                 connections.Add(connection);
                 connectionsAccepted++;
                 connectionTasks.RemoveAll(t => t.IsCompleted);
@@ -165,17 +201,52 @@ public sealed class XenStoreServer : IAsyncDisposable
 
     internal void CountConnectionFault() => Interlocked.Increment(ref connectionFaults);
 
+    internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref watchEventsCoalesced);
+
+    /// <summary>
+    /// Drops every connection that watches <paramref name="path"/>, as the server drops a slow client: for
+    /// tests of what a client does when the server goes away under it.
+    /// </summary>
+    /// <returns>How many were dropped.</returns>
+    internal int DropConnectionsWatching(string path)
+    {
+        var dropped = 0;
+        lock (gate)
+        {
+            foreach (var connection in connections)
+            {
+                foreach (var watch in connection.Watches.Values)
+                {
+                    if (watch.Path != path)
+                        continue;
+                    connection.Close();
+                    dropped++;
+                    break;
+                }
+            }
+        }
+        return dropped;
+    }
+
     /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
     internal void Forget(XenStoreServerConnection connection)
     {
         lock (gate)
         {
             connections.Remove(connection);
-            connection.Transactions.Clear();
-            foreach (var watch in connection.Watches)
-                RemoveFromIndex(watch);
-            connection.Watches.Clear();
+            ResetConnection(connection);
         }
+    }
+
+    /// <summary>Aborts the connection's transactions and removes its watches (RESET_WATCHES, or the connection gone).</summary>
+    private void ResetConnection(XenStoreServerConnection connection)
+    {
+        foreach (var transaction in connection.Transactions.Values)
+            tree.End(transaction);
+        connection.Transactions.Clear();
+        foreach (var watch in connection.Watches.Values)
+            RemoveWatch(watch);
+        connection.Watches.Clear();
     }
 
     /// <summary>Processes one framed request (payload at most XENSTORE_PAYLOAD_MAX) and queues its reply.</summary>
@@ -189,6 +260,8 @@ public sealed class XenStoreServer : IAsyncDisposable
             changes.Clear();
             var length = 0;
             var error = Dispatch(connection, header, payload, ref length);
+            if (error == XenStoreErrors.ENOSPC)
+                quotaRefusals++;
             // Watch events go out before the reply, as xenstored: a client has seen the events of its own
             // change by the time it sees the change acknowledged.
             foreach (var change in changes)
@@ -219,7 +292,12 @@ public sealed class XenStoreServer : IAsyncDisposable
         {
             if (!connection.Transactions.TryGetValue(header.TransactionId, out transaction))
                 return XenStoreErrors.ENOENT;
+            // What a transaction holds (its overlay, what it looked at, its changes) grows with its requests:
+            // they are counted and their bytes charged until it ends.
+            if (type != XenStoreMessageType.TransactionEnd && tree.ChargeRequest(transaction, payload.Length) is { } refused)
+                return refused;
         }
+        var account = connection.Account;
         var output = reply.AsSpan(XenStoreMessageHeader.Size);
         switch (type)
         {
@@ -242,11 +320,14 @@ public sealed class XenStoreServer : IAsyncDisposable
                 var path = Latin1.GetString(payload[..end]);
                 if (!XenStorePath.IsValid(path, allowSpecial: false))
                     return XenStoreErrors.EINVAL;
-                return Ack(tree.Write(path, payload[(end + 1)..].ToArray(), transaction, changes), ref length);
+                // The quota is checked before the value is copied.
+                if (payload.Length - end - 1 > options.MaxValueSize)
+                    return XenStoreErrors.ENOSPC;
+                return Ack(tree.Write(path, payload[(end + 1)..].ToArray(), transaction, changes, account), ref length);
             }
             case XenStoreMessageType.Mkdir:
                 return TryPathArgument(payload, out var mkdirPath)
-                    ? Ack(tree.Mkdir(mkdirPath, transaction, changes), ref length)
+                    ? Ack(tree.Mkdir(mkdirPath, transaction, changes, account), ref length)
                     : XenStoreErrors.EINVAL;
             case XenStoreMessageType.Rm:
                 return TryPathArgument(payload, out var rmPath)
@@ -287,6 +368,8 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 if (!TrySplit(payload) || arguments.Count < 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false))
                     return XenStoreErrors.EINVAL;
+                if (arguments.Count - 1 > options.MaxPermissionsPerNode)
+                    return XenStoreErrors.ENOSPC;
                 var permissions = ImmutableArray.CreateBuilder<string>(arguments.Count - 1);
                 for (var i = 1; i < arguments.Count; i++)
                 {
@@ -301,10 +384,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             case XenStoreMessageType.Unwatch:
                 return Unwatch(connection, payload, ref length);
             case XenStoreMessageType.ResetWatches:
-                foreach (var watch in connection.Watches)
-                    RemoveFromIndex(watch);
-                connection.Watches.Clear();
-                connection.Transactions.Clear();
+                ResetConnection(connection);
                 return Ack(null, ref length);
             case XenStoreMessageType.TransactionStart:
             {
@@ -316,7 +396,7 @@ public sealed class XenStoreServer : IAsyncDisposable
                 do
                     id = ++nextTransactionId;
                 while (id == 0 || connection.Transactions.ContainsKey(id));
-                connection.Transactions.Add(id, new XenStoreTreeTransaction(id));
+                connection.Transactions.Add(id, new XenStoreTreeTransaction(id, account));
                 TryAppend(output, ref length, id.ToString(CultureInfo.InvariantCulture));
                 return null;
             }
@@ -327,6 +407,7 @@ public sealed class XenStoreServer : IAsyncDisposable
                 if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);
+                tree.End(transaction);
                 if (commit == "T" && !tree.Commit(transaction, changes))
                     return XenStoreErrors.EAGAIN;
                 return Ack(null, ref length);
@@ -378,15 +459,17 @@ public sealed class XenStoreServer : IAsyncDisposable
             return XenStoreErrors.EINVAL;
         var path = arguments[0];
         var token = arguments[1];
-        foreach (var existing in connection.Watches)
-        {
-            if (existing.Path == path && existing.Token == token)
-                return XenStoreErrors.EEXIST;
-        }
+        if (connection.Watches.ContainsKey((path, token)))
+            return XenStoreErrors.EEXIST;
+        // ENOSPC, as C xenstored answers its watch quota now (it answered E2BIG before its quotas were reworked).
         if (connection.Watches.Count >= options.MaxWatchesPerConnection)
-            return XenStoreErrors.E2BIG;
+            return XenStoreErrors.ENOSPC;
+        long bytes = path.Length + token.Length;
+        if (tree.CheckQuota(connection.Account, 0, bytes, 0, 0) is { } refused)
+            return refused;
         var watch = new XenStoreServerWatch(connection, path, token);
-        connection.Watches.Add(watch);
+        connection.Watches.Add((path, token), watch);
+        connection.Account.Bytes += bytes;
         if (!watchesByPath.TryGetValue(path, out var list))
             watchesByPath.Add(path, list = []);
         list.Add(watch);
@@ -398,21 +481,16 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
             return XenStoreErrors.EINVAL;
-        for (var i = 0; i < connection.Watches.Count; i++)
-        {
-            var watch = connection.Watches[i];
-            if (watch.Path == arguments[0] && watch.Token == arguments[1])
-            {
-                connection.Watches.RemoveAt(i);
-                RemoveFromIndex(watch);
-                return Ack(null, ref length);
-            }
-        }
-        return XenStoreErrors.ENOENT;
+        if (!connection.Watches.Remove((arguments[0], arguments[1]), out var watch))
+            return XenStoreErrors.ENOENT;
+        RemoveWatch(watch);
+        return Ack(null, ref length);
     }
 
-    private void RemoveFromIndex(XenStoreServerWatch watch)
+    /// <summary>Takes the watch out of the index by path and gives its bytes back (the caller removes it from its connection).</summary>
+    private void RemoveWatch(XenStoreServerWatch watch)
     {
+        watch.Connection.Account.Bytes -= watch.Path.Length + watch.Token.Length;
         if (watchesByPath.TryGetValue(watch.Path, out var list))
         {
             list.Remove(watch);
@@ -450,10 +528,18 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
     }
 
-    private static void SendEvent(XenStoreServerWatch watch, string path)
+    private void SendEvent(XenStoreServerWatch watch, string path)
     {
         if (watch.Connection.IsClosing)
             return;
+        // As C xenstored: an event the client has not been sent yet tells it all that an identical one
+        // would, so a node rewritten in a loop costs a slow reader one queued event, not one per write.
+        // Special paths are left out (their watchers may count the events), as there.
+        if (!XenStorePath.IsSpecial(path) && !watch.Connection.TryReserveWatchEvent(path, watch.Token))
+        {
+            CountCoalescedWatchEvent();
+            return;
+        }
         var payloadLength = Latin1.GetByteCount(path) + 1 + Latin1.GetByteCount(watch.Token) + 1;
         var total = XenStoreMessageHeader.Size + payloadLength;
         var buffer = ArrayPool<byte>.Shared.Rent(total);
@@ -463,7 +549,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         buffer[at++] = 0;
         at += Latin1.GetBytes(watch.Token, buffer.AsSpan(at));
         buffer[at] = 0;
-        watch.Connection.Enqueue(new OutboundMessage(buffer, total));
+        watch.Connection.Enqueue(new OutboundMessage(buffer, total, XenStorePath.IsSpecial(path) ? null : (path, watch.Token)));
     }
 
     private static void Send(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload)

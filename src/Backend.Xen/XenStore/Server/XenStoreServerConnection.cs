@@ -22,6 +22,8 @@ internal sealed class XenStoreServerConnection
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource closing = new();
     private readonly SemaphoreSlim drained = new(0);
+    // Watch events queued and not yet taken by the writer, by path and token (see TryReserveWatchEvent).
+    private readonly HashSet<(string Path, string Token)> queuedWatchEvents = [];
     private long queuedBytes;
     private int readerWaiting;
     private int closeRequested;
@@ -33,10 +35,13 @@ internal sealed class XenStoreServerConnection
         this.maxQueuedBytes = maxQueuedBytes;
     }
 
-    // Both collections are touched only under the server's lock.
+    // These are touched only under the server's lock.
     public Dictionary<uint, XenStoreTreeTransaction> Transactions { get; } = [];
 
-    public List<XenStoreServerWatch> Watches { get; } = [];
+    /// <summary>By path and token: WATCH finds a duplicate and UNWATCH its watch without a scan of them all.</summary>
+    public Dictionary<(string Path, string Token), XenStoreServerWatch> Watches { get; } = [];
+
+    public XenStoreQuotaAccount Account { get; } = new();
 
     public bool IsClosing => Volatile.Read(ref closeRequested) != 0;
 
@@ -98,6 +103,16 @@ internal sealed class XenStoreServerConnection
         {
             // Already cleaned up.
         }
+    }
+
+    /// <summary>
+    /// Claims the place of a watch event for <paramref name="path"/> and <paramref name="token"/> in the queue;
+    /// false when an identical one is queued and not yet taken by the writer, which says all this one would.
+    /// </summary>
+    public bool TryReserveWatchEvent(string path, string token)
+    {
+        lock (queuedWatchEvents)
+            return queuedWatchEvents.Add((path, token));
     }
 
     /// <summary>
@@ -200,6 +215,12 @@ internal sealed class XenStoreServerConnection
                 var used = 0;
                 while (reader.TryPeek(out var next) && used + next.Length <= batch.Length && reader.TryRead(out var message))
                 {
+                    if (message.WatchEvent is { } watchEvent)
+                    {
+                        // On its way to the socket: a change from now on needs an event of its own.
+                        lock (queuedWatchEvents)
+                            queuedWatchEvents.Remove(watchEvent);
+                    }
                     message.Buffer.AsSpan(0, message.Length).CopyTo(batch.AsSpan(used));
                     used += message.Length;
                     Interlocked.Add(ref queuedBytes, -message.Length);

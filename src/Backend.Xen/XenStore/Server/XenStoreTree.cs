@@ -6,18 +6,35 @@ namespace Backend.Xen.XenStore.Server;
 /// The xenstore tree and its transactions, without any I/O: every operation takes validated arguments and
 /// returns an error name (null on success), appending what fires watches to a list. Not thread-safe: the
 /// server calls it under one lock. Permissions are stored and returned, never enforced (SIMXEN: every
-/// socket client is privileged).
+/// socket client is privileged). Quotas are: each node is charged to the connection that created or last
+/// wrote it (its path and value), a transaction charges its requests and the nodes it creates until it
+/// ends, and an operation that would pass a quota answers ENOSPC before it changes anything.
 /// </summary>
 internal sealed class XenStoreTree
 {
     private static readonly ImmutableArray<string> RootPermissions = ["n0"];
 
     private readonly Dictionary<string, XenStoreNode> nodes = new(StringComparer.Ordinal);
+    private readonly XenStoreServerOptions limits;
     private long generation;
 
-    public XenStoreTree() => nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
+    public XenStoreTree(XenStoreServerOptions? limits = null)
+    {
+        this.limits = limits ?? new XenStoreServerOptions();
+        nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
+        Bytes = 1;
+    }
 
     public int NodeCount => nodes.Count;
+
+    /// <summary>Paths and values of the committed nodes.</summary>
+    public long Bytes { get; private set; }
+
+    /// <summary>Bytes of the requests of every open transaction.</summary>
+    public long PendingBytes { get; private set; }
+
+    /// <summary>Nodes every open transaction would create.</summary>
+    public int PendingNodes { get; private set; }
 
     /// <summary>The node as <paramref name="transaction"/> sees it (the committed tree when null).</summary>
     public XenStoreNode? Get(string path, XenStoreTreeTransaction? transaction)
@@ -60,28 +77,122 @@ internal sealed class XenStoreTree
         return node is null ? XenStoreErrors.ENOENT : null;
     }
 
-    public string? Write(string path, byte[] value, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)
+    /// <param name="account">The writing connection's, charged for the node; null charges no one.</param>
+    public string? Write(string path, byte[] value, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes, XenStoreQuotaAccount? account = null)
     {
         if (path == "/")
             return XenStoreErrors.EINVAL;
+        if (value.Length > limits.MaxValueSize)
+            return XenStoreErrors.ENOSPC;
+        var current = Peek(path, transaction);
+        var refused = current is null ? CheckCreate(path, value.Length, transaction, account) : CheckRewrite(path, current, value.Length, transaction, account);
+        if (refused is not null)
+            return refused;
         var node = Get(path, transaction);
         if (node is null)
-            Create(path, value, transaction);
+            Create(path, value, transaction, account);
         else
-            Put(path, node with { Value = value }, transaction);
+            Put(path, node with { Value = value, Holder = account }, transaction);
         Record(new XenStoreChange(path, Removed: false), transaction, changes);
         return null;
     }
 
     /// <summary>Creates the node (and missing parents) with an empty value; an existing node is left alone, as xenstored.</summary>
-    public string? Mkdir(string path, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)
+    public string? Mkdir(string path, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes, XenStoreQuotaAccount? account = null)
     {
+        if (Peek(path, transaction) is null && CheckCreate(path, 0, transaction, account) is { } refused)
+            return refused;
         if (Get(path, transaction) is not null)
             return null;
-        Create(path, [], transaction);
+        Create(path, [], transaction, account);
         Record(new XenStoreChange(path, Removed: false), transaction, changes);
         return null;
     }
+
+    /// <summary>
+    /// Charges one request of <paramref name="transaction"/> (its payload's bytes) to its connection; ENOSPC
+    /// when the transaction has made its share of requests or the bytes would pass a quota.
+    /// </summary>
+    public string? ChargeRequest(XenStoreTreeTransaction transaction, int bytes)
+    {
+        if (transaction.Requests >= limits.MaxRequestsPerTransaction)
+            return XenStoreErrors.ENOSPC;
+        if (CheckQuota(transaction.Account, 0, bytes, 0, bytes) is { } refused)
+            return refused;
+        transaction.Requests++;
+        transaction.PendingBytes += bytes;
+        PendingBytes += bytes;
+        if (transaction.Account is { } account)
+            account.Bytes += bytes;
+        return null;
+    }
+
+    /// <summary>A transaction has ended (committed, aborted or lost with its connection): its charges go.</summary>
+    public void End(XenStoreTreeTransaction transaction)
+    {
+        PendingBytes -= transaction.PendingBytes;
+        PendingNodes -= transaction.PendingNodes;
+        if (transaction.Account is { } account)
+        {
+            account.Bytes -= transaction.PendingBytes;
+            account.PendingNodes -= transaction.PendingNodes;
+        }
+        transaction.PendingBytes = 0;
+        transaction.PendingNodes = 0;
+    }
+
+    /// <summary>
+    /// ENOSPC when <paramref name="account"/> taking <paramref name="nodes"/> more nodes and <paramref name="bytes"/>
+    /// more bytes, and the tree <paramref name="treeNodes"/> and <paramref name="treeBytes"/>, would pass a quota.
+    /// What only frees (or keeps) is never refused.
+    /// </summary>
+    public string? CheckQuota(XenStoreQuotaAccount? account, int nodes, long bytes, int treeNodes, long treeBytes)
+    {
+        if (account is null)
+            return null;
+        if (nodes > 0 && account.Nodes + account.PendingNodes + nodes > limits.MaxNodesPerConnection)
+            return XenStoreErrors.ENOSPC;
+        if (bytes > 0 && account.Bytes + bytes > limits.MaxBytesPerConnection)
+            return XenStoreErrors.ENOSPC;
+        if (treeNodes > 0 && NodeCount + PendingNodes + treeNodes > limits.MaxNodes)
+            return XenStoreErrors.ENOSPC;
+        if (treeBytes > 0 && Bytes + PendingBytes + treeBytes > limits.MaxBytes)
+            return XenStoreErrors.ENOSPC;
+        return null;
+    }
+
+    /// <summary>
+    /// Creating <paramref name="path"/> creates it and every missing parent: each is a node (and its path's
+    /// bytes) for the creator. In a transaction they are pending until it ends; its request paid the bytes.
+    /// </summary>
+    private string? CheckCreate(string path, int valueLength, XenStoreTreeTransaction? transaction, XenStoreQuotaAccount? account)
+    {
+        var created = 0;
+        long bytes = valueLength;
+        for (var missing = path; Peek(missing, transaction) is null; missing = XenStorePath.Parent(missing))
+        {
+            created++;
+            bytes += missing.Length;
+        }
+        if (transaction is not null)
+            bytes = 0;
+        return CheckQuota(account, created, bytes, created, bytes);
+    }
+
+    /// <summary>A node the writer holds costs the change of its value; one it takes over costs it a node and the whole.</summary>
+    private string? CheckRewrite(string path, XenStoreNode current, int valueLength, XenStoreTreeTransaction? transaction, XenStoreQuotaAccount? account)
+    {
+        if (transaction is not null)
+            return null;
+        long change = valueLength - current.Value.Length;
+        return current.Holder == account
+            ? CheckQuota(account, 0, change, 0, change)
+            : CheckQuota(account, 1, path.Length + valueLength, 0, change);
+    }
+
+    /// <summary>The node as <paramref name="transaction"/> sees it, without noting that it looked (for quota checks).</summary>
+    private XenStoreNode? Peek(string path, XenStoreTreeTransaction? transaction) =>
+        transaction is not null && transaction.Overlay.TryGetValue(path, out var own) ? own : nodes.GetValueOrDefault(path);
 
     /// <summary>Removes a subtree. A missing node is fine when its parent exists (as xenstored), else ENOENT.</summary>
     public string? Remove(string path, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)
@@ -175,20 +286,27 @@ internal sealed class XenStoreTree
         return merged.ToImmutable();
     }
 
-    private void Create(string path, byte[] value, XenStoreTreeTransaction? transaction)
+    private void Create(string path, byte[] value, XenStoreTreeTransaction? transaction, XenStoreQuotaAccount? account)
     {
         var parentPath = XenStorePath.Parent(path);
         var parent = GetParent(parentPath, transaction);
         if (parent is null)
         {
             // Implicit creation of missing parents, as xenstored: each with an empty value.
-            Create(parentPath, [], transaction);
+            Create(parentPath, [], transaction, account);
             parent = GetParent(parentPath, transaction)!;
         }
         // The new node is the transaction's own: if someone else created it meanwhile, that conflicts.
         transaction?.ParentsOnly.Remove(path);
+        if (transaction is not null)
+        {
+            transaction.PendingNodes++;
+            PendingNodes++;
+            if (account is not null)
+                account.PendingNodes++;
+        }
         // A new node inherits its parent's permissions (a privileged creator keeps the parent's owner).
-        Put(path, new XenStoreNode(value, parent.Permissions, [], 0), transaction);
+        Put(path, new XenStoreNode(value, parent.Permissions, [], 0, account), transaction);
         Put(parentPath, parent with { Children = parent.Children.Add(XenStorePath.Name(path)) }, transaction);
     }
 
@@ -214,10 +332,25 @@ internal sealed class XenStoreTree
             transaction.Overlay[path] = node;
             return;
         }
+        // The committed tree's charges follow its nodes: the old version's are released, the new one's taken.
+        if (nodes.Remove(path, out var old))
+            Charge(path, old, -1);
         if (node is null)
-            nodes.Remove(path);
-        else
-            nodes[path] = node with { Generation = ++generation };
+            return;
+        node = node with { Generation = ++generation };
+        nodes[path] = node;
+        Charge(path, node, 1);
+    }
+
+    private void Charge(string path, XenStoreNode node, int sign)
+    {
+        long bytes = path.Length + node.Value.Length;
+        Bytes += sign * bytes;
+        if (node.Holder is { } holder)
+        {
+            holder.Nodes += sign;
+            holder.Bytes += sign * bytes;
+        }
     }
 
     private static void Record(XenStoreChange change, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)

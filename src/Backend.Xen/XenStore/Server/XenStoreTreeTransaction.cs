@@ -4,9 +4,12 @@ namespace Backend.Xen.XenStore.Server;
 /// An open transaction, optimistic as xenstored's: its writes go to a private overlay, every committed node
 /// it looks at has its generation noted, and the commit fails with EAGAIN when any of them changed since.
 /// </summary>
-internal sealed class XenStoreTreeTransaction(uint id)
+internal sealed class XenStoreTreeTransaction(uint id, XenStoreQuotaAccount? account = null)
 {
     public uint Id { get; } = id;
+
+    /// <summary>The connection whose quotas the transaction's requests and new nodes count against (null: none).</summary>
+    public XenStoreQuotaAccount? Account { get; } = account;
 
     /// <summary>The transaction's own version of the nodes it wrote; null for a node it removed.</summary>
     public Dictionary<string, XenStoreNode?> Overlay { get; } = new(StringComparer.Ordinal);
@@ -23,4 +26,13 @@ internal sealed class XenStoreTreeTransaction(uint id)
 
     /// <summary>What fires watches once the transaction commits, in order.</summary>
     public List<XenStoreChange> Changes { get; } = [];
+
+    /// <summary>Requests made in the transaction so far.</summary>
+    public int Requests { get; set; }
+
+    /// <summary>Bytes of those requests, charged to <see cref="Account"/> until the transaction ends.</summary>
+    public long PendingBytes { get; set; }
+
+    /// <summary>Nodes the transaction creates, charged to <see cref="Account"/> until it ends (then to their holders if it commits).</summary>
+    public int PendingNodes { get; set; }
 }
