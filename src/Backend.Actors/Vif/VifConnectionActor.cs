@@ -267,7 +267,10 @@ public sealed class VifConnectionActor : ReceiveActor
             var mtu = _config.Mtu ?? (frontendMtuText is null ? 1500u : XenStoreValue.ParseUInt(frontendMtuPath, frontendMtuText, 65535));
             Attach(frontend, (int)mtu);
         }
-        catch (Exception ex) when (ex is VifConfigException or GrantException or XenStoreErrorException or IOException or InvalidOperationException)
+        // A lost xenstore connection is not the frontend's fault: it is left to the supervisor, whose
+        // restart of this tree reads the keys again once the client has reconnected.
+        catch (Exception ex) when (ex is VifConfigException or GrantException or XenStoreErrorException or IOException or InvalidOperationException
+            && ex is not XenStoreConnectionException)
         {
             ReleaseConnection(childrenStopped: false);
             await FailAsync(ex.Message);
