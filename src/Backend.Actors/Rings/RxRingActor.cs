@@ -17,6 +17,13 @@ namespace Backend.Actors.Rings;
 /// slow guest never holds the others back). On a batch or a notification that the frontend posted
 /// buffers, it plans as many frames as the posted requests take, copies them in ONE grant-copy batch,
 /// answers the requests in their own slots, pushes, and notifies when ring.h says so.
+/// <para>
+/// A turn (one message) plans at most one pass into the posted requests (up to
+/// <see cref="MaxPacketsPerDrain"/> frames and one grant-copy batch), which yields by nature when it has
+/// copies; a pass that found too few requests posted looks again only at its next turn (a
+/// <see cref="DrainContinuation"/>), so a frontend that keeps moving <c>req_prod</c> without ever leaving
+/// room cannot hold its lane's thread.
+/// </para>
 /// </summary>
 public sealed class RxRingActor : ReceiveActor
 {
@@ -42,6 +49,7 @@ public sealed class RxRingActor : ReceiveActor
     private BackRing<NetifRxRequest, NetifRxResponse> _ring = null!;
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
+    private bool _continuationPending;
     private bool _stopped;
 
     public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings)
@@ -56,6 +64,7 @@ public sealed class RxRingActor : ReceiveActor
 
         Receive<FrameBatch>(OnFrames);
         Receive<RingEvent>(_ => Deliver());
+        Receive<DrainContinuation>(_ => OnContinuation());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<Stop>(_ => OnStop());
     }
@@ -195,10 +204,17 @@ public sealed class RxRingActor : ReceiveActor
         Volatile.Write(ref _status.RxQueued, _queueCount + _inFlightCount);
     }
 
+    private void OnContinuation()
+    {
+        _continuationPending = false;
+        Deliver();
+    }
+
     private void DeliverQueued()
     {
-        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
-        while (!_copyInFlight && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens. A pass that
+        // only drops frames goes on in the same turn: each drop leaves the queue a frame shorter.
+        while (!_copyInFlight && !_continuationPending && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
         {
             var reqProd = _ring.ReadRequestProducer();
             if (_ring.RequestProducerOverflow(reqProd))
@@ -224,11 +240,16 @@ public sealed class RxRingActor : ReceiveActor
             }
             // Too few buffers posted for the head frame (some may be): as Linux's
             // xenvif_rx_ring_slots_available, ask to be told of the next request and look again only if
-            // the frontend posted one meanwhile. Looking again while req_prod stands still would spin
-            // this lane's thread for as long as the frontend wishes (a dead or hostile one: forever).
+            // the frontend posted one meanwhile, and then at the next turn: looking again in this one
+            // while req_prod stands still, or moves without ever leaving room, would spin this lane's
+            // thread for as long as the frontend wishes.
             _ring.SetRequestEvent(unchecked(reqProd + 1));
-            if (_ring.ReadRequestProducer() == reqProd)
-                return;
+            if (_ring.ReadRequestProducer() != reqProd)
+            {
+                _continuationPending = true;
+                Self.Tell(DrainContinuation.Instance);
+            }
+            return;
         }
     }
 
