@@ -62,10 +62,28 @@ public sealed class RxRingActor : ReceiveActor
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
-        Receive<FrameBatch>(OnFrames);
-        Receive<RingEvent>(_ => Deliver());
-        Receive<DrainContinuation>(_ => OnContinuation());
-        Receive<GrantCopyBatch>(OnCopied);
+        Receive<FrameBatch>(b =>
+        {
+            OnFrames(b);
+            EndTurn();
+        });
+        Receive<RingEvent>(e =>
+        {
+            if (e.IsNotification)
+                _channels.RxEvents.Take(_ring.ReadRequestProducer());
+            Deliver();
+            EndTurn();
+        });
+        Receive<DrainContinuation>(_ =>
+        {
+            OnContinuation();
+            EndTurn();
+        });
+        Receive<GrantCopyBatch>(b =>
+        {
+            OnCopied(b);
+            EndTurn();
+        });
         Receive<Stop>(_ => OnStop());
     }
 
@@ -208,6 +226,16 @@ public sealed class RxRingActor : ReceiveActor
     {
         _continuationPending = false;
         Deliver();
+    }
+
+    /// <summary>
+    /// Once no copy or continuation is under way, the notification served, if any, is done with: the port
+    /// may be unmasked. A stopped (disabled) vif's never is.
+    /// </summary>
+    private void EndTurn()
+    {
+        if (!_copyInFlight && !_continuationPending && !_stopped)
+            _channels.RxEvents.Done();
     }
 
     private void DeliverQueued()

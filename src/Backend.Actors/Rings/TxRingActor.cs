@@ -79,10 +79,28 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
-        Receive<RingEvent>(_ => OnEvent());
-        Receive<DrainContinuation>(_ => OnContinuation());
-        Receive<GrantCopyBatch>(OnCopied);
-        Receive<CreditReplenished>(_ => OnCreditReplenished());
+        Receive<RingEvent>(e =>
+        {
+            if (e.IsNotification)
+                _channels.TxEvents.Take(_ring.ReadRequestProducer());
+            OnEvent();
+            EndTurn();
+        });
+        Receive<DrainContinuation>(_ =>
+        {
+            OnContinuation();
+            EndTurn();
+        });
+        Receive<GrantCopyBatch>(b =>
+        {
+            OnCopied(b);
+            EndTurn();
+        });
+        Receive<CreditReplenished>(_ =>
+        {
+            OnCreditReplenished();
+            EndTurn();
+        });
         Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<Stop>(_ => _disabled = true);
@@ -144,6 +162,17 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         _continuationPending = false;
         OnEvent();
+    }
+
+    /// <summary>
+    /// Once nothing of the drain is under way (no copy at the hypercall actor, no continuation, no wait for
+    /// credit), the notification it served, if any, is done with: the port may be unmasked. A disabled
+    /// vif's never is: its guest is not listened to any more, however often it notifies.
+    /// </summary>
+    private void EndTurn()
+    {
+        if (!_copyInFlight && !_continuationPending && !_waitingForCredit && !_disabled)
+            _channels.TxEvents.Done();
     }
 
     /// <summary>One pass over the ring (see the class's remarks on the budget of a turn).</summary>

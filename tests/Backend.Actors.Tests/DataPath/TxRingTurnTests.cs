@@ -5,6 +5,7 @@ using Backend.Actors.Rings;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Vif;
 using Backend.Xen.Abi;
+using Backend.Xen.Grants;
 using Backend.Xen.Rings;
 
 namespace Backend.Actors.Tests.DataPath;
@@ -45,11 +46,10 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
 
     private unsafe ref SharedRingHeader Header => ref *(SharedRingHeader*)_page.Address;
 
-    private IActorRef StartTx()
+    private IActorRef StartTx(VifChannels channels, IActorRef hypercall)
     {
         var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
-            new GrantCopyActors([new HypercallLane(CreateTestProbe().Ref, null)]), _sim.Status, new BackendOptions());
-        var channels = new VifChannels(new NotifyHookEventChannels(_sim.Platform.EventChannels, Replay));
+            new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
         // The test's hold on the page is the actor's: it lets go when it stops.
         return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, CreateTestProbe().Ref, 0, null));
     }
@@ -77,7 +77,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         Volatile.Write(ref Header.RspEvent, 1u);
         Volatile.Write(ref Header.ReqProd, (uint)NetifConstants.TxRingSize);
         Volatile.Write(ref _replaying, 1);
-        var tx = StartTx();
+        var tx = StartTx(new VifChannels(new NotifyHookEventChannels(_sim.Platform.EventChannels, Replay)), CreateTestProbe().Ref);
         bool tookNext;
         try
         {
@@ -103,5 +103,37 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         }, Timeout);
         for (var i = 0u; i < NetifConstants.TxRingSize; i++)
             Assert.Equal(NetifResponseStatus.Error, _front.CopyResponse(i).Status);
+    }
+
+    [Fact]
+    public async Task A_notification_taken_before_a_restart_is_done_with_by_the_next_incarnation()
+    {
+        // One good request, whose copy the hypercall probe holds while the actor fails.
+        _front.WriteRequest(0, new NetifTxRequest { Gref = 8, Id = 0, Size = 60 });
+        Volatile.Write(ref Header.ReqProd, 1u);
+        var events = new RecordingEventChannels();
+        var channels = new VifChannels(events);
+        var hypercall = CreateTestProbe();
+        var tx = StartTx(channels, hypercall.Ref);
+        var handler = new RingEventHandler(events, _sim.Status.GetOrAdd(Vif), tx, channels.TxEvents);
+
+        handler.OnEvent(5);
+        hypercall.ExpectMsg<GrantCopyBatch>();
+        await EventFilter.Exception<InvalidOperationException>(contains: "injected fault").ExpectOneAsync(() =>
+        {
+            tx.Tell(new TxRingActor.InjectFault("with a copy in flight"));
+            return Task.CompletedTask;
+        });
+        Assert.Equal(0, events.LateEoiCount);
+
+        // The next incarnation drains at once (the request again: it was never answered) and, once its copy
+        // is back and answered, is done with the notification its predecessor took.
+        var batch = hypercall.ExpectMsg<GrantCopyBatch>();
+        foreach (ref var segment in batch.Used)
+            segment.Status = GrantStatus.Okay;
+        tx.Tell(batch);
+        await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
+        Assert.Equal(1u, Volatile.Read(ref Header.RspProd));
+        Assert.Equal(NetifResponseStatus.Okay, _front.CopyResponse(0).Status);
     }
 }

@@ -149,6 +149,7 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
         // A 9000-byte frame needs 3 RX slots; req_prod moves between 0, 1 and 2 requests posted for ever
         // (requests the guest posted above), so that the backend, seeing each time it looks again that
         // req_prod moved, never has room.
+        _front.SetRxRequestProducer(answered);
         using var stop = new CancellationTokenSource();
         var toggle = Task.Run(() =>
         {
@@ -165,7 +166,8 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
             big[12] = 0x88;
             big[13] = 0xB5;
             await _pair.A.Netfront.SendAsync(big, default, _cts.Token);
-            await AwaitAssertAsync(() => Assert.Equal(1, Volatile.Read(ref HostileStatus.RxQueued)), Timeout);
+            await AwaitAssertAsync(() => Assert.True(1 == Volatile.Read(ref HostileStatus.RxQueued),
+                $"queued {HostileStatus.RxQueued}, dropped {HostileStatus.RxDropped}, delivered {HostileStatus.RxPackets}, rsp_prod {_front.RxResponseProducer}, answered {answered}"), Timeout);
             await AssertPairFlowsAsync("moved its RX req_prod");
         }
         finally
@@ -213,5 +215,11 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
         // the backend handles an event the port stays pending (masked), so a notification then costs nothing.
         var wakeUps = (after.Notifications - after.Suppressed) - (before.Notifications - before.Suppressed);
         Assert.True(wakeUps * 100 < notified, $"{wakeUps} of the guest's {notified} notifications woke the backend up");
+        // Each notification handed on is at most one message per ring actor; none brought anything new.
+        var status = HostileStatus;
+        var events = Interlocked.Read(ref status.Events);
+        var spurious = Interlocked.Read(ref status.SpuriousEvents);
+        Assert.True(events * 100 < notified, $"{events} of the guest's {notified} notifications reached its ring actors");
+        Assert.True(spurious >= 2 && spurious >= events - 1, $"{spurious} of the {events} notifications handed on were counted spurious; none brought news");
     }
 }

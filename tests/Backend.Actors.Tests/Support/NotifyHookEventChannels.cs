@@ -13,6 +13,11 @@ public sealed class NotifyHookEventChannels(IEventChannels inner, Action<uint> b
     public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
         inner.BindInterdomain(remoteDomain, remotePort, handler);
 
+    public uint BindInterdomainLateEoi(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        inner.BindInterdomainLateEoi(remoteDomain, remotePort, handler);
+
+    public void LateEoi(uint localPort, IEventChannelHandler handler) => inner.LateEoi(localPort, handler);
+
     public void Unbind(uint localPort) => inner.Unbind(localPort);
 
     public void Notify(uint localPort)

@@ -29,7 +29,15 @@ public sealed class SimEventChannels : IEventChannels
     /// Binds local port L to (guest G, port P): our entry L = {G, 1, P} first, then the guest's entry
     /// P = {B, 1, L} whatever it held (after our restart it still names the old port).
     /// </summary>
-    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler)
+    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: false);
+
+    public uint BindInterdomainLateEoi(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: true);
+
+    public void LateEoi(uint localPort, IEventChannelHandler handler) => _core.LateEoi(localPort, handler);
+
+    private uint Bind(ushort remoteDomain, uint remotePort, IEventChannelHandler handler, bool lateEoi)
     {
         ArgumentNullException.ThrowIfNull(handler);
         if (remotePort == 0 || remotePort >= SimRoot.EventChannelPorts)
@@ -43,7 +51,7 @@ public sealed class SimEventChannels : IEventChannels
             // A guest that started afresh has new files: look again before we notify it on this binding.
             _core.Targets.Acquire(remoteDomain, revalidate: true)?.Release();
             var local = AllocatePort();
-            _core.SetHandler(local, handler);
+            _core.SetHandler(local, handler, lateEoi);
             _domain.Peers.Write(local, SimEventChannelEntry.Interdomain(remoteDomain, remotePort));
             new SimEventChannelPeers(peersFile).Write(remotePort, SimEventChannelEntry.Interdomain(_domain.DomId, local));
             return local;
