@@ -17,6 +17,8 @@ public sealed class AdminDocumentTests
         bridged = registry.GetOrAdd(new VifId(5, 0));
         bridged.State = "Connected";
         bridged.RxPackets = 7;
+        bridged.Events = 8;
+        bridged.SpuriousEvents = 3;
         var port = new BridgePort(1, "vif5.0", ActorRefs.Nobody)
         {
             FramesForwarded = 11,
@@ -46,6 +48,8 @@ public sealed class AdminDocumentTests
         Assert.Equal(14, port.GetProperty("droppedDown").GetInt64());
         Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
         Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
+        Assert.Equal(8, vifs["vif5.0"].GetProperty("counters").GetProperty("events").GetInt64());
+        Assert.Equal(3, vifs["vif5.0"].GetProperty("counters").GetProperty("spuriousEvents").GetInt64());
 
         Assert.Equal(JsonValueKind.Null, vifs["vif6.1"].GetProperty("port").ValueKind);
         var tap = vifs["vif6.1"].GetProperty("tap");
@@ -59,6 +63,8 @@ public sealed class AdminDocumentTests
 
     [Theory]
     [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
+    [InlineData("xnb_vif_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 8")]
+    [InlineData("xnb_vif_spurious_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 3")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
     [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
     [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
@@ -86,7 +92,7 @@ public sealed class AdminDocumentTests
     {
         var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(25, names.Count);
+        Assert.Equal(27, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
