@@ -8,17 +8,28 @@ namespace Backend.Actors.Vif;
 /// <summary>
 /// Turns an event-channel notification into a <see cref="RingEvent.Notification"/> for the ring actors of
 /// the port (both of them when the frontend uses one channel), on a port bound with a late EOI, as Linux's
-/// xen-netback since XSA-332: the port stays masked until every ring told is done with its drain
-/// (<see cref="RingEventLatch"/>), so a guest that notifies in a loop costs the event-channel thread nothing
-/// meanwhile and puts at most one message in each ring actor's mailbox. A notification after which no ring
-/// had anything new is spurious: counted, and, from the second of a run on, its unmask is delayed, 1 ms
-/// doubling up to 1 s, as Linux's <c>xen_irq_lateeoi</c> with <c>XEN_EOI_FLAG_SPURIOUS</c> does (in
-/// jiffies); a notification with news ends the run. Runs on the platform's receive loop: it only tells.
+/// xen-netback since XSA-332. Each ring has at most one notification outstanding (<see cref="RingEventLatch"/>:
+/// a ring still busy with an earlier one is not told again, its drain covers the new one). The port stays
+/// masked until every ring told has taken the notification and one ring of the port is done with its
+/// drain (Linux's <c>NETBK_COMMON_EOI</c>: the first side to go idle unmasks), so a guest that notifies in a
+/// loop costs the event-channel thread nothing meanwhile. A notification after which no ring had anything
+/// new (its <c>req_prod</c> had not moved, and no ring was busy) is spurious: counted, and from the second
+/// of a run on, the unmask waits 1 ms, doubling up to 1 s, as Linux's <c>xen_irq_lateeoi</c> with
+/// <c>XEN_EOI_FLAG_SPURIOUS</c> does (in jiffies); a notification with news ends the run. Runs on the
+/// platform's receive loop: it only tells.
 /// </summary>
 public sealed class RingEventHandler : IEventChannelHandler
 {
     /// <summary>The longest a spurious run delays an unmask (Linux: a second).</summary>
     public static readonly TimeSpan MaxThrottle = TimeSpan.FromSeconds(1);
+
+    // The state of the last notification, in one word changed by compare-and-swap: the rings told that
+    // have not taken it yet (their latch bits), whether a ring has been done since, whether the port is
+    // still masked for it, and whether a ring had news.
+    private const int Untaken = 3;
+    private const int RingIdle = 4;
+    private const int Masked = 8;
+    private const int News = 16;
 
     private readonly IEventChannels _channels;
     private readonly VifStatus _status;
@@ -27,11 +38,7 @@ public sealed class RingEventHandler : IEventChannelHandler
     private readonly RingEventLatch _firstLatch;
     private readonly IActorRef? _second;
     private readonly RingEventLatch? _secondLatch;
-    private readonly int _allRings;
-    // Rings told of the last notification that are not done with it yet, one bit each.
-    private int _owed;
-    private int _news;
-    // Touched only by whoever finishes a notification, and notifications do not overlap (the mask).
+    private int _state;
     private int _spuriousRun;
     private uint _port;
     private ITimer? _throttle;
@@ -52,53 +59,102 @@ public sealed class RingEventHandler : IEventChannelHandler
         _secondLatch = secondLatch;
         firstLatch.Attach(this, 1);
         secondLatch?.Attach(this, 2);
-        _allRings = second is null ? 1 : 3;
     }
 
     public void OnEvent(uint localPort)
     {
         _port = localPort;
         Interlocked.Increment(ref _status.Events);
-        Volatile.Write(ref _news, 0);
-        Interlocked.Exchange(ref _owed, _allRings);
-        // A ring whose latch is not idle still has a notification to be done with: it pays this one too.
+        // Masked until judged and a ring is idle; a ring's drain that ended before this notification came
+        // does not count.
+        Interlocked.Exchange(ref _state, Masked);
+        var told = 0;
+        var busy = false;
         if (_firstLatch.TryTell())
+            told |= 1;
+        else
+            busy = true;
+        if (_secondLatch is not null)
+        {
+            if (_secondLatch.TryTell())
+                told |= 2;
+            else
+                busy = true;
+        }
+        // A ring mid-drain has work (as Linux's RING_HAS_UNCONSUMED_REQUESTS): the notification is no storm.
+        Interlocked.Or(ref _state, told | (busy ? News : 0));
+        if (told == 0)
+        {
+            Judge(news: true);
+            TryUnmask();
+        }
+        if ((told & 1) != 0)
             _first.Tell(RingEvent.Notification);
-        if (_secondLatch?.TryTell() == true)
+        if ((told & 2) != 0)
             _second!.Tell(RingEvent.Notification);
     }
 
-    /// <summary>A ring is done with the last notification; the last one to be unmasks the port, or has it unmasked later.</summary>
-    internal void RingDone(int bit, bool news)
+    /// <summary>A ring took the notification; the last one to take it judges it.</summary>
+    internal void RingTaken(int bit, bool news)
     {
-        if (news)
-            Volatile.Write(ref _news, 1);
-        var before = Interlocked.And(ref _owed, ~bit);
-        if ((before & bit) == 0 || (before & ~bit) != 0)
-            return;
-        if (Volatile.Read(ref _news) != 0)
+        int before, after;
+        do
         {
-            _spuriousRun = 0;
-            // Last: on the simulated platform an event held while masked is delivered inside it.
-            _channels.LateEoi(_port, this);
-            return;
+            before = Volatile.Read(ref _state);
+            after = (before & ~bit) | (news ? News : 0);
         }
-        Interlocked.Increment(ref _status.SpuriousEvents);
-        var delay = ThrottleDelay(++_spuriousRun);
-        if (delay == TimeSpan.Zero)
-        {
-            _channels.LateEoi(_port, this);
+        while (Interlocked.CompareExchange(ref _state, after, before) != before);
+        if ((before & bit) == 0 || (after & Untaken) != 0)
             return;
-        }
-        _throttle ??= _time.CreateTimer(static h => ((RingEventHandler)h!).ThrottledEoi(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _throttle.Change(delay, Timeout.InfiniteTimeSpan);
+        Judge((after & News) != 0);
+        TryUnmask();
+    }
+
+    /// <summary>A ring is done with its drain.</summary>
+    internal void RingDone()
+    {
+        Interlocked.Or(ref _state, RingIdle);
+        TryUnmask();
     }
 
     /// <summary>How long the unmask after the <paramref name="run"/>-th spurious notification in a row waits.</summary>
     public static TimeSpan ThrottleDelay(int run) =>
         run < 2 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(1 << Math.Min(run - 2, 10), MaxThrottle.TotalMilliseconds));
 
-    private void ThrottledEoi()
+    private void Judge(bool news)
+    {
+        if (news)
+        {
+            Volatile.Write(ref _spuriousRun, 0);
+            return;
+        }
+        Interlocked.Increment(ref _status.SpuriousEvents);
+        Interlocked.Increment(ref _spuriousRun);
+    }
+
+    /// <summary>Unmasks the port, once, when the notification is judged and a ring is idle.</summary>
+    private void TryUnmask()
+    {
+        int before;
+        do
+        {
+            before = Volatile.Read(ref _state);
+            if ((before & Masked) == 0 || (before & RingIdle) == 0 || (before & Untaken) != 0)
+                return;
+        }
+        while (Interlocked.CompareExchange(ref _state, before & ~Masked, before) != before);
+        var delay = ThrottleDelay(Volatile.Read(ref _spuriousRun));
+        if (delay == TimeSpan.Zero)
+        {
+            // On the simulated platform an event held while masked is delivered inside this call.
+            _channels.LateEoi(_port, this);
+            return;
+        }
+        _throttle ??= _time.CreateTimer(static h => ((RingEventHandler)h!).ThrottledUnmask(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _throttle.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void ThrottledUnmask()
     {
         try
         {

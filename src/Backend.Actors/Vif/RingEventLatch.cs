@@ -3,10 +3,10 @@ namespace Backend.Actors.Vif;
 /// <summary>
 /// One ring's part in its event channel's late EOI (XSA-332): at most one notification outstanding per
 /// ring. The port's <see cref="RingEventHandler"/> tells the ring actor only when the latch is idle; the
-/// actor takes the notification before it drains, and is done with it once nothing of that drain is under
-/// way; the port is unmasked when every ring it serves is done. The latch outlives a restart of its ring
-/// actor, so that a notification taken by an incarnation that failed is done with by the next, which
-/// drains at once (PostRestart): the port is never left masked by a restart.
+/// actor takes the notification before it drains (saying whether its ring had news), and is done with it
+/// once nothing of that drain is under way. The latch outlives a restart of its ring actor, so that a
+/// notification taken by an incarnation that failed is done with by the next, which drains at once
+/// (PostRestart): the port is never left masked by a restart.
 /// </summary>
 public sealed class RingEventLatch
 {
@@ -19,7 +19,6 @@ public sealed class RingEventLatch
     private int _bit;
     // Written and read by the ring actor only.
     private uint _reqProdAtLastTake;
-    private bool _news;
 
     /// <summary>Joins the latch to its port's handler, before the port is bound.</summary>
     internal void Attach(RingEventHandler handler, int bit)
@@ -37,9 +36,10 @@ public sealed class RingEventLatch
     /// </summary>
     public void Take(uint reqProd)
     {
-        _news = reqProd != _reqProdAtLastTake;
+        var news = reqProd != _reqProdAtLastTake;
         _reqProdAtLastTake = reqProd;
-        Interlocked.CompareExchange(ref _state, Taken, Told);
+        if (Interlocked.CompareExchange(ref _state, Taken, Told) == Told)
+            _handler!.RingTaken(_bit, news);
     }
 
     /// <summary>The ring actor is done with the notification it took, if it took one.</summary>
@@ -47,6 +47,6 @@ public sealed class RingEventLatch
     {
         // Idle before the port can be unmasked: its next event finds the latch ready.
         if (Interlocked.CompareExchange(ref _state, Idle, Taken) == Taken)
-            _handler!.RingDone(_bit, _news);
+            _handler!.RingDone();
     }
 }
