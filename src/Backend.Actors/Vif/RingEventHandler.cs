@@ -12,8 +12,8 @@ namespace Backend.Actors.Vif;
 /// a ring still busy with an earlier one is not told again, its drain covers the new one). The port stays
 /// masked until every ring told has taken the notification and one ring of the port is done with its
 /// drain (Linux's <c>NETBK_COMMON_EOI</c>: the first side to go idle unmasks), so a guest that notifies in a
-/// loop costs the event-channel thread nothing meanwhile. A notification after which no ring had anything
-/// new (its <c>req_prod</c> had not moved, and no ring was busy) is spurious: counted, and from the second
+/// loop costs the event-channel thread nothing meanwhile. A notification after which no ring told had
+/// anything new (its <c>req_prod</c> had not moved) is spurious: counted, and from the second
 /// of a run on, the unmask waits 1 ms, doubling up to 1 s, as Linux's <c>xen_irq_lateeoi</c> with
 /// <c>XEN_EOI_FLAG_SPURIOUS</c> does (in jiffies); a notification with news ends the run. Runs on the
 /// platform's receive loop: it only tells.
@@ -68,26 +68,14 @@ public sealed class RingEventHandler : IEventChannelHandler
         // Masked until judged and a ring is idle; a ring's drain that ended before this notification came
         // does not count.
         Interlocked.Exchange(ref _state, Masked);
+        // A ring still busy with an earlier notification is not told (its drain covers this one) and has
+        // no say in the judgement: the rings told judge it. With none told, it is not judged.
         var told = 0;
-        var busy = false;
         if (_firstLatch.TryTell())
             told |= 1;
-        else
-            busy = true;
-        if (_secondLatch is not null)
-        {
-            if (_secondLatch.TryTell())
-                told |= 2;
-            else
-                busy = true;
-        }
-        // A ring mid-drain has work (as Linux's RING_HAS_UNCONSUMED_REQUESTS): the notification is no storm.
-        Interlocked.Or(ref _state, told | (busy ? News : 0));
-        if (told == 0)
-        {
-            Judge(news: true);
-            TryUnmask();
-        }
+        if (_secondLatch?.TryTell() == true)
+            told |= 2;
+        Interlocked.Or(ref _state, told);
         if ((told & 1) != 0)
             _first.Tell(RingEvent.Notification);
         if ((told & 2) != 0)

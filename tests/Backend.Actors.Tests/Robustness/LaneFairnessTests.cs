@@ -222,4 +222,28 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
         Assert.True(events * 100 < notified, $"{events} of the guest's {notified} notifications reached its ring actors");
         Assert.True(spurious >= 2 && spurious >= events - 1, $"{spurious} of the {events} notifications handed on were counted spurious; none brought news");
     }
+
+    [Fact]
+    public async Task A_disabled_vif_is_not_listened_to_any_more_however_often_its_guest_notifies()
+    {
+        _front.PublishTxRequestProducer(_front.TxResponseProducer + NetifConstants.TxRingSize + 1);
+        await AwaitAssertAsync(() => Assert.True(HostileStatus.Disabled, "an impossible req_prod should disable the vif"), Timeout);
+        // Until both ring actors have heard that the vif is disabled, one of them may still unmask the
+        // port once; after that it stays masked for good.
+        for (var i = 0; i < 1000; i++)
+            _front.Notify();
+        await AssertPairFlowsAsync("notified after being disabled");
+        var events = Interlocked.Read(ref HostileStatus.Events);
+
+        var before = _front.EventChannelCounters;
+        for (var i = 0; i < 1000; i++)
+            _front.Notify();
+        await AssertPairFlowsAsync("notified after being disabled");
+        var after = _front.EventChannelCounters;
+        Assert.Equal(events, Interlocked.Read(ref HostileStatus.Events));
+        Assert.Equal(1000, after.Notifications - before.Notifications);
+        // Its bit stays pending; only a notification racing the receive loop's look at the bitmap (woken
+        // for another port) finds it clear for an instant and sends a wake-up, which finds the port masked.
+        Assert.True(after.Suppressed - before.Suppressed >= 900, $"only {after.Suppressed - before.Suppressed} of 1000 notifications to a disabled vif were suppressed");
+    }
 }

@@ -54,7 +54,7 @@ public sealed class RingEventHandlerTests : TestKit
     }
 
     [Fact]
-    public void A_ring_busy_with_an_earlier_notification_is_not_told_again_and_its_drain_ends_the_mask()
+    public void A_ring_busy_with_an_earlier_notification_is_not_told_again_has_no_say_and_its_drain_ends_the_mask()
     {
         var tx = CreateTestProbe();
         var rx = CreateTestProbe();
@@ -67,7 +67,8 @@ public sealed class RingEventHandlerTests : TestKit
         _rxLatch.Done();
         Assert.Equal(1, _channels.LateEoiCount);
 
-        // TX is still draining: only RX hears of the next notification, which is not spurious (TX has work).
+        // TX is still draining: only RX hears of the next notification, and judges it alone (spurious: its
+        // req_prod did not move); the port waits for a ring to be idle, here TX at the end of its drain.
         handler.OnEvent(Port);
         rx.ExpectMsg<RingEvent>();
         tx.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
@@ -75,7 +76,7 @@ public sealed class RingEventHandlerTests : TestKit
         Assert.Equal(1, _channels.LateEoiCount);
         _txLatch.Done();
         Assert.Equal(2, _channels.LateEoiCount);
-        Assert.Equal(0, Interlocked.Read(ref _status.SpuriousEvents));
+        Assert.Equal(1, Interlocked.Read(ref _status.SpuriousEvents));
     }
 
     [Fact]
