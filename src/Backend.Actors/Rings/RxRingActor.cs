@@ -62,33 +62,27 @@ public sealed class RxRingActor : ReceiveActor
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
-        Receive<FrameBatch>(b =>
-        {
-            OnFrames(b);
-            EndTurn();
-        });
+        Receive<FrameBatch>(OnFrames);
         Receive<RingEvent>(e =>
         {
             if (e.IsNotification)
                 _channels.RxEvents.Take(_ring.ReadRequestProducer());
             Deliver();
-            EndTurn();
         });
-        Receive<DrainContinuation>(_ =>
-        {
-            OnContinuation();
-            EndTurn();
-        });
-        Receive<GrantCopyBatch>(b =>
-        {
-            OnCopied(b);
-            EndTurn();
-        });
+        Receive<DrainContinuation>(_ => OnContinuation());
+        Receive<GrantCopyBatch>(OnCopied);
         Receive<Stop>(_ => OnStop());
     }
 
     public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings) =>
         Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        EndTurn();
+        return handled;
+    }
 
     protected override void PreStart()
     {
@@ -229,8 +223,8 @@ public sealed class RxRingActor : ReceiveActor
     }
 
     /// <summary>
-    /// Once no copy or continuation is under way, the notification served, if any, is done with: the port
-    /// may be unmasked. A stopped (disabled) vif's never is.
+    /// After every message: once no copy or continuation is under way, the notification served, if any,
+    /// is done with and the port may be unmasked. A stopped (disabled) vif's never is.
     /// </summary>
     private void EndTurn()
     {

@@ -84,23 +84,10 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             if (e.IsNotification)
                 _channels.TxEvents.Take(_ring.ReadRequestProducer());
             OnEvent();
-            EndTurn();
         });
-        Receive<DrainContinuation>(_ =>
-        {
-            OnContinuation();
-            EndTurn();
-        });
-        Receive<GrantCopyBatch>(b =>
-        {
-            OnCopied(b);
-            EndTurn();
-        });
-        Receive<CreditReplenished>(_ =>
-        {
-            OnCreditReplenished();
-            EndTurn();
-        });
+        Receive<DrainContinuation>(_ => OnContinuation());
+        Receive<GrantCopyBatch>(OnCopied);
+        Receive<CreditReplenished>(_ => OnCreditReplenished());
         Receive<Quiesce>(_ => _quiesced = true);
         Receive<InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<Stop>(_ => _disabled = true);
@@ -110,6 +97,13 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
         Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, ingressPort, rate));
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        EndTurn();
+        return handled;
+    }
 
     protected override void PreStart()
     {
@@ -165,9 +159,10 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Once nothing of the drain is under way (no copy at the hypercall actor, no continuation, no wait for
-    /// credit), the notification it served, if any, is done with: the port may be unmasked. A disabled
-    /// vif's never is: its guest is not listened to any more, however often it notifies.
+    /// After every message: once nothing of the drain is under way (no copy at the hypercall actor, no
+    /// continuation, no wait for credit), the notification it served, if any, is done with and the port
+    /// may be unmasked. A disabled vif's never is: its guest is not listened to any more, however often it
+    /// notifies.
     /// </summary>
     private void EndTurn()
     {
