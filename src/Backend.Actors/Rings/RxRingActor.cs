@@ -18,6 +18,13 @@ namespace Backend.Actors.Rings;
 /// or a notification that the frontend posted buffers, it plans as many frames as the posted requests
 /// take, copies them in ONE grant-copy batch, answers the requests in their own slots, pushes, and
 /// notifies when ring.h says so.
+/// <para>
+/// A turn (one message) plans at most one pass into the posted requests (up to
+/// <see cref="MaxPacketsPerDrain"/> frames and one grant-copy batch), which yields by nature when it has
+/// copies; a pass that found too few requests posted looks again only at its next turn (a
+/// <see cref="DrainContinuation"/>), so a frontend that keeps moving <c>req_prod</c> without ever leaving
+/// room cannot hold its lane's thread.
+/// </para>
 /// </summary>
 public sealed class RxRingActor : ReceiveActor
 {
@@ -46,6 +53,7 @@ public sealed class RxRingActor : ReceiveActor
     private BackRing<NetifRxRequest, NetifRxResponse> _ring = null!;
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
+    private bool _continuationPending;
     private bool _stopped;
 
     public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings)
@@ -59,13 +67,26 @@ public sealed class RxRingActor : ReceiveActor
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
         Receive<FrameBatch>(OnFrames);
-        Receive<RingEvent>(_ => Deliver());
+        Receive<RingEvent>(e =>
+        {
+            if (e.IsNotification)
+                _channels.RxEvents.Take(_ring.ReadRequestProducer());
+            Deliver();
+        });
+        Receive<DrainContinuation>(_ => OnContinuation());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<Stop>(_ => OnStop());
     }
 
     public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings) =>
         Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        EndTurn();
+        return handled;
+    }
 
     protected override void PreStart()
     {
@@ -236,10 +257,27 @@ public sealed class RxRingActor : ReceiveActor
         Volatile.Write(ref _status.RxQueued, _queueCount + _inFlightCount);
     }
 
+    private void OnContinuation()
+    {
+        _continuationPending = false;
+        Deliver();
+    }
+
+    /// <summary>
+    /// After every message: once no copy or continuation is under way, the notification served, if any,
+    /// is done with and the port may be unmasked. A stopped (disabled) vif's never is.
+    /// </summary>
+    private void EndTurn()
+    {
+        if (!_copyInFlight && !_continuationPending && !_stopped)
+            _channels.RxEvents.Done();
+    }
+
     private void DeliverQueued()
     {
-        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
-        while (!_copyInFlight && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
+        // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens. A pass that
+        // only drops frames goes on in the same turn: each drop leaves the queue a frame shorter.
+        while (!_copyInFlight && !_continuationPending && !_stopped && _queueCount > 0 && _services.RingGate.IsOpen)
         {
             var reqProd = _ring.ReadRequestProducer();
             if (_ring.RequestProducerOverflow(reqProd))
@@ -265,11 +303,16 @@ public sealed class RxRingActor : ReceiveActor
             }
             // Too few buffers posted for the head frame (some may be): as Linux's
             // xenvif_rx_ring_slots_available, ask to be told of the next request and look again only if
-            // the frontend posted one meanwhile. Looking again while req_prod stands still would spin
-            // this lane's thread for as long as the frontend wishes (a dead or hostile one: forever).
+            // the frontend posted one meanwhile, and then at the next turn: looking again in this one
+            // while req_prod stands still, or moves without ever leaving room, would spin this lane's
+            // thread for as long as the frontend wishes.
             _ring.SetRequestEvent(unchecked(reqProd + 1));
-            if (_ring.ReadRequestProducer() == reqProd)
-                return;
+            if (_ring.ReadRequestProducer() != reqProd)
+            {
+                _continuationPending = true;
+                Self.Tell(DrainContinuation.Instance);
+            }
+            return;
         }
     }
 

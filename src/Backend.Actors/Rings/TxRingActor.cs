@@ -17,6 +17,14 @@ namespace Backend.Actors.Rings;
 /// buffers, sends ONE batch per drain to the vif's hypercall actor, then answers every consumed request
 /// and hands the frames to the bridge port in one message. A fatal protocol error disables the vif: no
 /// request is consumed after it, and those already consumed in the drain are still answered.
+/// <para>
+/// A turn (one message) takes at most one pass over the ring: up to a ring's worth of requests
+/// (<see cref="MaxPacketsPerDrain"/> packets, at most as many data slots as the ring has) and one grant-copy
+/// batch (at most <see cref="NetifConstants.TxRingSize"/> copies of up to a page). A pass with copies
+/// yields by nature (the batch goes to the hypercall actor); one without (errors, multicast control) that
+/// may have left more yields with a <see cref="DrainContinuation"/>, so that a guest replaying requests
+/// that cost no copy cannot hold its lane's thread from the other guests there.
+/// </para>
 /// </summary>
 public sealed class TxRingActor : ReceiveActor, IWithTimers
 {
@@ -44,6 +52,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private BackRing<NetifTxRequest, NetifTxResponse> _ring = null!;
     private GrantCopyBatch _batch = null!;
     private bool _copyInFlight;
+    private bool _continuationPending;
     private bool _disabled;
     private bool _quiesced;
     private long _credit;
@@ -70,7 +79,13 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
 
-        Receive<RingEvent>(_ => OnEvent());
+        Receive<RingEvent>(e =>
+        {
+            if (e.IsNotification)
+                _channels.TxEvents.Take(_ring.ReadRequestProducer());
+            OnEvent();
+        });
+        Receive<DrainContinuation>(_ => OnContinuation());
         Receive<GrantCopyBatch>(OnCopied);
         Receive<CreditReplenished>(_ => OnCreditReplenished());
         Receive<Quiesce>(_ => _quiesced = true);
@@ -82,6 +97,13 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, int ingressPort, RateLimit? rate) =>
         Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, ingressPort, rate));
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        EndTurn();
+        return handled;
+    }
 
     protected override void PreStart()
     {
@@ -117,12 +139,32 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             return;
         if (_disabled || _quiesced)
             return;
-        // A drain already under way looks at the ring again when its copy completes.
-        if (_copyInFlight || _waitingForCredit)
+        // A drain already under way looks at the ring again when its copy completes, its credit comes
+        // back or its continuation arrives.
+        if (_copyInFlight || _waitingForCredit || _continuationPending)
             return;
         Drain();
     }
 
+    private void OnContinuation()
+    {
+        _continuationPending = false;
+        OnEvent();
+    }
+
+    /// <summary>
+    /// After every message: once nothing of the drain is under way (no copy at the hypercall actor, no
+    /// continuation, no wait for credit), the notification it served, if any, is done with and the port
+    /// may be unmasked. A disabled vif's never is: its guest is not listened to any more, however often it
+    /// notifies.
+    /// </summary>
+    private void EndTurn()
+    {
+        if (!_copyInFlight && !_continuationPending && !_waitingForCredit && !_disabled)
+            _channels.TxEvents.Done();
+    }
+
+    /// <summary>One pass over the ring (see the class's remarks on the budget of a turn).</summary>
     private void Drain()
     {
         if (_batch is null)
@@ -133,35 +175,39 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             _pending = new PendingPacket[MaxPacketsPerDrain];
             _batch = new GrantCopyBatch(NetifConstants.TxRingSize, Self);
         }
-        while (true)
+        var reqProd = _ring.ReadRequestProducer();
+        var stop = Collect(reqProd, out var partial);
+        if (_batch.Count > 0)
         {
-            var reqProd = _ring.ReadRequestProducer();
-            var stop = Collect(reqProd, out var partial);
-            if (_batch.Count > 0)
-            {
-                _copyInFlight = true;
-                _hypercall.Tell(_batch);
-                return;
-            }
-            if (_pendingCount > 0)
-                Complete();
-            if (_disabled || _waitingForCredit)
-                return;
-            if (partial)
-            {
-                // A packet whose slots are not all pushed stays on the ring; ask to be notified at the
-                // frontend's next push, then look once more in case it came meanwhile.
-                _ring.SetRequestEvent(unchecked(reqProd + 1));
-                Interlocked.MemoryBarrier();
-                if (_ring.ReadRequestProducer() != reqProd)
-                    continue;
-                return;
-            }
-            if (stop)
-                continue; // the drain filled up: go on with what is left
-            if (!_ring.FinalCheckForRequests())
-                return;
+            _copyInFlight = true;
+            _hypercall.Tell(_batch);
+            return;
         }
+        if (_pendingCount > 0)
+            Complete();
+        if (_disabled || _waitingForCredit)
+            return;
+        if (partial)
+        {
+            // A packet whose slots are not all pushed stays on the ring; ask to be notified at the
+            // frontend's next push, then look once more in case it came meanwhile.
+            _ring.SetRequestEvent(unchecked(reqProd + 1));
+            Interlocked.MemoryBarrier();
+            if (_ring.ReadRequestProducer() != reqProd)
+                ContinueNextTurn();
+            return;
+        }
+        // Stopped for a bound (the pass filled up), or more pushed since: the rest at the next turn.
+        if (stop || _ring.FinalCheckForRequests())
+            ContinueNextTurn();
+    }
+
+    private void ContinueNextTurn()
+    {
+        if (_continuationPending)
+            return;
+        _continuationPending = true;
+        Self.Tell(DrainContinuation.Instance);
     }
 
     /// <summary>Consumes packets into the pending list until the ring is empty or a bound is hit.</summary>
@@ -321,7 +367,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         _waitingForCredit = false;
         _credit = (long)_rate!.Bytes;
-        if (!_copyInFlight && !_disabled && !_quiesced)
+        if (!_copyInFlight && !_continuationPending && !_disabled && !_quiesced)
             Drain();
     }
 

@@ -38,6 +38,10 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public long RxBytes;
     public long RxDropped;
     public long Notifications;
+    /// <summary>Event-channel notifications from the guest handed to the ring actors (one at a time: late EOI).</summary>
+    public long Events;
+    /// <summary>Of those, the ones after which no ring had anything new (throttled when in a row).</summary>
+    public long SpuriousEvents;
     /// <summary>Frames waiting in the RX queue or in an RX copy batch.</summary>
     public int RxQueued;
 

@@ -4,10 +4,16 @@ namespace Backend.Actors.Vif;
 
 /// <summary>
 /// The local event-channel ports of one connected vif (one shared port, or split tx/rx). Set by the
-/// connection actor after binding and before it first kicks the rings.
+/// connection actor after binding and before it first kicks the rings. Each ring's
+/// <see cref="RingEventLatch"/> lives here, with the connection, so that it outlives a restart of its ring
+/// actor.
 /// </summary>
 public sealed class VifChannels(IEventChannels eventChannels)
 {
+    public RingEventLatch TxEvents { get; } = new();
+
+    public RingEventLatch RxEvents { get; } = new();
+
     public uint TxPort { get; set; }
 
     public uint RxPort { get; set; }

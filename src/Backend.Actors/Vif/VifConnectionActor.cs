@@ -327,14 +327,15 @@ public sealed class VifConnectionActor : ReceiveActor
         var events = _services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
         {
-            c.Channels.TxPort = events.BindInterdomain(domid, frontend.TxEventChannel, new RingEventHandler(c.Tx, null));
+            c.Channels.TxPort = events.BindInterdomainLateEoi(domid, frontend.TxEventChannel, new RingEventHandler(events, _status, c.Tx, c.Channels.TxEvents));
             c.BoundPorts.Add(c.Channels.TxPort);
-            c.Channels.RxPort = events.BindInterdomain(domid, frontend.RxEventChannel, new RingEventHandler(c.Rx, null));
+            c.Channels.RxPort = events.BindInterdomainLateEoi(domid, frontend.RxEventChannel, new RingEventHandler(events, _status, c.Rx, c.Channels.RxEvents));
             c.BoundPorts.Add(c.Channels.RxPort);
         }
         else
         {
-            c.Channels.TxPort = c.Channels.RxPort = events.BindInterdomain(domid, frontend.TxEventChannel, new RingEventHandler(c.Tx, c.Rx));
+            c.Channels.TxPort = c.Channels.RxPort = events.BindInterdomainLateEoi(domid, frontend.TxEventChannel,
+                new RingEventHandler(events, _status, c.Tx, c.Channels.TxEvents, c.Rx, c.Channels.RxEvents));
             c.BoundPorts.Add(c.Channels.TxPort);
         }
 

@@ -20,6 +20,8 @@ public static class PrometheusWriter
         ("xnb_vif_rx_bytes_total", "counter", "Bytes delivered to the guest (RX ring).", v => v.Counters.RxBytes),
         ("xnb_vif_rx_dropped_total", "counter", "Frames for the guest dropped (queue full, too long, not connected).", v => v.Counters.RxDropped),
         ("xnb_vif_notifications_total", "counter", "Event-channel notifications sent to the guest.", v => v.Counters.Notifications),
+        ("xnb_vif_events_total", "counter", "Event-channel notifications from the guest handled.", v => v.Counters.Events),
+        ("xnb_vif_spurious_events_total", "counter", "Notifications from the guest after which its rings had nothing new (throttled when in a row).", v => v.Counters.SpuriousEvents),
         ("xnb_vif_faults_total", "counter", "Protocol faults and connection failures.", v => v.Faults),
         ("xnb_vif_restarts_total", "counter", "Restarts of the vif's data path after an internal error.", v => v.Restarts),
         ("xnb_vif_bridge_forwarded_total", "counter", "Frames the bridge handed to the vif alone (connection's port; 0 without one).", v => v.Port?.Forwarded ?? 0),

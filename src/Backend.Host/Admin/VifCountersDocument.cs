@@ -1,5 +1,10 @@
 namespace Backend.Host.Admin;
 
-/// <summary>A vif's counters in <c>GET /status</c>; TX is guest to host, RX host to guest, as in netif.h.</summary>
+/// <summary>
+/// A vif's counters in <c>GET /status</c>; TX is guest to host, RX host to guest, as in netif.h.
+/// Notifications are the backend's to the guest; Events the guest's to the backend, of which
+/// SpuriousEvents brought nothing new.
+/// </summary>
 public sealed record VifCountersDocument(
-    long TxPackets, long TxBytes, long TxErrors, long RxPackets, long RxBytes, long RxDropped, long Notifications);
+    long TxPackets, long TxBytes, long TxErrors, long RxPackets, long RxBytes, long RxDropped, long Notifications,
+    long Events, long SpuriousEvents);

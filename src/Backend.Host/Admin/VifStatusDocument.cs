@@ -28,7 +28,7 @@ public sealed record VifStatusDocument(
         new VifCountersDocument(
             Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
-            Interlocked.Read(ref v.Notifications)),
+            Interlocked.Read(ref v.Notifications), Interlocked.Read(ref v.Events), Interlocked.Read(ref v.SpuriousEvents)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
         v.BridgePort is { } port ? BridgePortDocument.From(port) : null);

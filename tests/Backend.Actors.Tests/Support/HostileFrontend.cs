@@ -171,9 +171,22 @@ public sealed class HostileFrontend : IAsyncDisposable, IEventChannelHandler
     /// <summary>Publishes any TX req_prod and notifies.</summary>
     public void PublishTxRequestProducer(uint reqProd)
     {
+        SetTxRequestProducer(reqProd);
+        Notify();
+    }
+
+    /// <summary>Publishes any TX req_prod without notifying (a backend that is draining sees it anyway).</summary>
+    public void SetTxRequestProducer(uint reqProd)
+    {
         Volatile.Write(ref Header(_txPage).ReqProd, reqProd);
         Interlocked.MemoryBarrier();
-        Notify();
+    }
+
+    /// <summary>Sets the TX ring's rsp_event: the backend notifies once its responses pass it.</summary>
+    public void SetTxResponseEvent(uint rspEvent)
+    {
+        Volatile.Write(ref Header(_txPage).RspEvent, rspEvent);
+        Interlocked.MemoryBarrier();
     }
 
     public NetifTxResponse TxResponse(uint index) => _tx.CopyResponse(index);
@@ -194,12 +207,21 @@ public sealed class HostileFrontend : IAsyncDisposable, IEventChannelHandler
     /// <summary>Publishes any RX req_prod and notifies.</summary>
     public void PublishRxRequestProducer(uint reqProd)
     {
-        Volatile.Write(ref Header(_rxPage).ReqProd, reqProd);
-        Interlocked.MemoryBarrier();
+        SetRxRequestProducer(reqProd);
         Notify();
     }
 
+    /// <summary>Publishes any RX req_prod without notifying.</summary>
+    public void SetRxRequestProducer(uint reqProd)
+    {
+        Volatile.Write(ref Header(_rxPage).ReqProd, reqProd);
+        Interlocked.MemoryBarrier();
+    }
+
     public void Notify() => _channels.Notify(Port);
+
+    /// <summary>This guest's notifications, and how many of them found the backend's bit already pending.</summary>
+    public SimEventChannelCounters EventChannelCounters => _channels.Counters;
 
     void IEventChannelHandler.OnEvent(uint localPort) => Interlocked.Increment(ref _notifications);
 

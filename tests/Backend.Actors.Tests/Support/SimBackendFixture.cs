@@ -4,6 +4,7 @@ using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Xen.Buffers;
+using Backend.Xen.Platform;
 using Backend.Xen.Platform.Sim;
 using Backend.Xen.XenStore;
 using Backend.Xen.XenStore.Server;
@@ -58,6 +59,15 @@ public sealed class SimBackendFixture : IAsyncDisposable
         return new BackendServices(Platform, BackendXenStore, Bridges, Buffers, new GrantCopyActors([new HypercallLane(copier, null)]), Status,
             options ?? new BackendOptions { WriteHotplugStatus = true });
     }
+
+    /// <summary>
+    /// The services with <paramref name="lanes"/> lanes of one dedicated thread each, as the daemon runs
+    /// them (<paramref name="system"/> must be configured with <see cref="GrantCopyActors.DispatcherHocon"/>),
+    /// on the fixture's platform or on <paramref name="platform"/>, which stands in front of it.
+    /// </summary>
+    public BackendServices ServicesOnLanes(ActorSystem system, int lanes, IXenPlatform? platform = null) =>
+        new(platform ?? Platform, BackendXenStore, Bridges, Buffers, GrantCopyActors.Start(system, lanes, Platform.CreateGrantCopier), Status,
+            new BackendOptions { WriteHotplugStatus = true });
 
     public async ValueTask DisposeAsync()
     {

@@ -18,6 +18,8 @@ public sealed class AdminDocumentTests
         bridged = registry.GetOrAdd(new VifId(5, 0));
         bridged.State = "Connected";
         bridged.RxPackets = 7;
+        bridged.Events = 8;
+        bridged.SpuriousEvents = 3;
         var port = new BridgePort(1, "vif5.0", ActorRefs.Nobody)
         {
             FramesForwarded = 11,
@@ -51,6 +53,8 @@ public sealed class AdminDocumentTests
         Assert.Equal(15, port.GetProperty("droppedBacklog").GetInt64());
         Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
         Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
+        Assert.Equal(8, vifs["vif5.0"].GetProperty("counters").GetProperty("events").GetInt64());
+        Assert.Equal(3, vifs["vif5.0"].GetProperty("counters").GetProperty("spuriousEvents").GetInt64());
 
         Assert.Equal(JsonValueKind.Null, vifs["vif6.1"].GetProperty("port").ValueKind);
         var tap = vifs["vif6.1"].GetProperty("tap");
@@ -78,6 +82,8 @@ public sealed class AdminDocumentTests
 
     [Theory]
     [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
+    [InlineData("xnb_vif_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 8")]
+    [InlineData("xnb_vif_spurious_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 3")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
     [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
     [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
@@ -113,7 +119,7 @@ public sealed class AdminDocumentTests
         using var buffers = Buffers();
         var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(31, names.Count);
+        Assert.Equal(33, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);

@@ -57,6 +57,13 @@ public sealed class EventChannelReaderTests : IDisposable
         return ports;
     }
 
+    /// <summary>An ordinary port's dispatch: handed on, and unmasked once the batch is through.</summary>
+    private bool UnmaskAtOnce(uint port)
+    {
+        _dispatched.Add(port);
+        return true;
+    }
+
     private uint NextDispatched()
     {
         Assert.True(_dispatched.TryTake(out var port, Patience), "no port was dispatched");
@@ -67,7 +74,7 @@ public sealed class EventChannelReaderTests : IDisposable
     public void Pending_ports_reach_the_handler_then_are_written_back_to_unmask()
     {
         using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
-        var reader = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        var reader = new EventChannelReader(_source, _unmask, UnmaskAtOnce);
         poll.Add(reader);
 
         SendPending(3, 7, 4095);
@@ -88,7 +95,7 @@ public sealed class EventChannelReaderTests : IDisposable
         {
             handlerRunning.TrySetResult();
             handlerMayReturn.Wait(Patience);
-            _dispatched.Add(port);
+            return UnmaskAtOnce(port);
         }));
 
         SendPending(9);
@@ -103,10 +110,59 @@ public sealed class EventChannelReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_late_eoi_port_stays_masked_after_dispatch_until_its_owner_unmasks_it()
+    {
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        // Port 6 is late-EOI; 3 and 9 are ordinary ports of the same batch.
+        var reader = new EventChannelReader(_source, _unmask, port =>
+        {
+            _dispatched.Add(port);
+            return port != 6;
+        });
+        poll.Add(reader);
+
+        SendPending(3, 6, 9);
+        Assert.Equal([3u, 6u, 9u], new[] { NextDispatched(), NextDispatched(), NextDispatched() });
+        Assert.Equal([3u, 9u], ReadUnmasked(2));
+        var unmask = new byte[4];
+        var read = _unmasked.ReadAsync(unmask).AsTask();
+        await Task.WhenAny(read, Task.Delay(200));
+        Assert.False(read.IsCompleted, "the late-EOI port 6 was unmasked at dispatch");
+
+        // Its owner, done with the event, unmasks it from another thread.
+        await Task.Run(() => reader.Unmask(6));
+        await read.WaitAsync(Patience);
+        Assert.Equal(6u, BinaryPrimitives.ReadUInt32LittleEndian(unmask));
+        Assert.Empty(_faults);
+    }
+
+    [Fact]
+    public async Task A_batch_of_only_late_eoi_ports_writes_nothing_back()
+    {
+        using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
+        poll.Add(new EventChannelReader(_source, _unmask, port =>
+        {
+            _dispatched.Add(port);
+            return false;
+        }));
+
+        SendPending(4, 5);
+        Assert.Equal([4u, 5u], new[] { NextDispatched(), NextDispatched() });
+        var unmask = new byte[4];
+        var read = _unmasked.ReadAsync(unmask).AsTask();
+        await Task.WhenAny(read, Task.Delay(200));
+        Assert.False(read.IsCompleted, "a port was written back though every handler keeps its port masked");
+        // The reader goes on: a later batch is read and dispatched.
+        SendPending(7);
+        Assert.Equal(7u, NextDispatched());
+        Assert.Empty(_faults);
+    }
+
+    [Fact]
     public void Successive_batches_are_all_delivered()
     {
         using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
-        poll.Add(new EventChannelReader(_source, _unmask, _dispatched.Add));
+        poll.Add(new EventChannelReader(_source, _unmask, UnmaskAtOnce));
         for (uint batch = 1; batch <= 50; batch++)
         {
             SendPending(batch);
@@ -119,7 +175,7 @@ public sealed class EventChannelReaderTests : IDisposable
     public async Task The_poll_thread_stops_cleanly_and_promptly_while_blocked()
     {
         var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
-        poll.Add(new EventChannelReader(_source, _unmask, _dispatched.Add));
+        poll.Add(new EventChannelReader(_source, _unmask, UnmaskAtOnce));
         await Task.Run(poll.Dispose).WaitAsync(Patience);
         Assert.Empty(_faults);
         // Stopped means stopped: a port sent now is read by nobody.
@@ -131,7 +187,7 @@ public sealed class EventChannelReaderTests : IDisposable
     public void After_remove_returns_the_reader_is_never_called_again()
     {
         using var poll = new PollThread("test-evtchn", (_, e) => _faults.Enqueue(e));
-        var reader = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        var reader = new EventChannelReader(_source, _unmask, UnmaskAtOnce);
         poll.Add(reader);
         SendPending(1);
         Assert.Equal(1u, NextDispatched());
@@ -149,8 +205,8 @@ public sealed class EventChannelReaderTests : IDisposable
         using var otherSource = new DeviceHandle((int)other.ClientSafePipeHandle.DangerousGetHandle(), "other pipe", ownsHandle: false);
         var faulted = new TaskCompletionSource<IPollable>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var poll = new PollThread("test-evtchn", (p, _) => faulted.TrySetResult(p));
-        var healthy = new EventChannelReader(otherSource, _unmask, _dispatched.Add);
-        var broken = new EventChannelReader(_source, _unmask, _dispatched.Add);
+        var healthy = new EventChannelReader(otherSource, _unmask, UnmaskAtOnce);
+        var broken = new EventChannelReader(_source, _unmask, UnmaskAtOnce);
         poll.Add(healthy);
         poll.Add(broken);
 
@@ -172,6 +228,7 @@ public sealed class EventChannelReaderTests : IDisposable
             _dispatched.Add(port);
             poll.Dispose();
             disposedFromCallback.TrySetResult();
+            return true;
         });
         poll.Add(reader);
         SendPending(1);

@@ -81,6 +81,78 @@ public sealed class SimEventChannelTests : IDisposable
         Assert.True(_backend.IsPending(local));
     }
 
+    /// <summary>Notifies ordinary port 34 and waits for it: everything the guest sent before has been taken.</summary>
+    private async Task ReceiveLoopBarrierAsync()
+    {
+        var barrier = new RecordingHandler();
+        _guestChannels.AllocateUnbound(34, Backend, new RecordingHandler());
+        var local = _backendChannels.BindInterdomain(Guest, 34, barrier);
+        _guestChannels.Notify(34);
+        Assert.Equal(local, await barrier.NextAsync("the barrier port"));
+    }
+
+    [Fact]
+    public async Task A_late_eoi_port_holds_notifications_pending_until_its_late_eoi_which_delivers_one()
+    {
+        var handler = new RecordingHandler();
+        _guestChannels.AllocateUnbound(33, Backend, new RecordingHandler());
+        var local = _backendChannels.BindInterdomainLateEoi(Guest, 33, handler);
+
+        _guestChannels.Notify(33);
+        Assert.Equal(local, await handler.NextAsync("the first notification"));
+        // Masked: the next one stays pending in the bitmap, so the guest's others find it set and send nothing.
+        for (var i = 0; i < 100; i++)
+            _guestChannels.Notify(33);
+        await ReceiveLoopBarrierAsync();
+        Assert.Equal(1, handler.Count);
+        Assert.True(_backend.IsPending(local), "a notification on a masked port must stay pending");
+        Assert.True(_guestChannels.Counters.Suppressed >= 99, $"only {_guestChannels.Counters.Suppressed} of 100 notifications on a masked port were suppressed");
+
+        // The late EOI delivers the one held (on the caller's thread), and the port is masked again for it.
+        _backendChannels.LateEoi(local, handler);
+        Assert.Equal(2, handler.Count);
+        Assert.True(handler.TryTake(out var held) && held == local, "the held notification was not delivered at the late EOI");
+        Assert.False(_backend.IsPending(local));
+        _backendChannels.LateEoi(local, handler);
+        Assert.Equal(2, handler.Count);
+
+        // Unmasked with nothing held: the next notification is delivered by the receive loop.
+        _guestChannels.Notify(33);
+        Assert.Equal(local, await handler.NextAsync("a notification after the late EOI"));
+        Assert.Equal(3, handler.Count);
+    }
+
+    [Fact]
+    public async Task A_late_eoi_for_another_handler_leaves_the_port_masked()
+    {
+        var handler = new RecordingHandler();
+        _guestChannels.AllocateUnbound(33, Backend, new RecordingHandler());
+        var local = _backendChannels.BindInterdomainLateEoi(Guest, 33, handler);
+        _guestChannels.Notify(33);
+        await handler.NextAsync("the first notification");
+
+        // A stale EOI (a handler whose binding had this port number before) is not this binding's.
+        _backendChannels.LateEoi(local, new RecordingHandler());
+        _guestChannels.Notify(33);
+        await ReceiveLoopBarrierAsync();
+        Assert.Equal(1, handler.Count);
+        Assert.True(_backend.IsPending(local));
+    }
+
+    [Fact]
+    public async Task An_ordinary_port_is_never_masked()
+    {
+        var handler = new RecordingHandler();
+        _guestChannels.AllocateUnbound(33, Backend, new RecordingHandler());
+        var local = _backendChannels.BindInterdomain(Guest, 33, handler);
+        for (var i = 1; i <= 3; i++)
+        {
+            _guestChannels.Notify(33);
+            Assert.Equal(local, await handler.NextAsync($"notification {i}"));
+        }
+        Assert.False(_backend.IsPending(local));
+    }
+
     [Fact]
     public async Task Unbind_clears_our_entry_and_returns_the_guest_entry_to_unbound()
     {

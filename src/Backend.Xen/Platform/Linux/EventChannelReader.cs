@@ -4,9 +4,11 @@ namespace Backend.Xen.Platform.Linux;
 
 /// <summary>
 /// The read/dispatch/unmask step of the evtchn device: a read returns the pending ports as uint32s, each
-/// masked by the kernel until written back; we call the handler for every port, then write the same
-/// ports back to unmask them. Unmasking after the handlers means an event that arrives while a handler
-/// runs is queued again rather than lost.
+/// masked by the kernel until written back; we call the dispatcher for every port, then write back the
+/// ports it wants unmasked now. Unmasking after the handlers means an event that arrives while a handler
+/// runs is queued again rather than lost. A late-EOI port (the dispatcher answers false) stays masked
+/// until its owner is done with the event and calls <see cref="Unmask"/> (XSA-332): until then a guest
+/// that notifies in a loop costs this thread nothing.
 /// </summary>
 /// <remarks>
 /// The reading and unmasking descriptors are separate only so that a test can drive this with pipes; on
@@ -19,10 +21,11 @@ internal sealed unsafe class EventChannelReader : IPollable
     private const int MaxPortsPerRead = 1024;
 
     private readonly DeviceHandle _unmask;
-    private readonly Action<uint> _dispatch;
+    private readonly Func<uint, bool> _dispatch;
     private readonly uint[] _ports = new uint[MaxPortsPerRead];
 
-    public EventChannelReader(DeviceHandle source, DeviceHandle unmask, Action<uint> dispatch)
+    /// <param name="dispatch">Hands a port's event on; true when the port is to be unmasked at once.</param>
+    public EventChannelReader(DeviceHandle source, DeviceHandle unmask, Func<uint, bool> dispatch)
     {
         Handle = source;
         _unmask = unmask;
@@ -53,12 +56,25 @@ internal sealed unsafe class EventChannelReader : IPollable
 
         var count = (int)(bytes / sizeof(uint));
         PortsRead += count;
+        var unmasking = 0;
         for (var i = 0; i < count; i++)
-            _dispatch(_ports[i]);
+        {
+            var port = _ports[i];
+            if (_dispatch(port))
+                _ports[unmasking++] = port;
+        }
+        if (unmasking > 0)
+            Write(_ports.AsSpan(0, unmasking));
+    }
 
+    /// <summary>Unmasks a late-EOI port (any thread): the device takes the written port as its EOI.</summary>
+    public void Unmask(uint port) => Write(new ReadOnlySpan<uint>(in port));
+
+    private void Write(ReadOnlySpan<uint> ports)
+    {
         nint written;
-        fixed (uint* ports = _ports)
-            written = LibC.Write(_unmask.Fd, ports, (nuint)(count * sizeof(uint)));
+        fixed (uint* p = ports)
+            written = LibC.Write(_unmask.Fd, p, (nuint)(ports.Length * sizeof(uint)));
         if (written < 0)
             throw new LinuxDeviceException(_unmask.Path, "write (unmask)", Marshal.GetLastPInvokeError());
     }

@@ -5,15 +5,20 @@ namespace Backend.Xen.Platform.Linux;
 
 /// <summary>
 /// Event channels through <c>/dev/xen/evtchn</c>: interdomain binds, notifications, and one dedicated
-/// poll thread that reads every pending port of this descriptor and calls its handler.
+/// poll thread that reads every pending port of this descriptor and calls its handler. The device masks a
+/// port from its event until the port is written back: at once after the handler for an ordinary binding,
+/// at <see cref="LateEoi"/> for a late-EOI one.
 /// </summary>
 public sealed class LinuxEventChannels : IEventChannels
 {
     private readonly DeviceHandle _evtchn;
-    private readonly ConcurrentDictionary<uint, IEventChannelHandler> _handlers = new();
+    private readonly ConcurrentDictionary<uint, Binding> _handlers = new();
     private readonly Action<uint, Exception>? _handlerFailed;
     private readonly Action<Exception>? _readerFailed;
     private readonly PollThread _poll;
+    private readonly EventChannelReader _reader;
+
+    private sealed record Binding(IEventChannelHandler Handler, bool LateEoi);
 
     /// <param name="handlerFailed">Told when a handler throws; the port stays bound and is unmasked.</param>
     /// <param name="readerFailed">Told when reading the device fails; no notification is delivered after that.</param>
@@ -28,7 +33,8 @@ public sealed class LinuxEventChannels : IEventChannels
         try
         {
             _poll = new PollThread("xnb-evtchn", (_, e) => _readerFailed?.Invoke(e));
-            _poll.Add(new EventChannelReader(_evtchn, _evtchn, Dispatch));
+            _reader = new EventChannelReader(_evtchn, _evtchn, Dispatch);
+            _poll.Add(_reader);
         }
         catch
         {
@@ -37,7 +43,19 @@ public sealed class LinuxEventChannels : IEventChannels
         }
     }
 
-    public unsafe uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler)
+    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: false);
+
+    public uint BindInterdomainLateEoi(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: true);
+
+    public void LateEoi(uint localPort, IEventChannelHandler handler)
+    {
+        if (_handlers.TryGetValue(localPort, out var binding) && binding.LateEoi && ReferenceEquals(binding.Handler, handler))
+            _reader.Unmask(localPort);
+    }
+
+    private unsafe uint Bind(ushort remoteDomain, uint remotePort, IEventChannelHandler handler, bool lateEoi)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var request = new IoctlEvtchnBindInterdomain { RemoteDomain = remoteDomain, RemotePort = remotePort };
@@ -50,7 +68,7 @@ public sealed class LinuxEventChannels : IEventChannels
         }
         // A notification read before the handler is in place finds none and is only unmasked; that is
         // safe because every user of a new binding re-checks its rings once bound, as ring.h expects.
-        _handlers[(uint)port] = handler;
+        _handlers[(uint)port] = new Binding(handler, lateEoi);
         return (uint)port;
     }
 
@@ -81,17 +99,21 @@ public sealed class LinuxEventChannels : IEventChannels
         _evtchn.Dispose();
     }
 
-    private void Dispatch(uint port)
+    /// <returns>True when the port is to be unmasked now; a late-EOI port's handler unmasks it later.</returns>
+    private bool Dispatch(uint port)
     {
-        if (!_handlers.TryGetValue(port, out var handler))
-            return;
+        if (!_handlers.TryGetValue(port, out var binding))
+            return true;
         try
         {
-            handler.OnEvent(port);
+            binding.Handler.OnEvent(port);
+            return !binding.LateEoi;
         }
         catch (Exception e)
         {
+            // A handler that failed may never get to its late EOI: unmask, as for an ordinary port.
             _handlerFailed?.Invoke(port, e);
+            return true;
         }
     }
 }

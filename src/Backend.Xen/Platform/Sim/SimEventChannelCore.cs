@@ -12,6 +12,11 @@ namespace Backend.Xen.Platform.Sim;
 /// backend's is one dedicated thread blocked in recv, as the real platform's evtchn reader: the socket
 /// engine would wake its epoll thread and then a thread-pool thread for every notification, one wake-up
 /// more on every frame's path. That thread wakes every 100 ms when idle, only to see a stop.
+/// <para>
+/// A late-EOI port (the backend's, XSA-332) is masked from the delivery of an event until its late EOI, as
+/// Xen masks it: a notification meanwhile leaves its bit set in the pending bitmap, where Xen keeps a masked
+/// port's, so the notifier's further notifications find it set and send nothing; the late EOI delivers it.
+/// </para>
 /// </summary>
 internal sealed class SimEventChannelCore : IDisposable
 {
@@ -19,6 +24,9 @@ internal sealed class SimEventChannelCore : IDisposable
     private readonly SimNotifyTargets _targets;
     private readonly SimFileDescriptor _sendSocket;
     private readonly IEventChannelHandler?[] _handlers = new IEventChannelHandler?[SimRoot.EventChannelPorts];
+    private readonly bool[] _lateEoi = new bool[SimRoot.EventChannelPorts];
+    // 1 from a late-EOI port's delivery until its late EOI.
+    private readonly int[] _masked = new int[SimRoot.EventChannelPorts];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _receiveLoop;
     private long _notifications;
@@ -65,7 +73,29 @@ internal sealed class SimEventChannelCore : IDisposable
     /// <summary>Completes when the receive loop has stopped (after <see cref="Dispose"/>), faulted if it failed.</summary>
     public Task ReceiveLoop => _receiveLoop;
 
-    public void SetHandler(uint port, IEventChannelHandler? handler) => Volatile.Write(ref _handlers[port], handler);
+    /// <summary>Sets (or, with null, clears) the handler of <paramref name="port"/>; a new binding starts unmasked.</summary>
+    public void SetHandler(uint port, IEventChannelHandler? handler, bool lateEoi = false)
+    {
+        Volatile.Write(ref _handlers[port], null);
+        Volatile.Write(ref _lateEoi[port], lateEoi);
+        Volatile.Write(ref _masked[port], 0);
+        Volatile.Write(ref _handlers[port], handler);
+    }
+
+    /// <summary>
+    /// Unmasks late-EOI <paramref name="port"/> if <paramref name="handler"/> still has it and delivers, on
+    /// this thread, an event held while it was masked, as Xen raises a port that is pending when unmasked.
+    /// </summary>
+    public void LateEoi(uint port, IEventChannelHandler handler)
+    {
+        if (port == 0 || port >= SimRoot.EventChannelPorts || !ReferenceEquals(Volatile.Read(ref _handlers[port]), handler) || !Volatile.Read(ref _lateEoi[port]))
+            return;
+        Interlocked.Exchange(ref _masked[port], 0);
+        // After the unmask (a full barrier): a delivery that found the port masked set the bit first and
+        // looks at the mask after, so one of us sees the other's move.
+        if (_domain.Pending.TakePort(port))
+            Deliver(port, fromReceiveLoop: false);
+    }
 
     /// <summary>
     /// Notifies local port <paramref name="port"/>: reads its entry (every time: a guest never caches the
@@ -206,29 +236,54 @@ internal sealed class SimEventChannelCore : IDisposable
         }
     }
 
-    private void Deliver(uint port)
+    private void Deliver(uint port, bool fromReceiveLoop)
     {
         var handler = Volatile.Read(ref _handlers[port]);
         if (handler is null)
             return;
-        Volatile.Write(ref _deliveringThread, Environment.CurrentManagedThreadId);
+        if (Volatile.Read(ref _lateEoi[port]) && !TryMask(port))
+            return;
+        if (fromReceiveLoop)
+            Volatile.Write(ref _deliveringThread, Environment.CurrentManagedThreadId);
         try
         {
             handler.OnEvent(port);
         }
         catch (Exception)
         {
-            // One handler's bug must not stop delivery to every other port of this domain.
+            // One handler's bug must not stop delivery to every other port of this domain. A late-EOI
+            // port is unmasked again: its handler may never get to the EOI.
             Interlocked.Increment(ref _handlerFailures);
+            if (Volatile.Read(ref _lateEoi[port]))
+                Volatile.Write(ref _masked[port], 0);
         }
         finally
         {
-            Volatile.Write(ref _deliveringThread, 0);
+            if (fromReceiveLoop)
+                Volatile.Write(ref _deliveringThread, 0);
+        }
+    }
+
+    /// <summary>
+    /// Masks a late-EOI port for the event being delivered: true when it was unmasked. When it was masked
+    /// already the event stays pending (its bit set again) for <see cref="LateEoi"/> to deliver, unless the
+    /// late EOI came meanwhile and may have looked at the bit before it was set: then the event is taken
+    /// back and delivered now.
+    /// </summary>
+    private bool TryMask(uint port)
+    {
+        while (true)
+        {
+            if (Interlocked.Exchange(ref _masked[port], 1) == 0)
+                return true;
+            _domain.Pending.SetPending(port);
+            if (Volatile.Read(ref _masked[port]) != 0 || !_domain.Pending.TakePort(port))
+                return false;
         }
     }
 
     private readonly struct Dispatch(SimEventChannelCore core) : ISimPendingPortHandler
     {
-        public void OnPending(uint port) => core.Deliver(port);
+        public void OnPending(uint port) => core.Deliver(port, fromReceiveLoop: true);
     }
 }

@@ -20,6 +20,13 @@ internal sealed class SimEventChannelPending(SimMappedFile file)
         return (Interlocked.Or(ref Word((int)(port / 64)), bit) & bit) == 0;
     }
 
+    /// <summary>Clears port's bit atomically; true when it was set (the caller now owns that event).</summary>
+    public bool TakePort(uint port)
+    {
+        var bit = 1UL << (int)(port % 64);
+        return (Interlocked.And(ref Word((int)(port / 64)), ~bit) & bit) != 0;
+    }
+
     public ulong ReadWord(int index) => Volatile.Read(ref Word(index));
 
     public ulong TakeWord(int index) => Interlocked.Exchange(ref Word(index), 0);

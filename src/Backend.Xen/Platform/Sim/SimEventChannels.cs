@@ -31,7 +31,15 @@ public sealed class SimEventChannels : IEventChannels
     /// Binds local port L to (guest G, port P): our entry L = {G, 1, P} first, then the guest's entry
     /// P = {B, 1, L} whatever it held (after our restart it still names the old port).
     /// </summary>
-    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler)
+    public uint BindInterdomain(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: false);
+
+    public uint BindInterdomainLateEoi(ushort remoteDomain, uint remotePort, IEventChannelHandler handler) =>
+        Bind(remoteDomain, remotePort, handler, lateEoi: true);
+
+    public void LateEoi(uint localPort, IEventChannelHandler handler) => _core.LateEoi(localPort, handler);
+
+    private uint Bind(ushort remoteDomain, uint remotePort, IEventChannelHandler handler, bool lateEoi)
     {
         ArgumentNullException.ThrowIfNull(handler);
         // Both come from the frontend's keys: refused as Xen refuses them (-EINVAL), never as a bug of ours.
@@ -48,7 +56,7 @@ public sealed class SimEventChannels : IEventChannels
             var local = AllocatePort();
             Volatile.Write(ref _boundTargets[local], target);
             target = null;
-            _core.SetHandler(local, handler);
+            _core.SetHandler(local, handler, lateEoi);
             _domain.Peers.Write(local, SimEventChannelEntry.Interdomain(remoteDomain, remotePort));
             new SimEventChannelPeers(peersFile).Write(remotePort, SimEventChannelEntry.Interdomain(_domain.DomId, local));
             return local;

@@ -1,0 +1,139 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Backend.Actors.Hypercall;
+using Backend.Actors.Rings;
+using Backend.Actors.Tests.Support;
+using Backend.Actors.Vif;
+using Backend.Xen.Abi;
+using Backend.Xen.Grants;
+using Backend.Xen.Rings;
+
+namespace Backend.Actors.Tests.DataPath;
+
+/// <summary>
+/// A TX ring actor driven alone, on a ring in ordinary memory: its hypercall actor and bridge port are
+/// probes, and the guest is this test, which makes its moves inside the notifications the actor sends.
+/// </summary>
+public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly VifId Vif = new(7, 0);
+
+    private SimBackendFixture _sim = null!;
+    private PlainRingPage _page = null!;
+    private FrontRing<NetifTxRequest, NetifTxResponse> _front = null!;
+    private int _replaying;
+    private int _replays;
+
+    public TxRingTurnTests() : base(@"akka.loglevel = INFO")
+    {
+    }
+
+    public async Task InitializeAsync()
+    {
+        _sim = await SimBackendFixture.CreateAsync();
+        _page = new PlainRingPage(Vif.DomId);
+        _front = new FrontRing<NetifTxRequest, NetifTxResponse>(_page.Address);
+        _front.Initialise();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Sys.Terminate();
+        Assert.True(_page.Disposed, "the ring actor never let go of its page");
+        await _sim.DisposeAsync();
+    }
+
+    private unsafe ref SharedRingHeader Header => ref *(SharedRingHeader*)_page.Address;
+
+    private IActorRef StartTx(VifChannels channels, IActorRef hypercall)
+    {
+        var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
+            new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
+        // The test's hold on the page is the actor's: it lets go when it stops.
+        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, CreateTestProbe().Ref, 0, null));
+    }
+
+    /// <summary>
+    /// Inside the notification of a pass's responses: the next ring of the same requests, and a
+    /// notification asked for at its first response.
+    /// </summary>
+    private void Replay(uint port)
+    {
+        if (Volatile.Read(ref _replaying) == 0)
+            return;
+        var answered = Volatile.Read(ref Header.RspProd);
+        Interlocked.Increment(ref _replays);
+        Volatile.Write(ref Header.ReqProd, answered + NetifConstants.TxRingSize);
+        Volatile.Write(ref Header.RspEvent, answered + 1);
+        Interlocked.MemoryBarrier();
+    }
+
+    [Fact]
+    public async Task A_ring_of_runts_replayed_for_ever_is_drained_a_pass_per_turn_so_the_next_message_gets_in()
+    {
+        for (var i = 0; i < NetifConstants.TxRingSize; i++)
+            _front.WriteRequest((uint)i, new NetifTxRequest { Gref = 8, Id = (ushort)i, Size = 10 });
+        Volatile.Write(ref Header.RspEvent, 1u);
+        Volatile.Write(ref Header.ReqProd, (uint)NetifConstants.TxRingSize);
+        Volatile.Write(ref _replaying, 1);
+        var tx = StartTx(new VifChannels(new NotifyHookEventChannels(_sim.Platform.EventChannels, Replay)), CreateTestProbe().Ref);
+        bool tookNext;
+        try
+        {
+            tx.Tell(RingEvent.Instance);
+            await AwaitAssertAsync(() => Assert.True(Volatile.Read(ref _replays) >= 3, "the guest never replayed"), Timeout);
+            var identity = tx.Ask<ActorIdentity>(new Identify(null));
+            tookNext = await Task.WhenAny(identity, Task.Delay(Timeout)) == identity;
+        }
+        finally
+        {
+            Volatile.Write(ref _replaying, 0);
+        }
+        Assert.True(tookNext, $"the actor took no other message in {Timeout.TotalSeconds} s while the guest replayed its ring ({_replays} times): one drain held the thread");
+
+        // Every request consumed is answered once, with an error (a runt), and nothing is consumed twice.
+        var status = _sim.Status.GetOrAdd(Vif);
+        await AwaitAssertAsync(() =>
+        {
+            var answered = Volatile.Read(ref Header.RspProd);
+            Assert.Equal(Volatile.Read(ref Header.ReqProd), answered);
+            Assert.Equal(answered, Volatile.Read(ref status.TxReqCons));
+            Assert.Equal((long)answered, Interlocked.Read(ref status.TxErrors));
+        }, Timeout);
+        for (var i = 0u; i < NetifConstants.TxRingSize; i++)
+            Assert.Equal(NetifResponseStatus.Error, _front.CopyResponse(i).Status);
+    }
+
+    [Fact]
+    public async Task A_notification_taken_before_a_restart_is_done_with_by_the_next_incarnation()
+    {
+        // One good request, whose copy the hypercall probe holds while the actor fails.
+        _front.WriteRequest(0, new NetifTxRequest { Gref = 8, Id = 0, Size = 60 });
+        Volatile.Write(ref Header.ReqProd, 1u);
+        var events = new RecordingEventChannels();
+        var channels = new VifChannels(events);
+        var hypercall = CreateTestProbe();
+        var tx = StartTx(channels, hypercall.Ref);
+        var handler = new RingEventHandler(events, _sim.Status.GetOrAdd(Vif), tx, channels.TxEvents);
+
+        handler.OnEvent(5);
+        hypercall.ExpectMsg<GrantCopyBatch>();
+        await EventFilter.Exception<InvalidOperationException>(contains: "injected fault").ExpectOneAsync(() =>
+        {
+            tx.Tell(new TxRingActor.InjectFault("with a copy in flight"));
+            return Task.CompletedTask;
+        });
+        Assert.Equal(0, events.LateEoiCount);
+
+        // The next incarnation drains at once (the request again: it was never answered) and, once its copy
+        // is back and answered, is done with the notification its predecessor took.
+        var batch = hypercall.ExpectMsg<GrantCopyBatch>();
+        foreach (ref var segment in batch.Used)
+            segment.Status = GrantStatus.Okay;
+        tx.Tell(batch);
+        await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
+        Assert.Equal(1u, Volatile.Read(ref Header.RspProd));
+        Assert.Equal(NetifResponseStatus.Okay, _front.CopyResponse(0).Status);
+    }
+}
