@@ -54,12 +54,20 @@ public sealed class DaemonHost : IAsyncDisposable
 
     public ActorSystem ActorSystem => _app.Services.GetRequiredService<ActorSystem>();
 
-    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen)
+    /// <param name="access">The admin endpoint's token and certificate (<see cref="AdminAccess.Load"/>); null: none.</param>
+    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen, AdminAccess? access = null)
     {
+        access ??= AdminAccess.Open;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog();
         builder.WebHost.UseUrls(settings.Admin);
+        if (access.Certificate is { } certificate)
+        {
+            // The slim builder leaves HTTPS out unless asked; the certificate then serves every https URL.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         var status = new VifStatusRegistry();
@@ -104,6 +112,8 @@ public sealed class DaemonHost : IAsyncDisposable
 
         var app = builder.Build();
         host = new DaemonHost(app, status, bridges, buffers, network);
+        if (access.Token is { } token)
+            AdminAuthentication.Use(app, token);
         AdminEndpoints.Map(app, status, xen, network);
         return host;
     }
