@@ -77,7 +77,13 @@ public sealed class AdminAccess : IDisposable
         X509Certificate2 certificate;
         try
         {
-            certificate = IsPem(path)
+            var pem = IsPem(path);
+            if (pem && keyPath is null && !File.ReadAllText(path).Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+            {
+                errors.Add($"{setting}: {path} has no private key (give AdminCertificateKey, or a PKCS#12 file with the key)");
+                return null;
+            }
+            certificate = pem
                 ? X509Certificate2.CreateFromPemFile(path, keyPath)
                 : X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
         }

@@ -52,7 +52,10 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public static string HostDll => Path.Combine(AppContext.BaseDirectory, "Backend.Host.dll");
 
-    public static DaemonProcess Start(params string[] args)
+    public static DaemonProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts it with <paramref name="environment"/> added to this process's environment.</summary>
+    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -60,6 +63,8 @@ public sealed class DaemonProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+            info.Environment[name] = value;
         info.ArgumentList.Add(HostDll);
         foreach (var a in args)
             info.ArgumentList.Add(a);
