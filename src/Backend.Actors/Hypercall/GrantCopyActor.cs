@@ -22,6 +22,7 @@ public sealed class GrantCopyActor : ReceiveActor
                 _copier.Copy(batch.Used);
             batch.Owner.Tell(batch);
         });
+        Receive<LaneProbe>(probe => Sender.Tell(probe));
     }
 
     protected override void PostStop() => (_copier as IDisposable)?.Dispose();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Backend.Host.Admin;
 using Backend.Host.Hosting;
 using Backend.Host.Sim;
+using Backend.Host.Systemd;
 using Backend.Xen.Platform;
 using Backend.Xen.Platform.Linux;
 using Serilog;
@@ -132,6 +133,11 @@ public static class DaemonCommand
         await host.Ready.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         Console.Out.WriteLine("READY");
         Console.Out.Flush();
+        var systemd = SystemdService.FromEnvironment();
+        systemd.Ready();
+        var watchdog = host.StartWatchdog(systemd);
+        if (systemd.WatchdogInterval is { } interval)
+            Log.Information("systemd watchdog: a ping every {Interval} s while every lane answers", interval.TotalSeconds);
         using var benchStats = Bench.BenchStatsHook.StartIfEnabled();
 
         DemoHost? demo = null;
@@ -150,10 +156,29 @@ public static class DaemonCommand
         finally
         {
             Log.Information("stopping");
+            if (watchdog is not null)
+                await StopWatchdogAsync(watchdog);
+            systemd.Stopping();
             if (demo is not null)
                 await demo.DisposeAsync();
             await host.StopAsync(CancellationToken.None);
         }
         return 0;
+    }
+
+    /// <summary>No WATCHDOG=1 after STOPPING=1: the pinger is stopped first (it is on the control path, so this is quick).</summary>
+    private static async Task StopWatchdogAsync(Akka.Actor.IActorRef watchdog)
+    {
+        bool stopped;
+        try
+        {
+            stopped = await Akka.Actor.GracefulStopSupport.GracefulStop(watchdog, TimeSpan.FromSeconds(2));
+        }
+        catch (TaskCanceledException)
+        {
+            stopped = false;
+        }
+        if (!stopped)
+            Log.Warning("systemd watchdog: the pinger did not stop within 2 s");
     }
 }
