@@ -46,19 +46,18 @@ public sealed class AdminAccessTests
     public async Task A_missing_empty_or_short_token_file_is_one_error_naming_the_setting()
     {
         using var certs = await TestCertificates.CreateAsync();
-        foreach (var (file, expected) in new[]
-        {
-            (Path.Combine(certs.Directory, "none"), "cannot read"),
-            (certs.WriteFile("empty", "\n"), "is empty"),
-            (certs.WriteFile("short", "abc\n"), "at least 16"),
-        })
-        {
-            var (access, errors, _) = Load(new DaemonSettings { AdminTokenFile = file });
-            Assert.Null(access);
-            var error = Assert.Single(errors);
-            Assert.StartsWith("AdminTokenFile (--admin-token-file): ", error, StringComparison.Ordinal);
-            Assert.Contains(expected, error, StringComparison.Ordinal);
-        }
+        AssertOneError(new DaemonSettings { AdminTokenFile = Path.Combine(certs.Directory, "none") }, "AdminTokenFile (--admin-token-file): ", "cannot read");
+        AssertOneError(new DaemonSettings { AdminTokenFile = certs.WriteFile("empty", "\n") }, "AdminTokenFile (--admin-token-file): ", "is empty");
+        AssertOneError(new DaemonSettings { AdminTokenFile = certs.WriteFile("short", "abc\n") }, "AdminTokenFile (--admin-token-file): ", "at least 16");
+    }
+
+    private static void AssertOneError(DaemonSettings settings, string setting, string expected)
+    {
+        var (access, errors, _) = Load(settings);
+        Assert.Null(access);
+        var error = Assert.Single(errors);
+        Assert.StartsWith(setting, error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -80,14 +79,8 @@ public sealed class AdminAccessTests
     {
         using var certs = await TestCertificates.CreateAsync();
         var garbage = certs.WriteFile("garbage.p12", "not a certificate at all");
-        foreach (var (file, expected) in new[] { (certs.ServerCertificate, "no private key"), (garbage, "cannot load") })
-        {
-            var (access, errors, _) = Load(new DaemonSettings { Admin = "https://127.0.0.1:0", AdminCertificate = file });
-            Assert.Null(access);
-            var error = Assert.Single(errors);
-            Assert.StartsWith("AdminCertificate (--admin-certificate): ", error, StringComparison.Ordinal);
-            Assert.Contains(expected, error, StringComparison.Ordinal);
-        }
+        AssertOneError(new DaemonSettings { Admin = "https://127.0.0.1:0", AdminCertificate = certs.ServerCertificate }, "AdminCertificate (--admin-certificate): ", "no private key");
+        AssertOneError(new DaemonSettings { Admin = "https://127.0.0.1:0", AdminCertificate = garbage }, "AdminCertificate (--admin-certificate): ", "cannot load");
     }
 
     [SkippableFact]

@@ -26,6 +26,7 @@ public static class Command
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
             throw new TimeoutException($"{program} {string.Join(' ', args)} did not end within {timeout}");
         }
         return (p.ExitCode, await stdout, await stderr);
