@@ -32,6 +32,9 @@ check() { # name, then a command; reports and counts
 do_setup() {
   # lib.sh needs a Debian kernel on the host to exist before it can be sourced.
   ls /lib/modules 2>/dev/null | grep -q -- '-amd64$' || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-image-amd64 >/dev/null
+  # So does the hypervisor: on a fresh host lib.sh's `ls /boot/xen-*` fails under setup.sh's set -e
+  # before setup.sh could install it. Name the file its packages step installs.
+  ls /boot/xen-*-amd64.gz >/dev/null 2>&1 || export XEN_GZ=/boot/xen-4.17-amd64.gz
   local b; b="$(. "$R/lib.sh"; echo "$REALXEN_BUILD")"
   if [ -f "$b/dom0.img" ] && [ -f "$b/share/domu/initrd.gz" ]; then echo "cached in $b"; return 0; fi
   "$R/setup.sh"
