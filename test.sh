@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The test command: installs the Debian packages the tests need (Xen headers for the ABI checks, the
-# real xenstore CLI and python3-pyxs to test our xenstore server against), then runs the whole suite.
+# real xenstore CLI and python3-pyxs to test our xenstore server against, openssl for the HTTPS tests'
+# certificates, lintian to check the .deb that deploy/build-deb.sh builds), then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
-for p in gcc libxen-dev xenstore-utils python3-pyxs iproute2 iputils-ping; do
+for p in gcc libxen-dev xenstore-utils python3-pyxs iproute2 iputils-ping openssl lintian; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

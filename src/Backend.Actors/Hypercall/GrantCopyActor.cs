@@ -34,6 +34,7 @@ public sealed class GrantCopyActor : ReceiveActor
             if (copied)
                 batch.Owner.Tell(batch);
         });
+        Receive<LaneProbe>(probe => Sender.Tell(probe));
     }
 
     protected override void PostStop() => (_copier as IDisposable)?.Dispose();

@@ -17,6 +17,9 @@ public sealed class GrantCopyActors(IReadOnlyList<HypercallLane> lanes)
 
     public HypercallLane For(ushort domid) => lanes[domid % lanes.Count];
 
+    /// <summary>Every lane, in the order of their dispatchers (lane n runs on <c>xnb-lane-n</c>).</summary>
+    public IReadOnlyList<HypercallLane> Lanes => lanes;
+
     /// <summary>
     /// The HOCON of <paramref name="count"/> lane dispatchers: each a pool of exactly one dedicated thread.
     /// It must be part of the actor system's configuration before <see cref="Start"/>.

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Backend.Host.Admin;
 using Backend.Host.Hosting;
 using Backend.Host.Sim;
+using Backend.Host.Systemd;
 using Backend.Xen.Platform;
 using Backend.Xen.Platform.Linux;
 using Serilog;
@@ -19,6 +20,9 @@ public static class DaemonCommand
         var domid = new Option<int?>("--domid") { Description = "The backend's domain id (default 0)." };
         var xenstore = new Option<string?>("--xenstore") { Description = "xenstore socket to use instead of ROOT/xenstored.sock." };
         var admin = new Option<string?>("--admin") { Description = "Admin endpoint URL (default http://127.0.0.1:0, a free loopback port)." };
+        var adminTokenFile = new Option<string?>("--admin-token-file") { Description = "A file (mode 0600) whose first line is the bearer token the admin endpoint asks for." };
+        var adminCertificate = new Option<string?>("--admin-certificate") { Description = "Certificate of an https admin URL: PEM, or PKCS#12 without password." };
+        var adminCertificateKey = new Option<string?>("--admin-certificate-key") { Description = "PEM private key of --admin-certificate, when not in the same file." };
         var demo = new Option<int?>("--demo") { Description = "Simulated guests in the embedded demo (default 4)." };
         var logFormat = new Option<string?>("--log-format") { Description = "text (default) or json." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error." };
@@ -28,7 +32,7 @@ public static class DaemonCommand
 
         var root = new RootCommand("xnb: a userspace Xen network backend (netback) daemon.")
         {
-            config, xen, simRoot, domid, xenstore, admin, demo, logFormat, logLevel, summary, switchMode, uplink,
+            config, xen, simRoot, domid, xenstore, admin, adminTokenFile, adminCertificate, adminCertificateKey, demo, logFormat, logLevel, summary, switchMode, uplink,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,6 +51,9 @@ public static class DaemonCommand
             settings.DomId = parse.GetValue(domid) ?? settings.DomId;
             settings.XenStore = parse.GetValue(xenstore) ?? settings.XenStore;
             settings.Admin = parse.GetValue(admin) ?? settings.Admin;
+            settings.AdminTokenFile = parse.GetValue(adminTokenFile) ?? settings.AdminTokenFile;
+            settings.AdminCertificate = parse.GetValue(adminCertificate) ?? settings.AdminCertificate;
+            settings.AdminCertificateKey = parse.GetValue(adminCertificateKey) ?? settings.AdminCertificateKey;
             settings.Demo = parse.GetValue(demo) ?? settings.Demo;
             settings.LogFormat = parse.GetValue(logFormat) ?? settings.LogFormat;
             settings.LogLevel = parse.GetValue(logLevel) ?? settings.LogLevel;
@@ -61,7 +68,9 @@ public static class DaemonCommand
 
     public static async Task<int> RunAsync(DaemonSettings settings, CancellationToken cancellationToken)
     {
-        var errors = DaemonSettingsValidator.Validate(settings);
+        var errors = new List<string>(DaemonSettingsValidator.Validate(settings));
+        var warnings = new List<string>();
+        using var access = errors.Count == 0 ? AdminAccess.Load(settings, errors, warnings) : null;
         if (errors.Count > 0)
         {
             foreach (var error in errors)
@@ -69,9 +78,11 @@ public static class DaemonCommand
             return 2;
         }
         Logging.Configure(settings.LogFormat, settings.LogLevel);
+        foreach (var warning in warnings)
+            Log.Warning("{Warning}", warning);
         try
         {
-            return await RunValidatedAsync(settings, cancellationToken);
+            return await RunValidatedAsync(settings, access!, cancellationToken);
         }
         catch (StartupException ex)
         {
@@ -89,7 +100,7 @@ public static class DaemonCommand
         }
     }
 
-    private static async Task<int> RunValidatedAsync(DaemonSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunValidatedAsync(DaemonSettings settings, AdminAccess access, CancellationToken cancellationToken)
     {
         XenPlatformKind kind;
         try
@@ -110,18 +121,23 @@ public static class DaemonCommand
         }
 
         await using var xen = await XenEnvironment.OpenAsync(settings, demoRoot, cancellationToken);
-        await using var host = DaemonHost.Create(settings, xen);
+        await using var host = DaemonHost.Create(settings, xen, access);
         await host.StartAsync(cancellationToken);
         Console.Out.WriteLine($"ADMIN_URL={host.AdminUrl}");
         if (xen.SimRoot is { } root)
             await File.WriteAllTextAsync(root.DomainFile(xen.Platform.BackendDomId, "admin-url"), host.AdminUrl + "\n", CancellationToken.None);
         Log.Information("xnb serving {Xen} as domain {DomId}; admin endpoint {AdminUrl}", xen.Describe(), xen.Platform.BackendDomId, host.AdminUrl);
-        if (AdminExposure.Warning(settings.Admin) is { } exposed)
+        if (AdminExposure.Warning(settings.Admin, access.Token is not null) is { } exposed)
             Log.Warning("{Warning}", exposed);
 
         await host.Ready.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         Console.Out.WriteLine("READY");
         Console.Out.Flush();
+        var systemd = SystemdService.FromEnvironment();
+        systemd.Ready();
+        var watchdog = host.StartWatchdog(systemd);
+        if (systemd.WatchdogInterval is { } interval)
+            Log.Information("systemd watchdog: a ping every {Interval} s while every lane answers", interval.TotalSeconds);
         using var benchStats = Bench.BenchStatsHook.StartIfEnabled();
 
         DemoHost? demo = null;
@@ -140,10 +156,29 @@ public static class DaemonCommand
         finally
         {
             Log.Information("stopping");
+            if (watchdog is not null)
+                await StopWatchdogAsync(watchdog);
+            systemd.Stopping();
             if (demo is not null)
                 await demo.DisposeAsync();
             await host.StopAsync(CancellationToken.None);
         }
         return 0;
+    }
+
+    /// <summary>No WATCHDOG=1 after STOPPING=1: the pinger is stopped first (it is on the control path, so this is quick).</summary>
+    private static async Task StopWatchdogAsync(Akka.Actor.IActorRef watchdog)
+    {
+        bool stopped;
+        try
+        {
+            stopped = await Akka.Actor.GracefulStopSupport.GracefulStop(watchdog, TimeSpan.FromSeconds(2));
+        }
+        catch (TaskCanceledException)
+        {
+            stopped = false;
+        }
+        if (!stopped)
+            Log.Warning("systemd watchdog: the pinger did not stop within 2 s");
     }
 }

@@ -8,6 +8,7 @@ using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
 using Backend.Host.Admin;
+using Backend.Host.Systemd;
 using Backend.Xen.Buffers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -54,12 +55,23 @@ public sealed class DaemonHost : IAsyncDisposable
 
     public ActorSystem ActorSystem => _app.Services.GetRequiredService<ActorSystem>();
 
-    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen)
+    /// <summary>The data-path lanes, once the actor system has started.</summary>
+    public GrantCopyActors? Lanes { get; private set; }
+
+    /// <param name="access">The admin endpoint's token and certificate (<see cref="AdminAccess.Load"/>); null: none.</param>
+    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen, AdminAccess? access = null)
     {
+        access ??= AdminAccess.Open;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog();
         builder.WebHost.UseUrls(settings.Admin);
+        if (access.Certificate is { } certificate)
+        {
+            // The slim builder leaves HTTPS out unless asked; the certificate then serves every https URL.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         var status = new VifStatusRegistry();
@@ -98,6 +110,7 @@ public sealed class DaemonHost : IAsyncDisposable
             akka.WithActors((system, registry) =>
             {
                 var lanes = GrantCopyActors.Start(system, hypercallThreads, xen.Platform.CreateGrantCopier);
+                host!.Lanes = lanes;
                 var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, lanes, status, options) { Taps = network.Taps };
                 network.StartUplinks(system, services);
                 var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
@@ -109,6 +122,8 @@ public sealed class DaemonHost : IAsyncDisposable
 
         var app = builder.Build();
         host = new DaemonHost(app, status, bridges, buffers, network);
+        if (access.Token is { } token)
+            AdminAuthentication.Use(app, token);
         AdminEndpoints.Map(app, status, buffers, xen, network);
         return host;
     }
@@ -118,6 +133,17 @@ public sealed class DaemonHost : IAsyncDisposable
         await _app.StartAsync(cancellationToken);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
         AdminUrl = addresses?.Addresses.FirstOrDefault() ?? "";
+    }
+
+    /// <summary>
+    /// Starts pinging systemd's watchdog when it asks for pings (WATCHDOG_USEC), after READY: the watchdog
+    /// supervises a running daemon; its start is bounded by TimeoutStartSec. Returns the pinger, or null.
+    /// </summary>
+    public IActorRef? StartWatchdog(SystemdService systemd)
+    {
+        if (systemd.WatchdogInterval is not { } interval || Lanes is not { } lanes)
+            return null;
+        return ActorSystem.ActorOf(WatchdogActor.Props(systemd, lanes.Lanes, interval), "systemd-watchdog");
     }
 
     /// <summary>

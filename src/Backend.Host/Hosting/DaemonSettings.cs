@@ -21,6 +21,22 @@ public sealed class DaemonSettings
     /// <summary>Admin endpoint URL; loopback by default, port 0 picks a free port.</summary>
     public string Admin { get; set; } = "http://127.0.0.1:0";
 
+    /// <summary>
+    /// The bearer token the admin endpoint asks for on every path but /healthz (at least 16 printable
+    /// characters); none means no authentication. Prefer <see cref="AdminTokenFile"/>: a file readable by
+    /// root only keeps the token out of the configuration and the environment.
+    /// </summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary>A file whose first line is the admin token (mode 0600, owner root).</summary>
+    public string? AdminTokenFile { get; set; }
+
+    /// <summary>The certificate of an https admin URL: PEM (key in <see cref="AdminCertificateKey"/> or the same file) or PKCS#12 without password.</summary>
+    public string? AdminCertificate { get; set; }
+
+    /// <summary>The PEM private key of <see cref="AdminCertificate"/> when it is not in the same file.</summary>
+    public string? AdminCertificateKey { get; set; }
+
     /// <summary>Simulated guests in the embedded demo.</summary>
     public int Demo { get; set; } = 4;
 

@@ -19,8 +19,7 @@ public static class DaemonSettingsValidator
             errors.Add($"DomId (--domid): {s.DomId} is not a domain id (0 to 32751)");
         if (s.XenStore is { Length: 0 })
             errors.Add("XenStore (--xenstore): empty path");
-        if (!Uri.TryCreate(s.Admin, UriKind.Absolute, out var admin) || admin.Scheme != "http" || admin.AbsolutePath != "/" || admin.Query.Length > 0)
-            errors.Add($"Admin (--admin): '{s.Admin}' is not an http://HOST:PORT URL");
+        ValidateAdmin(s, errors);
         if (s.Demo is < 0 or > 64)
             errors.Add($"Demo (--demo): {s.Demo} guests; the demo runs 0 to 64");
         if (s.LogFormat is not ("text" or "json"))
@@ -35,6 +34,31 @@ public static class DaemonSettingsValidator
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
         ValidateNetworking(s, errors);
         return errors;
+    }
+
+    /// <summary>
+    /// The admin URL (http or https), and what goes with it: one token source at most, a certificate for
+    /// https and only for https. The files themselves are read by <see cref="Admin.AdminAccess"/>.
+    /// </summary>
+    private static void ValidateAdmin(DaemonSettings s, List<string> errors)
+    {
+        if (!Uri.TryCreate(s.Admin, UriKind.Absolute, out var admin) || admin.Scheme is not ("http" or "https") || admin.AbsolutePath != "/" || admin.Query.Length > 0)
+        {
+            errors.Add($"Admin (--admin): '{s.Admin}' is not an http://HOST:PORT or https://HOST:PORT URL");
+            admin = null;
+        }
+        if (s.AdminToken is not null && s.AdminTokenFile is not null)
+            errors.Add("AdminToken, AdminTokenFile (--admin-token-file): both given; give one");
+        if (s.AdminTokenFile is { Length: 0 })
+            errors.Add("AdminTokenFile (--admin-token-file): empty path");
+        if (s.AdminCertificate is { Length: 0 })
+            errors.Add("AdminCertificate (--admin-certificate): empty path");
+        if (s.AdminCertificateKey is not null && s.AdminCertificate is null)
+            errors.Add("AdminCertificateKey (--admin-certificate-key): given without AdminCertificate");
+        if (admin?.Scheme == "https" && s.AdminCertificate is null)
+            errors.Add($"AdminCertificate (--admin-certificate): the admin URL '{s.Admin}' is https and needs a certificate (PEM, or PKCS#12)");
+        if (admin?.Scheme == "http" && s.AdminCertificate is not null)
+            errors.Add($"AdminCertificate (--admin-certificate): given, but the admin URL '{s.Admin}' is http (use https://)");
     }
 
     /// <summary>--switch and --uplink: each uplink parses, names its own TAP, and needs the in-process bridge.</summary>

@@ -52,15 +52,23 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public static string HostDll => Path.Combine(AppContext.BaseDirectory, "Backend.Host.dll");
 
-    public static DaemonProcess Start(params string[] args)
+    public static DaemonProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts it with <paramref name="environment"/> added to this process's environment.</summary>
+    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartProgram("dotnet", environment, [HostDll, .. args]);
+
+    /// <summary>Starts <paramref name="program"/> (a published daemon's own executable, for one).</summary>
+    public static DaemonProcess StartProgram(string program, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(HostDll);
+        foreach (var (name, value) in environment)
+            info.Environment[name] = value;
         foreach (var a in args)
             info.ArgumentList.Add(a);
         return new DaemonProcess(Process.Start(info)!);

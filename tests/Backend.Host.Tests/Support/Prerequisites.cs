@@ -14,11 +14,21 @@ public static class Prerequisites
         Require(File.Exists("/work/shared/simxen-c/build.sh"), "the simxen-c sources in /work/shared");
     }
 
-    private static void Require(bool present, string what)
+    /// <summary>openssl, to make the certificates of the HTTPS tests.</summary>
+    public static void RequireOpenssl() => Require(File.Exists("/usr/bin/openssl"), "openssl", "openssl");
+
+    /// <summary>lintian and dpkg-deb, to build the package and check it.</summary>
+    public static void RequireDebianPackaging()
+    {
+        Require(File.Exists("/usr/bin/dpkg-deb"), "dpkg-deb", "dpkg");
+        Require(File.Exists("/usr/bin/lintian"), "lintian", "lintian");
+    }
+
+    private static void Require(bool present, string what, string packages = "gcc libxen-dev")
     {
         if (present)
             return;
-        var message = $"{what} is missing (apt-get install -y gcc libxen-dev)";
+        var message = $"{what} is missing (apt-get install -y {packages})";
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
             Assert.Fail(message);
         Skip.If(true, message);
