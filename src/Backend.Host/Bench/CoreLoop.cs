@@ -29,6 +29,8 @@ internal static unsafe class CoreLoop
     private const int RingSize = NetifConstants.TxRingSize;
     private const int PageSize = NetifConstants.PageSize;
     private const uint FirstGref = SimRoot.ReservedGrantReferences;
+    /// <summary>The ring page's grant reference, after the data pages' (FirstGref + i).</summary>
+    private const uint RingGref = FirstGref + RingSize;
 
     public static CoreLoopResult Run(int size, TimeSpan budget)
     {
@@ -42,6 +44,7 @@ internal static unsafe class CoreLoop
         var ringSlots = dataSlots + (gso ? 1 : 0);
         var framesPerRound = RingSize / ringSlots;
         var local = (byte*)NativeMemory.AlignedAlloc((nuint)(framesPerRound * 65536), PageSize);
+        IGrantMapping? txRing = null, rxRing = null;
         try
         {
             var copier = platform.CreateGrantCopier();
@@ -51,8 +54,15 @@ internal static unsafe class CoreLoop
             txFront.Initialise();
             var rxFront = new FrontRing<NetifRxRequest, NetifRxResponse>(rxPage);
             rxFront.Initialise();
-            var txBack = new BackRing<NetifTxRequest, NetifTxResponse>(txPage);
-            var rxBack = new BackRing<NetifRxRequest, NetifRxResponse>(rxPage);
+            // The back rings through the grant mapper, as the daemon's: a mapped ring page is also what keeps
+            // a guest's memory and grant table open between copy batches (SimForeignDomains holds no
+            // reference of its own, so without it every batch would open and map the guest's files anew).
+            sender.Granter!.Grant(RingGref, 0, BackendDomId, readOnly: false);
+            receiver.Granter!.Grant(RingGref, 0, BackendDomId, readOnly: false);
+            txRing = platform.GrantMapper.Map(SenderDomId, RingGref, writable: true);
+            rxRing = platform.GrantMapper.Map(ReceiverDomId, RingGref, writable: true);
+            var txBack = new BackRing<NetifTxRequest, NetifTxResponse>(txRing.Address);
+            var rxBack = new BackRing<NetifRxRequest, NetifRxResponse>(rxRing.Address);
             for (var i = 0u; i < RingSize; i++)
             {
                 sender.Page(1 + i).Fill((byte)i);
@@ -167,6 +177,8 @@ internal static unsafe class CoreLoop
         finally
         {
             NativeMemory.AlignedFree(local);
+            txRing?.Dispose();
+            rxRing?.Dispose();
             sender.Dispose();
             receiver.Dispose();
             platform.DisposeAsync().AsTask().GetAwaiter().GetResult();
