@@ -49,7 +49,9 @@ public sealed class WatchdogActor : ReceiveActor, IWithTimers
             StartRound();
             return;
         }
-        if (_withheld)
+        // A periodic timer may deliver two ticks back to back (after a pause of this actor's thread): a round
+        // started by the first is not late at the second. Judged by the round's age, not the tick count.
+        if (_withheld || DateTime.UtcNow - _roundStarted < _interval)
             return;
         _withheld = true;
         _log.Warning("watchdog: lane(s) {0} have not answered for {1:F1} s; systemd watchdog pings withheld until they do",
