@@ -7,7 +7,7 @@ namespace Backend.Actors.Tests.Support;
 /// <see cref="XenStoreConnectionException"/>), and can fire a watch as setting it again on a new
 /// connection does; everything else goes to the real connection it wraps.
 /// </summary>
-public sealed class ConnectionLosingXenStore(IXenStore inner) : IXenStore
+public sealed class ConnectionLosingXenStore(IXenStore inner) : DelegatingXenStore(inner)
 {
     private readonly Dictionary<string, Action<XenStoreWatchEvent>> _watches = [];
     private int _loseNextDirectory;
@@ -28,48 +28,21 @@ public sealed class ConnectionLosingXenStore(IXenStore inner) : IXenStore
         onEvent(new XenStoreWatchEvent(path, "again"));
     }
 
-    public Task<IReadOnlyList<string>?> DirectoryAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default)
+    public override Task<IReadOnlyList<string>?> DirectoryAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _loseNextDirectory, 0) == 1)
         {
             Interlocked.Increment(ref _lost);
             return Task.FromException<IReadOnlyList<string>?>(new XenStoreConnectionException("xenstore connection is broken: xenstore closed the connection"));
         }
-        return inner.DirectoryAsync(path, transaction, cancellationToken);
+        return base.DirectoryAsync(path, transaction, cancellationToken);
     }
 
-    public async Task<IAsyncDisposable> WatchAsync(string path, string token, Action<XenStoreWatchEvent> onEvent, CancellationToken cancellationToken = default)
+    public override async Task<IAsyncDisposable> WatchAsync(string path, string token, Action<XenStoreWatchEvent> onEvent, CancellationToken cancellationToken = default)
     {
-        var watch = await inner.WatchAsync(path, token, onEvent, cancellationToken);
+        var watch = await base.WatchAsync(path, token, onEvent, cancellationToken);
         lock (_watches)
             _watches[path] = onEvent;
         return watch;
     }
-
-    public Task<string?> ReadAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.ReadAsync(path, transaction, cancellationToken);
-
-    public Task WriteAsync(string path, string value, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.WriteAsync(path, value, transaction, cancellationToken);
-
-    public Task MkdirAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.MkdirAsync(path, transaction, cancellationToken);
-
-    public Task RemoveAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.RemoveAsync(path, transaction, cancellationToken);
-
-    public Task<IReadOnlyList<string>?> GetPermissionsAsync(string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.GetPermissionsAsync(path, transaction, cancellationToken);
-
-    public Task SetPermissionsAsync(string path, IReadOnlyList<string> permissions, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        inner.SetPermissionsAsync(path, permissions, transaction, cancellationToken);
-
-    public Task<XenStoreTransaction> StartTransactionAsync(CancellationToken cancellationToken = default) =>
-        inner.StartTransactionAsync(cancellationToken);
-
-    public Task<bool> EndTransactionAsync(XenStoreTransaction transaction, bool commit, CancellationToken cancellationToken = default) =>
-        inner.EndTransactionAsync(transaction, commit, cancellationToken);
-
-    /// <summary>The wrapped connection is the fixture's; it disposes it.</summary>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

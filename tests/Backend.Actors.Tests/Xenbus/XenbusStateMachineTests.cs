@@ -49,6 +49,16 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(async () => Assert.Equal(expected, await _sim.XenStore.ReadAsync(path)), Timeout, TimeSpan.FromMilliseconds(20));
     }
 
+    /// <summary>The frontend's keys as netfront writes them, then Connected.</summary>
+    private async Task ConnectFrontendAsync(ushort g, uint txRef, uint rxRef, uint eventChannel)
+    {
+        await _sim.XenStore.WriteAsync($"{Fe(g)}/tx-ring-ref", txRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(g)}/rx-ring-ref", rxRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(g)}/event-channel", eventChannel.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _sim.XenStore.WriteAsync($"{Fe(g)}/request-rx-copy", "1");
+        await _sim.XenStore.WriteAsync($"{Fe(g)}/state", "4");
+    }
+
     [Fact]
     public async Task A_new_vif_gets_its_features_hotplug_status_and_InitWait()
     {
@@ -140,11 +150,7 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         StartSupervisor();
         await AwaitValue($"{Be(12)}/state", "2");
         // No memory or grant table exists for domain 12: the map fails as Xen's bad_domain would.
-        await _sim.XenStore.WriteAsync($"{Fe(12)}/tx-ring-ref", "8");
-        await _sim.XenStore.WriteAsync($"{Fe(12)}/rx-ring-ref", "9");
-        await _sim.XenStore.WriteAsync($"{Fe(12)}/event-channel", "3");
-        await _sim.XenStore.WriteAsync($"{Fe(12)}/request-rx-copy", "1");
-        await _sim.XenStore.WriteAsync($"{Fe(12)}/state", "4");
+        await ConnectFrontendAsync(12, 8u, 9u, 3u);
         await AwaitValue($"{Be(12)}/state", "5");
         Assert.NotNull(await _sim.XenStore.ReadAsync(Err(12)));
     }
@@ -160,11 +166,7 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await CreateVif(16);
         StartSupervisor();
         await AwaitValue($"{Be(16)}/state", "2");
-        await _sim.XenStore.WriteAsync($"{Fe(16)}/tx-ring-ref", txRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await _sim.XenStore.WriteAsync($"{Fe(16)}/rx-ring-ref", (txRef + 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await _sim.XenStore.WriteAsync($"{Fe(16)}/event-channel", "3");
-        await _sim.XenStore.WriteAsync($"{Fe(16)}/request-rx-copy", "1");
-        await _sim.XenStore.WriteAsync($"{Fe(16)}/state", "4");
+        await ConnectFrontendAsync(16, txRef, txRef + 100, 3u);
         await AwaitValue($"{Be(16)}/state", "5");
         Assert.NotNull(await _sim.XenStore.ReadAsync(Err(16)));
         // A map holds GTF_reading|GTF_writing until it is unmapped (SIMXEN "Grant map"): the TX ring's is undone.
@@ -186,11 +188,7 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await CreateVif(17);
         StartSupervisor();
         await AwaitValue($"{Be(17)}/state", "2");
-        await _sim.XenStore.WriteAsync($"{Fe(17)}/tx-ring-ref", txRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await _sim.XenStore.WriteAsync($"{Fe(17)}/rx-ring-ref", rxRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await _sim.XenStore.WriteAsync($"{Fe(17)}/event-channel", "5000");
-        await _sim.XenStore.WriteAsync($"{Fe(17)}/request-rx-copy", "1");
-        await _sim.XenStore.WriteAsync($"{Fe(17)}/state", "4");
+        await ConnectFrontendAsync(17, txRef, rxRef, 5000u);
         await AwaitValue($"{Be(17)}/state", "5");
         var error = await _sim.XenStore.ReadAsync(Err(17));
         Assert.NotNull(error);
