@@ -51,7 +51,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
             new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
         // The test's hold on the page is the actor's: it lets go when it stops.
-        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, CreateTestProbe().Ref, 0, null));
+        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, CreateTestProbe().Ref, null));
     }
 
     /// <summary>
@@ -81,7 +81,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         bool tookNext;
         try
         {
-            tx.Tell(RingEvent.Instance);
+            tx.Tell(RingProtocol.RingEvent.Instance);
             await AwaitAssertAsync(() => Assert.True(Volatile.Read(ref _replays) >= 3, "the guest never replayed"), Timeout);
             var identity = tx.Ask<ActorIdentity>(new Identify(null));
             tookNext = await Task.WhenAny(identity, Task.Delay(Timeout)) == identity;
@@ -121,7 +121,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         hypercall.ExpectMsg<GrantCopyBatch>();
         await EventFilter.Exception<InvalidOperationException>(contains: "injected fault").ExpectOneAsync(() =>
         {
-            tx.Tell(new TxRingActor.InjectFault("with a copy in flight"));
+            tx.Tell(new RingProtocol.InjectFault("with a copy in flight"));
             return Task.CompletedTask;
         });
         Assert.Equal(0, events.LateEoiCount);
