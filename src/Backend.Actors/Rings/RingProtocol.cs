@@ -7,7 +7,7 @@ namespace Backend.Actors.Rings;
 /// <see cref="Xenbus.XenbusProtocol.Quiesce"/>, which the connection actor passes on to its TX actor.
 /// Those sent on the data path are singletons: sending them allocates nothing.
 /// </summary>
-public static class RingProtocol
+internal static class RingProtocol
 {
     /// <summary>
     /// "Look at your ring": a kick from the connection actor after it connects or re-attaches
