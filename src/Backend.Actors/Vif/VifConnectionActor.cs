@@ -77,7 +77,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(_ => OnHotplugStatusChangedAsync());
         Receive<VifProtocol.DisableVif>(OnDisable);
-        Receive<Xenbus.XenbusProtocol.Quiesce>(_ => _connection?.Tx?.Tell(TxRingActor.Quiesce.Instance));
+        Receive<Xenbus.XenbusProtocol.Quiesce>(q => _connection?.Tx?.Tell(q));
         Receive<VifProtocol.KickRings>(_ => KickRings());
     }
 
@@ -309,9 +309,9 @@ public sealed class VifConnectionActor : ReceiveActor
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             _tap.SetOffload(frontend);
-            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, 0, _tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
+            c.TapReader = new TapFrameReader(_services.Buffers, c.Rx, _tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
             c.BridgePort = Context.ActorOf(lane.Place(VifTapPortActor.Props(_tap, c.TapReader, _services.Taps!)), ChildName("tap-port"));
-            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, 0, _config!.Rate)), "tx");
+            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, _config!.Rate)), "tx");
         }
         else
         {
@@ -321,7 +321,7 @@ public sealed class VifConnectionActor : ReceiveActor
             c.Port.Backlog = rxBacklog;
             _status.BridgePort = c.Port;
             c.BridgePort = Context.ActorOf(lane.Place(BridgePortActor.Props(c.Bridge, c.Port, _services.Buffers)), ChildName("bridge-port"));
-            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, c.Port.Id, _config.Rate)), "tx");
+            c.Tx = StartRingActor(c.TxRing, page => lane.Place(TxRingActor.Props(id, _services, page, c.Channels, c.BridgePort, _config.Rate)), "tx");
         }
 
         var events = _services.Platform.EventChannels;
@@ -385,8 +385,8 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void KickRings()
     {
-        _connection?.Tx?.Tell(RingEvent.Instance);
-        _connection?.Rx?.Tell(RingEvent.Instance);
+        _connection?.Tx?.Tell(RingProtocol.RingEvent.Instance);
+        _connection?.Rx?.Tell(RingProtocol.RingEvent.Instance);
     }
 
     private void OnDisable(VifProtocol.DisableVif message)
@@ -402,8 +402,8 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_connection?.TapReader is { } reader)
             reader.Carrier = false;
         // Either ring's fatal error stops both (SIMXEN: no more requests consumed, no responses).
-        _connection?.Tx?.Tell(TxRingActor.Stop.Instance);
-        _connection?.Rx?.Tell(RxRingActor.Stop.Instance);
+        _connection?.Tx?.Tell(RingProtocol.Stop.Instance);
+        _connection?.Rx?.Tell(RingProtocol.Stop.Instance);
         // The TX ring is no longer read, but the guest can reconnect and misbehave again: within its budget.
         GuestLog(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _paths.Vif, message.Reason);
     }
