@@ -8,6 +8,7 @@ using Backend.Xen.Buffers;
 using Backend.Xen.Netback;
 using Backend.Xen.Offload;
 using Backend.Xen.Rings;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;
 

@@ -1,4 +1,5 @@
 using Backend.Actors.Vif;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;
 

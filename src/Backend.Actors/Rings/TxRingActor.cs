@@ -9,6 +9,7 @@ using Backend.Xen.Buffers;
 using Backend.Xen.Grants;
 using Backend.Xen.Netback;
 using Backend.Xen.Rings;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;
 

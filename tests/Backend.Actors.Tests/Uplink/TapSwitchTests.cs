@@ -8,6 +8,7 @@ using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim.Netfront;
 using Backend.Xen.Platform.Sim.Toolstack;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Tests.Uplink;
 

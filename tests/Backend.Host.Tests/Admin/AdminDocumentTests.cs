@@ -6,6 +6,7 @@ using Backend.Actors.Status;
 using Backend.Actors.Vif;
 using Backend.Host.Admin;
 using Backend.Xen.Buffers;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Host.Tests.Admin;
 

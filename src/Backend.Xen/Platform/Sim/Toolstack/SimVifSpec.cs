@@ -36,10 +36,10 @@ public sealed record SimVifSpec
     /// <summary>Throws <see cref="ArgumentException"/> naming the field that is wrong.</summary>
     public void Validate()
     {
-        if (GuestDomId >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentException($"{nameof(GuestDomId)} {GuestDomId} is not a domain id (below {SimRoot.DomIdFirstReserved})");
-        if (BackendDomId >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentException($"{nameof(BackendDomId)} {BackendDomId} is not a domain id (below {SimRoot.DomIdFirstReserved})");
+        if (GuestDomId >= Abi.DomId.FirstReserved)
+            throw new ArgumentException($"{nameof(GuestDomId)} {GuestDomId} is not a domain id (below {Abi.DomId.FirstReserved})");
+        if (BackendDomId >= Abi.DomId.FirstReserved)
+            throw new ArgumentException($"{nameof(BackendDomId)} {BackendDomId} is not a domain id (below {Abi.DomId.FirstReserved})");
         if (GuestDomId == BackendDomId)
             throw new ArgumentException($"{nameof(GuestDomId)} and {nameof(BackendDomId)} are both {GuestDomId}: a vif joins two domains");
         if (Handle < 0)

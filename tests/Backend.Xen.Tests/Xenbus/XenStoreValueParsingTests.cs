@@ -1,7 +1,7 @@
-using Backend.Actors.Bridge;
-using Backend.Actors.Vif;
+using Backend.Xen.Abi;
+using Backend.Xen.Xenbus;
 
-namespace Backend.Actors.Tests.Vif;
+namespace Backend.Xen.Tests.Xenbus;
 
 /// <summary>The values a guest or toolstack writes, parsed strictly: garbage is an error naming the path and value.</summary>
 public sealed class XenStoreValueParsingTests
