@@ -194,11 +194,23 @@ public sealed class VifConnection(IUntypedActorContext context, BackendServices 
     /// <summary>An orderly stop: the TX ring takes no more requests.</summary>
     public void Quiesce() => _data?.Tx?.Tell(TxRingActor.Quiesce.Instance);
 
-    /// <summary>A fatal error on either ring stops both (SIMXEN: no more requests consumed, no responses).</summary>
-    public void StopRings()
+    /// <summary>
+    /// A ring met a fatal protocol error (Linux's <c>xenvif_fatal_tx_err</c>): the vif is disabled, carrier
+    /// off, and both rings stop (SIMXEN: no more requests consumed, no responses), until the frontend
+    /// connects anew. False when it was disabled already.
+    /// </summary>
+    public bool Disable(string reason)
     {
+        if (status.Disabled)
+            return false;
+        status.Disabled = true;
+        status.Fault = reason;
+        Interlocked.Increment(ref status.Faults);
+        Interlocked.Increment(ref services.Status.DisabledTotal);
+        SetCarrier(false);
         _data?.Tx?.Tell(TxRingActor.Stop.Instance);
         _data?.Rx?.Tell(RxRingActor.Stop.Instance);
+        return true;
     }
 
     /// <summary>Undoes <see cref="Connect"/> (or what of it was done): ports unbound, carrier off, children stopped, ring holds released.</summary>

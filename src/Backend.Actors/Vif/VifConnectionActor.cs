@@ -33,8 +33,6 @@ public sealed class VifConnectionActor : ReceiveActor
     private readonly CoalescedWatch _frontendState;
     private readonly CoalescedWatch _hotplugStatus;
 
-    private BackendConfig _config = null!;
-    private XenbusState? _lastActedFrontendState;
     private bool _hotplugConnected;
     private bool _settled;
     private bool _forgotten;
@@ -76,35 +74,18 @@ public sealed class VifConnectionActor : ReceiveActor
         _vif.Free(deleteTap: _vif.Tap is not null && (_forgotten | _services.Taps!.TakeDeletion(_id)));
     }
 
-    /// <summary>The backend directory is unreadable or the TAP cannot be had: the error node says why, nothing to serve.</summary>
     private void Failed() => NotServing();
 
-    private void Disconnected()
-    {
-        Watching(onHotplugConnected: null);
-        NotServing();
-    }
+    private void Disconnected() => Watching(onHotplugConnected: null, serving: false);
 
-    private void AwaitingHotplug()
-    {
-        Watching(onHotplugConnected: ConnectAsync);
-        NotServing();
-    }
+    private void AwaitingHotplug() => Watching(onHotplugConnected: ConnectAsync, serving: false);
 
-    private void Attached()
-    {
-        Watching(onHotplugConnected: AnnounceConnectedAsync);
-        Serving();
-    }
+    private void Attached() => Watching(onHotplugConnected: AnnounceConnectedAsync, serving: true);
 
-    private void Connected()
-    {
-        Watching(onHotplugConnected: null);
-        Serving();
-    }
+    private void Connected() => Watching(onHotplugConnected: null, serving: true);
 
-    /// <summary>Every behaviour once the watches are set: the frontend's state, the hotplug script's, a ring's fatal error.</summary>
-    private void Watching(Func<Task>? onHotplugConnected)
+    /// <summary>Once the watches are set: the frontend's state, the hotplug script's, a ring's fatal error, and the supervisor's kicks.</summary>
+    private void Watching(Func<Task>? onHotplugConnected, bool serving)
     {
         ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(async _ =>
@@ -115,10 +96,11 @@ public sealed class VifConnectionActor : ReceiveActor
                 await onHotplugConnected();
         });
         Receive<VifProtocol.DisableVif>(OnDisable);
-    }
-
-    private void Serving()
-    {
+        if (!serving)
+        {
+            NotServing();
+            return;
+        }
         Receive<VifProtocol.KickRings>(_ => _vif.Kick());
         Receive<XenbusProtocol.Quiesce>(_ => _vif.Quiesce());
     }
@@ -134,57 +116,41 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         try
         {
-            _config = await _backend.ReadConfigAsync();
+            var config = await _backend.ReadConfigAsync();
+            _status.Mac = config.Mac.ToString();
+            _status.Bridge = config.Bridge;
         }
         catch (VifConfigException ex)
         {
-            await FailAsync(ex.Message);
-            Become(Failed);
-            Settle();
+            await FailToStartAsync(ex.Message);
             return;
         }
-        _status.Mac = _config.Mac.ToString();
-        _status.Bridge = _config.Bridge;
 
-        // Both asked for at once: one round trip.
-        var backendState = _backend.ReadStateAsync();
-        var hotplugRead = _backend.ReadHotplugStatusAsync();
-        await Task.WhenAll(backendState, hotplugRead);
-        _status.State = backendState.Result.ToString();
-
-        // The device exists before the hotplug status says so (and before InitWait), as with the script.
-        if (_services.Options.Switch == SwitchMode.Tap && !await OpenTapAsync())
-            return;
-        var hotplug = hotplugRead.Result;
-        // The toolstack may have removed the vif since we looked: then nothing is written.
-        if (_services.Options.WriteHotplugStatus && hotplug is not (null or VifBackend.HotplugConnected) && await _backend.WriteHotplugConnectedAsync())
-            hotplug = VifBackend.HotplugConnected;
-        _hotplugConnected = VifBackend.IsHotplugConnected(hotplug);
-
+        var hotplug = await _backend.ReadStateAndHotplugStatusAsync();
+        _status.State = _backend.State.ToString();
+        if (_services.Options.Switch == SwitchMode.Tap)
+        {
+            // The device exists before the hotplug status says so (and before InitWait), as with the script.
+            try
+            {
+                _vif.OpenTap(await _backend.ReadVifNameAsync(), bringUp: _services.Options.WriteHotplugStatus);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException && ex is not XenStoreConnectionException)
+            {
+                await FailToStartAsync($"cannot create the vif's TAP device: {ex.Message}");
+                return;
+            }
+        }
+        _hotplugConnected = await _backend.CompleteHotplugAsync(hotplug, playScript: _services.Options.WriteHotplugStatus);
         Become(Disconnected);
-        // Set together (one round trip); their initial events bring the frontend's current state in as a change.
-        var frontendWatch = _backend.WatchFrontendStateAsync(_config.FrontendPath, _frontendState.OnEvent);
-        var hotplugWatch = _backend.WatchHotplugStatusAsync(_hotplugStatus.OnEvent);
-        try
-        {
-            await Task.WhenAll(frontendWatch, hotplugWatch);
-        }
-        finally
-        {
-            // Whichever was set is kept, so that PostStop removes it even when the other failed.
-            foreach (var watch in new[] { frontendWatch, hotplugWatch })
-                if (watch.IsCompletedSuccessfully)
-                    _watches.Add(watch.Result);
-        }
+        _watches.AddRange(await _backend.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent));
     }
 
     private async Task OnFrontendStateChangedAsync()
     {
         _frontendState.Take();
-        var state = await _backend.ReadFrontendStateAsync(_config.FrontendPath);
-        if (state == _lastActedFrontendState)
+        if (await _backend.ReadFrontendStateChangeAsync() is not { } state)
             return;
-        _lastActedFrontendState = state;
         _status.FrontendState = state.ToString();
         _log.Debug("{Vif}: frontend {FrontendState}, backend {BackendState}", _id, state, _backend.State);
         switch (state)
@@ -227,7 +193,6 @@ public sealed class VifConnectionActor : ReceiveActor
         try
         {
             config = await _backend.ReadConnectConfigAsync();
-            _config = config.Backend;
             _vif.Connect(config);
         }
         // The frontend's fault (a bad key, grant or port) fails this connect; a lost xenstore connection is
@@ -240,7 +205,7 @@ public sealed class VifConnectionActor : ReceiveActor
             await FailAsync(ex.Message);
             return;
         }
-        GuestLog(LogLevel.InfoLevel, "{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'", _id, _vif.EventChannels, config.Mtu, _config.Bridge);
+        GuestLog(LogLevel.InfoLevel, "{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'", _id, _vif.EventChannels, config.Mtu, config.Backend.Bridge);
         // Process both rings once before announcing Connected, and again after (SIMXEN's table): a
         // frontend may have queued requests, and a re-attach must pick up what was pushed meanwhile.
         _vif.Kick();
@@ -275,32 +240,17 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void OnDisable(VifProtocol.DisableVif message)
     {
-        if (_status.Disabled)
-            return;
-        _status.Disabled = true;
-        _status.Fault = message.Reason;
-        Interlocked.Increment(ref _status.Faults);
-        Interlocked.Increment(ref _services.Status.DisabledTotal);
-        _vif.SetCarrier(false);
-        _vif.StopRings();
         // The TX ring is no longer read, but the guest can reconnect and misbehave again: within its budget.
-        GuestLog(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _id, message.Reason);
+        if (_vif.Disable(message.Reason))
+            GuestLog(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _id, message.Reason);
     }
 
-    private async Task<bool> OpenTapAsync()
+    /// <summary>Nothing to serve: the error node says why, the supervisor may open the rings of the others.</summary>
+    private async Task FailToStartAsync(string reason)
     {
-        try
-        {
-            _vif.OpenTap(await _backend.ReadVifNameAsync(), bringUp: _services.Options.WriteHotplugStatus);
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            await FailAsync($"cannot create the vif's TAP device: {ex.Message}");
-            Become(Failed);
-            Settle();
-            return false;
-        }
+        Become(Failed);
+        await FailAsync(reason);
+        Settle();
     }
 
     /// <summary>As Linux's <c>xenbus_dev_fatal</c>, and the status says why.</summary>

@@ -22,11 +22,33 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     /// <summary>The backend's state as last read or written by us (Linux's <c>dev-&gt;state</c>).</summary>
     public XenbusState State { get; private set; } = XenbusState.Unknown;
 
-    public Task<BackendConfig> ReadConfigAsync() => BackendConfig.ReadAsync(xenStore, Paths);
+    /// <summary>The frontend's directory, as the backend's <c>frontend</c> key last read named it (Linux's <c>dev-&gt;otherend</c>).</summary>
+    public string? FrontendPath { get; private set; }
 
-    /// <summary>Reads the backend's <c>state</c> node into <see cref="State"/> (a daemon that starts again finds it Connected).</summary>
-    public async Task<XenbusState> ReadStateAsync() =>
-        State = XenbusStateText.Parse(await xenStore.ReadAsync(Paths.Backend("state")));
+    /// <summary>The frontend state last returned by <see cref="ReadFrontendStateChangeAsync"/>: the one acted on.</summary>
+    public XenbusState? FrontendState { get; private set; }
+
+    /// <summary>Reads the toolstack's keys (<see cref="BackendConfig"/>), and with them <see cref="FrontendPath"/>.</summary>
+    public async Task<BackendConfig> ReadConfigAsync()
+    {
+        var config = await BackendConfig.ReadAsync(xenStore, Paths);
+        FrontendPath = config.FrontendPath;
+        return config;
+    }
+
+    /// <summary>
+    /// Reads the backend's <c>state</c> into <see cref="State"/> (a daemon that starts again finds it
+    /// Connected) and, in the same round trip, <c>hotplug-status</c>, which it returns (null when the node
+    /// does not exist).
+    /// </summary>
+    public async Task<string?> ReadStateAndHotplugStatusAsync()
+    {
+        var state = xenStore.ReadAsync(Paths.Backend("state"));
+        var hotplug = ReadHotplugStatusAsync();
+        await Task.WhenAll(state, hotplug);
+        State = XenbusStateText.Parse(state.Result);
+        return hotplug.Result;
+    }
 
     /// <summary>The hotplug script's verdict; null when the node does not exist.</summary>
     public Task<string?> ReadHotplugStatusAsync() => xenStore.ReadAsync(Paths.Backend(HotplugStatusKey));
@@ -34,8 +56,17 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     /// <summary>As Linux netback: without a <c>hotplug-status</c> node there is no script to wait for.</summary>
     public static bool IsHotplugConnected(string? hotplugStatus) => hotplugStatus is null or HotplugConnected;
 
-    /// <summary>Writes <c>hotplug-status</c>=connected, as the script would (SIMXEN, where none runs); false when the backend was gone.</summary>
-    public Task<bool> WriteHotplugConnectedAsync() => WriteWhileBackendExistsAsync([new(HotplugStatusKey, HotplugConnected)]);
+    /// <summary>
+    /// Whether <paramref name="hotplugStatus"/> lets the vif connect; with <paramref name="playScript"/>
+    /// (SIMXEN, where no script runs) a node that exists and does not read connected is first written
+    /// connected, as the script would, unless the toolstack removed the vif meanwhile.
+    /// </summary>
+    public async Task<bool> CompleteHotplugAsync(string? hotplugStatus, bool playScript)
+    {
+        if (playScript && !IsHotplugConnected(hotplugStatus) && await WriteWhileBackendExistsAsync([new(HotplugStatusKey, HotplugConnected)]))
+            return true;
+        return IsHotplugConnected(hotplugStatus);
+    }
 
     /// <summary>The device name the hotplug script gave the vif (<c>vifname</c>), or null.</summary>
     public Task<string?> ReadVifNameAsync() => xenStore.ReadAsync(Paths.Backend("vifname"));
@@ -43,15 +74,45 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     /// <summary>The toolstack's <c>online</c>: a vif that goes Closed while offline is to be forgotten.</summary>
     public async Task<bool> ReadOnlineAsync() => await xenStore.ReadAsync(Paths.Backend("online")) == "1";
 
-    public async Task<XenbusState> ReadFrontendStateAsync(string frontendPath) =>
-        XenbusStateText.Parse(await xenStore.ReadAsync($"{frontendPath}/state"));
+    /// <summary>
+    /// The frontend's <c>state</c>, or null when it is the one last returned: SIMXEN's backend acts when the
+    /// state differs from the value it last acted on (a watch event that repeats a state does nothing).
+    /// </summary>
+    public async Task<XenbusState?> ReadFrontendStateChangeAsync()
+    {
+        var state = XenbusStateText.Parse(await xenStore.ReadAsync($"{OtherEnd}/state"));
+        if (state == FrontendState)
+            return null;
+        FrontendState = state;
+        return state;
+    }
 
-    /// <summary>Sets the watch on the frontend's <c>state</c>; its initial event brings the current state in as a change.</summary>
-    public Task<IAsyncDisposable> WatchFrontendStateAsync(string frontendPath, Action onEvent) =>
-        xenStore.WatchAsync($"{frontendPath}/state", $"fe:{Paths.Vif}", _ => onEvent());
+    private string OtherEnd => FrontendPath ?? throw new InvalidOperationException($"{Paths.Vif}: the backend's keys are not read yet");
 
-    public Task<IAsyncDisposable> WatchHotplugStatusAsync(Action onEvent) =>
-        xenStore.WatchAsync(Paths.Backend(HotplugStatusKey), $"hp:{Paths.Vif}", _ => onEvent());
+    /// <summary>
+    /// Sets the watches on the frontend's <c>state</c> and on <c>hotplug-status</c> together (one round
+    /// trip); their initial events bring the current values in as changes. When one cannot be set, the
+    /// other is removed again before the failure goes to the caller.
+    /// </summary>
+    public async Task<IAsyncDisposable[]> WatchAsync(Action onFrontendState, Action onHotplugStatus)
+    {
+        Task<IAsyncDisposable>[] watches =
+        [
+            xenStore.WatchAsync($"{OtherEnd}/state", $"fe:{Paths.Vif}", _ => onFrontendState()),
+            xenStore.WatchAsync(Paths.Backend(HotplugStatusKey), $"hp:{Paths.Vif}", _ => onHotplugStatus()),
+        ];
+        try
+        {
+            return await Task.WhenAll(watches);
+        }
+        catch
+        {
+            foreach (var watch in watches)
+                if (watch.IsCompletedSuccessfully)
+                    await watch.Result.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Linux netback's <c>connect()</c> reads: the backend's keys again (a toolstack may have rewritten
