@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Xenbus;
 

@@ -1,4 +1,3 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.XenStore;
 using Backend.Xen.Xenbus;

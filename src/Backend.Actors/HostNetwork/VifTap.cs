@@ -1,5 +1,4 @@
 using System.Globalization;
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Xenbus;
 

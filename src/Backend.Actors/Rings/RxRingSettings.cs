@@ -1,4 +1,3 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;

@@ -1,4 +1,3 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Abi;
 using Backend.Xen.Xenbus;
 

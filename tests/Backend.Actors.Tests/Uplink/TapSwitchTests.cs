@@ -2,7 +2,6 @@ using System.Net;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Tests.Support;
-using Backend.Actors.Vif;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim.Netfront;

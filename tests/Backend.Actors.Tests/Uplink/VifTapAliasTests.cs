@@ -1,5 +1,4 @@
 using Backend.Actors.HostNetwork;
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Xenbus;
 

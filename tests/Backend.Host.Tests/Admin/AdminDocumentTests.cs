@@ -3,7 +3,6 @@ using Akka.Actor;
 using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
-using Backend.Actors.Vif;
 using Backend.Host.Admin;
 using Backend.Xen.Buffers;
 using Backend.Xen.Xenbus;
