@@ -15,7 +15,8 @@ namespace Backend.Actors.Vif;
 /// One vif's xenbus state machine, as Linux netback's <c>frontend_changed</c> and SIMXEN's table, in
 /// behaviours: <see cref="Disconnected"/> (watching the frontend, InitWait published),
 /// <see cref="AwaitingHotplug"/> (the frontend is Connected, the TAP not yet up),
-/// <see cref="Attached"/> (rings served, Connected not yet written) and <see cref="Connected"/>. The
+/// <see cref="Attached"/> (rings served, Connected not yet written), <see cref="Connected"/>, and
+/// <see cref="Failed"/> (the backend directory or the TAP could not be had: nothing to serve). The
 /// keys and transactions are <see cref="VifBackend"/>'s, the rings, channels and ports
 /// <see cref="VifConnection"/>'s. Its children (TX ring, RX ring, port) are restarted together when
 /// one of them fails, and re-attach to the live rings without the guest noticing.
@@ -131,11 +132,12 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_services.Options.Switch == SwitchMode.Tap)
         {
             // The device exists before the hotplug status says so (and before InitWait), as with the script.
+            var vifname = await _backend.ReadVifNameAsync();
             try
             {
-                _vif.OpenTap(await _backend.ReadVifNameAsync(), bringUp: _services.Options.WriteHotplugStatus);
+                _vif.OpenTap(vifname, bringUp: _services.Options.WriteHotplugStatus);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException && ex is not XenStoreConnectionException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 await FailToStartAsync($"cannot create the vif's TAP device: {ex.Message}");
                 return;
