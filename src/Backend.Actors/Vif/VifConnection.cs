@@ -17,7 +17,7 @@ namespace Backend.Actors.Vif;
 /// with comes from <see cref="VifBackend"/>, when from the connection actor, whose children the ring and
 /// port actors are and on whose thread alone this is used.
 /// </summary>
-public sealed class VifConnection(IUntypedActorContext context, BackendServices services, VifPaths paths, VifStatus status, ILoggingAdapter log)
+internal sealed class VifConnection(IUntypedActorContext context, BackendServices services, VifPaths paths, VifStatus status, ILoggingAdapter log)
 {
     private Data? _data;
     private int _childGeneration;

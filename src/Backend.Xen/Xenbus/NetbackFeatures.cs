@@ -5,7 +5,7 @@ namespace Backend.Xen.Xenbus;
 /// <c>netback_probe</c>), those of Linux's list that this backend implements. Multi-queue and the control
 /// ring are not offered: a frontend asking for more than one queue is refused (<see cref="FrontendConfig"/>).
 /// </summary>
-public static class NetbackFeatures
+internal static class NetbackFeatures
 {
     public static readonly IReadOnlyList<KeyValuePair<string, string>> All =
     [

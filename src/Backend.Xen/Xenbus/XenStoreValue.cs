@@ -11,7 +11,7 @@ namespace Backend.Xen.Xenbus;
 /// what a vif's configuration uses: a missing or malformed key is a <see cref="VifConfigException"/>
 /// naming the path and the value.
 /// </summary>
-public static class XenStoreValue
+internal static class XenStoreValue
 {
     /// <summary>The digits of <see cref="uint.MaxValue"/>.</summary>
     private const int MaxUIntDigits = 10;

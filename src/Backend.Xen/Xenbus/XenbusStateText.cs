@@ -4,7 +4,7 @@ using Backend.Xen.Abi;
 namespace Backend.Xen.Xenbus;
 
 /// <summary>A device's <c>state</c> node as text: how either end reads and writes it.</summary>
-public static class XenbusStateText
+internal static class XenbusStateText
 {
     /// <summary>
     /// As Linux's <c>xenbus_read_driver_state</c>: the node is one decimal digit of <c>enum xenbus_state</c>;
