@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Akka.Actor;
+using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
 
 namespace Backend.Actors.Bridge;

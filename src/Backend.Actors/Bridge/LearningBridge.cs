@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Backend.Xen.Abi;
 
 namespace Backend.Actors.Bridge;
 

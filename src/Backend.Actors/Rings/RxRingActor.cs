@@ -4,6 +4,7 @@ using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Vif;
 using Backend.Xen.Netback;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;
 

@@ -6,6 +6,7 @@ using Backend.Actors.Vif;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Buffers;
 using Backend.Xen.Netback;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Rings;
 

@@ -1,5 +1,5 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Abi;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Status;
 

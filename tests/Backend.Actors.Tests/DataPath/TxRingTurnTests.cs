@@ -10,6 +10,7 @@ using Backend.Actors.Vif;
 using Backend.Xen.Abi;
 using Backend.Xen.Grants;
 using Backend.Xen.Rings;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Tests.DataPath;
 

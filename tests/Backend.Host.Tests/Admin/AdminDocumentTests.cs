@@ -3,9 +3,9 @@ using Akka.Actor;
 using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
-using Backend.Actors.Vif;
 using Backend.Host.Admin;
 using Backend.Xen.Buffers;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Host.Tests.Admin;
 

@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
@@ -18,7 +19,7 @@ internal sealed class SimForeignDomains : IDisposable
     private const int OpenAttempts = 3;
 
     private readonly SimRoot _root;
-    private readonly Slot?[] _slots = new Slot?[SimRoot.DomIdFirstReserved];
+    private readonly Slot?[] _slots = new Slot?[DomId.FirstReserved];
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -30,7 +31,7 @@ internal sealed class SimForeignDomains : IDisposable
     /// </summary>
     public SimForeignDomain? Acquire(ushort domid)
     {
-        if (domid >= SimRoot.DomIdFirstReserved)
+        if (domid >= DomId.FirstReserved)
             return null;
         var slot = Volatile.Read(ref _slots[domid]) ?? CreateSlot(domid);
         var present = SimNative.TryStat(slot.GrantTablePath, out var identity);

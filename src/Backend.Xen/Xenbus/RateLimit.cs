@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Backend.Actors.Vif;
+namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// A vif's transmit credit, as libxl writes <c>rate</c> ("bytes,usec") and Linux netback's credit

@@ -1,7 +1,7 @@
-using Backend.Actors.Bridge;
-using Backend.Actors.Vif;
+using Backend.Xen.Abi;
+using Backend.Xen.Xenbus;
 
-namespace Backend.Actors.Tests.Vif;
+namespace Backend.Xen.Tests.Xenbus;
 
 /// <summary>The values a guest or toolstack writes, parsed strictly: garbage is an error naming the path and value.</summary>
 public sealed class XenStoreValueParsingTests
@@ -78,4 +78,54 @@ public sealed class XenStoreValueParsingTests
         if (valid)
             Assert.Equal(text.ToLowerInvariant(), mac.ToString());
     }
+
+    [Theory]
+    [InlineData("0", 0)]
+    [InlineData("007", 7)]
+    [InlineData("-42", -42)]
+    [InlineData("-0", 0)]
+    [InlineData("2147483647", int.MaxValue)]
+    [InlineData("-2147483648", int.MinValue)]
+    public void Signed_values_take_a_minus_and_digits(string text, int expected)
+    {
+        Assert.True(XenStoreValue.TryParseInt(text, out var value));
+        Assert.Equal(expected, value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-")]
+    [InlineData("--1")]
+    [InlineData("+1")]
+    [InlineData(" 1")]
+    [InlineData("1 ")]
+    [InlineData("2147483648")]
+    [InlineData("-2147483649")]
+    [InlineData("-4294967296")]
+    [InlineData("1e3")]
+    [InlineData("\u0661")]
+    public void Signed_values_refuse_anything_else(string text) =>
+        Assert.False(XenStoreValue.TryParseInt(text, out _));
+
+    [Theory]
+    [InlineData("18446744073709551615", true)]
+    [InlineData("18446744073709551616", false)]
+    [InlineData("000000000000000000001", false)]
+    [InlineData("-1", false)]
+    [InlineData("", false)]
+    public void Unsigned_64_bit_values_are_digits_that_fit(string text, bool valid) =>
+        Assert.Equal(valid, XenStoreValue.TryParseULong(text, out _));
+
+    [Fact]
+    public void A_missing_value_and_one_with_control_characters_are_named_printably()
+    {
+        Assert.Contains("missing", Assert.Throws<VifConfigException>(() => XenStoreValue.ParseUInt("/fe/rx-ring-ref", null)).Message, StringComparison.Ordinal);
+        var ex = Assert.Throws<VifConfigException>(() => XenStoreValue.ParseUInt("/fe/rx-ring-ref", "1\u001b[2J"));
+        Assert.DoesNotContain('\u001b', ex.Message);
+        Assert.Equal("/fe/rx-ring-ref", ex.Path);
+    }
+
+    [Fact]
+    public void A_missing_flag_takes_its_default() =>
+        Assert.True(XenStoreValue.ParseFlag("/be/online", null, missing: true));
 }

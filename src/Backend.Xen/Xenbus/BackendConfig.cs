@@ -1,7 +1,7 @@
-using Backend.Actors.Bridge;
+using Backend.Xen.Abi;
 using Backend.Xen.XenStore;
 
-namespace Backend.Actors.Vif;
+namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// What the toolstack wrote into a vif's backend directory (libxl's keys, SIMXEN "The toolstack's part").
@@ -16,8 +16,14 @@ public sealed record BackendConfig(
     RateLimit? Rate,
     bool Online)
 {
-    /// <summary>The highest domid a guest can have (DOMID_FIRST_RESERVED - 1).</summary>
-    public const uint MaxDomId = 0x7FEF;
+    /// <summary>The largest MTU either end may name (an IP packet's length field).</summary>
+    public const uint MaxMtu = 65535;
+
+    /// <summary>The smallest MTU the toolstack may set (IPv4's minimum).</summary>
+    public const uint MinMtu = 68;
+
+    /// <summary>A vif's MTU when neither end names one.</summary>
+    public const uint DefaultMtu = 1500;
 
     public static async Task<BackendConfig> ReadAsync(IXenStore xs, VifPaths paths, CancellationToken cancellationToken = default)
     {
@@ -38,7 +44,7 @@ public sealed record BackendConfig(
         var onlineRead = xs.ReadAsync(onlinePath, null, cancellationToken);
         await Task.WhenAll(frontendIdRead, frontendPathRead, macRead, bridgeRead, mtuRead, rateRead, onlineRead);
 
-        var frontendId = XenStoreValue.ParseUInt(frontendIdPath, frontendIdRead.Result, MaxDomId);
+        var frontendId = XenStoreValue.ParseUInt(frontendIdPath, frontendIdRead.Result, DomId.Max);
         if (frontendId != paths.Vif.DomId)
             throw new VifConfigException(frontendIdPath, frontendId.ToString(System.Globalization.CultureInfo.InvariantCulture), $"does not match the directory's domid {paths.Vif.DomId}");
 
@@ -54,9 +60,9 @@ public sealed record BackendConfig(
         var bridge = bridgeRead.Result ?? "";
 
         var mtuText = mtuRead.Result;
-        uint? mtu = mtuText is null ? null : XenStoreValue.ParseUInt(mtuPath, mtuText, 65535);
-        if (mtu is < 68)
-            throw new VifConfigException(mtuPath, mtuText, "below the IPv4 minimum of 68");
+        uint? mtu = mtuText is null ? null : XenStoreValue.ParseUInt(mtuPath, mtuText, MaxMtu);
+        if (mtu is < MinMtu)
+            throw new VifConfigException(mtuPath, mtuText, $"below the IPv4 minimum of {MinMtu}");
 
         var rateText = rateRead.Result;
         var rate = rateText is null ? null : RateLimit.Parse(ratePath, rateText);

@@ -1,6 +1,6 @@
 using Backend.Xen.XenStore;
 
-namespace Backend.Actors.Vif;
+namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// The keys a netfront writes before it goes Connected. Every one is guest-controlled: each is parsed
@@ -72,6 +72,20 @@ public sealed record FrontendConfig(
             GsoTcpV6: XenStoreValue.ParseFlag(P("feature-gso-tcpv6"), Value("feature-gso-tcpv6")),
             Ipv4ChecksumOffload: !noCsum,
             Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")));
+    }
+
+    /// <summary>What the frontend asked for, as the status shows it ("sg,gso-tcpv4,...").</summary>
+    public string Describe()
+    {
+        var parts = new List<string>(7);
+        if (ScatterGather) parts.Add("sg");
+        if (GsoTcpV4) parts.Add("gso-tcpv4");
+        if (GsoTcpV6) parts.Add("gso-tcpv6");
+        if (Ipv4ChecksumOffload) parts.Add("csum");
+        if (Ipv6ChecksumOffload) parts.Add("ipv6-csum");
+        if (RxNotify) parts.Add("rx-notify");
+        if (SplitEventChannels) parts.Add("split-event-channels");
+        return string.Join(',', parts);
     }
 
     /// <summary>The frontend keys read at connect.</summary>

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 
-namespace Backend.Actors.Bridge;
+namespace Backend.Xen.Abi;
 
 /// <summary>A 48-bit Ethernet address held in the low bits of a ulong, network byte order.</summary>
 public readonly record struct MacAddress(ulong Value)
