@@ -1,5 +1,6 @@
 using Backend.Actors.Vif;
 using Backend.Xen.Abi;
+using Backend.Xen.Netback;
 
 namespace Backend.Actors.Status;
 
@@ -29,6 +30,13 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     /// <summary>The vif's port on its learning bridge while connected (its counters start with the connection); null otherwise.</summary>
     public volatile Bridge.BridgePort? BridgePort;
 
+    /// <summary>
+    /// The link as the guest and the host see it: up while the vif is Connected and not disabled. Linux
+    /// netback also drops the carrier of a guest that stops taking frames (rx_stall_timeout); this daemon
+    /// has no stall detection yet (issue 15), so Connected and not disabled is the whole rule today.
+    /// </summary>
+    public bool Carrier => !Disabled && State == nameof(XenbusState.Connected);
+
     public long Restarts;
     public long Faults;
     public long TxPackets;
@@ -42,6 +50,17 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public long Events;
     /// <summary>Of those, the ones after which no ring had anything new (throttled when in a row).</summary>
     public long SpuriousEvents;
+    /// <summary>
+    /// Linux netback's ethtool counter of the same name: GSO frames from the guest (TX ring) without
+    /// NETTXF_csum_blank, whose checksum the backend must treat as partial (Linux's checksum_setup). "rx"
+    /// is the host's side of the vif, as in ethtool; see <see cref="CountFromGuest"/>.
+    /// </summary>
+    public long RxGsoChecksumFixup;
+    /// <summary>
+    /// Linux netback's ethtool counter of the same name: frames from the guest spanning more slots after
+    /// the first than a Linux skb has frags (MAX_SKB_FRAGS, 17), which Linux must copy into a frag list.
+    /// </summary>
+    public long TxFragOverflow;
     /// <summary>Frames waiting in the RX queue or in an RX copy batch.</summary>
     public int RxQueued;
 
@@ -50,4 +69,24 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public uint TxRspProd;
     public uint RxReqCons;
     public uint RxRspProd;
+
+    /// <summary>Linux's MAX_SKB_FRAGS with 4 KiB pages (and CONFIG_MAX_SKB_FRAGS' default).</summary>
+    public const int LinuxMaxSkbFrags = 17;
+
+    /// <summary>
+    /// Counts, for one good TX packet, the ethtool counters Linux netback keeps for it
+    /// (<see cref="RxGsoChecksumFixup"/>, <see cref="TxFragOverflow"/>). Allocation-free.
+    /// NOT WIRED YET: the TX drain (Rings/TxRingActor, Complete(), per packet whose copy succeeded) is
+    /// being rebuilt on another branch at the time of writing and must call this there; until it does,
+    /// both counters stay 0 in <c>/status</c> and <c>/metrics</c>.
+    /// </summary>
+    public void CountFromGuest(in TxPacket packet)
+    {
+        // Linux's checksum_setup: "A GSO SKB must be CHECKSUM_PARTIAL", so a GSO frame without csum_blank is fixed up.
+        if (packet.HasGso && !packet.ChecksumBlank)
+            Interlocked.Increment(ref RxGsoChecksumFixup);
+        // Linux's xenvif_tx_build_gops: frag_overflow = slots after the first - MAX_SKB_FRAGS, when positive.
+        if (packet.DataSlots - 1 > LinuxMaxSkbFrags)
+            Interlocked.Increment(ref TxFragOverflow);
+    }
 }
