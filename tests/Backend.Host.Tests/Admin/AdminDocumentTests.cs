@@ -5,7 +5,7 @@ using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
 using Backend.Actors.Vif;
 using Backend.Host.Admin;
-using Backend.Host.Metrics;
+using Backend.Host.Tests.Metrics;
 using Backend.Xen.Buffers;
 
 namespace Backend.Host.Tests.Admin;
@@ -110,7 +110,7 @@ public sealed class AdminDocumentTests
     public void Metrics_carry_every_counter(string line)
     {
         using var buffers = Buffers();
-        var metrics = Exposition(Registry(out _, out _), buffers);
+        var metrics = XnbMetricsTests.Exposition(Registry(out _, out _), buffers, Uplinks);
         Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
     }
 
@@ -118,7 +118,7 @@ public sealed class AdminDocumentTests
     public void Every_metric_has_help_and_type()
     {
         using var buffers = Buffers();
-        var metrics = Exposition(Registry(out _, out _), buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var metrics = XnbMetricsTests.Exposition(Registry(out _, out _), buffers, Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
         // The 33 of before the meter (issue 17 keeps them all, PrometheusNamesTests lists them) and, since,
         // the two Linux netback ethtool counters, the carrier, the build info and the start time.
@@ -128,14 +128,6 @@ public sealed class AdminDocumentTests
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
             Assert.Contains($"# TYPE {name} ", string.Join('\n', metrics), StringComparison.Ordinal);
         }
-    }
-
-    /// <summary>What <c>GET /metrics</c> serves for these figures: the meter read by the Prometheus writer.</summary>
-    internal static string Exposition(VifStatusRegistry registry, PacketBufferPool buffers)
-    {
-        using var metrics = new XnbMetrics(registry, () => Uplinks, buffers);
-        using var writer = new PrometheusWriter(metrics.Meter);
-        return writer.Write();
     }
 
     /// <summary>A pool with three buffers created, two of them out.</summary>
