@@ -50,14 +50,12 @@ public static class StatusPage
             : string.Create(CultureInfo.InvariantCulture, $"rates over the last {seconds:0.0} s"));
         sb.Append("</p></header>\n");
 
-        sb.Append("<table id=\"vifs\"><thead><tr>")
-            .Append("<th>vif</th><th>state</th><th>frontend</th><th>carrier</th><th>MAC</th><th>bridge / device</th><th>MTU</th>")
-            .Append("<th title=\"frames from the guest (TX ring)\">TX pkt/s</th><th title=\"from the guest\">TX bit/s</th>")
-            .Append("<th title=\"frames to the guest (RX ring)\">RX pkt/s</th><th title=\"to the guest\">RX bit/s</th>")
-            .Append("<th>RX drops/s</th><th>TX errors</th><th>RX dropped</th><th>faults</th><th>restarts</th><th>fault</th>")
-            .Append("</tr></thead><tbody>\n");
+        sb.Append("<table id=\"vifs\"><thead><tr>");
+        foreach (var (column, title, tip) in Columns)
+            sb.Append("<th data-col=\"").Append(column).Append("\" title=\"").Append(tip).Append("\">").Append(title).Append("</th>");
+        sb.Append("</tr></thead><tbody>\n");
         if (status.Vifs.Count == 0)
-            sb.Append("<tr><td colspan=\"17\" class=\"empty\">no vifs</td></tr>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td colspan=\"{Columns.Length}\" class=\"empty\">no vifs</td></tr>\n");
         foreach (var v in status.Vifs)
         {
             var c = v.Counters;
@@ -88,7 +86,7 @@ public static class StatusPage
 
         if (status.Uplinks.Count > 0)
         {
-            sb.Append("<h2>Uplinks</h2><table id=\"uplinks\"><thead><tr><th>TAP</th><th>bridge</th><th>from host</th><th>to host</th><th>from host dropped</th><th>to host dropped</th></tr></thead><tbody>\n");
+            sb.Append("<h2>Uplinks</h2><table id=\"uplinks\"><thead><tr><th data-col=\"tap\">TAP</th><th data-col=\"bridge\">bridge</th><th>from host</th><th>to host</th><th>from host dropped</th><th>to host dropped</th></tr></thead><tbody>\n");
             foreach (var u in status.Uplinks)
             {
                 sb.Append("<tr>");
@@ -106,6 +104,28 @@ public static class StatusPage
             .Append("<a href=\"/status\">/status</a> (JSON) · <a href=\"/metrics\">/metrics</a> (Prometheus)</footer>\n</body></html>\n");
         return sb.ToString();
     }
+
+    /// <summary>The vif table's columns: the cells' data-col, the heading, and what it counts.</summary>
+    private static readonly (string Column, string Title, string Tip)[] Columns =
+    [
+        ("vif", "vif", "vif&lt;domid&gt;.&lt;handle&gt;"),
+        ("state", "state", "the backend's xenbus state"),
+        ("frontend", "frontend", "the frontend's xenbus state"),
+        ("carrier", "carrier", "link up: Connected and not disabled"),
+        ("mac", "MAC", "the vif's configured MAC"),
+        ("bridge", "bridge or TAP", "its bridge, or its TAP device with --switch tap"),
+        ("mtu", "MTU", "the vif's MTU"),
+        ("tx-pps", "TX pkt/s", "frames from the guest per second (TX ring)"),
+        ("tx-bps", "TX bit/s", "bits from the guest per second"),
+        ("rx-pps", "RX pkt/s", "frames to the guest per second (RX ring)"),
+        ("rx-bps", "RX bit/s", "bits to the guest per second"),
+        ("rx-drops", "RX drops/s", "frames for the guest dropped per second"),
+        ("tx-errors", "TX errors", "TX requests answered with an error, since the vif appeared"),
+        ("rx-dropped", "RX dropped", "frames for the guest dropped, since the vif appeared"),
+        ("faults", "faults", "protocol faults and connection failures"),
+        ("restarts", "restarts", "restarts of the vif's data path"),
+        ("fault", "fault", "why the vif was disabled or failed to connect"),
+    ];
 
     private static void Cell(StringBuilder sb, string column, string encoded) =>
         sb.Append("<td data-col=\"").Append(column).Append("\">").Append(encoded).Append("</td>");
@@ -130,16 +150,17 @@ public static class StatusPage
 
     private const string Style = """
         <style>
-        body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-        h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin-top:1.5em}
+        body{font:13px/1.4 system-ui,sans-serif;margin:1.2em;color:#222}
+        h1{font-size:1.35em;margin:0 0 .2em}h2{font-size:1.1em;margin-top:1.5em}
         header p{margin:0 0 1em;color:#555}
-        table{border-collapse:collapse;width:100%}
-        th,td{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-        th{background:#f4f4f4;font-weight:600}
-        td[data-col=vif],td[data-col=state],td[data-col=frontend],td[data-col=carrier],td[data-col=mac],td[data-col=bridge],td[data-col=fault],td[data-col=tap]{text-align:left}
-        td[data-col=fault]{white-space:normal;color:#a00}
-        tr.down td[data-col=carrier]{color:#a60;font-weight:600}
-        tr.disabled{background:#fdecea}tr.disabled td[data-col=state]{color:#a00;font-weight:600}
+        table{border-collapse:collapse}
+        th,td{padding:.25em .55em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+        th{background:#f4f4f4;font-weight:600;vertical-align:bottom;white-space:normal}
+        [data-col=vif],[data-col=state],[data-col=frontend],[data-col=carrier],[data-col=mac],[data-col=bridge],[data-col=fault],[data-col=tap]{text-align:left}
+        td[data-col=fault]{white-space:normal;color:#a00;max-width:30em}
+        tr.up td[data-col=carrier]{color:#080}
+        tr.down td[data-col=carrier]{color:#b60;font-weight:600}
+        tr.disabled{background:#fdecea}tr.disabled td[data-col=state],tr.disabled td[data-col=carrier]{color:#a00;font-weight:600}
         td.empty{text-align:center;color:#777}
         footer{margin-top:1.5em;color:#777;font-size:.9em}
         </style>
