@@ -41,12 +41,14 @@ public static class Prerequisites
         return path!;
     }
 
-    /// <summary>With <c>CI=true</c> a missing prerequisite fails the test; otherwise it skips it.</summary>
-    public static void Require(bool present, string what, string packages = "gcc libxen-dev")
+    private static void Require(bool present, string what, string packages = "gcc libxen-dev") =>
+        RequireThat(present, $"{what} is missing (apt-get install -y {packages})");
+
+    /// <summary>With <c>CI=true</c> a missing prerequisite fails the test (<paramref name="message"/> says why); otherwise it skips it.</summary>
+    public static void RequireThat(bool present, string message)
     {
         if (present)
             return;
-        var message = $"{what} is missing (apt-get install -y {packages})";
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
             Assert.Fail(message);
         Skip.If(true, message);
