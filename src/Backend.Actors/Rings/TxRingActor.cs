@@ -185,6 +185,10 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Interlocked.Add(ref _status.TxPackets, done.Frames.Length);
         Interlocked.Add(ref _status.TxBytes, done.Bytes);
         Interlocked.Add(ref _status.TxErrors, done.Errors);
+        if (done.GsoChecksumFixups != 0)
+            Interlocked.Add(ref _status.RxGsoChecksumFixup, done.GsoChecksumFixups);
+        if (done.FragOverflows != 0)
+            Interlocked.Add(ref _status.TxFragOverflow, done.FragOverflows);
         Volatile.Write(ref _status.TxReqCons, _queue.RequestConsumer);
         Volatile.Write(ref _status.TxRspProd, _queue.ResponseProducer);
     }

@@ -9,13 +9,15 @@ namespace Backend.Xen.Netback;
 /// </summary>
 public readonly ref struct TxCompletion
 {
-    public TxCompletion(ReadOnlySpan<PacketBuffer> frames, bool notify, int answered, long bytes, int errors)
+    public TxCompletion(ReadOnlySpan<PacketBuffer> frames, bool notify, int answered, long bytes, int errors, int gsoChecksumFixups = 0, int fragOverflows = 0)
     {
         Frames = frames;
         Notify = notify;
         Answered = answered;
         Bytes = bytes;
         Errors = errors;
+        GsoChecksumFixups = gsoChecksumFixups;
+        FragOverflows = fragOverflows;
     }
 
     /// <summary>The frames whose copies succeeded, in ring order; valid until the next <see cref="TxQueue.Collect"/>.</summary>
@@ -32,4 +34,10 @@ public readonly ref struct TxCompletion
 
     /// <summary>Packets answered with ERROR: invalid, or a copy of theirs failed.</summary>
     public int Errors { get; }
+
+    /// <summary>Frames forwarded that Linux would have fixed up (<see cref="TxPacket.NeedsGsoChecksumFixup"/>).</summary>
+    public int GsoChecksumFixups { get; }
+
+    /// <summary>Frames forwarded with more slots than an skb has frags (<see cref="TxPacket.OverflowsSkbFrags"/>).</summary>
+    public int FragOverflows { get; }
 }

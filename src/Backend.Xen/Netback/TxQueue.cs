@@ -212,6 +212,8 @@ public sealed class TxQueue
         _frameCount = 0;
         long bytes = 0;
         var errors = 0;
+        var fixups = 0;
+        var overflows = 0;
         for (var i = 0; i < _pendingCount; i++)
         {
             ref var p = ref _pending[i];
@@ -228,6 +230,10 @@ public sealed class TxQueue
                     buffer.DataValidated = p.Packet.DataValidated;
                     _frames[_frameCount++] = buffer;
                     bytes += buffer.Length;
+                    if (p.Packet.NeedsGsoChecksumFixup)
+                        fixups++;
+                    if (p.Packet.OverflowsSkbFrags)
+                        overflows++;
                 }
                 else
                 {
@@ -245,7 +251,7 @@ public sealed class TxQueue
         _slotsUsed = 0;
         _copies!.Count = 0;
         var notify = _ring.PushResponsesAndCheckNotify();
-        return new TxCompletion(_frames.AsSpan(0, _frameCount), notify, answered, bytes, errors);
+        return new TxCompletion(_frames.AsSpan(0, _frameCount), notify, answered, bytes, errors, fixups, overflows);
     }
 
     /// <summary>

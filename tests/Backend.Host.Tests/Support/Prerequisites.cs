@@ -24,11 +24,31 @@ public static class Prerequisites
         Require(File.Exists("/usr/bin/lintian"), "lintian", "lintian");
     }
 
-    private static void Require(bool present, string what, string packages = "gcc libxen-dev")
+    /// <summary>promtool, to check and unit-test deploy/prometheus's rules (Debian ships it in prometheus).</summary>
+    public static string RequirePromtool() => RequireProgram("promtool", "prometheus");
+
+    /// <summary>Chromium, to load the status page headless as a browser would.</summary>
+    public static string RequireChromium() => RequireProgram("chromium", "chromium");
+
+    /// <summary>The program's path on PATH (or in /usr/bin), after <see cref="Require"/> of its package.</summary>
+    private static string RequireProgram(string program, string package)
+    {
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Append("/usr/bin")
+            .Select(dir => Path.Combine(dir, program))
+            .FirstOrDefault(File.Exists);
+        Require(path is not null, program, package);
+        return path!;
+    }
+
+    private static void Require(bool present, string what, string packages = "gcc libxen-dev") =>
+        RequireThat(present, $"{what} is missing (apt-get install -y {packages})");
+
+    /// <summary>With <c>CI=true</c> a missing prerequisite fails the test (<paramref name="message"/> says why); otherwise it skips it.</summary>
+    public static void RequireThat(bool present, string message)
     {
         if (present)
             return;
-        var message = $"{what} is missing (apt-get install -y {packages})";
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
             Assert.Fail(message);
         Skip.If(true, message);

@@ -167,6 +167,31 @@ public sealed class TxQueueTests : IDisposable
     }
 
     [Fact]
+    public void Forwarded_frames_are_counted_as_Linux_netback_counts_rx_gso_checksum_fixup_and_tx_frag_overflow()
+    {
+        Grant(8, 1);
+        for (uint gref = 100; gref < 119; gref++)
+            Grant(gref, (byte)gref);
+        // A GSO frame without csum_blank (Linux's checksum_setup fixes it up), one with it, and a frame of
+        // 19 data slots: 18 after the first, one more than a Linux skb's MAX_SKB_FRAGS.
+        _ring.Request(1000, NetTxFlags.ExtraInfo, id: 1).Gso(500)
+            .Request(1000, NetTxFlags.ExtraInfo | NetTxFlags.CsumBlank, id: 2).Gso(500)
+            .Packet([.. Enumerable.Repeat((ushort)60, 19)])
+            .Push();
+
+        var queue = NewQueue();
+        Assert.True(queue.Collect().Copy);
+        Assert.True(queue.Copies!.CopyWith(_guest, out _), "the copies were given up");
+        var done = queue.Complete();
+        foreach (var frame in done.Frames)
+            _frames.Add(frame);
+
+        Assert.Equal(3, done.Frames.Length);
+        Assert.Equal(1, done.GsoChecksumFixups);
+        Assert.Equal(1, done.FragOverflows);
+    }
+
+    [Fact]
     public void A_fatal_packet_stops_the_queue_after_answering_what_came_before_it()
     {
         Grant(100, 1);
