@@ -21,7 +21,7 @@ public sealed class SimDomainTests : IDisposable
         Assert.Contains("79", e.Message);
         Assert.False(Directory.Exists(tooLong));
 
-        var nested = Path.Combine(_root.DirectoryPath, "a", "b");
+        var nested = Path.Combine(_root.Root.Path, "a", "b");
         var root = new SimRoot(nested);
         Assert.True(Directory.Exists(nested));
         Assert.Equal(Path.Combine(nested, "dom3"), root.DomainDirectory(3));

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backend.Xen.Tests.Support;
 using Backend.Xen.XenStore;
 
 namespace Backend.Xen.Tests.XenStore;

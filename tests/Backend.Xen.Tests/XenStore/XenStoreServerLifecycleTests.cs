@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backend.Xen.Tests.Support;
 using Backend.Xen.XenStore;
 using Backend.Xen.XenStore.Server;
 
