@@ -3,7 +3,6 @@ using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Backend.Actors;
 using Backend.Actors.Bridge;
-using Backend.Actors.HostNetwork;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Backend.Actors;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;

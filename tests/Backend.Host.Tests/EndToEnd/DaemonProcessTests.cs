@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text.Json;
