@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Akka.Actor;
+using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
 
 namespace Backend.Actors.Bridge;
@@ -9,8 +10,8 @@ namespace Backend.Actors.Bridge;
 /// drain, learns their source MACs and hands them to the destination ports' RX ring actors, one batch per
 /// destination. Broadcast and unknown unicast are flooded, each extra copy into a pooled buffer. A frame
 /// from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>) with another source is
-/// dropped and counted before anything is learned from it. Used from one actor at a time (the vif's TX
-/// ring actor calls it inline, saving the hop through a bridge-port actor on every drain; the bridge's
+/// dropped and counted before anything is learned from it. Used from one actor at a time, its port's
+/// <see cref="BridgePortActor"/>, which takes the frames of each TX ring pass in one message (the bridge's
 /// tables are concurrent, so ports forward in parallel).
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)

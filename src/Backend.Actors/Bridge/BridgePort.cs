@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Backend.Xen.Abi;
 
 namespace Backend.Actors.Bridge;
 

@@ -4,9 +4,9 @@ using Backend.Xen.Buffers;
 namespace Backend.Actors.Bridge;
 
 /// <summary>
-/// A port on a learning bridge as an actor, for a frame source that is not a vif's TX ring (a vif's TX
-/// ring actor forwards inline with its own <see cref="BridgeForwarder"/>): takes frame batches and
-/// forwards them as <see cref="BridgeForwarder"/> does.
+/// A port on a learning bridge as an actor: takes the frame batches of its source (a vif's TX ring actor,
+/// one batch per pass; an uplink's TAP reader) and forwards them with its <see cref="BridgeForwarder"/>.
+/// A vif's runs on the vif's lane, so its TX ring actor's batch reaches it without a thread hand-off.
 /// </summary>
 public sealed class BridgePortActor : ReceiveActor
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.HostNetwork;
 

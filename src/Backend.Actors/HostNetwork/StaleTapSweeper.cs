@@ -1,6 +1,6 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.HostNetwork;
 

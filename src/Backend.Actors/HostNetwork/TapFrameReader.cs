@@ -10,7 +10,7 @@ namespace Backend.Actors.HostNetwork;
 /// offload state, and sends what one poll turn read to <see cref="Target"/> as one <see cref="FrameBatch"/>
 /// (a bridge port's forwarding actor, or a vif's RX ring actor). Runs on the poller's thread only.
 /// </summary>
-public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, int ingressPort, TapPortCounters counters) : ITapFrameHandler
+public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, TapPortCounters counters) : ITapFrameHandler
 {
     private FrameBatch? _batch;
 
@@ -48,7 +48,6 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, i
         var buffer = buffers.Rent(frame.Length);
         frame.CopyTo(buffer.Span);
         buffer.Length = frame.Length;
-        buffer.IngressPort = ingressPort;
         if (!TapOffload.FromTap(in header, buffer))
         {
             buffer.Return();

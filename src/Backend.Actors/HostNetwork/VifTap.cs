@@ -1,6 +1,6 @@
 using System.Globalization;
-using Backend.Actors.Vif;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.HostNetwork;
 

@@ -1,5 +1,6 @@
-using Backend.Actors.Vif;
 using Backend.Xen.Abi;
+using Backend.Xen.Netback;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Status;
 
@@ -29,6 +30,13 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     /// <summary>The vif's port on its learning bridge while connected (its counters start with the connection); null otherwise.</summary>
     public volatile Bridge.BridgePort? BridgePort;
 
+    /// <summary>
+    /// The link as the guest and the host see it: up while the vif is Connected and not disabled. Linux
+    /// netback also drops the carrier of a guest that stops taking frames (rx_stall_timeout); this daemon
+    /// has no stall detection yet (issue 15), so Connected and not disabled is the whole rule today.
+    /// </summary>
+    public bool Carrier => !Disabled && State == nameof(XenbusState.Connected);
+
     public long Restarts;
     public long Faults;
     public long TxPackets;
@@ -42,6 +50,17 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public long Events;
     /// <summary>Of those, the ones after which no ring had anything new (throttled when in a row).</summary>
     public long SpuriousEvents;
+    /// <summary>
+    /// Linux netback's ethtool counter of the same name: GSO frames from the guest (TX ring) without
+    /// NETTXF_csum_blank, whose checksum the backend must treat as partial (Linux's checksum_setup). "rx"
+    /// is the host's side of the vif, as in ethtool; counted by the TX ring actor from each pass (<see cref="TxCompletion"/>).
+    /// </summary>
+    public long RxGsoChecksumFixup;
+    /// <summary>
+    /// Linux netback's ethtool counter of the same name: frames from the guest spanning more slots after
+    /// the first than a Linux skb has frags (MAX_SKB_FRAGS, 17), which Linux must copy into a frag list.
+    /// </summary>
+    public long TxFragOverflow;
     /// <summary>Frames waiting in the RX queue or in an RX copy batch.</summary>
     public int RxQueued;
 

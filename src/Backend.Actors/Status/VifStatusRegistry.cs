@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Backend.Actors.Vif;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Status;
 

@@ -56,7 +56,7 @@ public sealed class UplinkActor : ReceiveActor
         // both ways they may be GSO frames.
         port.Backlog = _services.Options.NewBacklog(_mtu, gso: true);
         var forward = Context.ActorOf(BridgePortActor.Props(_bridge, port, _services.Buffers), "forward");
-        var reader = new TapFrameReader(_services.Buffers, forward, port.Id, _counters) { Carrier = true, Backlog = _services.Options.NewBacklog(_mtu, gso: true) };
+        var reader = new TapFrameReader(_services.Buffers, forward, _counters) { Carrier = true, Backlog = _services.Options.NewBacklog(_mtu, gso: true) };
         port.Connected = true;
         _taps.Read(_tap, reader, Self);
         _log.Info("uplink {Tap} joins bridge '{Bridge}'{LinuxBridge}, mtu {Mtu}", _tap.Name, _spec.Bridge,

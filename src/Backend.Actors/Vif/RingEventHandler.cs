@@ -6,7 +6,7 @@ using Backend.Xen.EventChannels;
 namespace Backend.Actors.Vif;
 
 /// <summary>
-/// Turns an event-channel notification into a <see cref="RingEvent.Notification"/> for the ring actors of
+/// Turns an event-channel notification into a <see cref="RingProtocol.RingEvent.Notification"/> for the ring actors of
 /// the port (both of them when the frontend uses one channel), on a port bound with a late EOI, as Linux's
 /// xen-netback since XSA-332. Each ring has at most one notification outstanding (<see cref="RingEventLatch"/>:
 /// a ring still busy with an earlier one is not told again, its drain covers the new one). The port stays
@@ -77,9 +77,9 @@ public sealed class RingEventHandler : IEventChannelHandler
             told |= 2;
         Interlocked.Or(ref _state, told);
         if ((told & 1) != 0)
-            _first.Tell(RingEvent.Notification);
+            _first.Tell(RingProtocol.RingEvent.Notification);
         if ((told & 2) != 0)
-            _second!.Tell(RingEvent.Notification);
+            _second!.Tell(RingProtocol.RingEvent.Notification);
     }
 
     /// <summary>A ring took the notification; the last one to take it judges it.</summary>

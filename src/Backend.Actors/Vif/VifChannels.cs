@@ -3,8 +3,8 @@ using Backend.Xen.EventChannels;
 namespace Backend.Actors.Vif;
 
 /// <summary>
-/// The local event-channel ports of one connected vif (one shared port, or split tx/rx). Set by the
-/// connection actor after binding and before it first kicks the rings. Each ring's
+/// The local event-channel ports of one connected vif (one shared port, or split tx/rx). Set by
+/// <see cref="VifConnection"/> after binding and before the rings are first kicked. Each ring's
 /// <see cref="RingEventLatch"/> lives here, with the connection, so that it outlives a restart of its ring
 /// actor.
 /// </summary>

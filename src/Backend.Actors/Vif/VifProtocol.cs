@@ -1,3 +1,5 @@
+using Backend.Xen.Xenbus;
+
 namespace Backend.Actors.Vif;
 
 /// <summary>The messages of <see cref="VifConnectionActor"/> and of its parent about it.</summary>

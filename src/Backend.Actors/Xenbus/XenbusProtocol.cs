@@ -1,3 +1,5 @@
+using Backend.Xen.Xenbus;
+
 namespace Backend.Actors.Xenbus;
 
 /// <summary>The messages of <see cref="XenbusSupervisor"/>.</summary>
@@ -12,7 +14,7 @@ public static class XenbusProtocol
     public sealed record BackendChanged(string Path);
 
     /// <summary>The answer to a look at one vif's backend directory (null <paramref name="Failure"/>: it was read).</summary>
-    public sealed record VifChecked(Vif.VifId Vif, bool Exists, Exception? Failure);
+    public sealed record VifChecked(VifId Vif, bool Exists, Exception? Failure);
 
     /// <summary>The answer to a listing of one domain's backend directory: its handles, null when it is gone.</summary>
     public sealed record DomainScanned(ushort DomId, IReadOnlyList<string>? Handles, Exception? Failure);

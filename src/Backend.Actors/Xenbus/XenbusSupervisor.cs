@@ -1,10 +1,10 @@
-using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
 using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Vif;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Xenbus;
 
@@ -112,30 +112,24 @@ public sealed class XenbusSupervisor : ReceiveActor
             OpenRingsWhenAttached();
             return;
         }
-        if (path.Length <= _root.Length || !path.StartsWith(_root, StringComparison.Ordinal) || path[_root.Length] != '/')
+        var parsed = VifPaths.ParseWatchPath(_root, path);
+        switch (parsed.Kind)
         {
-            // The root itself (initial event, creation, removal): look at everything.
-            await TryRescanAsync();
-            return;
+            case VifWatchPathKind.Root:
+                // The root itself (initial event, creation, removal): look at everything.
+                await TryRescanAsync();
+                break;
+            case VifWatchPathKind.Domain:
+                RescanDomain(parsed.Vif.DomId);
+                break;
+            case VifWatchPathKind.VifDirectory:
+                CheckVif(parsed.Vif);
+                break;
+            case VifWatchPathKind.VifNode when !_vifs.ContainsKey(parsed.Vif) || _vifChecks.ContainsKey(parsed.Vif):
+                // A key of a vif we do not serve yet, or one whose look is in flight (its answer may be stale).
+                CheckVif(parsed.Vif);
+                break;
         }
-        var rest = path.AsSpan(_root.Length + 1);
-        var slash = rest.IndexOf('/');
-        var domText = slash < 0 ? rest : rest[..slash];
-        if (!TryParseId(domText, 0x7FEF, out var domid))
-            return;
-        if (slash < 0)
-        {
-            RescanDomain((ushort)domid);
-            return;
-        }
-        rest = rest[(slash + 1)..];
-        slash = rest.IndexOf('/');
-        var handleText = slash < 0 ? rest : rest[..slash];
-        if (!TryParseId(handleText, uint.MaxValue, out var handle))
-            return;
-        var id = new VifId((ushort)domid, handle);
-        if (slash < 0 || !_vifs.ContainsKey(id) || _vifChecks.ContainsKey(id))
-            CheckVif(id);
     }
 
     /// <summary>
@@ -161,11 +155,11 @@ public sealed class XenbusSupervisor : ReceiveActor
         var present = new HashSet<VifId>();
         foreach (var domText in await _services.XenStore.DirectoryAsync(_root) ?? [])
         {
-            if (!TryParseId(domText, 0x7FEF, out var domid))
+            if (!VifPaths.TryParseDomId(domText, out var domid))
                 continue;
             foreach (var handleText in await _services.XenStore.DirectoryAsync($"{_root}/{domText}") ?? [])
-                if (TryParseId(handleText, uint.MaxValue, out var handle))
-                    present.Add(new VifId((ushort)domid, handle));
+                if (VifPaths.TryParseHandle(handleText, out var handle))
+                    present.Add(new VifId(domid, handle));
         }
         Reconcile(present, [.. _vifs.Keys], _ => true);
     }
@@ -186,7 +180,7 @@ public sealed class XenbusSupervisor : ReceiveActor
             return;
         var present = new HashSet<VifId>();
         foreach (var handleText in scanned.Handles ?? [])
-            if (TryParseId(handleText, uint.MaxValue, out var handle))
+            if (VifPaths.TryParseHandle(handleText, out var handle))
                 present.Add(new VifId(domid, handle));
         var known = new List<VifId>();
         if (_handles.TryGetValue(domid, out var handles))
@@ -360,7 +354,4 @@ public sealed class XenbusSupervisor : ReceiveActor
         if (_handles.TryGetValue(id.DomId, out var handles) && handles.Remove(id.Handle) && handles.Count == 0)
             _handles.Remove(id.DomId);
     }
-
-    private static bool TryParseId(ReadOnlySpan<char> text, uint max, out uint value) =>
-        uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value <= max && text.Length <= 10;
 }

@@ -3,8 +3,9 @@ namespace Backend.Host.Admin;
 /// <summary>
 /// A vif's counters in <c>GET /status</c>; TX is guest to host, RX host to guest, as in netif.h.
 /// Notifications are the backend's to the guest; Events the guest's to the backend, of which
-/// SpuriousEvents brought nothing new.
+/// SpuriousEvents brought nothing new. RxGsoChecksumFixup and TxFragOverflow are Linux netback's ethtool
+/// counters of those names (rx_gso_checksum_fixup, tx_frag_overflow), both about frames from the guest.
 /// </summary>
 public sealed record VifCountersDocument(
     long TxPackets, long TxBytes, long TxErrors, long RxPackets, long RxBytes, long RxDropped, long Notifications,
-    long Events, long SpuriousEvents);
+    long Events, long SpuriousEvents, long RxGsoChecksumFixup, long TxFragOverflow);

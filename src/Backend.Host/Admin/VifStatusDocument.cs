@@ -14,6 +14,7 @@ public sealed record VifStatusDocument(
     int Mtu,
     string Features,
     bool Disabled,
+    bool Carrier,
     string? Fault,
     long Faults,
     long Restarts,
@@ -24,11 +25,12 @@ public sealed record VifStatusDocument(
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
-        v.Disabled, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts),
+        v.Disabled, v.Carrier, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts),
         new VifCountersDocument(
             Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
-            Interlocked.Read(ref v.Notifications), Interlocked.Read(ref v.Events), Interlocked.Read(ref v.SpuriousEvents)),
+            Interlocked.Read(ref v.Notifications), Interlocked.Read(ref v.Events), Interlocked.Read(ref v.SpuriousEvents),
+            Interlocked.Read(ref v.RxGsoChecksumFixup), Interlocked.Read(ref v.TxFragOverflow)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
         v.BridgePort is { } port ? BridgePortDocument.From(port) : null);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Backend.Host.Bench;
+using Backend.Xen.Abi;
 
 namespace Backend.Host.Cli;
 
@@ -88,7 +89,7 @@ public static class BenchCommand
             var first = parse.GetValue(firstDomId);
             var count = parse.GetValue(pairs);
             var backend = parse.GetValue(backendDomId);
-            if (count < 1 || first < 1 || first + 2 * count > 0x7FF0 || backend is < 0 or >= 0x7FF0)
+            if (count < 1 || first < 1 || first + 2 * count > DomId.FirstReserved || !DomId.IsDomain(backend))
             {
                 Console.Error.WriteLine("xnb bench guests: --pairs, --first-domid or --backend-domid out of range");
                 return 2;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using Backend.Xen.Abi;
 using Backend.Xen.Platform.Sim.Netfront;
 using Backend.Xen.XenStore;
 
@@ -44,8 +45,8 @@ public static class SimGuestCommand
                 return Fail($"--mode: '{modeText}' is not echo, ping or stream");
             var d = parse.GetRequiredValue(domid);
             var b = parse.GetValue(backend);
-            if (d is < 1 or > 0x7FEF || b is < 0 or > 0x7FEF)
-                return Fail("--domid must be 1 to 32751 and --backend-domid 0 to 32751");
+            if (d < 1 || !DomId.IsDomain(d) || !DomId.IsDomain(b))
+                return Fail($"--domid must be 1 to {DomId.Max} and --backend-domid 0 to {DomId.Max}");
 
             var options = new SimGuestOptions
             {

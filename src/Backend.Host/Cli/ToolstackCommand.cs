@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Backend.Host.Hosting;
+using Backend.Xen.Abi;
 using Backend.Xen.Platform.Sim;
 using Backend.Xen.Platform.Sim.Toolstack;
 using Backend.Xen.XenStore;
@@ -77,9 +78,9 @@ public static class ToolstackCommand
 
     private static async Task<int> RunAsync(string rootPath, int guest, int handle, int backend, Func<SimToolstack, SimRoot, ushort, int, ushort, Task> action, CancellationToken ct)
     {
-        if (guest is < 1 or > 0x7FEF || backend is < 0 or > 0x7FEF)
+        if (guest < 1 || !DomId.IsDomain(guest) || !DomId.IsDomain(backend))
         {
-            Console.Error.WriteLine("xnb toolstack: --guest must be 1 to 32751 and --backend-domid 0 to 32751");
+            Console.Error.WriteLine($"xnb toolstack: --guest must be 1 to {DomId.Max} and --backend-domid 0 to {DomId.Max}");
             return 2;
         }
         if (rootPath.Length is 0 or > DaemonSettings.MaxSimRootLength || !Directory.Exists(rootPath))

@@ -7,6 +7,7 @@ using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
 using Backend.Host.Admin;
+using Backend.Host.Metrics;
 using Backend.Host.Systemd;
 using Backend.Xen.Buffers;
 using Microsoft.AspNetCore.Builder;
@@ -31,13 +32,14 @@ public sealed class DaemonHost : IAsyncDisposable
 
     private readonly HostNetworking _network;
 
-    private DaemonHost(WebApplication app, VifStatusRegistry status, BridgeSet bridges, PacketBufferPool buffers, HostNetworking network)
+    private DaemonHost(WebApplication app, VifStatusRegistry status, BridgeSet bridges, PacketBufferPool buffers, HostNetworking network, XnbMetrics metrics)
     {
         _app = app;
         Status = status;
         Bridges = bridges;
         Buffers = buffers;
         _network = network;
+        Metrics = metrics;
     }
 
     public VifStatusRegistry Status { get; }
@@ -45,6 +47,9 @@ public sealed class DaemonHost : IAsyncDisposable
     public BridgeSet Bridges { get; }
 
     public PacketBufferPool Buffers { get; }
+
+    /// <summary>The meter <c>xnb</c>: every counter of <see cref="Status"/>, the uplinks and the buffers as instruments.</summary>
+    public XnbMetrics Metrics { get; }
 
     /// <summary>Completes once the xenstore watch on backend/vif is set.</summary>
     public Task Ready => _ready.Task;
@@ -121,10 +126,11 @@ public sealed class DaemonHost : IAsyncDisposable
         });
 
         var app = builder.Build();
-        host = new DaemonHost(app, status, bridges, buffers, network);
+        var metrics = new XnbMetrics(status, network.UplinkStatus, buffers);
+        host = new DaemonHost(app, status, bridges, buffers, network, metrics);
         if (access.Token is { } token)
             AdminAuthentication.Use(app, token);
-        AdminEndpoints.Map(app, status, buffers, xen, network);
+        AdminEndpoints.Map(app, status, metrics, xen, network);
         return host;
     }
 
@@ -164,6 +170,7 @@ public sealed class DaemonHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+        Metrics.Dispose();
         // After the actors: nothing reads or writes the TAPs any more (they stay, being persistent).
         _network.Dispose();
         Buffers.Dispose();

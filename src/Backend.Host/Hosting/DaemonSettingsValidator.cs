@@ -1,3 +1,5 @@
+using Backend.Xen.Abi;
+
 namespace Backend.Host.Hosting;
 
 /// <summary>Checks <see cref="DaemonSettings"/> and says, one line per bad value, what is wrong and where.</summary>
@@ -15,8 +17,8 @@ public static class DaemonSettingsValidator
             else if (root.Length > DaemonSettings.MaxSimRootLength)
                 errors.Add($"SimRoot (--sim-root): '{root}' is {root.Length} characters; at most {DaemonSettings.MaxSimRootLength} fit a socket path");
         }
-        if (s.DomId is < 0 or > 0x7FEF)
-            errors.Add($"DomId (--domid): {s.DomId} is not a domain id (0 to 32751)");
+        if (!DomId.IsDomain(s.DomId))
+            errors.Add($"DomId (--domid): {s.DomId} is not a domain id (0 to {DomId.Max})");
         if (s.XenStore is { Length: 0 })
             errors.Add("XenStore (--xenstore): empty path");
         ValidateAdmin(s, errors);

@@ -40,9 +40,6 @@ public sealed unsafe class PacketBuffer
     /// <summary>The sender vouched for the checksum (NETTXF_data_validated).</summary>
     public bool DataValidated { get; set; }
 
-    /// <summary>The port it came in on, so that the bridge never sends it back there.</summary>
-    public int IngressPort { get; set; }
-
     public Span<byte> Span => new((void*)Address, Capacity);
 
     public Span<byte> Frame => new((void*)Address, Length);
@@ -55,7 +52,6 @@ public sealed unsafe class PacketBuffer
         GsoSize = 0;
         ChecksumBlank = false;
         DataValidated = false;
-        IngressPort = -1;
     }
 
     /// <summary>Copies the frame and its metadata from <paramref name="other"/> (which must fit).</summary>
@@ -67,7 +63,6 @@ public sealed unsafe class PacketBuffer
         GsoSize = other.GsoSize;
         ChecksumBlank = other.ChecksumBlank;
         DataValidated = other.DataValidated;
-        IngressPort = other.IngressPort;
     }
 
     /// <summary>Hands the buffer back to its pool; the caller must not touch it afterwards.</summary>

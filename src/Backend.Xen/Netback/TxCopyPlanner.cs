@@ -77,7 +77,7 @@ public static class TxCopyPlanner
 
     /// <summary>
     /// After the copy: true when every segment of one packet copied. One failure fails the whole packet:
-    /// the frame is dropped and all its data slots are answered ERROR (<see cref="TxError.CopyFailed"/>).
+    /// the frame is dropped and all its data slots are answered ERROR (Linux's xenvif_tx_check_gop).
     /// </summary>
     public static bool Succeeded(ReadOnlySpan<GrantCopySegment> packetSegments, out short firstFailure)
     {

@@ -14,9 +14,6 @@ public enum TxError
     /// <summary>The first slot's own share (its size minus the later slots') is under an Ethernet header.</summary>
     FirstSlotTooSmall,
 
-    /// <summary>A grant copy of one of the packet's slots failed.</summary>
-    CopyFailed,
-
     /// <summary>The packet's GSO size is under <see cref="Offload.GsoLimits.MinSize"/> (but not 0, which is fatal).</summary>
     GsoSizeTooSmall,
 

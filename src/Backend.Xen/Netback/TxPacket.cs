@@ -95,6 +95,21 @@ public readonly struct TxPacket
     /// <summary>The GSO segment size (MSS), or 0 without a GSO extra.</summary>
     public ushort GsoSize => HasGso ? Gso.GsoSize : (ushort)0;
 
+    /// <summary>Linux's MAX_SKB_FRAGS with 4 KiB pages (and CONFIG_MAX_SKB_FRAGS' default).</summary>
+    public const int LinuxMaxSkbFrags = 17;
+
+    /// <summary>
+    /// Linux netback's checksum_setup: "A GSO SKB must be CHECKSUM_PARTIAL", so a GSO frame without
+    /// csum_blank is fixed up; its ethtool counter rx_gso_checksum_fixup counts these.
+    /// </summary>
+    public bool NeedsGsoChecksumFixup => HasGso && !ChecksumBlank;
+
+    /// <summary>
+    /// Linux's xenvif_tx_build_gops: more slots after the first than an skb has frags (frag_overflow), which
+    /// Linux copies into a frag list; its ethtool counter tx_frag_overflow counts these.
+    /// </summary>
+    public bool OverflowsSkbFrags => DataSlots - 1 > LinuxMaxSkbFrags;
+
     /// <summary>The last multicast-add extra; <c>Type</c> is 0 when there is none.</summary>
     public NetifExtraInfo MulticastAdd { get; }
 

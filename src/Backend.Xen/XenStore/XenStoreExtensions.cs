@@ -1,11 +1,12 @@
-using System.Globalization;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Xen.XenStore;
 
 /// <summary>
-/// Typed reads and transactions over any <see cref="IXenStore"/>. Numbers are read strictly (decimal digits,
-/// a sign only for signed types, nothing else): a value a guest wrote is hostile, and a malformed one is a
-/// <see cref="XenStoreValueException"/> naming the path and the value, never a silent default.
+/// Typed reads and transactions over any <see cref="IXenStore"/>. Values are read in the one strict grammar
+/// (<see cref="XenStoreValue"/>: decimal digits, a '-' only for signed types, nothing else): a value a guest
+/// wrote is hostile, and a malformed one is a <see cref="XenStoreValueException"/> naming the path and the
+/// value, never a silent default.
 /// </summary>
 public static class XenStoreExtensions
 {
@@ -18,7 +19,7 @@ public static class XenStoreExtensions
         var value = await store.ReadAsync(path, transaction, cancellationToken).ConfigureAwait(false);
         if (value is null)
             return null;
-        return int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed)
+        return XenStoreValue.TryParseInt(value, out var parsed)
             ? parsed
             : throw new XenStoreValueException(path, value, "a decimal int");
     }
@@ -29,7 +30,7 @@ public static class XenStoreExtensions
         var value = await store.ReadAsync(path, transaction, cancellationToken).ConfigureAwait(false);
         if (value is null)
             return null;
-        return uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+        return XenStoreValue.TryParseUInt(value, out var parsed)
             ? parsed
             : throw new XenStoreValueException(path, value, "a decimal unsigned 32-bit number");
     }
@@ -40,7 +41,7 @@ public static class XenStoreExtensions
         var value = await store.ReadAsync(path, transaction, cancellationToken).ConfigureAwait(false);
         if (value is null)
             return null;
-        return ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+        return XenStoreValue.TryParseULong(value, out var parsed)
             ? parsed
             : throw new XenStoreValueException(path, value, "a decimal unsigned 64-bit number");
     }
@@ -49,13 +50,9 @@ public static class XenStoreExtensions
     public static async Task<bool?> ReadBoolAsync(this IXenStore store, string path, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default)
     {
         var value = await store.ReadAsync(path, transaction, cancellationToken).ConfigureAwait(false);
-        return value switch
-        {
-            null => null,
-            "0" => false,
-            "1" => true,
-            _ => throw new XenStoreValueException(path, value, "0 or 1"),
-        };
+        if (value is null)
+            return null;
+        return XenStoreValue.TryParseFlag(value, out var flag) ? flag : throw new XenStoreValueException(path, value, "0 or 1");
     }
 
     /// <summary>

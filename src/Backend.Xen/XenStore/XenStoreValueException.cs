@@ -4,7 +4,7 @@ namespace Backend.Xen.XenStore;
 public sealed class XenStoreValueException : Exception
 {
     public XenStoreValueException(string path, string value, string expected)
-        : base($"xenstore {path} = \"{Printable(value)}\" is not {expected}")
+        : base($"xenstore {path} = \"{PrintableValue.Of(value)}\" is not {expected}")
     {
         Path = path;
         Value = value;
@@ -13,15 +13,4 @@ public sealed class XenStoreValueException : Exception
     public string Path { get; }
 
     public string Value { get; }
-
-    // A guest chooses the value: keep the message one readable line of bounded length.
-    private static string Printable(string value)
-    {
-        const int max = 64;
-        var length = Math.Min(value.Length, max);
-        var chars = new char[length];
-        for (var i = 0; i < length; i++)
-            chars[i] = value[i] is >= ' ' and <= '~' ? value[i] : '?';
-        return value.Length > max ? new string(chars) + "..." : new string(chars);
-    }
 }

@@ -1,5 +1,6 @@
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Bridge;
+using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
 
 namespace Backend.Actors.Tests.DataPath;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Backend.Actors.Bridge;
+using Backend.Xen.Abi;
 
 namespace Backend.Actors.Tests.DataPath;
 

@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using Akka.Actor;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Rings;
 using Backend.Actors.Tests.Support;
@@ -7,6 +10,7 @@ using Backend.Actors.Vif;
 using Backend.Xen.Abi;
 using Backend.Xen.Grants;
 using Backend.Xen.Rings;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Tests.DataPath;
 
@@ -46,12 +50,12 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
 
     private unsafe ref SharedRingHeader Header => ref *(SharedRingHeader*)_page.Address;
 
-    private IActorRef StartTx(VifChannels channels, IActorRef hypercall)
+    private IActorRef StartTx(VifChannels channels, IActorRef hypercall, RateLimit? rate = null, IActorRef? bridgePort = null)
     {
         var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
             new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
         // The test's hold on the page is the actor's: it lets go when it stops.
-        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, CreateTestProbe().Ref, 0, null));
+        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, bridgePort ?? CreateTestProbe().Ref, rate));
     }
 
     /// <summary>
@@ -81,7 +85,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         bool tookNext;
         try
         {
-            tx.Tell(RingEvent.Instance);
+            tx.Tell(RingProtocol.RingEvent.Instance);
             await AwaitAssertAsync(() => Assert.True(Volatile.Read(ref _replays) >= 3, "the guest never replayed"), Timeout);
             var identity = tx.Ask<ActorIdentity>(new Identify(null));
             tookNext = await Task.WhenAny(identity, Task.Delay(Timeout)) == identity;
@@ -121,7 +125,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         hypercall.ExpectMsg<GrantCopyBatch>();
         await EventFilter.Exception<InvalidOperationException>(contains: "injected fault").ExpectOneAsync(() =>
         {
-            tx.Tell(new TxRingActor.InjectFault("with a copy in flight"));
+            tx.Tell(new RingProtocol.InjectFault("with a copy in flight"));
             return Task.CompletedTask;
         });
         Assert.Equal(0, events.LateEoiCount);
@@ -135,5 +139,45 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
         Assert.Equal(1u, Volatile.Read(ref Header.RspProd));
         Assert.Equal(NetifResponseStatus.Okay, _front.CopyResponse(0).Status);
+    }
+
+    [Fact]
+    public async Task A_vif_over_its_rate_has_its_packets_wait_on_the_ring_until_a_later_period_s_credit_and_none_is_dropped()
+    {
+        for (var i = 0; i < 3; i++)
+            _front.WriteRequest((uint)i, new NetifTxRequest { Gref = 8, Id = (ushort)i, Size = 600 });
+        Volatile.Write(ref Header.ReqProd, 3u);
+        var hypercall = CreateTestProbe();
+        hypercall.SetAutoPilot(new DelegateAutoPilot((_, message) =>
+        {
+            if (message is GrantCopyBatch batch)
+            {
+                foreach (ref var segment in batch.Used)
+                    segment.Status = GrantStatus.Okay;
+                batch.Owner.Tell(batch);
+            }
+            return AutoPilot.KeepRunning;
+        }));
+        var bridge = CreateTestProbe();
+        var period = TimeSpan.FromMilliseconds(200);
+        var started = Stopwatch.StartNew();
+        var tx = StartTx(new VifChannels(new RecordingEventChannels()), hypercall.Ref, new RateLimit(1000, (ulong)period.TotalMicroseconds), bridge.Ref);
+        tx.Tell(RingProtocol.RingEvent.Instance);
+
+        // 600 of the period's 1000 bytes go at once; the next two wait on the ring for the next period's credit.
+        var first = bridge.ExpectMsg<FrameBatch>(Timeout);
+        Assert.Equal(1, first.Count);
+        first.Discard();
+        var rest = bridge.ExpectMsg<FrameBatch>(Timeout);
+        var elapsed = started.Elapsed;
+        Assert.Equal(2, rest.Count);
+        rest.Discard();
+        Assert.True(elapsed >= period, $"the packets over the rate went after {elapsed.TotalMilliseconds} ms, within the first period");
+
+        var status = _sim.Status.GetOrAdd(Vif);
+        await AwaitAssertAsync(() => Assert.Equal(3u, Volatile.Read(ref Header.RspProd)), Timeout);
+        for (var i = 0u; i < 3; i++)
+            Assert.Equal(NetifResponseStatus.Okay, _front.CopyResponse(i).Status);
+        Assert.Equal(0, Interlocked.Read(ref status.TxErrors));
     }
 }

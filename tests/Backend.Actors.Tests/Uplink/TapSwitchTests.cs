@@ -2,12 +2,12 @@ using System.Net;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Tests.Support;
-using Backend.Actors.Vif;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim.Netfront;
 using Backend.Xen.Platform.Sim.Toolstack;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Tests.Uplink;
 

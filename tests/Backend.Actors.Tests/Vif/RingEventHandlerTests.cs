@@ -3,6 +3,8 @@ using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Vif;
+using Backend.Xen.Xenbus;
+using RingEvent = Backend.Actors.Rings.RingProtocol.RingEvent;
 
 namespace Backend.Actors.Tests.Vif;
 

@@ -66,7 +66,7 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         StartSupervisor();
         await AwaitValue($"{Be(5)}/state", "2");
         Assert.Equal("connected", await _sim.XenStore.ReadAsync($"{Be(5)}/hotplug-status"));
-        foreach (var (key, value) in Backend.Actors.Vif.VifConnectionActor.Features)
+        foreach (var (key, value) in Backend.Xen.Xenbus.NetbackFeatures.All)
             Assert.Equal(value, await _sim.XenStore.ReadAsync($"{Be(5)}/{key}"));
     }
 

@@ -3,9 +3,10 @@ using Akka.Actor;
 using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
-using Backend.Actors.Vif;
 using Backend.Host.Admin;
+using Backend.Host.Tests.Metrics;
 using Backend.Xen.Buffers;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Host.Tests.Admin;
 
@@ -81,22 +82,22 @@ public sealed class AdminDocumentTests
         [new UplinkStatusDocument("lan", new TapCountersDocument("xnbup0", 31, 32, 33, 34, 0))];
 
     [Theory]
-    [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
-    [InlineData("xnb_vif_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 8")]
-    [InlineData("xnb_vif_spurious_events_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 3")]
-    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
-    [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
-    [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
-    [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
-    [InlineData("xnb_vif_bridge_dropped_spoofed_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 16")]
-    [InlineData("xnb_vif_bridge_dropped_backlog_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
-    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
-    [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
-    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
-    [InlineData("xnb_vif_tap_from_host_dropped_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 23")]
-    [InlineData("xnb_vif_tap_to_host_dropped_total{vif=\"vif6.1\",domid=\"6\",handle=\"1\"} 24")]
-    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 0")]
-    [InlineData("xnb_vif_connected{vif=\"vif5.0\",domid=\"5\",handle=\"0\"} 1")]
+    [InlineData("xnb_vif_rx_packets_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 7")]
+    [InlineData("xnb_vif_events_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 8")]
+    [InlineData("xnb_vif_spurious_events_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 3")]
+    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 11")]
+    [InlineData("xnb_vif_bridge_flooded_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 12")]
+    [InlineData("xnb_vif_bridge_dropped_mtu_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 13")]
+    [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
+    [InlineData("xnb_vif_bridge_dropped_spoofed_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 16")]
+    [InlineData("xnb_vif_bridge_dropped_backlog_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
+    [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
+    [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
+    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
+    [InlineData("xnb_vif_tap_from_host_dropped_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 23")]
+    [InlineData("xnb_vif_tap_to_host_dropped_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 24")]
+    [InlineData("xnb_vif_tap_to_host_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 0")]
+    [InlineData("xnb_vif_connected{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 1")]
     [InlineData("xnb_vifs 2")]
     [InlineData("xnb_uplink_from_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 31")]
     [InlineData("xnb_uplink_to_host_total{uplink=\"xnbup0\",bridge=\"lan\"} 32")]
@@ -109,7 +110,7 @@ public sealed class AdminDocumentTests
     public void Metrics_carry_every_counter(string line)
     {
         using var buffers = Buffers();
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers);
+        var metrics = XnbMetricsTests.Exposition(Registry(out _, out _), buffers, Uplinks);
         Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
     }
 
@@ -117,9 +118,11 @@ public sealed class AdminDocumentTests
     public void Every_metric_has_help_and_type()
     {
         using var buffers = Buffers();
-        var metrics = PrometheusWriter.Write(Registry(out _, out _), Uplinks, buffers).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var metrics = XnbMetricsTests.Exposition(Registry(out _, out _), buffers, Uplinks).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
-        Assert.Equal(33, names.Count);
+        // The 33 of before the meter (issue 17 keeps them all, PrometheusNamesTests lists them) and, since,
+        // the two Linux netback ethtool counters, the carrier, the build info and the start time.
+        Assert.Equal(38, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);

@@ -45,7 +45,7 @@ public sealed class AdminEndpointSecurityTests
         using var http = new HttpClient { BaseAddress = new Uri(url) };
 
         Assert.Equal("ok", (await http.GetStringAsync("/healthz")).Trim());
-        foreach (var path in new[] { "/status", "/metrics", "/nothing-here" })
+        foreach (var path in new[] { "/", "/status", "/metrics", "/nothing-here" })
         {
             using var anonymous = await http.GetAsync(path);
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);

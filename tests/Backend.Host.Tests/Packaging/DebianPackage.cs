@@ -14,7 +14,7 @@ public sealed class DebianPackage : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"xnb-deb-{Guid.NewGuid():N}");
     private Task<string>? _build;
 
-    public static string Repository { get; } = FindRepository();
+    public static string Repository => Support.Repository.Root;
 
     /// <summary>Where the package was unpacked (dpkg-deb -x): its files as they land under /.</summary>
     public string Unpacked => Path.Combine(_directory, "root");
@@ -50,13 +50,5 @@ public sealed class DebianPackage : IAsyncLifetime
         try { Directory.Delete(_directory, recursive: true); }
         catch (IOException) { }
         return Task.CompletedTask;
-    }
-
-    private static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Backend.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"no Backend.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -20,4 +20,18 @@ public static class Prerequisites
         Prerequisite.RequireFile("/usr/bin/dpkg-deb", "dpkg");
         Prerequisite.RequireFile("/usr/bin/lintian", "lintian");
     }
+
+    /// <summary>promtool, to check and unit-test deploy/prometheus's rules (Debian ships it in prometheus).</summary>
+    public static string RequirePromtool() => RequireProgram("promtool", "prometheus");
+
+    /// <summary>Chromium, to load the status page headless as a browser would.</summary>
+    public static string RequireChromium() => RequireProgram("chromium", "chromium");
+
+    /// <summary>The program's path on PATH (or in /usr/bin), after <see cref="Prerequisite.Require"/> of its package.</summary>
+    private static string RequireProgram(string program, string package)
+    {
+        var path = Prerequisite.FindOnPath(program) ?? (File.Exists("/usr/bin/" + program) ? "/usr/bin/" + program : null);
+        Prerequisite.Require(path is not null, $"{program} (apt-get install {package})");
+        return path!;
+    }
 }

@@ -210,7 +210,7 @@ public class RxFreeBsdPortTests
         const uint start = 5;
         using var ring = new RxTestRing(start);
         ring.Post((33, 7));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         guest.Grant(7);
         using var frame = new RxTestFrame(128);
 
@@ -234,7 +234,7 @@ public class RxFreeBsdPortTests
         const uint gref = 65;
         using var ring = new RxTestRing(start);
         ring.Post((id, gref), (id + 1, gref + 1));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         guest.Grant(gref);
         guest.Grant(gref + 1);
         using var frame = new RxTestFrame(14);
@@ -266,7 +266,7 @@ public class RxFreeBsdPortTests
         const uint start = 15;
         using var ring = new RxTestRing(start);
         ring.Post((17, 24), (37, 34));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         guest.Grant(24);
         guest.Grant(34);
         using var frame = new RxTestFrame(PageSize + 100);
@@ -295,7 +295,7 @@ public class RxFreeBsdPortTests
         const uint start = 14;
         using var ring = new RxTestRing(start);
         ring.Post((47, 54));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         guest.Grant(54);
         using var frame = new RxTestFrame(Mhlen - 5 + Mhlen - 15, pageOffset: PageSize - (Mhlen - 5));
 
@@ -321,7 +321,7 @@ public class RxFreeBsdPortTests
         const ushort canary = 6859;
         using var ring = new RxTestRing(start);
         ring.Post((7, 42), (8, 43), (9, 44), (10, 45), (canary, canary));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         for (uint gref = 42; gref <= 45; gref++)
             guest.Grant(gref);
         using var frame = new RxTestFrame(7 * Mclbytes);
@@ -343,7 +343,7 @@ public class RxFreeBsdPortTests
         Assert.Equal((canary, (uint)canary), (untouched.Id, untouched.Gref));
     }
 
-    internal static RxPacket PlanAndCopy(RxTestRing ring, RxGuestPages guest, in RxFrame frame,
+    internal static RxPacket PlanAndCopy(RxTestRing ring, GuestPages guest, in RxFrame frame,
         out GrantCopySegment[] batch, out int used)
     {
         Assert.Equal(RxPlanStatus.Ok, RxSlotPlanner.Plan(frame, ring.Back, ring.Back.ReadRequestProducer(), out RxPacket packet));
@@ -354,7 +354,7 @@ public class RxFreeBsdPortTests
         return packet;
     }
 
-    internal static int SendOne(RxTestRing ring, RxGuestPages guest, in RxFrame frame)
+    internal static int SendOne(RxTestRing ring, GuestPages guest, in RxFrame frame)
     {
         RxPacket packet = PlanAndCopy(ring, guest, frame, out GrantCopySegment[] batch, out int used);
         int responses = RxResponder.Respond(packet, batch.AsSpan(0, used), ring.Back);

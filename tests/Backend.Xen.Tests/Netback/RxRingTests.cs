@@ -143,7 +143,7 @@ public class RxRingTests
     {
         using var ring = new RxTestRing();
         ring.Post((1, 500), (2, 501), (3, 502));
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         guest.Grant(500);
         guest.Grant(502);   // 501 is not granted: a hostile or buggy frontend
         using var big = new RxTestFrame(PageSize + 20);
@@ -231,9 +231,9 @@ public class RxRingTests
         Assert.Equal(8, System.Runtime.CompilerServices.Unsafe.SizeOf<NetifRxResponse>());
     }
 
-    private static RxGuestPages GrantAll(int count)
+    private static GuestPages GrantAll(int count)
     {
-        var guest = new RxGuestPages(Domid);
+        var guest = new GuestPages(Domid);
         for (uint n = 0; n < count; n++)
             guest.Grant(1000 + n);
         return guest;

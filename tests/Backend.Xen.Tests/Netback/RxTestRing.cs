@@ -25,6 +25,9 @@ internal sealed class RxTestRing : IDisposable
     public BackRing<NetifRxRequest, NetifRxResponse> Back { get; }
     public ref SharedRingHeader Header => ref _page.Header;
 
+    /// <summary>The shared page, for a queue that makes its own back ring on it.</summary>
+    public nint Address => _page.Address;
+
     /// <summary>Posts one request per (id, gref) and pushes them; returns req_prod.</summary>
     public uint Post(params (ushort Id, uint Gref)[] requests)
     {

@@ -11,7 +11,7 @@ public static class SimxenCReference
     public const string SourceDirectory = "/work/shared/simxen-c";
 
     private static readonly Lock Gate = new();
-    private static string? s_buildDirectory;
+    private static string? _buildDirectory;
 
     /// <summary>Builds (once) and returns the folder holding cback, sxtool and sxtest.</summary>
     public static string Build()
@@ -22,13 +22,13 @@ public static class SimxenCReference
         Prerequisite.RequireFile(Path.Combine(SourceDirectory, "build.sh"), "the simxen-c sources in /work/shared");
         lock (Gate)
         {
-            if (s_buildDirectory is not null)
-                return s_buildDirectory;
+            if (_buildDirectory is not null)
+                return _buildDirectory;
             // Keyed by the sources' hash and renamed into place when complete, so that later test runs (and
             // concurrent ones) reuse a finished build and never see a half-built one.
             var final = Path.Combine(Path.GetTempPath(), "xnb-netfront-cref-" + SourceHash());
             if (File.Exists(Path.Combine(final, "cback")) && File.Exists(Path.Combine(final, "sxtool")))
-                return s_buildDirectory = final;
+                return _buildDirectory = final;
             var dir = Directory.CreateTempSubdirectory("xnb-netfront-cref-build-").FullName;
             var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(SourceDirectory, "build.sh")])
             {
@@ -50,7 +50,7 @@ public static class SimxenCReference
                 // Another test process finished the same build first: use its.
                 Directory.Delete(dir, recursive: true);
             }
-            return s_buildDirectory = final;
+            return _buildDirectory = final;
         }
     }
 

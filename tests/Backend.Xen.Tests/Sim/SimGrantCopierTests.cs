@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 using Backend.Xen.Grants;
 using Backend.Xen.Platform.Sim;
 using static Backend.Xen.Platform.Sim.SimGrantFlags;
@@ -89,7 +90,7 @@ public sealed class SimGrantCopierTests : IDisposable
     {
         Assert.Equal(GrantStatus.BadDomain, _copier.Status(GrantCopies.FromGrant(Missing, 10, 0, _local.Address, 10)));
         Assert.Equal(GrantStatus.BadDomain, _copier.Status(GrantCopies.FromGrant(Missing, 9000, 0, _local.Address, 10)));
-        Assert.Equal(GrantStatus.BadDomain, _copier.Status(GrantCopies.FromGrant(SimRoot.DomIdSelf, 10, 0, _local.Address, 10)));
+        Assert.Equal(GrantStatus.BadDomain, _copier.Status(GrantCopies.FromGrant(DomId.Self, 10, 0, _local.Address, 10)));
     }
 
     [Fact]
@@ -151,7 +152,7 @@ public sealed class SimGrantCopierTests : IDisposable
         Assert.Equal(GrantStatus.PermissionDenied, one[0].Status);
         _copier.Copy(one, localDomId: Backend);
         Assert.Equal(GrantStatus.Okay, one[0].Status);
-        _copier.Copy(one, localDomId: SimRoot.DomIdSelf);
+        _copier.Copy(one, localDomId: DomId.Self);
         Assert.Equal(GrantStatus.Okay, one[0].Status);
 
         foreach (var (gref, what) in new[] { (9000u, "bad_gntref"), (11u, "general_error"), (13u, "bad_page") })
@@ -165,7 +166,7 @@ public sealed class SimGrantCopierTests : IDisposable
         one[0] = GrantCopies.ToGrant(_local.Address, Missing, 10, 0, 10);
         _copier.Copy(one, localDomId: 7);
         Assert.Equal(GrantStatus.PermissionDenied, one[0].Status);
-        _copier.Copy(one, localDomId: SimRoot.DomIdSelf);
+        _copier.Copy(one, localDomId: DomId.Self);
         Assert.Equal(GrantStatus.BadDomain, one[0].Status);
         // ... and a missing source domain before a local destination naming a foreign domain.
         one[0] = GrantCopies.FromGrant(Missing, 10, 0, _local.Address, 10);
@@ -215,7 +216,7 @@ public sealed class SimGrantCopierTests : IDisposable
         Granter.Grant(14, frame: 4, Backend, readOnly: false);
         var watch = new WatchingSource(Granter, 10);
         Span<GrantCopySegment> one = [GrantCopies.GrantToGrant(Guest, 10, 0, Guest, 14, 0, 10)];
-        _copier.Copy(one, SimRoot.DomIdSelf, ref watch);
+        _copier.Copy(one, DomId.Self, ref watch);
         Assert.Equal(GrantStatus.Okay, one[0].Status);
         Assert.Equal(2, watch.Calls);
         Assert.Equal(GTF_permit_access | GTF_readonly | GTF_reading, watch.FlagsSeen);
@@ -229,7 +230,7 @@ public sealed class SimGrantCopierTests : IDisposable
         Granter.Grant(10, frame: 3, Backend, readOnly: true);
         var flipping = new FlippingEntry(times: int.MaxValue, bits: 0x0100);
         Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
-        _copier.Copy(one, SimRoot.DomIdSelf, ref flipping);
+        _copier.Copy(one, DomId.Self, ref flipping);
         Assert.Equal(GrantStatus.GeneralError, one[0].Status);
         Assert.Equal(SimGrantTable.MaxPinAttempts, flipping.Attempts);
         Assert.Equal(0, InUse(10));
@@ -241,7 +242,7 @@ public sealed class SimGrantCopierTests : IDisposable
         Granter.Grant(10, frame: 3, Backend, readOnly: true);
         var flipping = new FlippingEntry(times: 4, bits: 0x0100);
         Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
-        _copier.Copy(one, SimRoot.DomIdSelf, ref flipping);
+        _copier.Copy(one, DomId.Self, ref flipping);
         Assert.Equal(GrantStatus.Okay, one[0].Status);
         Assert.Equal(5, flipping.Attempts);
         Assert.Equal(0xab, _local.Span[0]);
@@ -253,7 +254,7 @@ public sealed class SimGrantCopierTests : IDisposable
         Granter.Grant(10, frame: 3, Backend, readOnly: true);
         var flipping = new FlippingEntry(times: 1, bits: 7u << 16);
         Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
-        _copier.Copy(one, SimRoot.DomIdSelf, ref flipping);
+        _copier.Copy(one, DomId.Self, ref flipping);
         Assert.Equal(GrantStatus.GeneralError, one[0].Status);
         Assert.Equal(1, flipping.Attempts);
         Assert.Equal((ushort)7, Granter.ReadEntry(10).DomId);

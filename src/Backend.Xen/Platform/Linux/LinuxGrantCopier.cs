@@ -19,11 +19,12 @@ public sealed class LinuxGrantCopier : IGrantCopier, IDisposable
         _gntdev = FileDescriptor.Open(gntdevPath, LibC.O_RDWR, GntdevIoctl.MissingHint);
     }
 
-    /// <summary>The errno of the last copy that failed as a whole, 0 when none has; for diagnostics.</summary>
+    /// <inheritdoc/>
     public int LastBatchErrno { get; private set; }
 
     public unsafe void Copy(Span<GrantCopySegment> segments)
     {
+        LastBatchErrno = 0;
         if (segments.IsEmpty)
             return;
         int result, errno;

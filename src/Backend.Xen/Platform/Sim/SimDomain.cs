@@ -18,8 +18,8 @@ public sealed class SimDomain : IDisposable
 
     private SimDomain(SimRoot root, ushort domid, int memoryPages)
     {
-        if (domid >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentOutOfRangeException(nameof(domid), domid, "domain ids are below DOMID_FIRST_RESERVED (32752)");
+        if (domid >= Abi.DomId.FirstReserved)
+            throw new ArgumentOutOfRangeException(nameof(domid), domid, $"domain ids are below DOMID_FIRST_RESERVED ({Abi.DomId.FirstReserved})");
         Root = root;
         DomId = domid;
         Directory = root.CreateDomainDirectory(domid);

@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 using Backend.Xen.EventChannels;
 
 namespace Backend.Xen.Platform.Sim;
@@ -45,8 +46,8 @@ public sealed class SimEventChannels : IEventChannels
         // Both come from the frontend's keys: refused as Xen refuses them (-EINVAL), never as a bug of ours.
         if (remotePort == 0 || remotePort >= SimRoot.EventChannelPorts)
             throw new EventChannelBindException(remoteDomain, remotePort, "SIMXEN event channel ports are 1 to 4095");
-        if (remoteDomain >= SimRoot.DomIdFirstReserved)
-            throw new EventChannelBindException(remoteDomain, remotePort, "domain ids are below 32752");
+        if (remoteDomain >= DomId.FirstReserved)
+            throw new EventChannelBindException(remoteDomain, remotePort, $"domain ids are below {DomId.FirstReserved}");
         var peersFile = SimMappedFile.TryOpen(_domain.Root.DomainFile(remoteDomain, SimRoot.EventChannelPeersFile), SimEventChannelPeers.FileSize, wholePages: false, keepDescriptor: false)
             ?? throw new IOException($"domain {remoteDomain} has no {SimRoot.EventChannelPeersFile}: it is not there");
         // A guest that started afresh has new files: look again before we notify it on this binding.

@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Sim;
@@ -20,7 +21,7 @@ internal sealed class SimForeignDomains : IDisposable
     private const int OpenAttempts = 3;
 
     private readonly SimRoot _root;
-    private readonly Slot?[] _slots = new Slot?[SimRoot.DomIdFirstReserved];
+    private readonly Slot?[] _slots = new Slot?[DomId.FirstReserved];
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -32,7 +33,7 @@ internal sealed class SimForeignDomains : IDisposable
     /// </summary>
     public SimForeignDomain? Acquire(ushort domid)
     {
-        if (domid >= SimRoot.DomIdFirstReserved)
+        if (domid >= DomId.FirstReserved)
             return null;
         var slot = Volatile.Read(ref _slots[domid]) ?? CreateSlot(domid);
         var present = FilePath.TryStat(slot.GrantTablePath, out var identity);

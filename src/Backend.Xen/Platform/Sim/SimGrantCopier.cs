@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 using Backend.Xen.Grants;
 
 namespace Backend.Xen.Platform.Sim;
@@ -29,7 +30,7 @@ public sealed class SimGrantCopier : IGrantCopier
         _domId = domId;
     }
 
-    public void Copy(Span<GrantCopySegment> segments) => Copy(segments, SimRoot.DomIdSelf);
+    public void Copy(Span<GrantCopySegment> segments) => Copy(segments, DomId.Self);
 
     /// <summary>Copies with every local side naming <paramref name="localDomId"/>.</summary>
     public void Copy(Span<GrantCopySegment> segments, ushort localDomId)
@@ -41,7 +42,7 @@ public sealed class SimGrantCopier : IGrantCopier
     internal void Copy<TInterference>(Span<GrantCopySegment> segments, ushort localDomId, ref TInterference interference)
         where TInterference : struct, ISimPinInterference
     {
-        var localAllowed = localDomId == SimRoot.DomIdSelf || localDomId == _domId;
+        var localAllowed = localDomId == DomId.Self || localDomId == _domId;
         try
         {
             for (var i = 0; i < segments.Length; i++)

@@ -1,3 +1,4 @@
+using Backend.Xen.Abi;
 using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Sim;
@@ -17,7 +18,7 @@ internal sealed class SimNotifyTargets : IDisposable
 {
     private readonly SimRoot _root;
     private readonly bool _keepOpened;
-    private readonly Slot?[] _slots = new Slot?[SimRoot.DomIdFirstReserved];
+    private readonly Slot?[] _slots = new Slot?[DomId.FirstReserved];
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -32,7 +33,7 @@ internal sealed class SimNotifyTargets : IDisposable
     /// <summary>A target with a reference to release, or null when the domain is not there.</summary>
     public SimNotifyTarget? Acquire(ushort domid, bool revalidate)
     {
-        if (domid >= SimRoot.DomIdFirstReserved)
+        if (domid >= DomId.FirstReserved)
             return null;
         var slot = Volatile.Read(ref _slots[domid]) ?? CreateSlot(domid);
         if (!revalidate)

@@ -20,12 +20,6 @@ public sealed class SimRoot
     /// <summary>Event channel ports 0..4095; 0 is invalid.</summary>
     public const int EventChannelPorts = 4096;
 
-    /// <summary>DOMID_SELF (xen.h): names the calling domain in a grant copy's local side.</summary>
-    public const ushort DomIdSelf = 0x7FF0;
-
-    /// <summary>DOMID_FIRST_RESERVED: real domains are below it.</summary>
-    public const ushort DomIdFirstReserved = 0x7FF0;
-
     public const string MemoryFile = "memory";
     public const string GrantTableFile = "grant-table";
     public const string EventChannelSocket = "evtchn";

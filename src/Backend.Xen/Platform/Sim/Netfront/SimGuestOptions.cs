@@ -63,7 +63,7 @@ public sealed record SimGuestOptions
     {
         if (string.IsNullOrEmpty(Root))
             throw new ArgumentException($"{nameof(Root)} is required");
-        if (DomId == 0 || DomId >= SimRoot.DomIdFirstReserved)
+        if (DomId == 0 || DomId >= Abi.DomId.FirstReserved)
             throw new ArgumentException($"{nameof(DomId)} {DomId} is not a guest domain id");
         if (Ip is null || Ip.AddressFamily != AddressFamily.InterNetwork)
             throw new ArgumentException($"{nameof(Ip)} must be an IPv4 address");

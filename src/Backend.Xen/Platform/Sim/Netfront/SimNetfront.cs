@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Backend.Xen.Abi;
 using Backend.Xen.EventChannels;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Xen.Platform.Sim.Netfront;
 
@@ -145,10 +146,13 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         if (!backendPath.StartsWith("/local/domain/", StringComparison.Ordinal) || backendPath.Length > 200)
             throw new InvalidOperationException($"{fe}/backend \"{backendPath}\" is not a backend path");
         var backendId = await store.ReadIntAsync(fe + "/backend-id", null, cancellationToken).ConfigureAwait(false);
-        if (backendId is not { } b || b < 0 || b >= SimRoot.DomIdFirstReserved || b == options.DomId)
+        if (backendId is not { } b || b < 0 || b >= Abi.DomId.FirstReserved || b == options.DomId)
             throw new InvalidOperationException($"{fe}/backend-id is \"{backendId}\", not another domain's id");
         var macText = await store.ReadAsync(fe + "/mac", null, cancellationToken).ConfigureAwait(false);
-        var mac = ParseMac(macText) ?? throw new InvalidOperationException($"{fe}/mac \"{macText}\" is not xx:xx:xx:xx:xx:xx");
+        if (!MacAddress.TryParse(macText, out var macAddress))
+            throw new InvalidOperationException($"{fe}/mac \"{macText}\" is not xx:xx:xx:xx:xx:xx");
+        var mac = new byte[6];
+        macAddress.Write(mac);
 
         var domain = SimDomain.CreateGuest(options.Root, options.DomId, SimNetfrontLayout.MemoryPages);
         var front = new SimNetfront(options, store, domain, backendPath, (ushort)b, mac) { Consumer = consumer };
@@ -384,9 +388,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     {
         var text = await _store.ReadAsync(BackendPath + "/state", null, cancellationToken).ConfigureAwait(false);
         // A missing or malformed state counts as Unknown, as SIMXEN says for a missing one.
-        var backend = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 8
-            ? (XenbusState)v
-            : XenbusState.Unknown;
+        var backend = XenbusStateText.Parse(text);
         XenbusState ours;
         bool awaitingInitWait;
         lock (_stateGate)
@@ -544,12 +546,12 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     {
         // Hostile input: anything but a decimal number counts as "not offered".
         var text = await _store.ReadAsync(BackendPath + "/" + key, null, cancellationToken).ConfigureAwait(false);
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value != 0;
+        return text is not null && XenStoreValue.TryParseUInt(text, out var value) && value != 0;
     }
 
     private async Task SwitchStateAsync(XenbusState state, CancellationToken cancellationToken)
     {
-        await _store.WriteAsync(FrontendPath + "/state", ((int)state).ToString(CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false);
+        await _store.WriteAsync(FrontendPath + "/state", XenbusStateText.Format(state), null, cancellationToken).ConfigureAwait(false);
         lock (_stateGate)
             _state = state;
         Signal();
@@ -601,21 +603,6 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    internal static byte[]? ParseMac(string? text)
-    {
-        if (text is null || text.Length != 17)
-            return null;
-        var mac = new byte[6];
-        for (var i = 0; i < 6; i++)
-        {
-            if (i > 0 && text[i * 3 - 1] != ':')
-                return null;
-            if (!byte.TryParse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out mac[i]))
-                return null;
-        }
-        return mac;
-    }
 
     /// <summary>The rings, grants and ports of one connection (one pass from Initialising to Closed).</summary>
     private sealed class Connection

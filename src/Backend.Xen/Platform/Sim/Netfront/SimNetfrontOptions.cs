@@ -31,8 +31,8 @@ public sealed record SimNetfrontOptions
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Root, nameof(Root));
-        if (DomId == 0 || DomId >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentException($"{nameof(DomId)} {DomId} is not a guest domain id (1..{SimRoot.DomIdFirstReserved - 1})");
+        if (DomId == 0 || DomId >= Abi.DomId.FirstReserved)
+            throw new ArgumentException($"{nameof(DomId)} {DomId} is not a guest domain id (1..{Abi.DomId.FirstReserved - 1})");
         if (Handle < 0)
             throw new ArgumentException($"{nameof(Handle)} {Handle} is negative");
     }

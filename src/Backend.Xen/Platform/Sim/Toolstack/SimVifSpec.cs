@@ -1,4 +1,5 @@
 using System.Globalization;
+using Backend.Xen.Abi;
 
 namespace Backend.Xen.Platform.Sim.Toolstack;
 
@@ -36,15 +37,15 @@ public sealed record SimVifSpec
     /// <summary>Throws <see cref="ArgumentException"/> naming the field that is wrong.</summary>
     public void Validate()
     {
-        if (GuestDomId >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentException($"{nameof(GuestDomId)} {GuestDomId} is not a domain id (below {SimRoot.DomIdFirstReserved})");
-        if (BackendDomId >= SimRoot.DomIdFirstReserved)
-            throw new ArgumentException($"{nameof(BackendDomId)} {BackendDomId} is not a domain id (below {SimRoot.DomIdFirstReserved})");
+        if (GuestDomId >= DomId.FirstReserved)
+            throw new ArgumentException($"{nameof(GuestDomId)} {GuestDomId} is not a domain id (below {DomId.FirstReserved})");
+        if (BackendDomId >= DomId.FirstReserved)
+            throw new ArgumentException($"{nameof(BackendDomId)} {BackendDomId} is not a domain id (below {DomId.FirstReserved})");
         if (GuestDomId == BackendDomId)
             throw new ArgumentException($"{nameof(GuestDomId)} and {nameof(BackendDomId)} are both {GuestDomId}: a vif joins two domains");
         if (Handle < 0)
             throw new ArgumentException($"{nameof(Handle)} {Handle} is negative");
-        if (!IsMac(Mac))
+        if (!MacAddress.TryParse(Mac, out _))
             throw new ArgumentException($"{nameof(Mac)} \"{Mac}\" is not xx:xx:xx:xx:xx:xx");
         if (string.IsNullOrEmpty(Bridge) || Bridge.Contains('/', StringComparison.Ordinal))
             throw new ArgumentException($"{nameof(Bridge)} \"{Bridge}\" must be a non-empty name without '/'");
@@ -55,17 +56,4 @@ public sealed record SimVifSpec
     }
 
     internal string MtuText => Mtu.ToString(CultureInfo.InvariantCulture);
-
-    internal static bool IsMac(string? mac)
-    {
-        if (mac is null || mac.Length != 17)
-            return false;
-        for (var i = 0; i < 17; i++)
-        {
-            var c = mac[i];
-            if (i % 3 == 2 ? c != ':' : !char.IsAsciiHexDigit(c))
-                return false;
-        }
-        return true;
-    }
 }

@@ -1,0 +1,258 @@
+using Akka.Actor;
+using Akka.Event;
+using Backend.Actors.Bridge;
+using Backend.Actors.HostNetwork;
+using Backend.Actors.Rings;
+using Backend.Actors.Status;
+using Backend.Xen.Xenbus;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// One vif's interface to its guest, as Linux netback's <c>interface.c</c> (<c>struct xenvif</c>): the
+/// vif's TAP device under <c>--switch tap</c>, from first sight until the vif goes, and, between
+/// <see cref="Connect"/> and <see cref="Disconnect"/> (<c>xenvif_connect_data</c> /
+/// <c>xenvif_disconnect_data</c>), its data path: both ring pages mapped, the event channels bound with
+/// a late EOI, the TX and RX ring actors and the bridge (or TAP) port. No xenstore here: what to connect
+/// with comes from <see cref="VifBackend"/>, when from the connection actor, whose children the ring and
+/// port actors are and on whose thread alone this is used.
+/// </summary>
+internal sealed class VifConnection(IUntypedActorContext context, BackendServices services, VifPaths paths, VifStatus status, ILoggingAdapter log)
+{
+    private Data? _data;
+    private int _childGeneration;
+
+    /// <summary>The resources of one connection, released together.</summary>
+    private sealed class Data
+    {
+        public readonly List<RingPage> Rings = [];
+        public readonly List<uint> BoundPorts = [];
+        public readonly List<IActorRef> Children = [];
+        public VifChannels? Channels;
+        public BridgePort? Port;
+        public LearningBridge? Bridge;
+        public IActorRef? Tx;
+        public IActorRef? Rx;
+        public TapFrameReader? TapReader;
+    }
+
+    /// <summary>The vif's own device (<c>--switch tap</c>), or null.</summary>
+    public VifTap? Tap { get; private set; }
+
+    public bool IsConnected => _data is not null;
+
+    /// <summary>The local event-channel ports of the connection, as a log line names them.</summary>
+    public string EventChannels => _data?.Channels is not { } c ? "" : c.Split ? $"{c.TxPort}/{c.RxPort}" : $"{c.TxPort}";
+
+    /// <summary>
+    /// <c>--switch tap</c>: creates (or re-opens, after a restart) the vif's persistent TAP, before the
+    /// backend writes InitWait so that the hotplug script libxl runs then finds it. <paramref name="bringUp"/>
+    /// under SIMXEN, where the daemon plays the script's part; attaching it to a bridge is the host's part.
+    /// </summary>
+    /// <exception cref="IOException">The device cannot be created.</exception>
+    public void OpenTap(string? vifname, bool bringUp)
+    {
+        Tap ??= VifTap.Open(paths.BackendDomId, paths.Vif, vifname);
+        status.TapCounters = Tap.Counters;
+        status.TapDevice = Tap.Device.Name;
+        if (bringUp)
+            Tap.Device.SetUp(true);
+    }
+
+    /// <summary>
+    /// Maps both rings, starts the ring actors and the port, then binds the event channels (SIMXEN's
+    /// order). On any failure what was done is undone before the exception goes to the caller: a grant
+    /// or a port the frontend named wrongly (<see cref="Xen.Grants.GrantException"/>,
+    /// <see cref="Xen.EventChannels.EventChannelBindException"/>) is its fault and fails only this connect.
+    /// </summary>
+    public void Connect(VifConnectConfig config)
+    {
+        if (_data is not null)
+            throw new InvalidOperationException($"{paths.Vif} is connected already");
+        var d = _data = new Data();
+        try
+        {
+            Attach(d, config);
+        }
+        catch
+        {
+            Disconnect();
+            throw;
+        }
+    }
+
+    private void Attach(Data d, VifConnectConfig config)
+    {
+        var (backend, frontend, mtu) = config;
+        var id = paths.Vif;
+        var domid = id.DomId;
+        // A new connection starts enabled; cleared before the ring actors start, which read it.
+        status.Disabled = false;
+        status.Fault = null;
+
+        var txRing = Map(d, frontend.TxRingRef);
+        var rxRing = Map(d, frontend.RxRingRef);
+        var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
+        var rxSettings = new RxRingSettings(domid, mtu, frontend);
+        // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
+        var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
+        // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
+        var lane = services.Hypercalls.For(domid);
+        var rx = d.Rx = StartRingActor(d, rxRing, page => lane.Place(RxRingActor.Props(id, services, page, channels, rxSettings)), "rx");
+        IActorRef port;
+        if (Tap is not null)
+        {
+            // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
+            Tap.SetOffload(frontend);
+            d.TapReader = new TapFrameReader(services.Buffers, rx, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
+            port = StartChild(d, lane.Place(VifTapPortActor.Props(Tap, d.TapReader, services.Taps!)), "tap-port");
+        }
+        else
+        {
+            d.Bridge = services.Bridges.Get(backend.Bridge);
+            d.Port = d.Bridge.AddPort(id.ToString(), rx, backend.Mac);
+            d.Port.Mtu = mtu;
+            d.Port.Backlog = rxBacklog;
+            status.BridgePort = d.Port;
+            port = StartChild(d, lane.Place(BridgePortActor.Props(d.Bridge, d.Port, services.Buffers)), "bridge-port");
+        }
+        var tx = d.Tx = StartRingActor(d, txRing, page => lane.Place(TxRingActor.Props(id, services, page, channels, port, backend.Rate)), "tx");
+
+        var events = services.Platform.EventChannels;
+        if (frontend.SplitEventChannels)
+        {
+            channels.TxPort = Bind(d, frontend.TxEventChannel, new RingEventHandler(events, status, tx, channels.TxEvents));
+            channels.RxPort = Bind(d, frontend.RxEventChannel, new RingEventHandler(events, status, rx, channels.RxEvents));
+        }
+        else
+        {
+            channels.TxPort = channels.RxPort = Bind(d, frontend.TxEventChannel, new RingEventHandler(events, status, tx, channels.TxEvents, rx, channels.RxEvents));
+        }
+        status.Mtu = mtu;
+        status.Features = frontend.Describe();
+    }
+
+    private RingPage Map(Data d, uint ringRef)
+    {
+        var page = new RingPage(services.Platform.GrantMapper.Map(paths.Vif.DomId, ringRef, writable: true));
+        d.Rings.Add(page);
+        return page;
+    }
+
+    private uint Bind(Data d, uint remotePort, RingEventHandler handler)
+    {
+        var port = services.Platform.EventChannels.BindInterdomainLateEoi(paths.Vif.DomId, remotePort, handler);
+        d.BoundPorts.Add(port);
+        return port;
+    }
+
+    /// <summary>A ring actor holding <paramref name="page"/> (it lets go when it stops; here, if it never started).</summary>
+    private IActorRef StartRingActor(Data d, RingPage page, Func<RingPage, Props> props, string name)
+    {
+        page.AddHolder();
+        try
+        {
+            return StartChild(d, props(page), name);
+        }
+        catch
+        {
+            page.Release();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The child under its usual name, unless the last connection's child of that name is still stopping
+    /// (a frontend that reconnects at once): Akka keeps a name until its child has terminated.
+    /// </summary>
+    private IActorRef StartChild(Data d, Props props, string name)
+    {
+        var child = context.ActorOf(props, context.Child(name).IsNobody() ? name : $"{name}-{++_childGeneration}");
+        d.Children.Add(child);
+        return child;
+    }
+
+    /// <summary>Carrier on or off (<c>netif_carrier_on</c>): whether frames are taken for the guest.</summary>
+    public void SetCarrier(bool on)
+    {
+        if (_data?.Port is { } port)
+            port.Connected = on;
+        if (_data?.TapReader is { } reader)
+            reader.Carrier = on;
+    }
+
+    /// <summary>Makes both ring actors look at their rings.</summary>
+    public void Kick()
+    {
+        _data?.Tx?.Tell(RingProtocol.RingEvent.Instance);
+        _data?.Rx?.Tell(RingProtocol.RingEvent.Instance);
+    }
+
+    /// <summary>An orderly stop: the TX ring takes no more requests.</summary>
+    public void Quiesce() => _data?.Tx?.Tell(Xenbus.XenbusProtocol.Quiesce.Instance);
+
+    /// <summary>
+    /// A ring met a fatal protocol error (Linux's <c>xenvif_fatal_tx_err</c>): the vif is disabled, carrier
+    /// off, and both rings stop (SIMXEN: no more requests consumed, no responses), until the frontend
+    /// connects anew. False when it was disabled already.
+    /// </summary>
+    public bool Disable(string reason)
+    {
+        if (status.Disabled)
+            return false;
+        status.Disabled = true;
+        status.Fault = reason;
+        Interlocked.Increment(ref status.Faults);
+        Interlocked.Increment(ref services.Status.DisabledTotal);
+        SetCarrier(false);
+        _data?.Tx?.Tell(RingProtocol.Stop.Instance);
+        _data?.Rx?.Tell(RingProtocol.Stop.Instance);
+        return true;
+    }
+
+    /// <summary>Undoes <see cref="Connect"/> (or what of it was done): ports unbound, carrier off, children stopped, ring holds released.</summary>
+    public void Disconnect() => Release(childrenStopped: false);
+
+    /// <summary>
+    /// The connection actor stops (or restarts): its children are stopped or stopping with it. The TAP is
+    /// deleted when the vif went (<paramref name="deleteTap"/>); a daemon that stops leaves it for its next run.
+    /// </summary>
+    public void Free(bool deleteTap)
+    {
+        Release(childrenStopped: true);
+        if (Tap is null)
+            return;
+        services.Taps!.StopReading(Tap.Device);
+        Tap.Close(delete: deleteTap);
+    }
+
+    private void Release(bool childrenStopped)
+    {
+        var d = _data;
+        if (d is null)
+            return;
+        _data = null;
+        // The connection's hold on the ring pages; each ring actor lets go of its own when it has stopped
+        // (RingPage), so no drain reads a page that is gone whatever order they stop in.
+        foreach (var ring in d.Rings)
+            ring.Release();
+        foreach (var port in d.BoundPorts)
+        {
+            try { services.Platform.EventChannels.Unbind(port); }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException) { log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message); }
+        }
+        if (d.Port is not null)
+        {
+            if (status.BridgePort == d.Port)
+                status.BridgePort = null;
+            d.Port.Connected = false;
+            d.Bridge?.RemovePort(d.Port);
+        }
+        if (d.TapReader is not null)
+            d.TapReader.Carrier = false;
+        if (childrenStopped)
+            return;
+        foreach (var child in d.Children)
+            context.Stop(child);
+    }
+}

@@ -1,0 +1,329 @@
+using Backend.Xen.Abi;
+using Backend.Xen.Buffers;
+using Backend.Xen.Grants;
+using Backend.Xen.Offload;
+using Backend.Xen.Rings;
+
+namespace Backend.Xen.Netback;
+
+/// <summary>
+/// The receive half of a vif's queue (host to guest): Linux's <c>xenvif_queue</c> with
+/// <c>xenvif_rx_queue_tail</c> and <c>xenvif_rx_action</c>, FreeBSD's <c>xnb_recv</c>. Frames are taken
+/// (<see cref="Accept"/>) after the offloads the frontend did not negotiate are done here, as Linux's
+/// stack does for a vif (software GSO, checksums filled in), and wait in a queue bounded in frames and
+/// bytes (decision 21); beyond it they are dropped and counted, so one slow guest never holds the others
+/// back. <see cref="Collect"/> plans as many queued frames as the posted requests take into one set of
+/// grant copies; once they have run, <see cref="Complete"/> answers the requests in their own slots and
+/// pushes. No I/O: the caller runs the copies and notifies.
+/// <para>
+/// A pass plans at most <see cref="MaxPacketsPerPass"/> frames and one set of copies. A pass that finds
+/// too few requests posted for the head frame sets req_event and asks for another pass only if req_prod
+/// moved meanwhile (Linux's <c>xenvif_rx_ring_slots_available</c>), so a frontend that keeps moving
+/// req_prod without ever leaving room costs one pass per turn of its owner, never a loop.
+/// </para>
+/// Not thread-safe: one owner at a time (a ring actor); only the copies may run elsewhere.
+/// </summary>
+public sealed class RxQueue
+{
+    public const int MaxPacketsPerPass = NetifConstants.RxRingSize;
+
+    private readonly BackRing<NetifRxRequest, NetifRxResponse> _ring;
+    private readonly RxQueueSettings _settings;
+    private readonly PacketBufferPool _buffers;
+
+    // Allocated at the first frame for this vif: an idle guest never pays for them (about 30 KiB a vif).
+    private PacketBuffer?[] _queue = null!;
+    private int _queueHead;
+    private int _queueCount;
+    // Bytes of the queued frames, counted as Linux counts skb->len.
+    private long _queueBytes;
+
+    private PacketBuffer?[] _inFlightFrames = null!;
+    private RxPacket[] _inFlight = null!;
+    private int _inFlightCount;
+    private GrantCopyOps? _copies;
+    private bool _copying;
+    private long _dropped;
+
+    /// <param name="ringPage">The mapped RX ring page, valid for the queue's life.</param>
+    /// <param name="settings">The frontend's features and the queue's bounds.</param>
+    /// <param name="buffers">Where the segments of software GSO come from.</param>
+    public RxQueue(nint ringPage, RxQueueSettings settings, PacketBufferPool buffers)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(buffers);
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.MaxFrames, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.CopyBatchSize, 1);
+        _ring = new BackRing<NetifRxRequest, NetifRxResponse>(ringPage);
+        // Everything before rsp_prod has been answered (by this queue's predecessor, if any).
+        _ring.AttachAtResponseProducer();
+        _settings = settings;
+        _buffers = buffers;
+    }
+
+    public uint RequestConsumer => _ring.RequestConsumer;
+
+    public uint ResponseProducer => _ring.ResponseProducer;
+
+    /// <summary>Frames waiting in the queue or in the copies of a pass.</summary>
+    public int Queued => _queueCount + _inFlightCount;
+
+    /// <summary>Bytes of the frames waiting in the queue.</summary>
+    public long QueuedBytes => _queueBytes;
+
+    /// <summary>The copies of the pass; null until the first frame came.</summary>
+    public GrantCopyOps? Copies => _copies;
+
+    /// <summary>A pass's copies are out: <see cref="Complete"/> comes before the next <see cref="Collect"/>.</summary>
+    public bool CopyInFlight => _copying;
+
+    /// <summary>The vif was disabled: everything queued was dropped, and every frame that comes is.</summary>
+    public bool Stopped { get; private set; }
+
+    /// <summary>What the fatal error was, once there was one (for the log and the vif's status).</summary>
+    public string? Fault { get; private set; }
+
+    /// <summary>The frontend's req_prod as it is now (for the event channel's spurious-event check).</summary>
+    public uint ReadRequestProducer() => _ring.ReadRequestProducer();
+
+    /// <summary>Frames dropped since the last call (the caller adds them to the vif's count).</summary>
+    public long TakeDropped()
+    {
+        var dropped = _dropped;
+        _dropped = 0;
+        return dropped;
+    }
+
+    /// <summary>Takes a frame (the caller's buffer becomes the queue's), after the offloads the frontend did not negotiate.</summary>
+    public void Accept(PacketBuffer frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (Stopped)
+        {
+            Drop(frame);
+            return;
+        }
+        if (frame.GsoType != NetifGsoType.None && !(frame.GsoType == NetifGsoType.TcpV4 ? _settings.GsoTcpV4 : _settings.GsoTcpV6))
+        {
+            Segment(frame);
+            return;
+        }
+        // A VLAN-tagged frame is IPv4 or IPv6 by the EtherType behind its tag, as the fill reads it.
+        if (frame.ChecksumBlank && !(FrameLayout.IsIpv6(frame.Frame) ? _settings.Ipv6ChecksumOffload : _settings.Ipv4ChecksumOffload))
+        {
+            ChecksumOffload.FillBlank(frame.Frame);
+            frame.ChecksumBlank = false;
+            frame.DataValidated = true;
+        }
+        Enqueue(frame);
+    }
+
+    /// <summary>Software GSO, as Linux's stack does for a vif without the feature (SIMXEN "Frames").</summary>
+    private void Segment(PacketBuffer frame)
+    {
+        if (TcpSegmenter.Prepare(frame.Frame, frame.GsoType, frame.GsoSize, out var plan) != SegmentationStatus.Ok)
+        {
+            Drop(frame);
+            return;
+        }
+        EnsureQueue();
+        for (var i = 0; i < plan.SegmentCount; i++)
+        {
+            // Segments the queue has no room for are counted as dropped, not built only to be dropped.
+            if (QueueFull)
+            {
+                _dropped += plan.SegmentCount - i;
+                break;
+            }
+            var segment = _buffers.Rent(plan.SegmentLength(i));
+            segment.Length = TcpSegmenter.WriteSegment(frame.Frame, plan, i, segment.Span);
+            segment.DataValidated = true;
+            if (segment.Length > _settings.Mtu + NetifConstants.EthernetHeaderLength)
+                Drop(segment);
+            else
+                Enqueue(segment);
+        }
+        frame.Return();
+    }
+
+    private void EnsureQueue()
+    {
+        if (_queue is not null)
+            return;
+        _queue = new PacketBuffer?[_settings.MaxFrames];
+        _inFlightFrames = new PacketBuffer?[MaxPacketsPerPass];
+        _inFlight = new RxPacket[MaxPacketsPerPass];
+        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+        _copies = new GrantCopyOps(_settings.CopyBatchSize);
+    }
+
+    private void Enqueue(PacketBuffer frame)
+    {
+        EnsureQueue();
+        // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
+        if (QueueFull || (!_settings.ScatterGather && frame.Length > NetifConstants.PageSize))
+        {
+            Drop(frame);
+            return;
+        }
+        _queue[(_queueHead + _queueCount) % _queue.Length] = frame;
+        _queueCount++;
+        _queueBytes += frame.Length;
+    }
+
+    /// <summary>
+    /// No frame is taken: the queue holds its count of frames, or its bytes reach the bound (a frame is
+    /// taken while they are below it, as Linux's xenvif_rx_queue_tail does).
+    /// </summary>
+    private bool QueueFull => _queueCount == _queue.Length || _queueBytes >= _settings.MaxBytes;
+
+    private PacketBuffer Dequeue()
+    {
+        var frame = _queue[_queueHead]!;
+        _queue[_queueHead] = null;
+        _queueHead = (_queueHead + 1) % _queue.Length;
+        _queueCount--;
+        _queueBytes -= frame.Length;
+        return frame;
+    }
+
+    private void Drop(PacketBuffer frame)
+    {
+        _dropped++;
+        frame.Return();
+    }
+
+    /// <summary>Plans one pass of queued frames into the posted requests (see the class's remarks).</summary>
+    public RxPass Collect()
+    {
+        if (_copying)
+            throw new InvalidOperationException("a pass is taken only once the previous pass's copies are complete");
+        // A pass that only drops frames goes on: each drop leaves the queue a frame shorter.
+        while (!Stopped && _queueCount > 0)
+        {
+            var reqProd = _ring.ReadRequestProducer();
+            if (_ring.RequestProducerOverflow(reqProd))
+            {
+                Fault = $"impossible RX req_prod {reqProd} (req_cons {_ring.RequestConsumer})";
+                Stop();
+                return RxPass.Fatal;
+            }
+            var noSpace = Plan(reqProd);
+            if (_inFlightCount > 0)
+            {
+                _copying = true;
+                return RxPass.Copy;
+            }
+            if (!noSpace)
+            {
+                // Room on the ring, yet nothing planned: the head frame needs more copies than an empty
+                // set holds, and always will.
+                if (_queueCount > 0)
+                    Drop(Dequeue());
+                continue;
+            }
+            // Too few buffers posted for the head frame (some may be): as Linux's
+            // xenvif_rx_ring_slots_available, ask to be told of the next request and look again only if
+            // the frontend posted one meanwhile, and then at another pass: looking again in this one
+            // while req_prod stands still, or moves without ever leaving room, would spin for as long as
+            // the frontend wishes.
+            _ring.SetRequestEvent(unchecked(reqProd + 1));
+            return _ring.ReadRequestProducer() != reqProd ? RxPass.More : RxPass.Idle;
+        }
+        return RxPass.Idle;
+    }
+
+    /// <returns>True when it stopped because the frontend has too few requests posted.</returns>
+    private bool Plan(uint reqProd)
+    {
+        var copies = _copies!;
+        var count = copies.Count;
+        while (_queueCount > 0 && _inFlightCount < MaxPacketsPerPass)
+        {
+            var frame = _queue[_queueHead]!;
+            var checksum = frame.ChecksumBlank ? FrameChecksum.Blank : frame.DataValidated ? FrameChecksum.Validated : FrameChecksum.None;
+            var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum);
+            switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet))
+            {
+                case RxPlanStatus.NoSpace:
+                    copies.Count = count;
+                    return true;
+                case RxPlanStatus.Invalid:
+                    Drop(Dequeue());
+                    continue;
+            }
+            if (!RxCopyPlanner.TryPlan(rxFrame, ref packet, _ring, _settings.FrontendDomId, copies.Segments, ref count))
+                break;
+            Dequeue();
+            _inFlight[_inFlightCount] = packet;
+            _inFlightFrames[_inFlightCount] = frame;
+            _inFlightCount++;
+        }
+        copies.Count = count;
+        return false;
+    }
+
+    /// <summary>
+    /// Answers the planned frames once their copies have run, each in its own slots (a frame whose copy
+    /// failed gets ERROR in every slot it took, decision 4), returns their buffers, and pushes.
+    /// </summary>
+    public RxCompletion Complete()
+    {
+        _copying = false;
+        if (_inFlightCount == 0)
+            return default;
+        RxResponder.RespondAll(_inFlight.AsSpan(0, _inFlightCount), _copies!.Used, _ring);
+        long bytes = 0;
+        for (var i = 0; i < _inFlightCount; i++)
+            bytes += _inFlight[i].Size;
+        var packets = _inFlightCount;
+        ReturnInFlight();
+        _copies.Count = 0;
+        return new RxCompletion(_ring.PushResponsesAndCheckNotify(), packets, bytes);
+    }
+
+    private void ReturnInFlight()
+    {
+        for (var i = 0; i < _inFlightCount; i++)
+        {
+            _inFlightFrames[i]?.Return();
+            _inFlightFrames[i] = null;
+        }
+        _inFlightCount = 0;
+    }
+
+    /// <summary>The vif was disabled: drop what is queued (counted) and everything that comes.</summary>
+    public void Stop()
+    {
+        Stopped = true;
+        while (_queueCount > 0)
+            Drop(Dequeue());
+    }
+
+    /// <summary>
+    /// At a stop or restart of the owner: the queued frames go back to the pool, and those of copies still
+    /// away through them, once no copy can read them any more (<see cref="GrantCopyOps.Abandon"/>). The
+    /// queue takes no pass after this.
+    /// </summary>
+    public void Release()
+    {
+        Stopped = true;
+        while (_queueCount > 0)
+            Dequeue().Return();
+        if (!_copying)
+        {
+            ReturnInFlight();
+            return;
+        }
+        var abandoned = new List<PacketBuffer>(_inFlightCount);
+        for (var i = 0; i < _inFlightCount; i++)
+        {
+            if (_inFlightFrames[i] is { } frame)
+                abandoned.Add(frame);
+            _inFlightFrames[i] = null;
+        }
+        _inFlightCount = 0;
+        _copies!.Abandon(abandoned);
+        _copying = false;
+    }
+}

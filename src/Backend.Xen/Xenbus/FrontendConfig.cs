@@ -1,0 +1,106 @@
+using Backend.Xen.XenStore;
+
+namespace Backend.Xen.Xenbus;
+
+/// <summary>
+/// The keys a netfront writes before it goes Connected. Every one is guest-controlled: each is parsed
+/// strictly, and a bad one fails this vif's connection (xenbus error node, state Closing), nothing else.
+/// </summary>
+public sealed record FrontendConfig(
+    uint TxRingRef,
+    uint RxRingRef,
+    uint TxEventChannel,
+    uint RxEventChannel,
+    bool SplitEventChannels,
+    bool RxNotify,
+    bool ScatterGather,
+    bool GsoTcpV4,
+    bool GsoTcpV6,
+    bool Ipv4ChecksumOffload,
+    bool Ipv6ChecksumOffload)
+{
+    /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
+    public const uint MaxPort = (1u << 17) - 1;
+
+    /// <summary>The frontend takes GSO frames of some kind: frames to it may be up to 64 KiB whatever its MTU.</summary>
+    public bool TakesGso => GsoTcpV4 || GsoTcpV6;
+
+    public static async Task<FrontendConfig> ReadAsync(IXenStore xs, string frontendPath, CancellationToken cancellationToken = default)
+    {
+        string P(string key) => $"{frontendPath}/{key}";
+
+        // Every key is asked for at once (pipelined on the connection, one round trip instead of a dozen),
+        // then parsed in the order below, so a bad frontend reports the same key first.
+        var keys = new Dictionary<string, Task<string?>>(Keys.Length, StringComparer.Ordinal);
+        foreach (var key in Keys)
+            keys.Add(key, xs.ReadAsync(P(key), null, cancellationToken));
+        await Task.WhenAll(keys.Values);
+        string? Value(string key) => keys[key].Result;
+
+        var queues = Value("multi-queue-num-queues");
+        if (queues is not null && XenStoreValue.ParseUInt(P("multi-queue-num-queues"), queues) != 1)
+            throw new VifConfigException(P("multi-queue-num-queues"), queues, "multi-queue is not offered by this backend");
+
+        var tx = XenStoreValue.ParseUInt(P("tx-ring-ref"), Value("tx-ring-ref"));
+        var rx = XenStoreValue.ParseUInt(P("rx-ring-ref"), Value("rx-ring-ref"));
+
+        uint txPort, rxPort;
+        var split = false;
+        var single = Value("event-channel");
+        if (single is not null)
+        {
+            txPort = rxPort = ParsePort(P("event-channel"), single);
+        }
+        else
+        {
+            txPort = ParsePort(P("event-channel-tx"), Value("event-channel-tx"));
+            rxPort = ParsePort(P("event-channel-rx"), Value("event-channel-rx"));
+            split = true;
+        }
+
+        // As Linux netback: rx-flip is long gone, so a frontend that does not ask for copy cannot be served.
+        var rxCopyText = Value("request-rx-copy");
+        if (!XenStoreValue.ParseFlag(P("request-rx-copy"), rxCopyText))
+            throw new VifConfigException(P("request-rx-copy"), rxCopyText, "the frontend must request rx-copy");
+
+        var noCsum = XenStoreValue.ParseFlag(P("feature-no-csum-offload"), Value("feature-no-csum-offload"));
+        return new FrontendConfig(
+            tx, rx, txPort, rxPort, split,
+            RxNotify: XenStoreValue.ParseFlag(P("feature-rx-notify"), Value("feature-rx-notify")),
+            ScatterGather: XenStoreValue.ParseFlag(P("feature-sg"), Value("feature-sg")),
+            GsoTcpV4: XenStoreValue.ParseFlag(P("feature-gso-tcpv4"), Value("feature-gso-tcpv4")),
+            GsoTcpV6: XenStoreValue.ParseFlag(P("feature-gso-tcpv6"), Value("feature-gso-tcpv6")),
+            Ipv4ChecksumOffload: !noCsum,
+            Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")));
+    }
+
+    /// <summary>What the frontend asked for, as the status shows it ("sg,gso-tcpv4,...").</summary>
+    public string Describe()
+    {
+        var parts = new List<string>(7);
+        if (ScatterGather) parts.Add("sg");
+        if (GsoTcpV4) parts.Add("gso-tcpv4");
+        if (GsoTcpV6) parts.Add("gso-tcpv6");
+        if (Ipv4ChecksumOffload) parts.Add("csum");
+        if (Ipv6ChecksumOffload) parts.Add("ipv6-csum");
+        if (RxNotify) parts.Add("rx-notify");
+        if (SplitEventChannels) parts.Add("split-event-channels");
+        return string.Join(',', parts);
+    }
+
+    /// <summary>The frontend keys read at connect.</summary>
+    private static readonly string[] Keys =
+    [
+        "multi-queue-num-queues", "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx",
+        "request-rx-copy", "feature-no-csum-offload", "feature-rx-notify", "feature-sg", "feature-gso-tcpv4",
+        "feature-gso-tcpv6", "feature-ipv6-csum-offload",
+    ];
+
+    private static uint ParsePort(string path, string? value)
+    {
+        var port = XenStoreValue.ParseUInt(path, value, MaxPort);
+        if (port == 0)
+            throw new VifConfigException(path, value, "port 0 is invalid");
+        return port;
+    }
+}

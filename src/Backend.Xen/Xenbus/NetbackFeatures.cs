@@ -1,0 +1,20 @@
+namespace Backend.Xen.Xenbus;
+
+/// <summary>
+/// The features netback publishes in its backend directory before it first goes InitWait (Linux's
+/// <c>netback_probe</c>), those of Linux's list that this backend implements. Multi-queue and the control
+/// ring are not offered: a frontend asking for more than one queue is refused (<see cref="FrontendConfig"/>).
+/// </summary>
+internal static class NetbackFeatures
+{
+    public static readonly IReadOnlyList<KeyValuePair<string, string>> All =
+    [
+        new("feature-sg", "1"),
+        new("feature-gso-tcpv4", "1"),
+        new("feature-gso-tcpv6", "1"),
+        new("feature-ipv6-csum-offload", "1"),
+        new("feature-rx-copy", "1"),
+        new("feature-rx-flip", "0"),
+        new("feature-split-event-channels", "1"),
+    ];
+}

@@ -1,0 +1,248 @@
+using Backend.Xen.Abi;
+using Backend.Xen.Buffers;
+using Backend.Xen.Netback;
+
+namespace Backend.Xen.Tests.Netback;
+
+/// <summary>
+/// The RX queue's glue on a ring in ordinary memory: this test is the bridge (it hands frames over), the
+/// frontend (it posts and grants buffers) and the ring actor (it takes passes, runs the copies).
+/// </summary>
+public sealed class RxQueueTests : IDisposable
+{
+    private const ushort Domid = RxTestRing.FrontendDomid;
+
+    private readonly RxTestRing _ring = new();
+    private readonly PacketBufferPool _pool = new();
+    private readonly GuestPages _guest = new(Domid);
+
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _ring.Dispose();
+    }
+
+    private static RxQueueSettings Settings(int maxFrames = 512, long maxBytes = 1 << 20, int mtu = 1500, bool sg = true,
+        bool gso = true, bool checksumOffload = true, int copyBatchSize = 512) =>
+        new(Domid, mtu, sg, gso, gso, checksumOffload, checksumOffload, maxFrames, maxBytes, copyBatchSize);
+
+    private RxQueue NewQueue(RxQueueSettings? settings = null) => new(_ring.Address, settings ?? Settings(), _pool);
+
+    /// <summary>A frame of <paramref name="bytes"/> in a pooled buffer.</summary>
+    private PacketBuffer Frame(ReadOnlySpan<byte> bytes)
+    {
+        var buffer = _pool.Rent(bytes.Length);
+        bytes.CopyTo(buffer.Span);
+        buffer.Length = bytes.Length;
+        return buffer;
+    }
+
+    private PacketBuffer Frame(int length, byte seed = 1)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < length; i++)
+            bytes[i] = (byte)(seed + i);
+        return Frame(bytes);
+    }
+
+    /// <summary>Posts one granted buffer per gref (id = gref - 900).</summary>
+    private void Post(params uint[] grefs)
+    {
+        foreach (var gref in grefs)
+            _guest.Grant(gref);
+        PostUngranted(grefs);
+    }
+
+    private void PostUngranted(params uint[] grefs) =>
+        _ring.Post([.. grefs.Select(gref => ((ushort)(gref - 900), gref))]);
+
+    /// <summary>One pass as a ring actor takes it: collect, run the copies if any, complete.</summary>
+    private (RxPass Pass, RxCompletion Done) Pass(RxQueue queue)
+    {
+        var pass = queue.Collect();
+        if (pass == RxPass.Copy)
+            Assert.True(queue.Copies!.CopyWith(_guest, out _), "the copies were given up");
+        return (pass, queue.Complete());
+    }
+
+    [Fact]
+    public void A_frame_with_too_few_buffers_posted_stays_queued_with_req_event_set_and_goes_once_enough_are()
+    {
+        var frame = Frame(5000);
+        var bytes = frame.Frame.ToArray();
+        var queue = NewQueue();
+        queue.Accept(frame);
+        Post(1000);
+
+        var (pass, done) = Pass(queue);
+        Assert.Equal(RxPass.Idle, pass);
+        Assert.Equal(0, done.Packets);
+        Assert.Equal(1, queue.Queued);
+        Assert.Equal(0u, queue.RequestConsumer);
+        Assert.Equal(2u, Volatile.Read(ref _ring.Header.ReqEvent)); // req_prod + 1: the next post notifies
+
+        Post(1001);
+        (pass, done) = Pass(queue);
+        Assert.Equal(RxPass.Copy, pass);
+        Assert.Equal((1, 5000L), (done.Packets, done.Bytes));
+        Assert.Equal((ushort)NetRxFlags.MoreData, _ring.Response(0).Flags);
+        Assert.Equal(NetifConstants.PageSize, _ring.Response(0).Status);
+        Assert.Equal(5000 - NetifConstants.PageSize, _ring.Response(1).Status);
+        Assert.Equal(bytes[..NetifConstants.PageSize], _guest.Page(1000));
+        Assert.Equal(bytes[NetifConstants.PageSize..], _guest.Page(1001)[..(5000 - NetifConstants.PageSize)]);
+        Assert.Equal(0, queue.Queued);
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public void The_queue_takes_frames_while_its_bytes_are_under_the_bound_and_drops_and_counts_the_rest()
+    {
+        var queue = NewQueue(Settings(maxBytes: 10_000));
+        for (var i = 0; i < 10; i++)
+            queue.Accept(Frame(1500));
+
+        Assert.Equal(7, queue.Queued);               // the 7th is taken at 9000 bytes, the 8th not at 10500
+        Assert.Equal(10_500, queue.QueuedBytes);
+        Assert.Equal(3, queue.TakeDropped());
+        Assert.Equal(0, queue.TakeDropped());
+        Assert.Equal(7, _pool.Outstanding);
+        queue.Release();
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public void The_queue_takes_at_most_its_count_of_frames()
+    {
+        var queue = NewQueue(Settings(maxFrames: 4));
+        for (var i = 0; i < 6; i++)
+            queue.Accept(Frame(60));
+
+        Assert.Equal(4, queue.Queued);
+        Assert.Equal(2, queue.TakeDropped());
+    }
+
+    [Fact]
+    public void A_failed_copy_answers_only_its_own_frame_with_errors()
+    {
+        var queue = NewQueue();
+        queue.Accept(Frame(100));
+        queue.Accept(Frame(200));
+        queue.Accept(Frame(300));
+        Post(1000);
+        PostUngranted(1001);
+        Post(1002);
+
+        var (pass, done) = Pass(queue);
+        Assert.Equal(RxPass.Copy, pass);
+        Assert.Equal(3, done.Packets);
+        Assert.Equal(new short[] { 100, NetifResponseStatus.Error, 300 },
+            new[] { _ring.Response(0).Status, _ring.Response(1).Status, _ring.Response(2).Status });
+        Assert.Equal(3u, queue.ResponseProducer);
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public void A_frame_needing_more_copies_than_a_pass_holds_is_dropped_and_the_next_one_delivered()
+    {
+        var queue = NewQueue(Settings(copyBatchSize: 2));
+        queue.Accept(Frame(9000));
+        queue.Accept(Frame(60));
+        Post(1000, 1001, 1002, 1003);
+
+        var (pass, done) = Pass(queue);
+        Assert.Equal(RxPass.Copy, pass);
+        Assert.Equal(1, done.Packets);
+        Assert.Equal(60, _ring.Response(0).Status);
+        Assert.Equal(1, queue.TakeDropped());
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public void A_gso_frame_for_a_frontend_without_gso_is_cut_into_segments_of_its_mtu()
+    {
+        var payload = Packets.Payload(4000, 4);
+        var frame = Frame(Packets.Ethernet(0x0800, Packets.Ipv4(6, Packets.Tcp(payload))));
+        frame.GsoType = NetifGsoType.TcpV4;
+        frame.GsoSize = 1448;
+        frame.ChecksumBlank = true;
+        var queue = NewQueue(Settings(gso: false));
+        queue.Accept(frame);
+
+        Assert.Equal(3, queue.Queued);
+        Post(1000, 1001, 1002);
+        var (pass, done) = Pass(queue);
+        Assert.Equal(RxPass.Copy, pass);
+        Assert.Equal(3, done.Packets);
+        for (uint i = 0; i < 3; i++)
+        {
+            Assert.True(_ring.Response(i).Status <= 1500 + NetifConstants.EthernetHeaderLength);
+            Assert.Equal((ushort)NetRxFlags.DataValidated, _ring.Response(i).Flags); // checksums filled, no GSO extra
+        }
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public void A_blank_checksum_is_filled_for_a_frontend_without_checksum_offload_and_passed_on_to_one_with_it()
+    {
+        foreach (var offload in new[] { false, true })
+        {
+            using var ring = new RxTestRing();
+            var queue = new RxQueue(ring.Address, Settings(checksumOffload: offload), _pool);
+            var frame = Frame(Packets.Ethernet(0x0800, Packets.Ipv4(6, Packets.Tcp(Packets.Payload(100)))));
+            frame.ChecksumBlank = true;
+            queue.Accept(frame);
+            _guest.Grant(1000);
+            ring.Post((100, 1000));
+            Assert.Equal(RxPass.Copy, queue.Collect());
+            Assert.True(queue.Copies!.CopyWith(_guest, out _));
+            queue.Complete();
+            var expected = offload ? NetRxFlags.CsumBlank | NetRxFlags.DataValidated : NetRxFlags.DataValidated;
+            Assert.Equal((ushort)expected, ring.Response(0).Flags);
+        }
+    }
+
+    [Fact]
+    public void Without_feature_sg_a_frame_longer_than_a_page_is_dropped()
+    {
+        var queue = NewQueue(Settings(sg: false));
+        queue.Accept(Frame(NetifConstants.PageSize + 1));
+        queue.Accept(Frame(NetifConstants.PageSize));
+
+        Assert.Equal(1, queue.Queued);
+        Assert.Equal(1, queue.TakeDropped());
+        queue.Release();
+    }
+
+    [Fact]
+    public void An_impossible_req_prod_stops_the_queue_and_drops_what_it_held()
+    {
+        var queue = NewQueue();
+        queue.Accept(Frame(60));
+        Volatile.Write(ref _ring.Header.ReqProd, NetifConstants.RxRingSize + 1u);
+
+        Assert.Equal(RxPass.Fatal, queue.Collect());
+        Assert.True(queue.Stopped);
+        Assert.Contains("impossible RX req_prod 257", queue.Fault, StringComparison.Ordinal);
+        Assert.Equal(0, queue.Queued);
+        queue.Accept(Frame(60));
+        Assert.Equal(2, queue.TakeDropped());
+        Assert.Equal(0, _pool.Outstanding);
+        Assert.Equal(RxPass.Idle, queue.Collect());
+    }
+
+    [Fact]
+    public void A_queue_released_while_its_copies_are_away_returns_the_queued_frames_at_once_and_the_copied_ones_when_the_copy_is_over()
+    {
+        var queue = NewQueue();
+        queue.Accept(Frame(60));
+        queue.Accept(Frame(60));
+        Post(1000);
+        Assert.Equal(RxPass.Copy, queue.Collect());
+
+        queue.Release();
+        Assert.Equal(0, _pool.Outstanding); // the copy had not begun: it never will
+        Assert.False(queue.Copies!.CopyWith(_guest, out _));
+        Assert.Equal(0, _guest.Copies);
+        Assert.Equal(0, queue.TakeDropped()); // given back, not dropped
+    }
+}

@@ -1,0 +1,24 @@
+using Backend.Xen.Xenbus;
+
+namespace Backend.Xen.Tests.Xenbus;
+
+public sealed class NetbackFeaturesTests
+{
+    [Fact]
+    public void The_features_SIMXEN_requires_are_published_with_their_values()
+    {
+        var features = NetbackFeatures.All.ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal);
+        Assert.Equal("1", features["feature-rx-copy"]);
+        Assert.Equal("0", features["feature-rx-flip"]);
+        Assert.Equal("1", features["feature-sg"]);
+    }
+
+    [Fact]
+    public void Each_feature_is_published_once_as_a_flag_and_multi_queue_is_not_offered()
+    {
+        Assert.Equal(NetbackFeatures.All.Count, NetbackFeatures.All.Select(f => f.Key).Distinct(StringComparer.Ordinal).Count());
+        Assert.All(NetbackFeatures.All, f => Assert.True(XenStoreValue.TryParseFlag(f.Value, out _), $"{f.Key} = \"{f.Value}\" is not 0 or 1"));
+        Assert.All(NetbackFeatures.All, f => Assert.StartsWith("feature-", f.Key, StringComparison.Ordinal));
+        Assert.DoesNotContain(NetbackFeatures.All, f => f.Key.StartsWith("multi-queue", StringComparison.Ordinal));
+    }
+}
