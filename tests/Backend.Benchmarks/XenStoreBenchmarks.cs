@@ -18,37 +18,37 @@ public class XenStoreBenchmarks
     private const int Clients = 100;
     private const int RequestsPerClient = 64;
 
-    private DirectoryInfo directory = null!;
-    private XenStoreServer server = null!;
-    private XenStoreClient single = null!;
-    private XenStoreClient[] many = null!;
+    private DirectoryInfo _directory = null!;
+    private XenStoreServer _server = null!;
+    private XenStoreClient _single = null!;
+    private XenStoreClient[] _many = null!;
 
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        directory = Directory.CreateTempSubdirectory("xnb-xsbench-");
-        server = await XenStoreServer.StartAsync(Path.Combine(directory.FullName, "xenstored.sock"));
-        single = await XenStoreClient.ConnectAsync(server.SocketPath);
-        many = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => XenStoreClient.ConnectAsync(server.SocketPath)));
+        _directory = Directory.CreateTempSubdirectory("xnb-xsbench-");
+        _server = await XenStoreServer.StartAsync(Path.Combine(_directory.FullName, "xenstored.sock"));
+        _single = await XenStoreClient.ConnectAsync(_server.SocketPath);
+        _many = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => XenStoreClient.ConnectAsync(_server.SocketPath)));
         for (var i = 0; i < InFlight; i++)
-            await single.WriteAsync($"/local/domain/1/device/vif/{i}/state", "4");
+            await _single.WriteAsync($"/local/domain/1/device/vif/{i}/state", "4");
     }
 
     [GlobalCleanup]
     public async Task CleanupAsync()
     {
-        await single.DisposeAsync();
-        foreach (var client in many)
+        await _single.DisposeAsync();
+        foreach (var client in _many)
             await client.DisposeAsync();
-        await server.DisposeAsync();
-        directory.Delete(recursive: true);
+        await _server.DisposeAsync();
+        _directory.Delete(recursive: true);
     }
 
     [Benchmark(OperationsPerInvoke = PipelinedRequests)]
-    public Task Read_one_client_64_in_flight() => PipelinedAsync(i => single.ReadAsync($"/local/domain/1/device/vif/{i % InFlight}/state"));
+    public Task Read_one_client_64_in_flight() => PipelinedAsync(i => _single.ReadAsync($"/local/domain/1/device/vif/{i % InFlight}/state"));
 
     [Benchmark(OperationsPerInvoke = PipelinedRequests)]
-    public Task Write_one_client_64_in_flight() => PipelinedAsync(i => single.WriteAsync($"/local/domain/1/device/vif/{i % InFlight}/state", "4"));
+    public Task Write_one_client_64_in_flight() => PipelinedAsync(i => _single.WriteAsync($"/local/domain/1/device/vif/{i % InFlight}/state", "4"));
 
     [Benchmark(OperationsPerInvoke = Clients * RequestsPerClient)]
     public Task Read_100_clients() => ManyClientsAsync((client, c, i) => client.ReadAsync($"/local/domain/1/device/vif/{(c + i) % InFlight}/state"));
@@ -77,7 +77,7 @@ public class XenStoreBenchmarks
         var lanes = new Task[Clients];
         for (var c = 0; c < Clients; c++)
         {
-            var client = many[c];
+            var client = _many[c];
             var index = c;
             lanes[c] = Task.Run(async () =>
             {

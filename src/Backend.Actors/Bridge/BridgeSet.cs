@@ -8,6 +8,4 @@ public sealed class BridgeSet(TimeProvider time, BridgeOptions? options = null)
     private readonly ConcurrentDictionary<string, LearningBridge> _bridges = new(StringComparer.Ordinal);
 
     public LearningBridge Get(string name) => _bridges.GetOrAdd(name, static (n, s) => new LearningBridge(n, s.time, s.options), (time, options));
-
-    public IEnumerable<LearningBridge> All => _bridges.Values;
 }

@@ -36,7 +36,7 @@ public sealed class LearningBridge
     // Counted here: ConcurrentDictionary.Count takes every lock of the table.
     private int _macCount;
     private long _lastSweep;
-    private static int s_nextPortId;
+    private static int _nextPortId;
 
     public LearningBridge(string name, TimeProvider time, BridgeOptions? options = null)
     {
@@ -81,7 +81,7 @@ public sealed class LearningBridge
     public BridgePort AddPort(string portName, IActorRef receiver, MacAddress? configuredMac = null)
     {
         var lockedSource = Options.SourceMac == BridgeSourceMac.Locked ? configuredMac : null;
-        var port = new BridgePort(Interlocked.Increment(ref s_nextPortId), portName, receiver, lockedSource);
+        var port = new BridgePort(Interlocked.Increment(ref _nextPortId), portName, receiver, lockedSource);
         _ports[port.Id] = port;
         PublishPorts();
         return port;

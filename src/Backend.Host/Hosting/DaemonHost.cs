@@ -3,7 +3,6 @@ using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Backend.Actors;
 using Backend.Actors.Bridge;
-using Backend.Actors.HostNetwork;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
@@ -60,8 +59,8 @@ public sealed class DaemonHost : IAsyncDisposable
 
     public ActorSystem ActorSystem => _app.Services.GetRequiredService<ActorSystem>();
 
-    /// <summary>The data-path lanes, once the actor system has started.</summary>
-    public GrantCopyActors? Lanes { get; private set; }
+    /// <summary>The backend's actors, once the actor system has started.</summary>
+    public BackendActors? Backend { get; private set; }
 
     /// <param name="access">The admin endpoint's token and certificate (<see cref="AdminAccess.Load"/>); null: none.</param>
     public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen, AdminAccess? access = null)
@@ -112,16 +111,17 @@ public sealed class DaemonHost : IAsyncDisposable
                 // still costs a log event through the event stream (several per vif as guests connect).
                 loggers.LogLevel = Logging.AkkaLevel(settings.LogLevel);
             });
-            akka.WithActors((system, registry) =>
+            akka.WithActors((system, _) =>
             {
-                var lanes = GrantCopyActors.Start(system, hypercallThreads, xen.Platform.CreateGrantCopier);
-                host!.Lanes = lanes;
-                var services = new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, lanes, status, options) { Taps = network.Taps };
-                network.StartUplinks(system, services);
-                var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
-                system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));
-                var supervisor = system.ActorOf(XenbusSupervisor.Props(services), "xenbus");
-                registry.Register<XenbusSupervisor>(supervisor);
+                var backend = BackendActors.Start(system, hypercallThreads, xen.Platform,
+                    lanes => new BackendServices(xen.Platform, xen.XenStore, bridges, buffers, lanes, status, options) { Taps = network.Taps },
+                    services =>
+                    {
+                        network.StartUplinks(system, services);
+                        var ready = system.ActorOf(Akka.Actor.Props.Create(() => new ReadyListener(host!._ready)), "ready-listener");
+                        system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));
+                    });
+                host!.Backend = backend;
             });
         });
 
@@ -147,9 +147,9 @@ public sealed class DaemonHost : IAsyncDisposable
     /// </summary>
     public IActorRef? StartWatchdog(SystemdService systemd)
     {
-        if (systemd.WatchdogInterval is not { } interval || Lanes is not { } lanes)
+        if (systemd.WatchdogInterval is not { } interval || Backend is not { } backend)
             return null;
-        return ActorSystem.ActorOf(WatchdogActor.Props(systemd, lanes.Lanes, interval), "systemd-watchdog");
+        return ActorSystem.ActorOf(WatchdogActor.Props(systemd, backend.Lanes.Lanes, interval), "systemd-watchdog");
     }
 
     /// <summary>
@@ -159,10 +159,9 @@ public sealed class DaemonHost : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        var registry = _app.Services.GetRequiredService<ActorRegistry>();
-        if (registry.TryGet<XenbusSupervisor>(out var supervisor))
+        if (Backend is { } backend)
         {
-            if (!await OrderlyStop.QuiesceAndFlushAsync(supervisor, Buffers, TimeSpan.FromMilliseconds(500), cancellationToken))
+            if (!await backend.QuiesceAndFlushAsync(TimeSpan.FromMilliseconds(500), cancellationToken))
                 Log.Warning("orderly stop: {Outstanding} frames still in flight after 500 ms (a guest not taking its RX frames?); stopping anyway", Buffers.Outstanding);
         }
         await _app.StopAsync(cancellationToken);

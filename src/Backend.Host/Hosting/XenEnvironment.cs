@@ -1,3 +1,4 @@
+using Backend.Xen.Platform.Native;
 using Backend.Xen.Platform;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim;

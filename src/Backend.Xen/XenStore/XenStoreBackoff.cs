@@ -10,15 +10,15 @@ internal struct XenStoreBackoff
     public static readonly TimeSpan Initial = TimeSpan.FromMilliseconds(10);
     public static readonly TimeSpan Maximum = TimeSpan.FromSeconds(1);
 
-    private TimeSpan next;
+    private TimeSpan _next;
 
     /// <summary>The wait before the next attempt; the one after will be twice as long, up to <see cref="Maximum"/>.</summary>
     public TimeSpan Next()
     {
-        var delay = next == TimeSpan.Zero ? Initial : next;
-        next = delay * 2 > Maximum ? Maximum : delay * 2;
+        var delay = _next == TimeSpan.Zero ? Initial : _next;
+        _next = delay * 2 > Maximum ? Maximum : delay * 2;
         return delay;
     }
 
-    public void Reset() => next = TimeSpan.Zero;
+    public void Reset() => _next = TimeSpan.Zero;
 }

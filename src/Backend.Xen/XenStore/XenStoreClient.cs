@@ -18,20 +18,20 @@ public sealed class XenStoreClient : IXenStore
 {
     private const int MaxDirectoryPartRestarts = 8;
 
-    private readonly object gate = new();
-    private readonly XenStoreWatchIndex watches = new();
-    private readonly Func<CancellationToken, Task<Stream>>? reconnect;
-    private readonly CancellationTokenSource stopping = new();
-    private XenStoreClientConnection connection;
+    private readonly object _gate = new();
+    private readonly XenStoreWatchIndex _watches = new();
+    private readonly Func<CancellationToken, Task<Stream>>? _reconnect;
+    private readonly CancellationTokenSource _stopping = new();
+    private XenStoreClientConnection _connection;
     // Set while a lost connection is being replaced; requests wait for it.
-    private TaskCompletionSource<XenStoreClientConnection>? replaced;
-    private Task reconnecting = Task.CompletedTask;
+    private TaskCompletionSource<XenStoreClientConnection>? _replaced;
+    private Task _reconnecting = Task.CompletedTask;
     // Set when the client will not connect again: disposed, not reconnecting, or a watch callback threw.
-    private Exception? failure;
-    private bool callbackFailed;
-    private long reconnects;
-    private long watchesLost;
-    private int disposed;
+    private Exception? _failure;
+    private bool _callbackFailed;
+    private long _reconnects;
+    private long _watchesLost;
+    private int _disposed;
 
     /// <param name="stream">Owned by the client from now on; disposed with it.</param>
     public XenStoreClient(Stream stream)
@@ -42,16 +42,16 @@ public sealed class XenStoreClient : IXenStore
     /// <param name="reconnect">Opens a new stream when the connection is lost; null: a lost connection is final.</param>
     internal XenStoreClient(Stream stream, Func<CancellationToken, Task<Stream>>? reconnect)
     {
-        this.reconnect = reconnect;
-        connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
-        connection.Start();
+        _reconnect = reconnect;
+        _connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
+        _connection.Start();
     }
 
     /// <summary>Connections opened again after one was lost.</summary>
-    public long Reconnects => Interlocked.Read(ref reconnects);
+    public long Reconnects => Interlocked.Read(ref _reconnects);
 
     /// <summary>Watches that xenstore refused to set again on a new connection (so they are gone).</summary>
-    public long WatchesLost => Interlocked.Read(ref watchesLost);
+    public long WatchesLost => Interlocked.Read(ref _watchesLost);
 
     /// <summary>Connects to a xenstored Unix socket (SIMXEN: <c>ROOT/xenstored.sock</c>); a lost connection is final.</summary>
     public static Task<XenStoreClient> ConnectAsync(string socketPath, CancellationToken cancellationToken = default) =>
@@ -184,14 +184,14 @@ public sealed class XenStoreClient : IXenStore
         var payloadLength = PayloadLength(XenStoreMessageType.Watch, path, path, token, valueTerminated: true);
         var registration = new XenStoreWatchRegistration(this, path, token, onEvent);
         // Registered before the request, so that the initial event (sent right after the reply) finds it.
-        lock (gate)
-            watches.Add(registration);
+        lock (_gate)
+            _watches.Add(registration);
         try
         {
             while (true)
             {
                 var on = await CurrentConnectionAsync(cancellationToken).ConfigureAwait(false);
-                lock (gate)
+                lock (_gate)
                 {
                     // Lost with the connection while in flight, it was set again with the others.
                     if (registration.Connection == on)
@@ -202,13 +202,13 @@ public sealed class XenStoreClient : IXenStore
                 {
                     reply = await on.RequestAsync(XenStoreMessageType.Watch, 0, path, token, true, payloadLength, cancellationToken).ConfigureAwait(false);
                 }
-                catch (XenStoreConnectionException) when (reconnect is not null)
+                catch (XenStoreConnectionException) when (_reconnect is not null)
                 {
                     // The connection replacing the lost one sets every watch held, this one included.
                     continue;
                 }
                 Expect(reply, XenStoreMessageType.Watch, path);
-                lock (gate)
+                lock (_gate)
                     registration.Connection = on;
                 return registration;
             }
@@ -216,10 +216,10 @@ public sealed class XenStoreClient : IXenStore
         catch
         {
             XenStoreClientConnection? setOn;
-            lock (gate)
+            lock (_gate)
             {
-                watches.Remove(registration);
-                setOn = registration.Connection == connection ? connection : null;
+                _watches.Remove(registration);
+                setOn = registration.Connection == _connection ? _connection : null;
             }
             // Cancelled after a new connection had set it again: it must not stay set there.
             if (setOn is not null)
@@ -232,12 +232,12 @@ public sealed class XenStoreClient : IXenStore
     internal async Task UnwatchAsync(XenStoreWatchRegistration registration)
     {
         XenStoreClientConnection? on;
-        lock (gate)
+        lock (_gate)
         {
-            if (!watches.Remove(registration) || failure is not null)
+            if (!_watches.Remove(registration) || _failure is not null)
                 return;
             // Set on a lost connection: gone with it (a new connection setting it again unwatches it there).
-            on = registration.Connection == connection ? connection : null;
+            on = registration.Connection == _connection ? _connection : null;
         }
         if (on is not null)
             await UnwatchOnAsync(on, registration).ConfigureAwait(false);
@@ -287,31 +287,31 @@ public sealed class XenStoreClient : IXenStore
     /// <summary>RESET_WATCHES: the server drops every watch and transaction of this connection.</summary>
     public async Task ResetWatchesAsync(CancellationToken cancellationToken = default)
     {
-        lock (gate)
-            watches.Clear();
+        lock (_gate)
+            _watches.Clear();
         var reply = await RequestAsync(XenStoreMessageType.ResetWatches, null, null, "", null, cancellationToken).ConfigureAwait(false);
         Expect(reply, XenStoreMessageType.ResetWatches, null);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         TaskCompletionSource<XenStoreClientConnection>? waiting;
-        lock (gate)
+        lock (_gate)
         {
-            failure ??= new ObjectDisposedException(nameof(XenStoreClient));
-            waiting = replaced;
-            replaced = null;
+            _failure ??= new ObjectDisposedException(nameof(XenStoreClient));
+            waiting = _replaced;
+            _replaced = null;
         }
-        stopping.Cancel();
+        _stopping.Cancel();
         waiting?.TrySetException(new ObjectDisposedException(nameof(XenStoreClient)));
-        await reconnecting.ConfigureAwait(false);
+        await _reconnecting.ConfigureAwait(false);
         XenStoreClientConnection last;
-        lock (gate)
-            last = connection;
+        lock (_gate)
+            last = _connection;
         await last.DisposeAsync().ConfigureAwait(false);
-        stopping.Dispose();
+        _stopping.Dispose();
     }
 
     private static int PayloadLength(XenStoreMessageType type, string? path, string first, string? second, bool valueTerminated)
@@ -355,7 +355,7 @@ public sealed class XenStoreClient : IXenStore
             {
                 return (await on.RequestAsync(type, transaction?.Id ?? 0, first, second, valueTerminated, payloadLength, cancellationToken).ConfigureAwait(false), on);
             }
-            catch (XenStoreConnectionException e) when (e.RequestNotSent && reconnect is not null && transaction?.Connection is null)
+            catch (XenStoreConnectionException e) when (e.RequestNotSent && _reconnect is not null && transaction?.Connection is null)
             {
                 // Sent again below, on the next connection.
             }
@@ -366,31 +366,31 @@ public sealed class XenStoreClient : IXenStore
     private async Task<XenStoreClientConnection> CurrentConnectionAsync(CancellationToken cancellationToken)
     {
         Task<XenStoreClientConnection> next;
-        lock (gate)
+        lock (_gate)
         {
-            if (failure is not null)
-                throw XenStoreClientConnection.Broken(failure);
-            if (replaced is null)
-                return connection;
-            next = replaced.Task;
+            if (_failure is not null)
+                throw XenStoreClientConnection.Broken(_failure);
+            if (_replaced is null)
+                return _connection;
+            next = _replaced.Task;
         }
         return await next.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void OnBroken(XenStoreClientConnection broken, Exception reason)
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (broken != connection || replaced is not null || failure is not null)
+            if (broken != _connection || _replaced is not null || _failure is not null)
                 return;
-            if (reconnect is null || callbackFailed)
+            if (_reconnect is null || _callbackFailed)
             {
                 // Final: a callback that threw is a defect to make loud, not to hide behind a reconnect.
-                failure = reason;
+                _failure = reason;
                 return;
             }
-            replaced = new TaskCompletionSource<XenStoreClientConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
-            reconnecting = Task.Run(ReconnectAsync);
+            _replaced = new TaskCompletionSource<XenStoreClientConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _reconnecting = Task.Run(ReconnectAsync);
         }
     }
 
@@ -398,35 +398,35 @@ public sealed class XenStoreClient : IXenStore
     private async Task ReconnectAsync()
     {
         var backoff = new XenStoreBackoff();
-        while (!stopping.IsCancellationRequested)
+        while (!_stopping.IsCancellationRequested)
         {
             XenStoreClientConnection? next = null;
             try
             {
-                var stream = await reconnect!(stopping.Token).ConfigureAwait(false);
-                lock (gate)
+                var stream = await _reconnect!(_stopping.Token).ConfigureAwait(false);
+                lock (_gate)
                 {
-                    if (failure is not null)
+                    if (_failure is not null)
                     {
                         stream.Dispose();
                         return;
                     }
                     // Current from now on for OnBroken, but requests still wait until the watches are set.
-                    next = connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
+                    next = _connection = new XenStoreClientConnection(stream, DeliverWatchEvent, OnBroken);
                 }
                 next.Start();
                 await SetWatchesAgainAsync(next).ConfigureAwait(false);
                 TaskCompletionSource<XenStoreClientConnection>? waiting;
-                lock (gate)
+                lock (_gate)
                 {
-                    waiting = replaced;
-                    replaced = null;
+                    waiting = _replaced;
+                    _replaced = null;
                 }
-                Interlocked.Increment(ref reconnects);
+                Interlocked.Increment(ref _reconnects);
                 waiting?.TrySetResult(next);
                 return;
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
                 return;
             }
@@ -438,11 +438,11 @@ public sealed class XenStoreClient : IXenStore
             {
                 // A defect of ours: every waiting request learns of it, rather than wait for ever.
                 TaskCompletionSource<XenStoreClientConnection>? waiting;
-                lock (gate)
+                lock (_gate)
                 {
-                    failure ??= e;
-                    waiting = replaced;
-                    replaced = null;
+                    _failure ??= e;
+                    waiting = _replaced;
+                    _replaced = null;
                 }
                 waiting?.TrySetException(XenStoreClientConnection.Broken(e));
                 return;
@@ -451,7 +451,7 @@ public sealed class XenStoreClient : IXenStore
                 await next.DisposeAsync().ConfigureAwait(false);
             try
             {
-                await Task.Delay(backoff.Next(), stopping.Token).ConfigureAwait(false);
+                await Task.Delay(backoff.Next(), _stopping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -467,29 +467,29 @@ public sealed class XenStoreClient : IXenStore
     private async Task SetWatchesAgainAsync(XenStoreClientConnection next)
     {
         List<XenStoreWatchRegistration> held;
-        lock (gate)
-            held = watches.ToList();
+        lock (_gate)
+            held = _watches.ToList();
         var requests = new List<Task<XenStoreReply>>(held.Count);
         foreach (var registration in held)
         {
             var payloadLength = PayloadLength(XenStoreMessageType.Watch, registration.Path, registration.Path, registration.Token, valueTerminated: true);
-            requests.Add(next.RequestAsync(XenStoreMessageType.Watch, 0, registration.Path, registration.Token, true, payloadLength, stopping.Token));
+            requests.Add(next.RequestAsync(XenStoreMessageType.Watch, 0, registration.Path, registration.Token, true, payloadLength, _stopping.Token));
         }
         for (var i = 0; i < held.Count; i++)
         {
             var registration = held[i];
             var reply = await requests[i].ConfigureAwait(false);
             bool unwatched;
-            lock (gate)
+            lock (_gate)
             {
                 if (reply.Type == XenStoreMessageType.Error)
                 {
-                    watches.Remove(registration);
-                    Interlocked.Increment(ref watchesLost);
+                    _watches.Remove(registration);
+                    Interlocked.Increment(ref _watchesLost);
                     continue;
                 }
                 registration.Connection = next;
-                unwatched = !watches.Contains(registration);
+                unwatched = !_watches.Contains(registration);
             }
             // Disposed by its user while it was being set again.
             if (unwatched)
@@ -509,8 +509,8 @@ public sealed class XenStoreClient : IXenStore
             Encoding.UTF8.GetString(tokenEnd < 0 ? rest : rest[..tokenEnd]));
         XenStoreWatchRegistration? single = null;
         List<XenStoreWatchRegistration>? several = null;
-        lock (gate)
-            watches.Collect(watchEvent, ref single, ref several);
+        lock (_gate)
+            _watches.Collect(watchEvent, ref single, ref several);
         // Called outside the lock, on the reader: a callback must not block, and one that throws breaks the client.
         if (several is not null)
         {
@@ -531,8 +531,8 @@ public sealed class XenStoreClient : IXenStore
         }
         catch (Exception e)
         {
-            lock (gate)
-                callbackFailed = true;
+            lock (_gate)
+                _callbackFailed = true;
             throw new XenStoreConnectionException($"the callback of the xenstore watch on {registration.Path} threw on an event for {watchEvent.Path}", e);
         }
     }

@@ -16,38 +16,38 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
 {
     private const int ReceiveBufferSize = 64 * 1024;
 
-    private readonly Stream stream;
-    private readonly Action<ReadOnlySpan<byte>> onWatchEvent;
-    private readonly Action<XenStoreClientConnection, Exception> onBroken;
-    private readonly SemaphoreSlim writeLock = new(1, 1);
-    private readonly object gate = new();
-    private readonly Dictionary<uint, TaskCompletionSource<XenStoreReply>> pending = [];
-    private readonly CancellationTokenSource stopping = new();
-    private Task readLoop = Task.CompletedTask;
-    private uint lastRequestId;
-    private Exception? failure;
-    private int disposed;
+    private readonly Stream _stream;
+    private readonly Action<ReadOnlySpan<byte>> _onWatchEvent;
+    private readonly Action<XenStoreClientConnection, Exception> _onBroken;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly object _gate = new();
+    private readonly Dictionary<uint, TaskCompletionSource<XenStoreReply>> _pending = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _readLoop = Task.CompletedTask;
+    private uint _lastRequestId;
+    private Exception? _failure;
+    private int _disposed;
 
     /// <param name="stream">Owned from now on; disposed with the connection.</param>
     /// <param name="onWatchEvent">A WATCH_EVENT's payload, on the reader; an exception from it breaks the connection.</param>
     /// <param name="onBroken">Called once, with the reason, when the connection breaks (or is disposed).</param>
     public XenStoreClientConnection(Stream stream, Action<ReadOnlySpan<byte>> onWatchEvent, Action<XenStoreClientConnection, Exception> onBroken)
     {
-        this.stream = stream;
-        this.onWatchEvent = onWatchEvent;
-        this.onBroken = onBroken;
+        _stream = stream;
+        _onWatchEvent = onWatchEvent;
+        _onBroken = onBroken;
     }
 
     public bool IsBroken
     {
         get
         {
-            lock (gate)
-                return failure is not null;
+            lock (_gate)
+                return _failure is not null;
         }
     }
 
-    public void Start() => readLoop = Task.Run(ReadLoopAsync);
+    public void Start() => _readLoop = Task.Run(ReadLoopAsync);
 
     /// <summary>What a request on a connection broken by <paramref name="failure"/> fails with.</summary>
     /// <param name="notSent">Whether the request never reached xenstore.</param>
@@ -66,14 +66,14 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var completion = new TaskCompletionSource<XenStoreReply>(TaskCreationOptions.RunContinuationsAsynchronously);
         uint requestId;
-        lock (gate)
+        lock (_gate)
         {
-            if (failure is not null)
-                throw Broken(failure, notSent: true);
+            if (_failure is not null)
+                throw Broken(_failure, notSent: true);
             do
-                requestId = ++lastRequestId;
-            while (requestId == 0 || pending.ContainsKey(requestId));
-            pending.Add(requestId, completion);
+                requestId = ++_lastRequestId;
+            while (requestId == 0 || _pending.ContainsKey(requestId));
+            _pending.Add(requestId, completion);
         }
 
         var total = XenStoreMessageHeader.Size + payloadLength;
@@ -90,28 +90,28 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
                 if (valueTerminated)
                     message[at] = 0;
             }
-            await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 // Never cancelled half-way: a partial message would break the framing for every request.
-                await stream.WriteAsync(message.AsMemory(0, total), CancellationToken.None).ConfigureAwait(false);
+                await _stream.WriteAsync(message.AsMemory(0, total), CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
-                writeLock.Release();
+                _writeLock.Release();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            lock (gate)
-                pending.Remove(requestId);
+            lock (_gate)
+                _pending.Remove(requestId);
             throw;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
         {
             Fail(new XenStoreConnectionException("xenstore: writing a request failed", e));
-            lock (gate)
-                throw Broken(failure!, notSent: true);
+            lock (_gate)
+                throw Broken(_failure!, notSent: true);
         }
         finally
         {
@@ -127,22 +127,22 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The reply, if it comes, finds no one waiting and is dropped.
-            lock (gate)
-                pending.Remove(requestId);
+            lock (_gate)
+                _pending.Remove(requestId);
             throw;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         Fail(new ObjectDisposedException(nameof(XenStoreClient)));
-        stopping.Cancel();
-        await stream.DisposeAsync().ConfigureAwait(false);
-        await readLoop.ConfigureAwait(false);
-        stopping.Dispose();
-        writeLock.Dispose();
+        _stopping.Cancel();
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        await _readLoop.ConfigureAwait(false);
+        _stopping.Dispose();
+        _writeLock.Dispose();
     }
 
     private async Task ReadLoopAsync()
@@ -174,7 +174,7 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
                     end -= start;
                     start = 0;
                 }
-                var read = await stream.ReadAsync(buffer.AsMemory(end), stopping.Token).ConfigureAwait(false);
+                var read = await _stream.ReadAsync(buffer.AsMemory(end), _stopping.Token).ConfigureAwait(false);
                 if (read == 0)
                     throw new XenStoreConnectionException("xenstore closed the connection");
                 end += read;
@@ -196,13 +196,13 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
     {
         if (header.Type == XenStoreMessageType.WatchEvent)
         {
-            onWatchEvent(payload);
+            _onWatchEvent(payload);
             return;
         }
         TaskCompletionSource<XenStoreReply>? completion;
-        lock (gate)
+        lock (_gate)
         {
-            if (!pending.Remove(header.RequestId, out completion))
+            if (!_pending.Remove(header.RequestId, out completion))
                 return; // A cancelled request's reply.
         }
         completion.TrySetResult(new XenStoreReply(header.Type, payload.ToArray()));
@@ -211,16 +211,16 @@ internal sealed class XenStoreClientConnection : IAsyncDisposable
     private void Fail(Exception reason)
     {
         List<TaskCompletionSource<XenStoreReply>> broken;
-        lock (gate)
+        lock (_gate)
         {
-            if (failure is not null)
+            if (_failure is not null)
                 return;
-            failure = reason;
-            broken = [.. pending.Values];
-            pending.Clear();
+            _failure = reason;
+            broken = [.. _pending.Values];
+            _pending.Clear();
             // Under the lock: whoever sees the connection broken finds the client told already (it takes
             // only its own lock and starts the reconnect on the thread pool).
-            onBroken(this, reason);
+            _onBroken(this, reason);
         }
         foreach (var completion in broken)
             completion.TrySetException(Broken(reason));

@@ -28,14 +28,4 @@ public static class XenStoreErrors
         EINVAL, EACCES, EEXIST, EISDIR, ENOENT, ENOMEM, ENOSPC, EIO, ENOTEMPTY, ENOSYS, EROFS, EBUSY, EAGAIN,
         EISCONN, E2BIG, EPERM,
     ];
-
-    public static bool IsKnown(string name)
-    {
-        foreach (var known in All)
-        {
-            if (known == name)
-                return true;
-        }
-        return false;
-    }
 }

@@ -7,46 +7,46 @@ namespace Backend.Xen.XenStore;
 /// </summary>
 internal sealed class XenStoreWatchIndex
 {
-    private readonly Dictionary<string, List<XenStoreWatchRegistration>> byPath = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<XenStoreWatchRegistration>>.AlternateLookup<ReadOnlySpan<char>> bySpan;
+    private readonly Dictionary<string, List<XenStoreWatchRegistration>> _byPath = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<XenStoreWatchRegistration>>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
 
-    public XenStoreWatchIndex() => bySpan = byPath.GetAlternateLookup<ReadOnlySpan<char>>();
+    public XenStoreWatchIndex() => _bySpan = _byPath.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public int Count { get; private set; }
 
     public void Add(XenStoreWatchRegistration registration)
     {
-        if (!byPath.TryGetValue(registration.Path, out var list))
-            byPath.Add(registration.Path, list = []);
+        if (!_byPath.TryGetValue(registration.Path, out var list))
+            _byPath.Add(registration.Path, list = []);
         list.Add(registration);
         Count++;
     }
 
     public bool Remove(XenStoreWatchRegistration registration)
     {
-        if (!byPath.TryGetValue(registration.Path, out var list) || !list.Remove(registration))
+        if (!_byPath.TryGetValue(registration.Path, out var list) || !list.Remove(registration))
             return false;
         if (list.Count == 0)
-            byPath.Remove(registration.Path);
+            _byPath.Remove(registration.Path);
         Count--;
         return true;
     }
 
     public bool Contains(XenStoreWatchRegistration registration) =>
-        byPath.TryGetValue(registration.Path, out var list) && list.Contains(registration);
+        _byPath.TryGetValue(registration.Path, out var list) && list.Contains(registration);
 
     /// <summary>Every watch, in no particular order.</summary>
     public List<XenStoreWatchRegistration> ToList()
     {
         var all = new List<XenStoreWatchRegistration>(Count);
-        foreach (var list in byPath.Values)
+        foreach (var list in _byPath.Values)
             all.AddRange(list);
         return all;
     }
 
     public void Clear()
     {
-        byPath.Clear();
+        _byPath.Clear();
         Count = 0;
     }
 
@@ -77,7 +77,7 @@ internal sealed class XenStoreWatchIndex
 
     private void AddMatches(ReadOnlySpan<char> path, XenStoreWatchEvent watchEvent, ref XenStoreWatchRegistration? single, ref List<XenStoreWatchRegistration>? several)
     {
-        if (!bySpan.TryGetValue(path, out var list))
+        if (!_bySpan.TryGetValue(path, out var list))
             return;
         foreach (var registration in list)
         {

@@ -4,7 +4,7 @@ namespace Backend.Xen.XenStore;
 internal sealed class XenStoreWatchRegistration(XenStoreClient client, string path, string token, Action<XenStoreWatchEvent> onEvent)
     : IAsyncDisposable
 {
-    private int disposed;
+    private int _disposed;
 
     public string Path { get; } = path;
 
@@ -25,7 +25,7 @@ internal sealed class XenStoreWatchRegistration(XenStoreClient client, string pa
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
             await client.UnwatchAsync(this).ConfigureAwait(false);
     }
 }

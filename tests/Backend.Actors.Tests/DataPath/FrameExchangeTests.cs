@@ -45,7 +45,7 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
 
         public void OnFrame(ReadOnlySpan<byte> frame, in SimRxFrameInfo info)
         {
-            var sequence = TestFrames.Verify(frame, out var corruption);
+            var sequence = CheckedFrames.Verify(frame, out var corruption);
             if (sequence is null)
                 return; // the other guest's learning broadcast
             lock (Problems)
@@ -132,9 +132,9 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
             // 1 to 18 data slots: a slot size and a length that together make that many slots.
             var slots = random.Next(1, 19);
             var slotBytes = random.Next(0, 3) switch { 0 => 4096, 1 => 1024, _ => 256 };
-            var min = Math.Max(TestFrames.HeaderLength + 1, (slots - 1) * slotBytes + 1);
+            var min = Math.Max(CheckedFrames.HeaderLength + 1, (slots - 1) * slotBytes + 1);
             var length = Math.Min(65535, random.Next(min, slots * slotBytes + 1));
-            TestFrames.Write(frame, destination, source, (uint)i, length);
+            CheckedFrames.Write(frame.AsSpan(0, length), destination, source, (uint)i);
             var options = new SimTxOptions { MaxSlotBytes = slotBytes };
             if (i % 7 == 3)
                 options = options with { GsoType = NetifGsoType.TcpV4, GsoSize = 1448 };

@@ -313,7 +313,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         // A TCP/IPv4 frame of 65535 bytes to guest 1 (which did not negotiate GSO) in 16 page-sized
         // slots: cut at 1 byte it would be 65481 segments, every one of them built on guest 1's lane.
         const int slots = 16;
-        var frame = TestFrames.TcpIpv4(_pair.A.Mac, _front.Mac, 65535);
+        var frame = Packets.TcpIpv4(_pair.A.Mac, _front.Mac, 65535);
         var receiver = _sim.Status.Snapshot().Single(v => v.Id.DomId == _pair.A.DomId);
         var deliveredBefore = Interlocked.Read(ref receiver.RxPackets);
 

@@ -145,7 +145,7 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
         try
         {
             var big = new byte[9000];
-            TestFrames.Write(big, Front.Mac, Pair.A.Mac, 0, big.Length);
+            CheckedFrames.Write(big, Front.Mac, Pair.A.Mac, 0);
             await Pair.A.Netfront.SendAsync(big, default, _cts.Token);
             await AwaitAssertAsync(() => Assert.True(1 == Volatile.Read(ref HostileStatus.RxQueued),
                 $"queued {HostileStatus.RxQueued}, dropped {HostileStatus.RxDropped}, delivered {HostileStatus.RxPackets}, rsp_prod {Front.RxResponseProducer}, answered {answered}"), Timeout);

@@ -127,7 +127,7 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
         var gated = await StartWithGatedCopierAsync();
         await gated.Ask<GatedCopier.Holding>(new GatedCopier.Hold(ring), Timeout);
         var frame = new byte[1000];
-        TestFrames.Write(frame, _pair!.A.PeerMac, _pair.A.Mac, 0, frame.Length);
+        CheckedFrames.Write(frame, _pair!.A.PeerMac, _pair.A.Mac, 0);
         for (var i = 0; i < 10; i++)
             await _pair.A.Netfront.SendAsync(frame, default, _cts.Token);
         await AwaitAssertAsync(async () => Assert.True(await gated.Ask<int>(GatedCopier.CountHeld.Instance, Timeout) > 0, $"no {ring} copy was held"), Timeout);

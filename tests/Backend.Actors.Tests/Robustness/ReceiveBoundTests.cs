@@ -79,7 +79,7 @@ public sealed class ReceiveBoundTests : TestKit, IAsyncLifetime
         await sender.WaitForConnectedAsync(_cts.Token);
 
         const int sent = 600;
-        var frame = TestFrames.TcpIpv4(front.Mac, TrafficGuest.MacOf(1), GsoFrameLength);
+        var frame = Packets.TcpIpv4(front.Mac, TrafficGuest.MacOf(1), GsoFrameLength);
         for (var i = 0; i < sent; i++)
             await sender.SendAsync(frame, new SimTxOptions { GsoType = NetifGsoType.TcpV4, GsoSize = 1448 }, _cts.Token);
         await sender.WaitForTxIdleAsync(_cts.Token);

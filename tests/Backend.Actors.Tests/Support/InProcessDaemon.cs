@@ -2,7 +2,6 @@ using Akka.Actor;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
-using Backend.Actors.Xenbus;
 using Backend.Xen.Buffers;
 using Backend.Xen.Platform.Sim;
 using Backend.Xen.XenStore;
@@ -12,31 +11,29 @@ namespace Backend.Actors.Tests.Support;
 /// <summary>
 /// One run of the backend inside the test process, as the daemon would be: its own actor system, its
 /// own SIMXEN platform (backend domain 0 on the fixture's root), its own xenstore connection, bridges,
-/// buffers and status, and the xenbus supervisor. Stopping it is the daemon's orderly stop
-/// (<see cref="ActorSystem.Terminate"/>, then the platform); xenstore (the fixture's server) outlives it,
+/// buffers and status, and the backend's actors started as DaemonHost starts them (<see cref="BackendActors"/>).
+/// Stopping it is the daemon's orderly stop (<see cref="BackendActors.QuiesceAndFlushAsync"/>,
+/// <see cref="ActorSystem.Terminate"/>, then the platform); xenstore (the fixture's server) outlives it,
 /// as SIMXEN's restart promises assume. The fixture's own platform must be disposed first: a domain has
 /// one owner.
 /// </summary>
 public sealed class InProcessDaemon : IAsyncDisposable
 {
-    private readonly PacketBufferPool _buffers;
-    private readonly IActorRef _supervisor;
+    private readonly BackendActors _backend;
     private int _stopped;
 
-    private InProcessDaemon(ActorSystem system, IActorRef supervisor, SimXenPlatform platform, IXenStore store, PacketBufferPool buffers, VifStatusRegistry status)
+    private InProcessDaemon(ActorSystem system, BackendActors backend, SimXenPlatform platform, IXenStore store)
     {
         System = system;
-        _supervisor = supervisor;
+        _backend = backend;
         Platform = platform;
         XenStore = store;
-        _buffers = buffers;
-        Status = status;
     }
 
     public ActorSystem System { get; }
     public SimXenPlatform Platform { get; }
     public IXenStore XenStore { get; }
-    public VifStatusRegistry Status { get; }
+    public VifStatusRegistry Status => _backend.Services.Status;
 
     public static async Task<InProcessDaemon> StartAsync(SimBackendFixture sim, string name)
     {
@@ -46,13 +43,9 @@ public sealed class InProcessDaemon : IAsyncDisposable
         var store = await XenStoreClient.ConnectAsync(socket, reconnect: true);
         // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.
         var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + GrantCopyActors.DispatcherHocon(2));
-        var buffers = new PacketBufferPool();
-        var status = new VifStatusRegistry();
-        var lanes = GrantCopyActors.Start(system, 2, platform.CreateGrantCopier);
-        var services = new BackendServices(platform, store, new BridgeSet(TimeProvider.System), buffers, lanes, status,
-            new BackendOptions { WriteHotplugStatus = true });
-        var supervisor = system.ActorOf(XenbusSupervisor.Props(services), "xenbus");
-        return new InProcessDaemon(system, supervisor, platform, store, buffers, status);
+        var backend = BackendActors.Start(system, 2, platform, lanes => new BackendServices(platform, store, new BridgeSet(TimeProvider.System),
+            new PacketBufferPool(), lanes, new VifStatusRegistry(), new BackendOptions { WriteHotplugStatus = true }));
+        return new InProcessDaemon(system, backend, platform, store);
     }
 
     /// <summary>
@@ -64,11 +57,11 @@ public sealed class InProcessDaemon : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
         // DaemonHost gives this half a second; a test machine shared with others gets more.
-        await OrderlyStop.QuiesceAndFlushAsync(_supervisor, _buffers, TimeSpan.FromSeconds(5));
+        await _backend.QuiesceAndFlushAsync(TimeSpan.FromSeconds(5));
         await System.Terminate();
         await Platform.DisposeAsync();
         await XenStore.DisposeAsync();
-        _buffers.Dispose();
+        _backend.Services.Buffers.Dispose();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Backend.Actors;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
@@ -18,17 +17,18 @@ namespace Backend.Actors.Tests.Support;
 /// </summary>
 public sealed class SimBackendFixture : IAsyncDisposable
 {
-    private SimBackendFixture(SimRoot root, XenStoreServer server, IXenStore test, IXenStore backend, SimXenPlatform platform)
+    private readonly SimTestRoot _root;
+
+    private SimBackendFixture(SimTestRoot root, IXenStore test, IXenStore backend, SimXenPlatform platform)
     {
-        Root = root;
-        Server = server;
+        _root = root;
         XenStore = test;
         BackendXenStore = backend;
         Platform = platform;
     }
 
-    public SimRoot Root { get; }
-    public XenStoreServer Server { get; }
+    public SimRoot Root => _root.Root;
+    public XenStoreServer Server => _root.Server;
     /// <summary>The test's own connection (it plays the toolstack and the frontends).</summary>
     public IXenStore XenStore { get; }
     public IXenStore BackendXenStore { get; }
@@ -37,19 +37,17 @@ public sealed class SimBackendFixture : IAsyncDisposable
     public BridgeSet Bridges { get; } = new(TimeProvider.System);
     public PacketBufferPool Buffers { get; } = new();
 
-    public string SocketPath => Path.Combine(Root.Path, "xenstored.sock");
+    public string SocketPath => _root.XenStoreSocket;
 
     public static async Task<SimBackendFixture> CreateAsync()
     {
-        var path = $"/dev/shm/xnbt-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40];
-        var root = new SimRoot(path);
-        var socket = Path.Combine(root.Path, "xenstored.sock");
-        var server = await XenStoreServer.StartAsync(socket);
+        var root = await SimTestRoot.WithXenStoreAsync();
+        var socket = root.XenStoreSocket;
         var test = await XenStoreClient.ConnectAsync(socket);
         // The backend's, as the daemon's: a lost connection is replaced.
         var backend = await XenStoreClient.ConnectAsync(socket, reconnect: true);
-        var platform = new SimXenPlatform(root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
-        return new SimBackendFixture(root, server, test, backend, platform);
+        var platform = new SimXenPlatform(root.Root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
+        return new SimBackendFixture(root, test, backend, platform);
     }
 
     /// <summary>The services a vif tree needs; hypercall actors run on the test system's default dispatcher.</summary>
@@ -74,9 +72,8 @@ public sealed class SimBackendFixture : IAsyncDisposable
         await XenStore.DisposeAsync();
         await BackendXenStore.DisposeAsync();
         await Platform.DisposeAsync();
-        await Server.DisposeAsync();
+        // The server, then the root with what the test left in it.
+        await _root.DisposeAsync();
         Buffers.Dispose();
-        try { Directory.Delete(Root.Path, recursive: true); }
-        catch (IOException) { }
     }
 }

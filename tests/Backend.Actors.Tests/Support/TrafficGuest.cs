@@ -8,7 +8,7 @@ namespace Backend.Actors.Tests.Support;
 /// One simulated guest of a traffic pair: a <see cref="SimNetfront"/> on its own xenstore connection, what
 /// it receives from its peer (<see cref="Receiver"/>), and a sender that keeps at most
 /// <see cref="Window"/> frames in flight to the peer (SIMXEN "Frames": the zero-loss condition), counted
-/// from the peer's receiver. Frames are <see cref="TestFrames"/> of 60 to 9014 bytes in slots of 256 to
+/// from the peer's receiver. Frames are <see cref="CheckedFrames"/> of 60 to 9014 bytes in slots of 256 to
 /// 4096 bytes, so that multi-slot packets are part of every exchange.
 /// </summary>
 public sealed class TrafficGuest : IAsyncDisposable
@@ -124,9 +124,9 @@ public sealed class TrafficGuest : IAsyncDisposable
                 await Task.Delay(1, ct);
             }
             var slotBytes = random.Next(0, 3) switch { 0 => 4096, 1 => 1024, _ => 256 };
-            var length = random.Next(0, 4) == 0 ? random.Next(1515, frame.Length + 1) : random.Next(TestFrames.HeaderLength + 30, 1515);
+            var length = random.Next(0, 4) == 0 ? random.Next(1515, frame.Length + 1) : random.Next(CheckedFrames.HeaderLength + 30, 1515);
             length = Math.Min(length, 18 * slotBytes); // a valid packet has at most 19 slots; keep well inside
-            TestFrames.Write(frame, PeerMac, Mac, (uint)i, length);
+            CheckedFrames.Write(frame.AsSpan(0, length), PeerMac, Mac, (uint)i);
             await Netfront.SendAsync(frame.AsMemory(0, length), new SimTxOptions { MaxSlotBytes = slotBytes }, ct);
             Volatile.Write(ref _sent, i + 1);
         }

@@ -4,7 +4,7 @@ using Backend.Xen.Platform.Sim.Netfront;
 namespace Backend.Actors.Tests.Support;
 
 /// <summary>
-/// What one guest receives from its traffic peer: each <see cref="TestFrames"/> frame from the peer's MAC
+/// What one guest receives from its traffic peer: each <see cref="CheckedFrames"/> frame from the peer's MAC
 /// is checked (payload hash, length) and recorded by sequence number, so that loss, duplicates and
 /// corruption can be told apart. Frames from any other source (flooded while the bridge relearns a MAC)
 /// are counted and otherwise ignored. Marker frames (ethertype <see cref="MarkerEtherType"/>: the hello
@@ -89,7 +89,7 @@ public sealed class TrafficReceiver(ReadOnlyMemory<byte> peerMac) : ISimFrameCon
                 _markers[source] = _markers.GetValueOrDefault(source) + 1;
             return;
         }
-        var sequence = TestFrames.Verify(frame, out var corruption);
+        var sequence = CheckedFrames.Verify(frame, out var corruption);
         if (sequence is not { } s)
             return;
         lock (_gate)

@@ -21,6 +21,17 @@ public sealed class TapOffloadTests : IDisposable
         return buffer;
     }
 
+    /// <summary>
+    /// An IPv4 or IPv6 frame with a TCP segment (20-byte header, garbage checksum) or, for any other
+    /// protocol, an 8-byte UDP header, then <paramref name="payload"/> bytes.
+    /// </summary>
+    private static byte[] Ipv4(byte protocol, int payload) => Packets.Ethernet(Packets.EtherTypeIpv4, Packets.Ipv4(protocol, Transport(protocol, payload)));
+
+    private static byte[] Ipv6(byte protocol, int payload) => Packets.Ethernet(Packets.EtherTypeIpv6, Packets.Ipv6(protocol, Transport(protocol, payload)));
+
+    private static byte[] Transport(byte protocol, int payload) =>
+        protocol == Packets.ProtocolTcp ? Packets.Tcp(Packets.Payload(payload), timestamps: false) : Packets.Udp(Packets.Payload(payload));
+
     /// <summary>What the kernel does with NEEDS_CSUM: sum from csum_start (the partial sum included) and store it.</summary>
     private static void CompleteAsTheKernelDoes(Span<byte> frame, in VirtioNetHeader header)
     {
@@ -41,7 +52,7 @@ public sealed class TapOffloadTests : IDisposable
     [Fact]
     public void A_guest_TCPv4_GSO_frame_goes_to_the_TAP_with_its_segmentation_and_a_partial_checksum_the_kernel_completes()
     {
-        var buffer = Buffer(OffloadFrames.Ipv4(6, 4000));
+        var buffer = Buffer(Ipv4(6, 4000));
         buffer.GsoType = NetifGsoType.TcpV4;
         buffer.GsoSize = 1448;
         buffer.ChecksumBlank = true;
@@ -62,7 +73,7 @@ public sealed class TapOffloadTests : IDisposable
     [Fact]
     public void A_guest_GSO_frame_without_csum_blank_still_gets_the_partial_checksum_set_up()
     {
-        var buffer = Buffer(OffloadFrames.Ipv6(6, 3000));
+        var buffer = Buffer(Ipv6(6, 3000));
         buffer.GsoType = NetifGsoType.TcpV6;
         buffer.GsoSize = 1428;
 
@@ -82,7 +93,7 @@ public sealed class TapOffloadTests : IDisposable
     [InlineData((byte)7, true, 6)]              // a GSO type netif does not have
     public void A_guest_frame_whose_headers_cannot_carry_its_offload_is_refused(byte gsoType, bool blank, byte protocol)
     {
-        var buffer = Buffer(OffloadFrames.Ipv4(protocol, 100));
+        var buffer = Buffer(Ipv4(protocol, 100));
         buffer.GsoType = gsoType;
         buffer.GsoSize = 1000;
         buffer.ChecksumBlank = blank;
@@ -93,7 +104,7 @@ public sealed class TapOffloadTests : IDisposable
     [Fact]
     public void A_plain_guest_frame_carries_only_data_validated()
     {
-        var buffer = Buffer(OffloadFrames.Ipv4(17, 100));
+        var buffer = Buffer(Ipv4(17, 100));
         buffer.DataValidated = true;
         Assert.True(TapOffload.TryToTap(buffer, out var header));
         Assert.Equal(new VirtioNetHeader { Flags = VirtioNetHeader.FlagDataValid }, header);
@@ -103,7 +114,7 @@ public sealed class TapOffloadTests : IDisposable
     [Fact]
     public void A_host_frame_with_a_partial_TCP_checksum_and_TSO_becomes_a_csum_blank_GSO_frame()
     {
-        var buffer = Buffer(OffloadFrames.Ipv4(6, 5000));
+        var buffer = Buffer(Ipv4(6, 5000));
         var header = new VirtioNetHeader
         {
             Flags = VirtioNetHeader.FlagNeedsCsum,
@@ -125,7 +136,7 @@ public sealed class TapOffloadTests : IDisposable
     {
         // A UDP frame whose partial checksum the header places at UDP's field but with csum_start past the
         // IP header by 2 (as for an encapsulation): netif's csum_blank cannot say that, so it is filled here.
-        var frame = OffloadFrames.Ipv4(17, 200);
+        var frame = Ipv4(17, 200);
         var buffer = Buffer(frame);
         const int start = 14 + 20 + 8;
         var header = new VirtioNetHeader { Flags = VirtioNetHeader.FlagNeedsCsum, CsumStart = start, CsumOffset = 2 };
@@ -145,7 +156,7 @@ public sealed class TapOffloadTests : IDisposable
     [InlineData(0, VirtioNetHeader.GsoTcpV4, 0, 0)]                                       // GSO without a partial checksum
     public void A_host_header_that_does_not_fit_the_frame_is_refused(byte flags, byte gsoType, int csumStart, int csumOffset)
     {
-        var buffer = Buffer(OffloadFrames.Ipv4(17, 200));
+        var buffer = Buffer(Ipv4(17, 200));
         var header = new VirtioNetHeader { Flags = flags, GsoType = gsoType, GsoSize = 1000, CsumStart = (ushort)csumStart, CsumOffset = (ushort)csumOffset };
         Assert.False(TapOffload.FromTap(header, buffer));
         buffer.Return();

@@ -1,5 +1,6 @@
 using Backend.Actors.Uplink;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Actors.Tests.Uplink;
 

@@ -64,13 +64,11 @@ public sealed class UplinkTests : TestKit, IAsyncLifetime
             responder.Announce();
 
             Assert.True(TapDevice.IsOurs(tapName), $"{tapName} should carry the daemon's alias");
-            lab.MoveIn(tapName);
-            lab.InNamespace("ip", "addr", "add", "10.77.0.1/24", "dev", tapName);
-            lab.InNamespace("ip", "link", "set", tapName, "up");
+            lab.MoveInAndAddress(tapName, "10.77.0.1/24");
 
             // Five pings, three answers required: under a loaded suite a ping now and then goes unanswered
             // (seen once in a full run: 1 of 3); that loss is noted as an open question, not hidden.
-            var ok = HostNetworkLab.TryRun("ip", ["netns", "exec", lab.Namespace, "ping", "-c", "5", "-i", "0.2", "-W", "2", "10.77.0.2"], out var output);
+            var ok = lab.TryPing("10.77.0.2", 5, out var output);
             Assert.True(ok, $"ping from namespace {lab.Namespace} to the guest failed:\n{output}\nuplink counters: from host {counters.FromHost} (dropped {counters.FromHostDropped}), to host {counters.ToHost} (dropped {counters.ToHostDropped}, errno {counters.LastWriteError}); guest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}");
             Assert.True(responder.EchoAnswered >= 3, $"the guest answered {responder.EchoAnswered} echo requests, not 3");
             Assert.Equal(0, responder.BadChecksums);

@@ -25,7 +25,7 @@ public sealed class AdminEndpointSecurityTests
 
     private static Task<(int Code, string Stdout, string Stderr)> Status(params string[] args) => Status(new Dictionary<string, string>(), args);
 
-    private static string TokenFile(TestRoot root)
+    private static string TokenFile(SimTestRoot root)
     {
         Directory.CreateDirectory(root.Path);
         var file = Path.Combine(root.Path, "admin-token");
@@ -37,7 +37,7 @@ public sealed class AdminEndpointSecurityTests
     [Fact]
     public async Task With_a_token_file_every_path_but_healthz_answers_401_without_the_bearer_token()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         var tokenFile = TokenFile(root);
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--admin-token-file", tokenFile);
         var url = (await daemon.WaitForLineAsync("ADMIN_URL=", Start))["ADMIN_URL=".Length..];
@@ -74,7 +74,7 @@ public sealed class AdminEndpointSecurityTests
     public async Task Over_https_it_presents_the_certificate_file_and_status_trusts_the_CA_or_the_configured_certificate()
     {
         using var certs = await TestCertificates.CreateAsync();
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         var tokenFile = TokenFile(root);
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--admin", "https://127.0.0.1:0",
             "--admin-certificate", certs.ServerCertificate, "--admin-certificate-key", certs.ServerKey, "--admin-token-file", tokenFile);
@@ -112,7 +112,7 @@ public sealed class AdminEndpointSecurityTests
     public async Task A_self_signed_certificate_for_another_name_is_trusted_by_status_only_when_pinned()
     {
         using var certs = await TestCertificates.CreateAsync();
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--admin", "https://127.0.0.1:0",
             "--admin-certificate", certs.OtherCertificate, "--admin-certificate-key", certs.OtherKey);
         var url = (await daemon.WaitForLineAsync("ADMIN_URL=", Start))["ADMIN_URL=".Length..];

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -14,7 +13,7 @@ public sealed class DaemonProcessTests
     [Fact]
     public async Task With_a_sim_root_it_prints_ADMIN_URL_and_READY_writes_admin_url_and_stops_on_SIGTERM()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path);
         var adminLine = await daemon.WaitForLineAsync("ADMIN_URL=", Start);
         await daemon.WaitForLineAsync("READY", Start);
@@ -31,8 +30,8 @@ public sealed class DaemonProcessTests
     [Fact]
     public async Task With_xenstore_given_it_uses_that_server_and_links_ROOT_xenstored_sock_to_it()
     {
-        using var root = new TestRoot();
-        using var other = new TestRoot();
+        using var root = new SimTestRoot();
+        using var other = new SimTestRoot();
         await using var xenstored = DaemonProcess.Start("xenstored", "--sim-root", other.Path);
         await xenstored.WaitForLineAsync("READY", Start);
         var socket = Path.Combine(other.Path, "xenstored.sock");
@@ -45,7 +44,7 @@ public sealed class DaemonProcessTests
     [Fact]
     public async Task The_admin_endpoint_serves_status_metrics_and_healthz_on_loopback_only()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path);
         var url = (await daemon.WaitForLineAsync("ADMIN_URL=", Start))["ADMIN_URL=".Length..];
         await daemon.WaitForLineAsync("READY", Start);

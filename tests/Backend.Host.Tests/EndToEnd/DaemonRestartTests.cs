@@ -29,7 +29,7 @@ public sealed class DaemonRestartTests
     public async Task A_restarted_daemon_reattaches_and_traffic_resumes_without_the_guests_reconnecting(int signal, string name)
     {
         _ = name;
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         await using var xenstored = DaemonProcess.Start("xenstored", "--sim-root", root.Path);
         await xenstored.WaitForLineAsync("READY", Start);
         var daemon = DaemonProcess.Start("--sim-root", root.Path);

@@ -10,7 +10,7 @@ public sealed class SimGuestProcessTests
     [Fact]
     public async Task Two_guest_processes_ping_each_other_through_the_daemon_process()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path);
         await daemon.WaitForLineAsync("READY", Start);
         await using var echo = DaemonProcess.Start("sim-guest", "--sim-root", root.Path, "--domid", "5", "--ip", "10.0.0.5",

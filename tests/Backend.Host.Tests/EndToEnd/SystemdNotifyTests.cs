@@ -14,7 +14,7 @@ public sealed partial class SystemdNotifyTests
     [Fact]
     public async Task Under_a_notify_socket_it_sends_READY_then_watchdog_pings_then_STOPPING_and_nothing_after()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         using var notify = new NotifySocket();
         var environment = new Dictionary<string, string>
         {
@@ -43,7 +43,7 @@ public sealed partial class SystemdNotifyTests
     [Fact]
     public async Task Without_WATCHDOG_USEC_it_sends_READY_and_STOPPING_only()
     {
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         using var notify = new NotifySocket();
         await using var daemon = DaemonProcess.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path }, "--sim-root", root.Path);
         Assert.Equal("READY=1", await notify.ReceiveAsync(Start));

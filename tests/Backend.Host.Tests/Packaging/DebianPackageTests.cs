@@ -52,7 +52,7 @@ public sealed class DebianPackageTests(DebianPackage package) : IClassFixture<De
     public async Task The_packaged_daemon_runs_through_a_symlink_with_the_packaged_settings()
     {
         await package.BuildAsync();
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         var link = Path.Combine(Path.GetTempPath(), $"xnb-{Guid.NewGuid():N}");
         File.CreateSymbolicLink(link, Path.Combine(package.Unpacked, "opt", "xnb", "Backend.Host"));
         try

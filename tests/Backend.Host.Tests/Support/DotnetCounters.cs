@@ -20,7 +20,7 @@ public static class DotnetCounters
             if (_restored)
                 return;
             var (code, stdout, stderr) = await Command.RunAsync("dotnet", ["tool", "restore"], TimeSpan.FromMinutes(5), workingDirectory: Repository.Root);
-            Prerequisites.RequireThat(code == 0, $"dotnet-counters is missing: dotnet tool restore exited {code}: {stdout} {stderr}");
+            Prerequisite.Require(code == 0, $"dotnet-counters is missing: dotnet tool restore exited {code}: {stdout} {stderr}");
             _restored = true;
         }
         finally

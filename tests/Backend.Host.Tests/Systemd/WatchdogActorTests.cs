@@ -61,13 +61,13 @@ public sealed class WatchdogActorTests() : Akka.TestKit.Xunit2.TestKit("akka.log
         Sys.ActorOf(WatchdogActor.Props(new SystemdService(notify.Notifier(), Interval), lanes.Lanes, Interval), "watchdog");
 
     /// <summary>The daemon's two lanes on a 2-core machine, their hypercall actors over a SIMXEN platform of their own.</summary>
-    private sealed class Lanes(TestRoot root, SimXenPlatform platform, GrantCopyActors actors) : IAsyncDisposable
+    private sealed class Lanes(SimTestRoot root, SimXenPlatform platform, GrantCopyActors actors) : IAsyncDisposable
     {
         public GrantCopyActors Actors { get; } = actors;
 
         public static Lanes Start(ActorSystem system)
         {
-            var root = new TestRoot();
+            var root = new SimTestRoot();
             var platform = new SimXenPlatform(new SimRoot(root.Path), 0, _ => throw new InvalidOperationException("this test uses no xenstore"));
             return new Lanes(root, platform, GrantCopyActors.Start(system, 2, platform.CreateGrantCopier));
         }

@@ -1,4 +1,3 @@
-using Backend.Actors.Tests.Uplink;
 using Backend.Host.Tests.Support;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim;
@@ -23,7 +22,7 @@ public sealed class DaemonTapSwitchTests
         const ushort domid = 3041;
         var tap = TapDevice.VifName(domid, 0);
         Skip.If(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} exists already on this host; not touching it");
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         try
         {
             // xenstore must outlive the daemon, as on real Xen: the embedded server runs alone.

@@ -1,5 +1,4 @@
 using System.Net;
-using Backend.Actors.Tests.Uplink;
 using Backend.Host.Tests.Support;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim;
@@ -45,7 +44,7 @@ public sealed class DaemonUplinkTests
     public async Task An_uplink_whose_TAP_cannot_be_made_stops_the_start_with_one_line()
     {
         HostNetworkLab.RequirePrerequisites();
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         // "lo" exists and is no TAP: TUNSETIFF refuses it, and nothing about lo changes.
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path, "--uplink", "tap:lo");
         Assert.Equal(1, await daemon.WaitForExitAsync(Start));
@@ -58,7 +57,7 @@ public sealed class DaemonUplinkTests
     {
         HostNetworkLab.RequirePrerequisites();
         var tapName = HostNetworkLab.RandomName("xnbu");
-        using var root = new TestRoot();
+        using var root = new SimTestRoot();
         using var lab = HostNetworkLab.Create();
         try
         {
@@ -77,10 +76,8 @@ public sealed class DaemonUplinkTests
             await guest.WaitForConnectedAsync(cts.Token);
             responder.Announce();
 
-            lab.MoveIn(tapName);
-            lab.InNamespace("ip", "addr", "add", "10.78.0.1/24", "dev", tapName);
-            lab.InNamespace("ip", "link", "set", tapName, "up");
-            var ok = HostNetworkLab.TryRun("ip", ["netns", "exec", lab.Namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.78.0.2"], out var output);
+            lab.MoveInAndAddress(tapName, "10.78.0.1/24");
+            var ok = lab.TryPing("10.78.0.2", 3, out var output);
             Assert.True(ok, $"ping through the daemon's uplink failed:\n{output}\nguest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}\ndaemon stderr:\n{daemon.Stderr}");
 
             // The uplink and what crossed its TAP are in /status: the pings came in, the answers went out.

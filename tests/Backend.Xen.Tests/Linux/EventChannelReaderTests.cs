@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Pipes;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Tests.Linux;
 
@@ -15,15 +16,15 @@ public sealed class EventChannelReaderTests : IDisposable
 
     private readonly AnonymousPipeServerStream _pending = new(PipeDirection.Out);
     private readonly AnonymousPipeServerStream _unmasked = new(PipeDirection.In);
-    private readonly DeviceHandle _source;
-    private readonly DeviceHandle _unmask;
+    private readonly FileDescriptor _source;
+    private readonly FileDescriptor _unmask;
     private readonly BlockingCollection<uint> _dispatched = new();
     private readonly ConcurrentQueue<Exception> _faults = new();
 
     public EventChannelReaderTests()
     {
-        _source = new DeviceHandle((int)_pending.ClientSafePipeHandle.DangerousGetHandle(), "pending pipe", ownsHandle: false);
-        _unmask = new DeviceHandle((int)_unmasked.ClientSafePipeHandle.DangerousGetHandle(), "unmask pipe", ownsHandle: false);
+        _source = new FileDescriptor((int)_pending.ClientSafePipeHandle.DangerousGetHandle(), "pending pipe", ownsHandle: false);
+        _unmask = new FileDescriptor((int)_unmasked.ClientSafePipeHandle.DangerousGetHandle(), "unmask pipe", ownsHandle: false);
     }
 
     public void Dispose()
@@ -202,7 +203,7 @@ public sealed class EventChannelReaderTests : IDisposable
     public async Task End_of_file_on_the_source_is_a_fault_that_removes_only_that_reader()
     {
         using var other = new AnonymousPipeServerStream(PipeDirection.Out);
-        using var otherSource = new DeviceHandle((int)other.ClientSafePipeHandle.DangerousGetHandle(), "other pipe", ownsHandle: false);
+        using var otherSource = new FileDescriptor((int)other.ClientSafePipeHandle.DangerousGetHandle(), "other pipe", ownsHandle: false);
         var faulted = new TaskCompletionSource<IPollable>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var poll = new PollThread("test-evtchn", (p, _) => faulted.TrySetResult(p));
         var healthy = new EventChannelReader(otherSource, _unmask, UnmaskAtOnce);

@@ -3,7 +3,9 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Backend.Xen.Grants;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Native;
 using Backend.Xen.Tests.Support;
+using Tmds.Linux;
 
 namespace Backend.Xen.Tests.Linux;
 
@@ -130,10 +132,25 @@ public class LinuxAbiTests
         ("EFD_NONBLOCK", LibC.EFD_NONBLOCK),
         ("EFD_CLOEXEC", LibC.EFD_CLOEXEC),
         ("SOCK_CLOEXEC", LibC.SOCK_CLOEXEC),
-        ("EAGAIN", LibC.EAGAIN),
-        ("EINVAL", LibC.EINVAL),
-        ("EFBIG", LibC.EFBIG),
-        ("ENOMEM", LibC.ENOMEM),
+        ("EAGAIN", Errno.EAGAIN),
+        ("EINVAL", Errno.EINVAL),
+        ("EFBIG", Errno.EFBIG),
+        ("ENOMEM", Errno.ENOMEM),
+        ("EPERM", Errno.EPERM),
+        ("ENOENT", Errno.ENOENT),
+        ("EINTR", Errno.EINTR),
+        ("EACCES", Errno.EACCES),
+        ("EBUSY", Errno.EBUSY),
+        ("ENODEV", Errno.ENODEV),
+        ("EOPNOTSUPP", Errno.EOPNOTSUPP),
+        ("AF_INET", LibC.AF_INET),
+        ("AF_UNIX", LibC.AF_UNIX),
+        ("SOCK_DGRAM", LibC.SOCK_DGRAM),
+        ("SOCK_NONBLOCK", LibC.SOCK_NONBLOCK),
+        ("O_CREAT", LibC.O_CREAT),
+        ("O_EXCL", LibC.O_EXCL),
+        ("MSG_DONTWAIT", LibC.MSG_DONTWAIT),
+        ("MSG_NOSIGNAL", LibC.MSG_NOSIGNAL),
     ];
 
     [SkippableFact]

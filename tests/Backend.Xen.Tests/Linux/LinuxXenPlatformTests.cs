@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Backend.Xen.Grants;
 using Backend.Xen.Platform.Linux;
 using Backend.Xen.XenStore;
 

@@ -1,4 +1,5 @@
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Tests.Linux;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Tests.Linux;
 
@@ -6,20 +7,24 @@ namespace Backend.Xen.Tests.Linux;
 /// A named pipe in a temporary directory: opened read-write it is a descriptor that is never readable
 /// until someone writes to it and refuses every ioctl, a quiet stand-in for a Xen device.
 /// </summary>
-internal sealed partial class TestFifo : IDisposable
+internal sealed class TestFifo : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("xnb-fifo-");
 
     public TestFifo()
     {
         Path = System.IO.Path.Combine(_dir.FullName, "device");
-        Assert.True(MkFifo(Path, 0x180) == 0, $"mkfifo {Path}: errno {Marshal.GetLastPInvokeError()}");
+        Assert.True(MkFifo(Path) == 0, $"mkfifo {Path}: errno {Marshal.GetLastPInvokeError()}");
     }
 
     public string Path { get; }
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MkFifo(string path, uint mode);
+    /// <summary>mkfifo(2) with mode 0600.</summary>
+    private static unsafe int MkFifo(string path)
+    {
+        fixed (byte* p = FilePath.ToBytes(path))
+            return Tmds.Linux.LibC.mkfifo(p, 0x180);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Backend.Xen.Platform.Linux;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Tests.Linux;
 
@@ -28,7 +29,7 @@ public sealed class XenBusDeviceTests : IDisposable
     }
 
     private static XenBusStream StreamOver(Socket socket) =>
-        new(new DeviceHandle((int)socket.Handle, "xenbus stand-in", ownsHandle: false));
+        new(new FileDescriptor((int)socket.Handle, "xenbus stand-in", ownsHandle: false));
 
     [Fact]
     public async Task Each_write_is_exactly_one_write_call_of_the_whole_message()

@@ -1,7 +1,6 @@
 using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
 using Backend.Xen.Netback;
-using Backend.Xen.Tests.Offload;
 
 namespace Backend.Xen.Tests.Netback;
 
@@ -161,8 +160,8 @@ public sealed class RxQueueTests : IDisposable
     [Fact]
     public void A_gso_frame_for_a_frontend_without_gso_is_cut_into_segments_of_its_mtu()
     {
-        var payload = TestFrames.Payload(4000, 4);
-        var frame = Frame(TestFrames.Ethernet(0x0800, TestFrames.Ipv4(6, TestFrames.Tcp(payload))));
+        var payload = Packets.Payload(4000, 4);
+        var frame = Frame(Packets.Ethernet(0x0800, Packets.Ipv4(6, Packets.Tcp(payload))));
         frame.GsoType = NetifGsoType.TcpV4;
         frame.GsoSize = 1448;
         frame.ChecksumBlank = true;
@@ -189,7 +188,7 @@ public sealed class RxQueueTests : IDisposable
         {
             using var ring = new RxTestRing();
             var queue = new RxQueue(ring.Address, Settings(checksumOffload: offload), _pool);
-            var frame = Frame(TestFrames.Ethernet(0x0800, TestFrames.Ipv4(6, TestFrames.Tcp(TestFrames.Payload(100)))));
+            var frame = Frame(Packets.Ethernet(0x0800, Packets.Ipv4(6, Packets.Tcp(Packets.Payload(100)))));
             frame.ChecksumBlank = true;
             queue.Accept(frame);
             _guest.Grant(1000);

@@ -3,7 +3,7 @@ using Backend.Xen.Platform.Sim.Netfront;
 namespace Backend.Xen.Tests.Netfront;
 
 /// <summary>
-/// Checks every frame a netfront receives with <see cref="TestFrames.Check"/>: counts good ones per
+/// Checks every frame a netfront receives with <see cref="CheckedFrames.Check"/>: counts good ones per
 /// sequence number (to see loss and repeats), damaged ones, and broadcasts; wakes a waiting sender.
 /// </summary>
 public sealed class CheckingConsumer(int expected) : ISimFrameConsumer
@@ -26,7 +26,7 @@ public sealed class CheckingConsumer(int expected) : ISimFrameConsumer
         {
             Interlocked.Increment(ref _broadcasts);
         }
-        else if (TestFrames.Check(frame) is { } sequence && sequence < _seen.Length)
+        else if (CheckedFrames.Check(frame) is { } sequence && sequence < _seen.Length)
         {
             Interlocked.Increment(ref _seen[sequence]);
             Interlocked.Increment(ref _good);

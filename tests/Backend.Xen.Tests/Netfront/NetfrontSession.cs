@@ -23,7 +23,7 @@ public sealed class NetfrontSession : IAsyncDisposable
 
     public static async Task<NetfrontSession> StartAsync(Func<SimNetfrontOptions, SimNetfrontOptions>? options = null, Action<IDictionary<string, string>>? features = null)
     {
-        var sim = await SimTestRoot.CreateAsync();
+        var sim = await SimTestRoot.WithXenStoreAsync();
         try
         {
             var store = await sim.ConnectAsync();

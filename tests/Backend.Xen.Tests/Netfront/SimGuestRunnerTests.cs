@@ -29,7 +29,7 @@ public sealed class SimGuestRunnerTests(ITestOutputHelper output)
     public async Task A_guest_pings_another_through_cback_and_each_answer_comes_back()
     {
         var build = SimxenCReference.Build();
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         await using var cback = await CbackProcess.StartAsync(build, sim.Path, TimeSpan.FromSeconds(20));
         var echoLog = new StringWriter();
         var pingLog = new StringWriter();
@@ -62,7 +62,7 @@ public sealed class SimGuestRunnerTests(ITestOutputHelper output)
     public async Task A_guest_streams_udp_frames_to_another_through_cback_and_all_arrive()
     {
         var build = SimxenCReference.Build();
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         await using var cback = await CbackProcess.StartAsync(build, sim.Path, TimeSpan.FromSeconds(20));
         var log = new StringWriter();
         var synchronized = TextWriter.Synchronized(log);
@@ -84,7 +84,7 @@ public sealed class SimGuestRunnerTests(ITestOutputHelper output)
     public async Task A_guest_started_before_its_vif_exists_waits_for_the_toolstack_then_pings()
     {
         var build = SimxenCReference.Build();
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         await using var cback = await CbackProcess.StartAsync(build, sim.Path, TimeSpan.FromSeconds(20));
         var log = new StringWriter();
         var synchronized = TextWriter.Synchronized(log);
@@ -110,7 +110,7 @@ public sealed class SimGuestRunnerTests(ITestOutputHelper output)
     [Fact]
     public async Task A_guest_whose_vif_never_comes_times_out_naming_the_vif()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var options = Guest(sim, 8, SimGuestMode.Echo, TextWriter.Null) with { CreateVif = false, Timeout = TimeSpan.FromMilliseconds(300) };
         var e = await Assert.ThrowsAsync<TimeoutException>(() => SimGuestRunner.RunAsync(options, CancellationToken.None));
         Assert.Contains("vif 8.0", e.Message, StringComparison.Ordinal);

@@ -20,7 +20,7 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
     public async Task Two_netfronts_exchange_1000_frames_each_way_through_cback_losslessly_then_close()
     {
         var build = SimxenCReference.Build();
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         CbackProcess? cback = null;
         try
         {
@@ -147,7 +147,7 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             var (size, slotBytes) = shape(i);
             maxSlots = Math.Max(maxSlots, (size + slotBytes - 1) / slotBytes);
             var frame = buffer.AsMemory(0, size);
-            TestFrames.Write(frame.Span, to.Span, from.Mac.Span, (uint)i);
+            CheckedFrames.Write(frame.Span, to.Span, from.Mac.Span, (uint)i);
             while (i - (receiver.Good + receiver.Damaged) >= Window)
                 await receiver.WaitAsync(cancellationToken);
             await from.SendAsync(frame, new SimTxOptions { MaxSlotBytes = slotBytes }, cancellationToken);

@@ -23,7 +23,7 @@ public sealed class SimNetfrontCbackLifecycleTests
         public static async Task<Pair> StartAsync()
         {
             var build = SimxenCReference.Build();
-            var sim = await SimTestRoot.CreateAsync();
+            var sim = await SimTestRoot.WithXenStoreAsync();
             CbackProcess? cback = null;
             try
             {
@@ -70,7 +70,7 @@ public sealed class SimNetfrontCbackLifecycleTests
         var good = at.Good;
         for (var i = 0; i < count; i++)
         {
-            TestFrames.Write(frame, to.Mac.Span, from.Mac.Span, (uint)i);
+            CheckedFrames.Write(frame, to.Mac.Span, from.Mac.Span, (uint)i);
             await from.SendAsync(frame, default, ct);
         }
         while (at.Good < good + count)

@@ -19,7 +19,7 @@ public sealed class SimNetfrontHandshakeTests
     [Fact]
     public async Task Netfront_connects_to_a_minimal_backend_and_frames_cross_both_ways()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 5, Handle = 0, Mac = "00:16:3e:00:00:05" });
         await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 5, 0);
@@ -73,7 +73,7 @@ public sealed class SimNetfrontHandshakeTests
     [Fact]
     public async Task Netfront_closes_when_told_and_frees_its_ring_grants_after_the_backend_is_closed()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 6, Handle = 0, Mac = "00:16:3e:00:00:06" });
         await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 6, 0);
@@ -100,7 +100,7 @@ public sealed class SimNetfrontHandshakeTests
     [Fact]
     public async Task Netfront_follows_a_closing_backend_to_closed_and_reconnects_with_fresh_rings()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 7, Handle = 0, Mac = "00:16:3e:00:00:07" });
         await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 7, 0);
@@ -130,7 +130,7 @@ public sealed class SimNetfrontHandshakeTests
     [Fact]
     public async Task A_stale_closed_backend_at_start_does_not_close_a_new_netfront()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(new SimVifSpec { GuestDomId = 8, Handle = 0, Mac = "00:16:3e:00:00:08" });
         await using var backend = new MinimalNetback(sim.Root, await sim.ConnectAsync(), 8, 0);
@@ -156,7 +156,7 @@ public sealed class SimNetfrontHandshakeTests
     [Fact]
     public async Task A_removed_vif_makes_the_netfront_let_go_without_writing_into_the_removed_dir()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         var toolstack = new SimToolstack(store);
         await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 4, Handle = 0, Mac = "00:16:3e:00:00:04" });

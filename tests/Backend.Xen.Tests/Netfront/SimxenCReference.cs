@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backend.Xen.Tests.Support;
 
 namespace Backend.Xen.Tests.Netfront;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Backend.Xen.Offload;
-using static Backend.Xen.Tests.Offload.TestFrames;
+using static Backend.TestSupport.Packets;
 
 namespace Backend.Xen.Tests.Offload;
 

@@ -1,5 +1,5 @@
 using Backend.Xen.Offload;
-using static Backend.Xen.Tests.Offload.TestFrames;
+using static Backend.TestSupport.Packets;
 
 namespace Backend.Xen.Tests.Offload;
 

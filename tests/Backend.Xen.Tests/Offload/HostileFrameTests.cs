@@ -1,6 +1,6 @@
 using Backend.Xen.Abi;
 using Backend.Xen.Offload;
-using static Backend.Xen.Tests.Offload.TestFrames;
+using static Backend.TestSupport.Packets;
 
 namespace Backend.Xen.Tests.Offload;
 

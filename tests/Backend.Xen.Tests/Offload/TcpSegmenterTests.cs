@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using Backend.Xen.Abi;
 using Backend.Xen.Offload;
-using static Backend.Xen.Tests.Offload.TestFrames;
+using static Backend.TestSupport.Packets;
 
 namespace Backend.Xen.Tests.Offload;
 

@@ -17,7 +17,7 @@ public sealed class SimCrossProcessTests : IDisposable
     [SkippableFact]
     public async Task A_grant_made_by_the_C_guest_is_copied_by_our_copier_both_ways()
     {
-        await using var peer = await SimCPeer.StartAsync(_root.DirectoryPath, 7, 4);
+        await using var peer = await SimCPeer.StartAsync(_root.Root.Path, 7, 4);
         Assert.Equal("ok", await peer.CommandAsync("fill 2 171"));
         Assert.Equal("ok", await peer.CommandAsync("grant 10 2 0 1"));
         Assert.Equal("ok", await peer.CommandAsync("grant 11 3 0 0"));
@@ -42,7 +42,7 @@ public sealed class SimCrossProcessTests : IDisposable
     [SkippableFact]
     public async Task A_C_guest_port_is_bound_by_our_backend_and_notifications_cross_both_ways()
     {
-        await using var peer = await SimCPeer.StartAsync(_root.DirectoryPath, 7, 1);
+        await using var peer = await SimCPeer.StartAsync(_root.Root.Path, 7, 1);
         using var backend = SimDomain.CreateBackend(_root.Root, 0);
         using var channels = new SimEventChannels(backend);
         Assert.Equal("ok", await peer.CommandAsync("alloc 33 0"));
@@ -63,7 +63,7 @@ public sealed class SimCrossProcessTests : IDisposable
     [SkippableFact]
     public async Task A_C_backend_binds_our_guest_port_and_notifications_cross_both_ways()
     {
-        await using var peer = await SimCPeer.StartAsync(_root.DirectoryPath, 0, 1);
+        await using var peer = await SimCPeer.StartAsync(_root.Root.Path, 0, 1);
         using var guest = SimDomain.CreateGuest(_root.Root, 5, 1);
         using var channels = new SimGuestEventChannels(guest);
         var handler = new RecordingHandler();
@@ -88,7 +88,7 @@ public sealed class SimCrossProcessTests : IDisposable
     public async Task No_notification_from_a_C_guest_burst_is_lost()
     {
         const int Notifications = 20000;
-        await using var peer = await SimCPeer.StartAsync(_root.DirectoryPath, 7, 1);
+        await using var peer = await SimCPeer.StartAsync(_root.Root.Path, 7, 1);
         using var backend = SimDomain.CreateBackend(_root.Root, 0);
         using var channels = new SimEventChannels(backend);
         using var domains = new SimForeignDomains(_root.Root);
@@ -108,7 +108,7 @@ public sealed class SimCrossProcessTests : IDisposable
     public async Task No_notification_from_our_guest_burst_to_a_C_backend_is_lost()
     {
         const uint Notifications = 20000;
-        await using var peer = await SimCPeer.StartAsync(_root.DirectoryPath, 0, 1);
+        await using var peer = await SimCPeer.StartAsync(_root.Root.Path, 0, 1);
         using var guest = SimDomain.CreateGuest(_root.Root, 5, 1);
         using var channels = new SimGuestEventChannels(guest);
         channels.AllocateUnbound(40, 0, new RecordingHandler());

@@ -1,5 +1,6 @@
 using Backend.Xen.Platform.Sim;
 using static Backend.Xen.Platform.Sim.SimGrantFlags;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Tests.Sim;
 
@@ -21,7 +22,7 @@ public sealed class SimDomainTests : IDisposable
         Assert.Contains("79", e.Message);
         Assert.False(Directory.Exists(tooLong));
 
-        var nested = Path.Combine(_root.DirectoryPath, "a", "b");
+        var nested = Path.Combine(_root.Root.Path, "a", "b");
         var root = new SimRoot(nested);
         Assert.True(Directory.Exists(nested));
         Assert.Equal(Path.Combine(nested, "dom3"), root.DomainDirectory(3));
@@ -167,7 +168,7 @@ public sealed class SimDomainTests : IDisposable
     private static ulong Inode(string path)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        Assert.True(SimNativeForTests.TryStat(bytes, out var inode), $"{path} should exist");
-        return inode;
+        Assert.True(FilePath.TryStat(bytes, out var identity), $"{path} should exist");
+        return identity.Inode;
     }
 }

@@ -30,7 +30,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Create_vif_writes_libxl_keys_with_backend_owned_by_B_and_frontend_owned_by_G()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(Vif());
 
@@ -70,7 +70,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Mtu_other_than_1500_goes_to_the_backend_too_and_rate_is_bytes_comma_usec()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         await new SimToolstack(store).CreateVifAsync(Vif(mtu: 9000, rate: new SimVifRate(125000, 20000)));
         await AssertNodeAsync(store, Be + "/mtu", "9000", "n0", "r5");
@@ -81,7 +81,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Invalid_specs_are_refused_before_anything_is_written()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         var toolstack = new SimToolstack(store);
         await Assert.ThrowsAsync<ArgumentException>(() => toolstack.CreateVifAsync(Vif() with { Mac = "00:16:3e:12:34" }));
@@ -95,7 +95,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Remove_vif_removes_backend_frontend_and_error_node_only()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         var toolstack = new SimToolstack(store);
         await toolstack.CreateVifAsync(Vif());
@@ -117,7 +117,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Unplug_writes_online_0_and_backend_state_closing_while_offline_writes_online_only()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         var toolstack = new SimToolstack(store);
         await toolstack.CreateVifAsync(Vif());
@@ -139,7 +139,7 @@ public sealed class SimToolstackTests
     [Fact]
     public async Task Destroy_guest_removes_its_vifs_then_its_sim_domain_directory()
     {
-        await using var sim = await SimTestRoot.CreateAsync();
+        await using var sim = await SimTestRoot.WithXenStoreAsync();
         var store = await sim.ConnectAsync();
         var toolstack = new SimToolstack(store);
         await toolstack.CreateVifAsync(Vif());
@@ -165,8 +165,8 @@ public sealed class SimToolstackTests
     public async Task Create_vif_writes_exactly_what_the_C_reference_sxtool_writes(int mtu, string? rate)
     {
         var build = SimxenCReference.Build();
-        await using var ours = await SimTestRoot.CreateAsync();
-        await using var reference = await SimTestRoot.CreateAsync();
+        await using var ours = await SimTestRoot.WithXenStoreAsync();
+        await using var reference = await SimTestRoot.WithXenStoreAsync();
         var ourStore = await ours.ConnectAsync();
         var referenceStore = await reference.ConnectAsync();
         SimVifRate? parsedRate = rate is null ? null : new SimVifRate(ulong.Parse(rate.Split(',')[0]), uint.Parse(rate.Split(',')[1]));

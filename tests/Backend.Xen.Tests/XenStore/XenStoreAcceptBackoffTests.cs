@@ -14,18 +14,18 @@ public sealed class XenStoreAcceptBackoffTests
     private const int FailAtOnce = 1;
     private const int FailOnArrival = 2;
 
-    private int mode = FailAtOnce;
-    private int attempts;
-    private readonly Channel<(TimeSpan Delay, TaskCompletionSource Done)> delays = Channel.CreateUnbounded<(TimeSpan, TaskCompletionSource)>();
+    private int _mode = FailAtOnce;
+    private int _attempts;
+    private readonly Channel<(TimeSpan Delay, TaskCompletionSource Done)> _delays = Channel.CreateUnbounded<(TimeSpan, TaskCompletionSource)>();
 
     private XenStoreAcceptHooks Hooks() => new(
         async (listener, cancellationToken) =>
         {
-            Interlocked.Increment(ref attempts);
-            if (Volatile.Read(ref mode) == FailAtOnce)
+            Interlocked.Increment(ref _attempts);
+            if (Volatile.Read(ref _mode) == FailAtOnce)
                 throw new SocketException((int)SocketError.TooManyOpenSockets);
             var socket = await listener.AcceptAsync(cancellationToken);
-            if (Volatile.Read(ref mode) == FailOnArrival)
+            if (Volatile.Read(ref _mode) == FailOnArrival)
             {
                 socket.Dispose();
                 throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
@@ -35,7 +35,7 @@ public sealed class XenStoreAcceptBackoffTests
         (delay, cancellationToken) =>
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            delays.Writer.TryWrite((delay, done));
+            _delays.Writer.TryWrite((delay, done));
             return done.Task.WaitAsync(cancellationToken);
         });
 
@@ -44,11 +44,11 @@ public sealed class XenStoreAcceptBackoffTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            return await delays.Reader.ReadAsync(timeout.Token);
+            return await _delays.Reader.ReadAsync(timeout.Token);
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"the accept loop did not wait after a failed accept: {Volatile.Read(ref attempts)} attempts in 5 s");
+            Assert.Fail($"the accept loop did not wait after a failed accept: {Volatile.Read(ref _attempts)} attempts in 5 s");
             throw;
         }
     }
@@ -65,9 +65,9 @@ public sealed class XenStoreAcceptBackoffTests
         }
         catch (TimeoutException)
         {
-            var spun = Volatile.Read(ref attempts);
+            var spun = Volatile.Read(ref _attempts);
             // Let the loop block in a real accept so that it stops spinning for the rest of the run.
-            Volatile.Write(ref mode, Succeed);
+            Volatile.Write(ref _mode, Succeed);
             Assert.Fail($"the server did not start within 5 s: its accept loop retried {spun} times without waiting");
         }
         await using var server = await starting;
@@ -77,9 +77,9 @@ public sealed class XenStoreAcceptBackoffTests
             var (delay, done) = await NextDelayAsync();
             Assert.Equal(TimeSpan.FromMilliseconds(expected[i]), delay);
             // One attempt per wait: the loop is not trying again while it waits.
-            Assert.Equal(i + 1, Volatile.Read(ref attempts));
+            Assert.Equal(i + 1, Volatile.Read(ref _attempts));
             if (i == expected.Length - 1)
-                Volatile.Write(ref mode, Succeed);
+                Volatile.Write(ref _mode, Succeed);
             done.SetResult();
         }
 
@@ -90,12 +90,12 @@ public sealed class XenStoreAcceptBackoffTests
         }
         Assert.Equal(expected.Length, server.Server.Statistics.AcceptFailures);
 
-        Volatile.Write(ref mode, FailOnArrival);
+        Volatile.Write(ref _mode, FailOnArrival);
         using var refused = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await refused.ConnectAsync(new UnixDomainSocketEndPoint(server.SocketPath));
         var (again, resume) = await NextDelayAsync();
         Assert.Equal(TimeSpan.FromMilliseconds(10), again);
-        Volatile.Write(ref mode, Succeed);
+        Volatile.Write(ref _mode, Succeed);
         resume.SetResult();
         await using var next = await server.ConnectAsync();
         Assert.Null(await next.ReadAsync("/missing"));

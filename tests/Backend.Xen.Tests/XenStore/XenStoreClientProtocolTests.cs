@@ -8,33 +8,33 @@ namespace Backend.Xen.Tests.XenStore;
 /// <summary>The client against a scripted peer: replies out of order, in odd pieces, late, or malformed.</summary>
 public sealed class XenStoreClientProtocolTests : IAsyncLifetime
 {
-    private DirectoryInfo directory = null!;
-    private Socket listener = null!;
-    private RecordingStream clientStream = null!;
-    private XenStoreClient client = null!;
-    private Socket peer = null!;
+    private DirectoryInfo _directory = null!;
+    private Socket _listener = null!;
+    private RecordingStream _clientStream = null!;
+    private XenStoreClient _client = null!;
+    private Socket _peer = null!;
 
     public async Task InitializeAsync()
     {
-        directory = Directory.CreateTempSubdirectory("xnb-xsp-");
-        var path = Path.Combine(directory.FullName, "peer.sock");
-        listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        _directory = Directory.CreateTempSubdirectory("xnb-xsp-");
+        var path = Path.Combine(_directory.FullName, "peer.sock");
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        _listener.Listen(1);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        var accepting = listener.AcceptAsync();
+        var accepting = _listener.AcceptAsync();
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
-        peer = await accepting;
-        clientStream = new RecordingStream(new NetworkStream(socket, ownsSocket: true));
-        client = new XenStoreClient(clientStream);
+        _peer = await accepting;
+        _clientStream = new RecordingStream(new NetworkStream(socket, ownsSocket: true));
+        _client = new XenStoreClient(_clientStream);
     }
 
     public async Task DisposeAsync()
     {
-        await client.DisposeAsync();
-        peer.Dispose();
-        listener.Dispose();
-        directory.Delete(recursive: true);
+        await _client.DisposeAsync();
+        _peer.Dispose();
+        _listener.Dispose();
+        _directory.Delete(recursive: true);
     }
 
     /// <summary>A stream that remembers the size of every Write call, to check one call per message.</summary>
@@ -88,7 +88,7 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     {
         while (buffer.Length > 0)
         {
-            var n = await peer.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            var n = await _peer.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
             Assert.True(n > 0, "the client closed the connection");
             buffer = buffer[n..];
         }
@@ -100,13 +100,13 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Replies_out_of_order_reach_their_requests()
     {
-        var first = client.ReadAsync("/first");
-        var second = client.ReadAsync("/second");
+        var first = _client.ReadAsync("/first");
+        var second = _client.ReadAsync("/second");
         var a = await ReceiveRequestAsync();
         var b = await ReceiveRequestAsync();
 
-        await peer.SendAsync(Reply(b, XenStoreMessageType.Read, "value of " + b.Payload.TrimEnd('\0')));
-        await peer.SendAsync(Reply(a, XenStoreMessageType.Read, "value of " + a.Payload.TrimEnd('\0')));
+        await _peer.SendAsync(Reply(b, XenStoreMessageType.Read, "value of " + b.Payload.TrimEnd('\0')));
+        await _peer.SendAsync(Reply(a, XenStoreMessageType.Read, "value of " + a.Payload.TrimEnd('\0')));
 
         Assert.Equal("value of /first", await first);
         Assert.Equal("value of /second", await second);
@@ -115,11 +115,11 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Reply_arriving_one_byte_at_a_time_is_reassembled()
     {
-        var read = client.ReadAsync("/slow");
+        var read = _client.ReadAsync("/slow");
         var request = await ReceiveRequestAsync();
 
         foreach (var b in Reply(request, XenStoreMessageType.Read, "pieces"))
-            await peer.SendAsync(new[] { b });
+            await _peer.SendAsync(new[] { b });
 
         Assert.Equal("pieces", await read);
     }
@@ -127,13 +127,13 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Each_request_is_one_whole_message_in_one_write()
     {
-        var write = client.WriteAsync("/key", "value");
+        var write = _client.WriteAsync("/key", "value");
         var request = await ReceiveRequestAsync();
-        await peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
         await write;
 
-        Assert.True(clientStream.Writes.TryDequeue(out var bytes));
-        Assert.Empty(clientStream.Writes);
+        Assert.True(_clientStream.Writes.TryDequeue(out var bytes));
+        Assert.Empty(_clientStream.Writes);
         var header = XenStoreMessageHeader.Read(bytes);
         Assert.Equal(XenStoreMessageType.Write, header.Type);
         Assert.Equal(bytes.Length, XenStoreMessageHeader.Size + (int)header.Length);
@@ -144,16 +144,16 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     public async Task Cancelled_request_ignores_its_late_reply_and_the_connection_goes_on()
     {
         using var cts = new CancellationTokenSource();
-        var cancelled = client.ReadAsync("/late", cancellationToken: cts.Token);
+        var cancelled = _client.ReadAsync("/late", cancellationToken: cts.Token);
         var request = await ReceiveRequestAsync();
 
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
-        await peer.SendAsync(Reply(request, XenStoreMessageType.Read, "too late"));
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Read, "too late"));
 
-        var next = client.ReadAsync("/next");
+        var next = _client.ReadAsync("/next");
         var nextRequest = await ReceiveRequestAsync();
-        await peer.SendAsync(Reply(nextRequest, XenStoreMessageType.Read, "on time"));
+        await _peer.SendAsync(Reply(nextRequest, XenStoreMessageType.Read, "on time"));
         Assert.Equal("on time", await next);
     }
 
@@ -161,19 +161,19 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     public async Task Watch_event_and_reply_interleaved_both_arrive()
     {
         var events = new List<XenStoreWatchEvent>();
-        var watching = client.WatchAsync("/be", "tok", events.Add);
+        var watching = _client.WatchAsync("/be", "tok", events.Add);
         var request = await ReceiveRequestAsync();
         Assert.Equal("/be\0tok\0", request.Payload);
 
         var both = Reply(request, XenStoreMessageType.Watch, "OK\0")
             .Concat(RawXenStoreConnection.Message(XenStoreMessageType.WatchEvent, 0, 0, RawXenStoreConnection.Strings("/be/x", "tok")))
             .ToArray();
-        await peer.SendAsync(both);
+        await _peer.SendAsync(both);
         await watching;
 
-        var read = client.ReadAsync("/sync");
+        var read = _client.ReadAsync("/sync");
         var readRequest = await ReceiveRequestAsync();
-        await peer.SendAsync(Reply(readRequest, XenStoreMessageType.Read, ""));
+        await _peer.SendAsync(Reply(readRequest, XenStoreMessageType.Read, ""));
         await read;
         Assert.Equal([new XenStoreWatchEvent("/be/x", "tok")], events);
     }
@@ -184,8 +184,8 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
         var seen = new ConcurrentQueue<string>();
         async Task WatchAsync(string path, string token)
         {
-            var watching = client.WatchAsync(path, token, e => seen.Enqueue($"{path}|{token} <- {e.Path}"));
-            await peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Watch, "OK\0"));
+            var watching = _client.WatchAsync(path, token, e => seen.Enqueue($"{path}|{token} <- {e.Path}"));
+            await _peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Watch, "OK\0"));
             await watching;
         }
         await WatchAsync("/", "t");
@@ -197,9 +197,9 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
 
         // The last two are hostile shapes: a double slash, and a special path that is no node.
         foreach (var path in new[] { "/be/1/state", "/bee", "//be", XenStorePath.IntroduceDomain })
-            await peer.SendAsync(RawXenStoreConnection.Message(XenStoreMessageType.WatchEvent, 0, 0, RawXenStoreConnection.Strings(path, "t")));
-        var read = client.ReadAsync("/sync");
-        await peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Read, ""));
+            await _peer.SendAsync(RawXenStoreConnection.Message(XenStoreMessageType.WatchEvent, 0, 0, RawXenStoreConnection.Strings(path, "t")));
+        var read = _client.ReadAsync("/sync");
+        await _peer.SendAsync(Reply(await ReceiveRequestAsync(), XenStoreMessageType.Read, ""));
         await read;
 
         Assert.Equal(
@@ -217,13 +217,13 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     public async Task Requests_issued_without_awaiting_reach_xenstore_in_call_order()
     {
         var paths = Enumerable.Range(0, 50).Select(i => $"/k/{i}").ToArray();
-        var writes = paths.Select(p => client.WriteAsync(p, "v")).ToArray();
+        var writes = paths.Select(p => _client.WriteAsync(p, "v")).ToArray();
         var received = new List<string>();
         foreach (var _ in paths)
         {
             var request = await ReceiveRequestAsync();
             received.Add(request.Payload[..request.Payload.IndexOf('\0', StringComparison.Ordinal)]);
-            await peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
+            await _peer.SendAsync(Reply(request, XenStoreMessageType.Write, "OK\0"));
         }
         await Task.WhenAll(writes);
         Assert.Equal(paths, received);
@@ -232,12 +232,12 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Oversized_reply_breaks_the_connection_and_fails_pending_requests()
     {
-        var read = client.ReadAsync("/x");
+        var read = _client.ReadAsync("/x");
         var request = await ReceiveRequestAsync();
 
         var header = new byte[XenStoreMessageHeader.Size];
         new XenStoreMessageHeader(XenStoreMessageType.Read, request.Header.RequestId, 0, XenStoreLimits.PayloadMax + 1).Write(header);
-        await peer.SendAsync(header);
+        await _peer.SendAsync(header);
 
         var error = await Assert.ThrowsAsync<XenStoreConnectionException>(() => read);
         Assert.Contains("XENSTORE_PAYLOAD_MAX", error.Message);
@@ -246,11 +246,11 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Peer_closing_fails_every_pending_request()
     {
-        var pending = Enumerable.Range(0, 10).Select(i => client.ReadAsync($"/p{i}")).ToList();
+        var pending = Enumerable.Range(0, 10).Select(i => _client.ReadAsync($"/p{i}")).ToList();
         for (var i = 0; i < 10; i++)
             await ReceiveRequestAsync();
 
-        peer.Shutdown(SocketShutdown.Both);
+        _peer.Shutdown(SocketShutdown.Both);
 
         foreach (var request in pending)
             await Assert.ThrowsAsync<XenStoreConnectionException>(() => request);
@@ -259,9 +259,9 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Reply_of_the_wrong_type_is_a_protocol_error()
     {
-        var read = client.ReadAsync("/x");
+        var read = _client.ReadAsync("/x");
         var request = await ReceiveRequestAsync();
-        await peer.SendAsync(Reply(request, XenStoreMessageType.Directory, "a\0"));
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Directory, "a\0"));
 
         await Assert.ThrowsAsync<XenStoreConnectionException>(() => read);
     }
@@ -269,9 +269,9 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_error_name_is_passed_on_as_it_came()
     {
-        var write = client.WriteAsync("/x", "1");
+        var write = _client.WriteAsync("/x", "1");
         var request = await ReceiveRequestAsync();
-        await peer.SendAsync(Reply(request, XenStoreMessageType.Error, "EQUOTA\0"));
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Error, "EQUOTA\0"));
 
         var error = await Assert.ThrowsAsync<XenStoreErrorException>(() => write);
         Assert.Equal("EQUOTA", error.ErrorName);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backend.Xen.Tests.Support;
 using Backend.Xen.XenStore;
 
 namespace Backend.Xen.Tests.XenStore;
@@ -9,19 +8,19 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
 {
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(20);
 
-    private XenStoreTestServer server = null!;
-    private XenStoreClient client = null!;
+    private XenStoreTestServer _server = null!;
+    private XenStoreClient _client = null!;
 
     public async Task InitializeAsync()
     {
-        server = await XenStoreTestServer.StartAsync();
-        client = await server.ConnectAsync();
+        _server = await XenStoreTestServer.StartAsync();
+        _client = await _server.ConnectAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await client.DisposeAsync();
-        await server.DisposeAsync();
+        await _client.DisposeAsync();
+        await _server.DisposeAsync();
     }
 
     private ProcessStartInfo Tool(string executable, params string[] arguments)
@@ -34,7 +33,7 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
         };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
-        start.Environment["XENSTORED_PATH"] = server.SocketPath;
+        start.Environment["XENSTORED_PATH"] = _server.SocketPath;
         return start;
     }
 
@@ -67,10 +66,10 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
         var read = RequireXenstoreUtils("xenstore-read");
 
         await RunAsync(write, "/local/domain/3/name", "from-cli", "/local/domain/3/memory/target", "262144");
-        await client.WriteAsync("/local/domain/3/uuid", "from-dotnet");
+        await _client.WriteAsync("/local/domain/3/uuid", "from-dotnet");
 
-        Assert.Equal("from-cli", await client.ReadAsync("/local/domain/3/name"));
-        Assert.Equal(262144u, await client.ReadUIntAsync("/local/domain/3/memory/target"));
+        Assert.Equal("from-cli", await _client.ReadAsync("/local/domain/3/name"));
+        Assert.Equal(262144u, await _client.ReadUIntAsync("/local/domain/3/memory/target"));
         Assert.Equal("from-dotnet\n", await RunAsync(read, "/local/domain/3/uuid"));
     }
 
@@ -78,9 +77,9 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
     public async Task Xenstore_ls_lists_values_and_permissions()
     {
         var ls = RequireXenstoreUtils("xenstore-ls");
-        await client.WriteAsync("/vm/a", "1");
-        await client.WriteAsync("/vm/b/c", "two");
-        await client.SetPermissionsAsync("/vm/b/c", ["n4", "r0"]);
+        await _client.WriteAsync("/vm/a", "1");
+        await _client.WriteAsync("/vm/b/c", "two");
+        await _client.SetPermissionsAsync("/vm/b/c", ["n4", "r0"]);
 
         var output = await RunAsync(ls, "-p", "/vm");
 
@@ -94,7 +93,7 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
     {
         var list = RequireXenstoreUtils("xenstore-list");
         var names = Enumerable.Range(0, 300).Select(i => $"entry-{i:D14}").ToList();
-        await Task.WhenAll(names.Select(name => client.MkdirAsync("/long/" + name)));
+        await Task.WhenAll(names.Select(name => _client.MkdirAsync("/long/" + name)));
 
         var output = await RunAsync(list, "/long");
 
@@ -105,30 +104,30 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
     public async Task Xenstore_rm_removes_a_subtree()
     {
         var rm = RequireXenstoreUtils("xenstore-rm");
-        await client.WriteAsync("/gone/a/b", "1");
+        await _client.WriteAsync("/gone/a/b", "1");
 
         await RunAsync(rm, "/gone/a");
 
-        Assert.Null(await client.ReadAsync("/gone/a/b"));
-        Assert.Equal([], await client.DirectoryAsync("/gone"));
+        Assert.Null(await _client.ReadAsync("/gone/a/b"));
+        Assert.Equal([], await _client.DirectoryAsync("/gone"));
     }
 
     [SkippableFact]
     public async Task Xenstore_chmod_sets_permissions_we_read_back()
     {
         var chmod = RequireXenstoreUtils("xenstore-chmod");
-        await client.WriteAsync("/perm/node", "x");
+        await _client.WriteAsync("/perm/node", "x");
 
         await RunAsync(chmod, "/perm/node", "n7", "r0", "w3");
 
-        Assert.Equal(["n7", "r0", "w3"], await client.GetPermissionsAsync("/perm/node"));
+        Assert.Equal(["n7", "r0", "w3"], await _client.GetPermissionsAsync("/perm/node"));
     }
 
     [SkippableFact]
     public async Task Xenstore_watch_prints_the_initial_event_then_changes()
     {
         var watch = RequireXenstoreUtils("xenstore-watch");
-        await client.WriteAsync("/watched", "0");
+        await _client.WriteAsync("/watched", "0");
         using var process = Process.Start(Tool(watch, "/watched"))!;
         try
         {
@@ -136,7 +135,7 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
             var first = await process.StandardOutput.ReadLineAsync(cts.Token);
             Assert.Equal("/watched", first);
 
-            await client.WriteAsync("/watched/child", "1");
+            await _client.WriteAsync("/watched/child", "1");
 
             var second = await process.StandardOutput.ReadLineAsync(cts.Token);
             Assert.Equal("/watched/child", second);
@@ -154,7 +153,7 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
     {
         Prerequisite.RequireFile("/usr/bin/python3", "python3");
         Prerequisite.RequireFile("/usr/lib/python3/dist-packages/pyxs/__init__.py", "python3-pyxs");
-        await client.WriteAsync("/py/from-dotnet", "hello");
+        await _client.WriteAsync("/py/from-dotnet", "hello");
         var script = """
             import sys, pyxs
             with pyxs.Client(unix_socket_path=sys.argv[1]) as c:
@@ -182,11 +181,11 @@ public sealed class XenStoreDebianClientTests : IAsyncLifetime
                     print(e.path.decode(), e.token.decode())
             """;
 
-        var output = await RunAsync("/usr/bin/python3", "-c", script, server.SocketPath);
+        var output = await RunAsync("/usr/bin/python3", "-c", script, _server.SocketPath);
 
         Assert.Equal(
             ["hello", "dir,from-dotnet,from-python", "n2,r0", "/local/domain/5", "committed", "False", "/py tok", "/py/late tok"],
             output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal("42", await client.ReadAsync("/py/from-python"));
+        Assert.Equal("42", await _client.ReadAsync("/py/from-python"));
     }
 }

@@ -7,43 +7,43 @@ namespace Backend.Xen.Tests.XenStore;
 /// <summary>What a hostile or broken client sends gets an ERROR reply or a closed connection, and nobody else notices.</summary>
 public sealed class XenStoreHostileInputTests : IAsyncLifetime
 {
-    private XenStoreTestServer server = null!;
-    private XenStoreClient bystander = null!;
-    private RawXenStoreConnection raw = null!;
+    private XenStoreTestServer _server = null!;
+    private XenStoreClient _bystander = null!;
+    private RawXenStoreConnection _raw = null!;
 
     public async Task InitializeAsync()
     {
-        server = await XenStoreTestServer.StartAsync(new XenStoreServerOptions
+        _server = await XenStoreTestServer.StartAsync(new XenStoreServerOptions
         {
             MaxWatchesPerConnection = 100,
             MaxTransactionsPerConnection = 4,
             MaxQueuedBytesPerConnection = 16 * 1024,
         });
-        bystander = await server.ConnectAsync();
-        await bystander.WriteAsync("/bystander", "fine");
-        raw = await RawXenStoreConnection.ConnectAsync(server.SocketPath);
+        _bystander = await _server.ConnectAsync();
+        await _bystander.WriteAsync("/bystander", "fine");
+        _raw = await RawXenStoreConnection.ConnectAsync(_server.SocketPath);
     }
 
     public async Task DisposeAsync()
     {
-        raw.Dispose();
-        await bystander.DisposeAsync();
-        await server.DisposeAsync();
+        _raw.Dispose();
+        await _bystander.DisposeAsync();
+        await _server.DisposeAsync();
     }
 
     private async Task AssertOthersStillServedAsync()
     {
-        Assert.Equal(0, server.Server.Statistics.ConnectionFaults);
-        Assert.Equal("fine", await bystander.ReadAsync("/bystander"));
-        await using var fresh = await server.ConnectAsync();
+        Assert.Equal(0, _server.Server.Statistics.ConnectionFaults);
+        Assert.Equal("fine", await _bystander.ReadAsync("/bystander"));
+        await using var fresh = await _server.ConnectAsync();
         await fresh.WriteAsync("/fresh", "ok");
         Assert.Equal("ok", await fresh.ReadAsync("/fresh"));
     }
 
     private async Task AssertErrorAsync(XenStoreMessageType type, byte[] payload, string expectedError, uint requestId = 77, uint transactionId = 0)
     {
-        await raw.SendAsync(type, requestId, payload, transactionId);
-        var (header, text) = await raw.ReceiveTextAsync();
+        await _raw.SendAsync(type, requestId, payload, transactionId);
+        var (header, text) = await _raw.ReceiveTextAsync();
         Assert.True(header.Type == XenStoreMessageType.Error, $"{type} {Encoding.ASCII.GetString(payload)}: expected ERROR {expectedError}, got {header.Type} \"{text}\"");
         Assert.Equal(expectedError + "\0", text);
         Assert.Equal(requestId, header.RequestId);
@@ -53,10 +53,10 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     [Fact]
     public async Task Payload_over_XENSTORE_PAYLOAD_MAX_closes_the_connection()
     {
-        await raw.SendAsync(RawXenStoreConnection.Message(XenStoreMessageType.Write, 1, 0, RawXenStoreConnection.Strings("/x"), declaredLength: XenStoreLimits.PayloadMax + 1));
+        await _raw.SendAsync(RawXenStoreConnection.Message(XenStoreMessageType.Write, 1, 0, RawXenStoreConnection.Strings("/x"), declaredLength: XenStoreLimits.PayloadMax + 1));
 
-        Assert.True(await raw.IsClosedByServerAsync(), "the server kept a connection that declared an oversized payload");
-        Assert.Equal(1, server.Server.Statistics.ProtocolViolations);
+        Assert.True(await _raw.IsClosedByServerAsync(), "the server kept a connection that declared an oversized payload");
+        Assert.Equal(1, _server.Server.Statistics.ProtocolViolations);
         await AssertOthersStillServedAsync();
     }
 
@@ -124,7 +124,7 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
         await AssertErrorAsync(XenStoreMessageType.DirectoryPart, RawXenStoreConnection.Strings("/", "x"), XenStoreErrors.EINVAL);
         await AssertErrorAsync(XenStoreMessageType.Rm, RawXenStoreConnection.Strings("/"), XenStoreErrors.EINVAL);
         await AssertErrorAsync(XenStoreMessageType.Unwatch, RawXenStoreConnection.Strings("/never", "set"), XenStoreErrors.ENOENT);
-        Assert.Equal("fine", await bystander.ReadAsync("/bystander"));
+        Assert.Equal("fine", await _bystander.ReadAsync("/bystander"));
         await AssertOthersStillServedAsync();
     }
 
@@ -137,8 +137,8 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
         var ids = new List<uint>();
         for (var i = 0; i < 4; i++)
         {
-            await raw.SendAsync(XenStoreMessageType.TransactionStart, 1, [0]);
-            var (header, text) = await raw.ReceiveTextAsync();
+            await _raw.SendAsync(XenStoreMessageType.TransactionStart, 1, [0]);
+            var (header, text) = await _raw.ReceiveTextAsync();
             Assert.Equal(XenStoreMessageType.TransactionStart, header.Type);
             ids.Add(uint.Parse(text.TrimEnd('\0')));
         }
@@ -151,10 +151,10 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     [Fact]
     public async Task Transaction_of_another_connection_is_unknown()
     {
-        var transaction = await bystander.StartTransactionAsync();
+        var transaction = await _bystander.StartTransactionAsync();
         await AssertErrorAsync(XenStoreMessageType.Write, RawXenStoreConnection.Strings("/stolen", "v"), XenStoreErrors.ENOENT, transactionId: transaction.Id);
-        Assert.True(await bystander.EndTransactionAsync(transaction, commit: true));
-        Assert.Null(await bystander.ReadAsync("/stolen"));
+        Assert.True(await _bystander.EndTransactionAsync(transaction, commit: true));
+        Assert.Null(await _bystander.ReadAsync("/stolen"));
     }
 
     [Fact]
@@ -164,12 +164,12 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
         var batch = new List<byte>();
         for (var i = 0; i < 2000; i++)
             batch.AddRange(RawXenStoreConnection.Message(XenStoreMessageType.Watch, (uint)i + 1, 0, RawXenStoreConnection.Strings($"/w/{i}", "t")));
-        var sending = raw.SendAsync([.. batch]);
+        var sending = _raw.SendAsync([.. batch]);
 
         int ok = 0, refused = 0, events = 0;
         while (ok + refused < 2000)
         {
-            var (header, text) = await raw.ReceiveTextAsync();
+            var (header, text) = await _raw.ReceiveTextAsync();
             if (header.Type == XenStoreMessageType.WatchEvent)
                 events++;
             else if (header.Type == XenStoreMessageType.Watch)
@@ -193,44 +193,44 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     public async Task Client_that_leaves_mid_message_is_forgotten()
     {
         var message = RawXenStoreConnection.Message(XenStoreMessageType.Write, 1, 0, RawXenStoreConnection.Strings("/half", "written"));
-        await raw.SendAsync(message[..(message.Length - 3)]);
-        raw.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        await _raw.SendAsync(message[..(message.Length - 3)]);
+        _raw.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
 
-        Assert.True(await raw.IsClosedByServerAsync());
-        Assert.Null(await bystander.ReadAsync("/half"));
-        Assert.Equal(1, server.Server.Statistics.ProtocolViolations);
+        Assert.True(await _raw.IsClosedByServerAsync());
+        Assert.Null(await _bystander.ReadAsync("/half"));
+        Assert.Equal(1, _server.Server.Statistics.ProtocolViolations);
         await AssertOthersStillServedAsync();
     }
 
     [Fact]
     public async Task Client_that_leaves_with_watches_and_transactions_leaves_nothing_behind()
     {
-        await raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/bystander", "gone"));
-        await raw.ReceiveTextAsync();
-        await raw.ReceiveTextAsync();
-        await raw.SendAsync(XenStoreMessageType.TransactionStart, 2, [0]);
-        var (_, id) = await raw.ReceiveTextAsync();
-        await raw.SendAsync(XenStoreMessageType.Write, 3, RawXenStoreConnection.Strings("/uncommitted", "v"), uint.Parse(id.TrimEnd('\0')));
-        await raw.ReceiveTextAsync();
+        await _raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/bystander", "gone"));
+        await _raw.ReceiveTextAsync();
+        await _raw.ReceiveTextAsync();
+        await _raw.SendAsync(XenStoreMessageType.TransactionStart, 2, [0]);
+        var (_, id) = await _raw.ReceiveTextAsync();
+        await _raw.SendAsync(XenStoreMessageType.Write, 3, RawXenStoreConnection.Strings("/uncommitted", "v"), uint.Parse(id.TrimEnd('\0')));
+        await _raw.ReceiveTextAsync();
 
-        raw.Dispose();
-        await bystander.WriteAsync("/bystander", "fine");
+        _raw.Dispose();
+        await _bystander.WriteAsync("/bystander", "fine");
 
-        Assert.Null(await bystander.ReadAsync("/uncommitted"));
+        Assert.Null(await _bystander.ReadAsync("/uncommitted"));
         await AssertOthersStillServedAsync();
     }
 
     [Fact]
     public async Task Slow_client_is_dropped_past_its_queue_bound_and_the_writer_is_not_held_up()
     {
-        await raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", new string('t', 1000)));
+        await _raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", new string('t', 1000)));
         // The raw client now never reads: its events (each for a node of its own, so none is the same as
         // one still queued) fill the socket, then its queue.
-        var writes = Enumerable.Range(0, 3000).Select(i => bystander.WriteAsync($"/flood/{i}", "v"));
+        var writes = Enumerable.Range(0, 3000).Select(i => _bystander.WriteAsync($"/flood/{i}", "v"));
         await Task.WhenAll(writes);
 
-        Assert.True(await raw.IsClosedByServerAsync(), "the slow client was never dropped");
-        Assert.Equal(1, server.Server.Statistics.SlowClientsDropped);
+        Assert.True(await _raw.IsClosedByServerAsync(), "the slow client was never dropped");
+        Assert.Equal(1, _server.Server.Statistics.SlowClientsDropped);
         await AssertOthersStillServedAsync();
     }
 
@@ -238,22 +238,22 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
     public async Task Watch_event_identical_to_one_still_queued_is_coalesced_and_the_slow_client_kept()
     {
         var token = new string('t', 1000);
-        await raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", token));
+        await _raw.SendAsync(XenStoreMessageType.Watch, 1, RawXenStoreConnection.Strings("/flood", token));
         // A guest rewriting one node in a loop while the watcher does not read: ten times the queue bound
         // in events, all for the same path and token.
         for (var round = 0; round < 30; round++)
-            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => bystander.WriteAsync("/flood", (100 * round + i).ToString())));
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => _bystander.WriteAsync("/flood", (100 * round + i).ToString())));
 
-        Assert.Equal(0, server.Server.Statistics.SlowClientsDropped);
-        Assert.True(server.Server.Statistics.WatchEventsCoalesced > 0);
+        Assert.Equal(0, _server.Server.Statistics.SlowClientsDropped);
+        Assert.True(_server.Server.Statistics.WatchEventsCoalesced > 0);
         // The client reads at last: its reply, then events for /flood (the initial one and some of the
         // writes), and after them it is served and its watch still fires.
-        var (reply, _) = await raw.ReceiveTextAsync();
+        var (reply, _) = await _raw.ReceiveTextAsync();
         Assert.Equal(XenStoreMessageType.Watch, reply.Type);
-        await raw.SendAsync(XenStoreMessageType.Read, 2, RawXenStoreConnection.Strings("/flood"));
+        await _raw.SendAsync(XenStoreMessageType.Read, 2, RawXenStoreConnection.Strings("/flood"));
         while (true)
         {
-            var (header, text) = await raw.ReceiveTextAsync();
+            var (header, text) = await _raw.ReceiveTextAsync();
             if (header.Type == XenStoreMessageType.WatchEvent)
             {
                 Assert.Equal("/flood\0" + token + "\0", text);
@@ -263,8 +263,8 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
             Assert.Equal("2999", text);
             break;
         }
-        await bystander.WriteAsync("/flood", "last");
-        var (last, lastText) = await raw.ReceiveTextAsync();
+        await _bystander.WriteAsync("/flood", "last");
+        var (last, lastText) = await _raw.ReceiveTextAsync();
         Assert.Equal(XenStoreMessageType.WatchEvent, last.Type);
         Assert.Equal("/flood\0" + token + "\0", lastText);
         await AssertOthersStillServedAsync();
@@ -284,11 +284,11 @@ public sealed class XenStoreHostileInputTests : IAsyncLifetime
             var type = (XenStoreMessageType)random.Next(0, (int)XenStoreMessageType.TypeCount + 3);
             junk.AddRange(RawXenStoreConnection.Message(type, (uint)random.Next(), (uint)random.Next(0, 3), payload));
         }
-        await raw.SendAsync([.. junk]);
-        raw.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        await _raw.SendAsync([.. junk]);
+        _raw.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
 
-        Assert.True(await raw.IsClosedByServerAsync());
-        Assert.Equal(0, server.Server.Statistics.ProtocolViolations);
+        Assert.True(await _raw.IsClosedByServerAsync());
+        Assert.Equal(0, _server.Server.Statistics.ProtocolViolations);
         await AssertOthersStillServedAsync();
     }
 }

@@ -19,31 +19,31 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         MaxRequestsPerTransaction = 8,
     };
 
-    private XenStoreTestServer server = null!;
-    private XenStoreClient bystander = null!;
-    private RawXenStoreConnection raw = null!;
-    private uint requestId;
+    private XenStoreTestServer _server = null!;
+    private XenStoreClient _bystander = null!;
+    private RawXenStoreConnection _raw = null!;
+    private uint _requestId;
 
     public async Task InitializeAsync()
     {
-        server = await XenStoreTestServer.StartAsync(Options);
-        bystander = await server.ConnectAsync();
-        await bystander.WriteAsync("/bystander", "fine");
-        raw = await RawXenStoreConnection.ConnectAsync(server.SocketPath);
+        _server = await XenStoreTestServer.StartAsync(Options);
+        _bystander = await _server.ConnectAsync();
+        await _bystander.WriteAsync("/bystander", "fine");
+        _raw = await RawXenStoreConnection.ConnectAsync(_server.SocketPath);
     }
 
     public async Task DisposeAsync()
     {
-        raw.Dispose();
-        await bystander.DisposeAsync();
-        await server.DisposeAsync();
+        _raw.Dispose();
+        await _bystander.DisposeAsync();
+        await _server.DisposeAsync();
     }
 
     private async Task<(XenStoreMessageHeader Header, string Text)> RequestAsync(XenStoreMessageType type, byte[] payload, uint transactionId = 0)
     {
-        var id = ++requestId;
-        await raw.SendAsync(type, id, payload, transactionId);
-        var (header, text) = await raw.ReceiveTextAsync();
+        var id = ++_requestId;
+        await _raw.SendAsync(type, id, payload, transactionId);
+        var (header, text) = await _raw.ReceiveTextAsync();
         Assert.Equal(id, header.RequestId);
         return (header, text);
     }
@@ -56,13 +56,13 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
 
     private async Task AssertQuotaAsync(XenStoreMessageType type, byte[] payload, uint transactionId = 0)
     {
-        var nodes = server.Server.Statistics.Nodes;
-        var refusals = server.Server.Statistics.QuotaRefusals;
+        var nodes = _server.Server.Statistics.Nodes;
+        var refusals = _server.Server.Statistics.QuotaRefusals;
         var (header, text) = await RequestAsync(type, payload, transactionId);
         Assert.True(header.Type == XenStoreMessageType.Error && text == "ENOSPC\0",
             $"{type} {Printable(payload)}: expected ERROR ENOSPC, got {header.Type} \"{text}\"");
-        Assert.Equal(nodes, server.Server.Statistics.Nodes);
-        Assert.Equal(refusals + 1, server.Server.Statistics.QuotaRefusals);
+        Assert.Equal(nodes, _server.Server.Statistics.Nodes);
+        Assert.Equal(refusals + 1, _server.Server.Statistics.QuotaRefusals);
     }
 
     private static string Printable(byte[] payload)
@@ -75,13 +75,13 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
 
     private async Task AssertOthersStillServedAsync()
     {
-        Assert.Equal(0, server.Server.Statistics.ConnectionFaults);
-        Assert.Equal("fine", await bystander.ReadAsync("/bystander"));
-        await bystander.WriteAsync("/bystander/still", "writes");
-        await bystander.RemoveAsync("/bystander/still");
+        Assert.Equal(0, _server.Server.Statistics.ConnectionFaults);
+        Assert.Equal("fine", await _bystander.ReadAsync("/bystander"));
+        await _bystander.WriteAsync("/bystander/still", "writes");
+        await _bystander.RemoveAsync("/bystander/still");
     }
 
-    private async Task<bool> ExistsAsync(string path) => await bystander.ReadAsync(path) is not null;
+    private async Task<bool> ExistsAsync(string path) => await _bystander.ReadAsync(path) is not null;
 
     [Fact]
     public async Task Nodes_past_the_connection_quota_answer_ENOSPC_and_create_nothing()
@@ -103,7 +103,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         await AssertOkAsync(XenStoreMessageType.Write, WritePayload("/n/15", "v"));
         // A node is held by whoever wrote it last: the bystander taking one over frees one more.
         await AssertQuotaAsync(XenStoreMessageType.Write, WritePayload("/n/16", "v"));
-        await bystander.WriteAsync("/n/1", "mine now");
+        await _bystander.WriteAsync("/n/1", "mine now");
         await AssertOkAsync(XenStoreMessageType.Write, WritePayload("/n/16", "v"));
     }
 
@@ -133,7 +133,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
 
         await AssertOkAsync(XenStoreMessageType.Write, WritePayload("/big", new string('v', 2048)));
         await AssertQuotaAsync(XenStoreMessageType.Write, WritePayload("/big", new string('w', 2049)));
-        Assert.Equal(new string('v', 2048), await bystander.ReadAsync("/big"));
+        Assert.Equal(new string('v', 2048), await _bystander.ReadAsync("/big"));
         await AssertOthersStillServedAsync();
     }
 
@@ -148,7 +148,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         await AssertQuotaAsync(XenStoreMessageType.Write, WritePayload("/b/0", new string('v', 2200)));
         // A watch costs its path and token.
         await AssertQuotaAsync(XenStoreMessageType.Watch, RawXenStoreConnection.Strings("/w", new string('t', 200)));
-        Assert.Equal(new string('v', 2000), await bystander.ReadAsync("/b/0"));
+        Assert.Equal(new string('v', 2000), await _bystander.ReadAsync("/b/0"));
         Assert.False(await ExistsAsync("/b/4"));
         await AssertOthersStillServedAsync();
 
@@ -160,7 +160,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
     public async Task More_than_five_permissions_answer_ENOSPC()
     {
         await AssertQuotaAsync(XenStoreMessageType.SetPerms, RawXenStoreConnection.Strings("/bystander", "n0", "r1", "r2", "r3", "r4", "r5"));
-        Assert.Equal(["n0"], await bystander.GetPermissionsAsync("/bystander"));
+        Assert.Equal(["n0"], await _bystander.GetPermissionsAsync("/bystander"));
 
         await AssertOkAsync(XenStoreMessageType.SetPerms, RawXenStoreConnection.Strings("/bystander", "n0", "r1", "r2", "r3", "r4"));
         await AssertOthersStillServedAsync();
@@ -178,7 +178,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         await AssertQuotaAsync(XenStoreMessageType.Read, RawXenStoreConnection.Strings("/t/0"), transaction);
         await AssertOkAsync(XenStoreMessageType.TransactionEnd, RawXenStoreConnection.Strings("T"), transaction);
 
-        Assert.Equal("v", await bystander.ReadAsync("/t/7"));
+        Assert.Equal("v", await _bystander.ReadAsync("/t/7"));
         Assert.False(await ExistsAsync("/t/8"));
         await AssertOthersStillServedAsync();
     }
@@ -192,11 +192,11 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
             XenStoreErrorException? refused = null;
             for (var c = 0; c < 4 && refused is null; c++)
             {
-                var client = await server.ConnectAsync();
+                var client = await _server.ConnectAsync();
                 clients.Add(client);
                 for (var i = 0; i < 15; i++)
                 {
-                    var nodes = server.Server.Statistics.Nodes;
+                    var nodes = _server.Server.Statistics.Nodes;
                     try
                     {
                         await client.WriteAsync($"/c{c}/{i}", "v");
@@ -212,13 +212,13 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
                 await client.DisposeAsync();
             }
 
-            Assert.True(refused is not null, $"the tree grew to {server.Server.Statistics.Nodes} nodes, over MaxNodes {Options.MaxNodes}");
+            Assert.True(refused is not null, $"the tree grew to {_server.Server.Statistics.Nodes} nodes, over MaxNodes {Options.MaxNodes}");
             Assert.Equal(XenStoreErrors.ENOSPC, refused.ErrorName);
-            Assert.Equal(Options.MaxNodes, server.Server.Statistics.Nodes);
-            Assert.Equal("fine", await bystander.ReadAsync("/bystander"));
+            Assert.Equal(Options.MaxNodes, _server.Server.Statistics.Nodes);
+            Assert.Equal("fine", await _bystander.ReadAsync("/bystander"));
 
-            await bystander.RemoveAsync("/c0");
-            await using var fresh = await server.ConnectAsync();
+            await _bystander.RemoveAsync("/c0");
+            await using var fresh = await _server.ConnectAsync();
             await fresh.WriteAsync("/fresh", "room again");
         }
         finally
@@ -236,22 +236,22 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         try
         {
             for (var i = 0; i < 4; i++)
-                others.Add(await RawXenStoreConnection.ConnectAsync(server.SocketPath));
+                others.Add(await RawXenStoreConnection.ConnectAsync(_server.SocketPath));
             foreach (var other in others)
             {
                 await other.SendAsync(XenStoreMessageType.Read, 1, RawXenStoreConnection.Strings("/bystander"));
                 Assert.Equal(XenStoreMessageType.Read, (await other.ReceiveTextAsync()).Header.Type);
             }
 
-            using var extra = await RawXenStoreConnection.ConnectAsync(server.SocketPath);
+            using var extra = await RawXenStoreConnection.ConnectAsync(_server.SocketPath);
             Assert.True(await extra.IsClosedByServerAsync(), "a seventh connection was served past MaxConnections 6");
-            Assert.Equal(1, server.Server.Statistics.ConnectionsRefused);
+            Assert.Equal(1, _server.Server.Statistics.ConnectionsRefused);
             await AssertOthersStillServedAsync();
 
             others[0].Dispose();
             others.RemoveAt(0);
-            await WaitForAsync(() => server.Server.Statistics.OpenConnections == 5);
-            using var next = await RawXenStoreConnection.ConnectAsync(server.SocketPath);
+            await WaitForAsync(() => _server.Server.Statistics.OpenConnections == 5);
+            using var next = await RawXenStoreConnection.ConnectAsync(_server.SocketPath);
             await next.SendAsync(XenStoreMessageType.Read, 1, RawXenStoreConnection.Strings("/bystander"));
             Assert.Equal(XenStoreMessageType.Read, (await next.ReceiveTextAsync()).Header.Type);
         }

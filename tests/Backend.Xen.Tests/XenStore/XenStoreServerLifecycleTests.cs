@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backend.Xen.Tests.Support;
 using Backend.Xen.XenStore;
 using Backend.Xen.XenStore.Server;
 
@@ -7,11 +6,11 @@ namespace Backend.Xen.Tests.XenStore;
 
 public sealed class XenStoreServerLifecycleTests : IDisposable
 {
-    private readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("xnb-xsl-");
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("xnb-xsl-");
 
-    private string SocketPath => Path.Combine(directory.FullName, "xenstored.sock");
+    private string SocketPath => Path.Combine(_directory.FullName, "xenstored.sock");
 
-    public void Dispose() => directory.Delete(recursive: true);
+    public void Dispose() => _directory.Delete(recursive: true);
 
     [SkippableFact]
     public async Task Stale_socket_nobody_answers_on_is_replaced()

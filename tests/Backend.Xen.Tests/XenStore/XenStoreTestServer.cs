@@ -6,11 +6,11 @@ namespace Backend.Xen.Tests.XenStore;
 /// <summary>An embedded server on a socket in a fresh short temporary directory (sun_path holds 108 bytes).</summary>
 internal sealed class XenStoreTestServer : IAsyncDisposable
 {
-    private readonly DirectoryInfo directory;
+    private readonly DirectoryInfo _directory;
 
     private XenStoreTestServer(DirectoryInfo directory, XenStoreServer server)
     {
-        this.directory = directory;
+        _directory = directory;
         Server = server;
     }
 
@@ -30,6 +30,6 @@ internal sealed class XenStoreTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
-        directory.Delete(recursive: true);
+        _directory.Delete(recursive: true);
     }
 }

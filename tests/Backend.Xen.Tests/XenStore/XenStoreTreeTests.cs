@@ -7,100 +7,100 @@ namespace Backend.Xen.Tests.XenStore;
 
 public sealed class XenStoreTreeTests
 {
-    private readonly XenStoreTree tree = new();
-    private readonly List<XenStoreChange> changes = [];
+    private readonly XenStoreTree _tree = new();
+    private readonly List<XenStoreChange> _changes = [];
 
     private static byte[] Bytes(string s) => Encoding.ASCII.GetBytes(s);
 
     private string? Value(string path, XenStoreTreeTransaction? transaction = null) =>
-        tree.Read(path, transaction, out var value) is null ? Encoding.ASCII.GetString(value) : null;
+        _tree.Read(path, transaction, out var value) is null ? Encoding.ASCII.GetString(value) : null;
 
     [Fact]
     public void Write_creates_missing_parents_with_empty_values()
     {
-        Assert.Null(tree.Write("/a/b/c", Bytes("v"), null, changes));
+        Assert.Null(_tree.Write("/a/b/c", Bytes("v"), null, _changes));
 
         Assert.Equal("", Value("/a"));
         Assert.Equal("", Value("/a/b"));
         Assert.Equal("v", Value("/a/b/c"));
-        tree.Directory("/a", null, out var children);
+        _tree.Directory("/a", null, out var children);
         Assert.Equal(["b"], children);
-        Assert.Equal([new XenStoreChange("/a/b/c", false)], changes);
+        Assert.Equal([new XenStoreChange("/a/b/c", false)], _changes);
     }
 
     [Fact]
     public void New_node_inherits_its_parents_permissions()
     {
-        tree.Mkdir("/vm", null, changes);
-        tree.SetPermissions("/vm", ["n3", "r0"], null, changes);
-        tree.Write("/vm/x/y", Bytes("1"), null, changes);
+        _tree.Mkdir("/vm", null, _changes);
+        _tree.SetPermissions("/vm", ["n3", "r0"], null, _changes);
+        _tree.Write("/vm/x/y", Bytes("1"), null, _changes);
 
-        tree.GetPermissions("/vm/x/y", null, out var permissions);
+        _tree.GetPermissions("/vm/x/y", null, out var permissions);
         Assert.Equal(new[] { "n3", "r0" }, permissions.ToArray());
     }
 
     [Fact]
     public void Mkdir_of_an_existing_node_keeps_its_value_and_fires_nothing()
     {
-        tree.Write("/a", Bytes("keep"), null, changes);
-        changes.Clear();
+        _tree.Write("/a", Bytes("keep"), null, _changes);
+        _changes.Clear();
 
-        Assert.Null(tree.Mkdir("/a", null, changes));
+        Assert.Null(_tree.Mkdir("/a", null, _changes));
         Assert.Equal("keep", Value("/a"));
-        Assert.Empty(changes);
+        Assert.Empty(_changes);
     }
 
     [Fact]
     public void Rm_removes_the_subtree_and_unlinks_it_from_its_parent()
     {
-        tree.Write("/a/b/c", Bytes("1"), null, changes);
-        tree.Write("/a/b/d", Bytes("2"), null, changes);
-        var before = tree.NodeCount;
+        _tree.Write("/a/b/c", Bytes("1"), null, _changes);
+        _tree.Write("/a/b/d", Bytes("2"), null, _changes);
+        var before = _tree.NodeCount;
 
-        Assert.Null(tree.Remove("/a/b", null, changes));
+        Assert.Null(_tree.Remove("/a/b", null, _changes));
 
         Assert.Null(Value("/a/b/c"));
         Assert.Null(Value("/a/b"));
-        Assert.Equal(before - 3, tree.NodeCount);
-        tree.Directory("/a", null, out var children);
+        Assert.Equal(before - 3, _tree.NodeCount);
+        _tree.Directory("/a", null, out var children);
         Assert.Empty(children);
     }
 
     [Fact]
     public void Rm_of_a_missing_node_is_ok_only_when_its_parent_exists()
     {
-        tree.Mkdir("/a", null, changes);
-        Assert.Null(tree.Remove("/a/missing", null, changes));
-        Assert.Equal(XenStoreErrors.ENOENT, tree.Remove("/nothing/missing", null, changes));
-        Assert.Equal(XenStoreErrors.EINVAL, tree.Remove("/", null, changes));
+        _tree.Mkdir("/a", null, _changes);
+        Assert.Null(_tree.Remove("/a/missing", null, _changes));
+        Assert.Equal(XenStoreErrors.ENOENT, _tree.Remove("/nothing/missing", null, _changes));
+        Assert.Equal(XenStoreErrors.EINVAL, _tree.Remove("/", null, _changes));
     }
 
     [Fact]
     public void Transaction_sees_its_own_writes_and_others_do_not_until_commit()
     {
         var transaction = new XenStoreTreeTransaction(1);
-        tree.Write("/t/x", Bytes("mine"), transaction, changes);
+        _tree.Write("/t/x", Bytes("mine"), transaction, _changes);
 
         Assert.Equal("mine", Value("/t/x", transaction));
         Assert.Null(Value("/t/x"));
-        Assert.Empty(changes);
+        Assert.Empty(_changes);
 
-        Assert.True(tree.Commit(transaction, changes));
+        Assert.True(_tree.Commit(transaction, _changes));
         Assert.Equal("mine", Value("/t/x"));
-        Assert.Equal([new XenStoreChange("/t/x", false)], changes);
+        Assert.Equal([new XenStoreChange("/t/x", false)], _changes);
     }
 
     [Fact]
     public void Commit_fails_when_a_node_the_transaction_read_changed_since()
     {
-        tree.Write("/t/x", Bytes("0"), null, changes);
+        _tree.Write("/t/x", Bytes("0"), null, _changes);
         var transaction = new XenStoreTreeTransaction(1);
         Assert.Equal("0", Value("/t/x", transaction));
-        tree.Write("/t/y", Bytes("own"), transaction, changes);
+        _tree.Write("/t/y", Bytes("own"), transaction, _changes);
 
-        tree.Write("/t/x", Bytes("1"), null, changes);
+        _tree.Write("/t/x", Bytes("1"), null, _changes);
 
-        Assert.False(tree.Commit(transaction, changes));
+        Assert.False(_tree.Commit(transaction, _changes));
         Assert.Null(Value("/t/y"));
     }
 
@@ -109,37 +109,37 @@ public sealed class XenStoreTreeTests
     {
         var transaction = new XenStoreTreeTransaction(1);
         Assert.Null(Value("/t/x", transaction));
-        tree.Write("/t/x", Bytes("1"), null, changes);
+        _tree.Write("/t/x", Bytes("1"), null, _changes);
 
-        Assert.False(tree.Commit(transaction, changes));
+        Assert.False(_tree.Commit(transaction, _changes));
     }
 
     [Fact]
     public void Commit_succeeds_when_only_unrelated_nodes_changed()
     {
-        tree.Mkdir("/t", null, changes);
-        tree.Mkdir("/u", null, changes);
+        _tree.Mkdir("/t", null, _changes);
+        _tree.Mkdir("/u", null, _changes);
         var transaction = new XenStoreTreeTransaction(1);
-        tree.Write("/t/x", Bytes("1"), transaction, changes);
-        tree.Write("/u/y", Bytes("2"), null, changes);
+        _tree.Write("/t/x", Bytes("1"), transaction, _changes);
+        _tree.Write("/u/y", Bytes("2"), null, _changes);
 
-        Assert.True(tree.Commit(transaction, changes));
+        Assert.True(_tree.Commit(transaction, _changes));
     }
 
     [Fact]
     public void Two_transactions_adding_children_to_one_parent_both_commit_with_both_children()
     {
-        tree.Mkdir("/be/vif", null, changes);
-        tree.Write("/be/vif/1/0/state", Bytes("4"), null, changes);
+        _tree.Mkdir("/be/vif", null, _changes);
+        _tree.Write("/be/vif/1/0/state", Bytes("4"), null, _changes);
         var first = new XenStoreTreeTransaction(1);
         var second = new XenStoreTreeTransaction(2);
-        tree.Write("/be/vif/2/0/state", Bytes("1"), first, changes);
-        tree.Write("/be/vif/3/0/state", Bytes("1"), second, changes);
+        _tree.Write("/be/vif/2/0/state", Bytes("1"), first, _changes);
+        _tree.Write("/be/vif/3/0/state", Bytes("1"), second, _changes);
 
-        Assert.True(tree.Commit(first, changes));
-        Assert.True(tree.Commit(second, changes));
+        Assert.True(_tree.Commit(first, _changes));
+        Assert.True(_tree.Commit(second, _changes));
 
-        tree.Directory("/be/vif", null, out var children);
+        _tree.Directory("/be/vif", null, out var children);
         Assert.Equal(["1", "2", "3"], children.Order(StringComparer.Ordinal));
         Assert.Equal("1", Value("/be/vif/2/0/state"));
         Assert.Equal("1", Value("/be/vif/3/0/state"));
@@ -148,14 +148,14 @@ public sealed class XenStoreTreeTests
     [Fact]
     public void A_removal_and_a_concurrent_addition_under_one_parent_both_take_effect()
     {
-        tree.Write("/be/vif/1/0/state", Bytes("4"), null, changes);
+        _tree.Write("/be/vif/1/0/state", Bytes("4"), null, _changes);
         var removal = new XenStoreTreeTransaction(1);
-        Assert.Null(tree.Remove("/be/vif/1", removal, changes));
-        tree.Write("/be/vif/2/0/state", Bytes("1"), null, changes);
+        Assert.Null(_tree.Remove("/be/vif/1", removal, _changes));
+        _tree.Write("/be/vif/2/0/state", Bytes("1"), null, _changes);
 
-        Assert.True(tree.Commit(removal, changes));
+        Assert.True(_tree.Commit(removal, _changes));
 
-        tree.Directory("/be/vif", null, out var children);
+        _tree.Directory("/be/vif", null, out var children);
         Assert.Equal(["2"], children);
         Assert.Null(Value("/be/vif/1/0/state"));
     }
@@ -163,51 +163,51 @@ public sealed class XenStoreTreeTests
     [Fact]
     public void Commit_fails_when_a_parent_it_listed_gained_a_child_since()
     {
-        tree.Mkdir("/be/vif", null, changes);
+        _tree.Mkdir("/be/vif", null, _changes);
         var transaction = new XenStoreTreeTransaction(1);
-        tree.Directory("/be/vif", transaction, out _);
-        tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, changes);
-        tree.Write("/be/vif/3/0/state", Bytes("1"), null, changes);
+        _tree.Directory("/be/vif", transaction, out _);
+        _tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, _changes);
+        _tree.Write("/be/vif/3/0/state", Bytes("1"), null, _changes);
 
-        Assert.False(tree.Commit(transaction, changes));
+        Assert.False(_tree.Commit(transaction, _changes));
     }
 
     [Fact]
     public void Commit_fails_when_the_parent_it_added_to_was_removed_since()
     {
-        tree.Mkdir("/be/vif", null, changes);
+        _tree.Mkdir("/be/vif", null, _changes);
         var transaction = new XenStoreTreeTransaction(1);
-        tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, changes);
-        tree.Remove("/be/vif", null, changes);
+        _tree.Write("/be/vif/2/0/state", Bytes("1"), transaction, _changes);
+        _tree.Remove("/be/vif", null, _changes);
 
-        Assert.False(tree.Commit(transaction, changes));
+        Assert.False(_tree.Commit(transaction, _changes));
         Assert.Null(Value("/be/vif"));
     }
 
     [Fact]
     public void Commit_fails_when_another_created_the_same_new_node_first()
     {
-        tree.Mkdir("/be/vif", null, changes);
+        _tree.Mkdir("/be/vif", null, _changes);
         var first = new XenStoreTreeTransaction(1);
         var second = new XenStoreTreeTransaction(2);
-        tree.Write("/be/vif/2/0/state", Bytes("1"), first, changes);
-        tree.Write("/be/vif/2/1/state", Bytes("1"), second, changes);
+        _tree.Write("/be/vif/2/0/state", Bytes("1"), first, _changes);
+        _tree.Write("/be/vif/2/1/state", Bytes("1"), second, _changes);
 
-        Assert.True(tree.Commit(first, changes));
-        Assert.False(tree.Commit(second, changes));
+        Assert.True(_tree.Commit(first, _changes));
+        Assert.False(_tree.Commit(second, _changes));
     }
 
     [Fact]
     public void Rm_inside_a_transaction_hides_the_subtree_only_there()
     {
-        tree.Write("/a/b", Bytes("1"), null, changes);
+        _tree.Write("/a/b", Bytes("1"), null, _changes);
         var transaction = new XenStoreTreeTransaction(1);
 
-        Assert.Null(tree.Remove("/a", transaction, changes));
+        Assert.Null(_tree.Remove("/a", transaction, _changes));
         Assert.Null(Value("/a/b", transaction));
         Assert.Equal("1", Value("/a/b"));
 
-        Assert.True(tree.Commit(transaction, changes));
+        Assert.True(_tree.Commit(transaction, _changes));
         Assert.Null(Value("/a/b"));
         Assert.Null(Value("/a"));
     }
@@ -215,6 +215,6 @@ public sealed class XenStoreTreeTests
     [Fact]
     public void SetPermissions_of_a_missing_node_is_ENOENT()
     {
-        Assert.Equal(XenStoreErrors.ENOENT, tree.SetPermissions("/missing", ImmutableArray.Create("n0"), null, changes));
+        Assert.Equal(XenStoreErrors.ENOENT, _tree.SetPermissions("/missing", ImmutableArray.Create("n0"), null, _changes));
     }
 }

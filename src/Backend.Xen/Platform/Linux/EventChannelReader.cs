@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -20,39 +21,39 @@ internal sealed unsafe class EventChannelReader : IPollable
     /// <summary>The kernel's initial per-descriptor queue holds a page of ports; a full one per read keeps wake-ups few.</summary>
     private const int MaxPortsPerRead = 1024;
 
-    private readonly DeviceHandle _unmask;
+    private readonly FileDescriptor _unmask;
     private readonly Func<uint, bool> _dispatch;
     private readonly uint[] _ports = new uint[MaxPortsPerRead];
 
     /// <param name="dispatch">Hands a port's event on; true when the port is to be unmasked at once.</param>
-    public EventChannelReader(DeviceHandle source, DeviceHandle unmask, Func<uint, bool> dispatch)
+    public EventChannelReader(FileDescriptor source, FileDescriptor unmask, Func<uint, bool> dispatch)
     {
         Handle = source;
         _unmask = unmask;
         _dispatch = dispatch;
     }
 
-    public DeviceHandle Handle { get; }
+    public FileDescriptor Handle { get; }
 
     /// <summary>Ports read so far (diagnostics and tests).</summary>
     public long PortsRead { get; private set; }
 
     public void OnReadable()
     {
-        nint bytes;
+        long bytes;
         fixed (uint* ports = _ports)
-            bytes = LibC.Read(Handle.Fd, ports, (nuint)(_ports.Length * sizeof(uint)));
+            bytes = LibC.read(Handle.Fd, ports, _ports.Length * sizeof(uint));
         if (bytes < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno is LibC.EAGAIN or LibC.EINTR)
+            var errno = Errno.Last;
+            if (errno is Errno.EAGAIN or Errno.EINTR)
                 return;
             // EFBIG is the kernel's queue overflow; with every queued port masked until we write it back,
             // it takes more bound ports than the queue holds, which this daemon never binds on one descriptor.
             throw new LinuxDeviceException(Handle.Path, "read", errno);
         }
         if (bytes == 0)
-            throw new LinuxDeviceException(Handle.Path, "read", LibC.EINVAL, "end of file: the event channel source closed");
+            throw new LinuxDeviceException(Handle.Path, "read", Errno.EINVAL, "end of file: the event channel source closed");
 
         var count = (int)(bytes / sizeof(uint));
         PortsRead += count;
@@ -72,10 +73,10 @@ internal sealed unsafe class EventChannelReader : IPollable
 
     private void Write(ReadOnlySpan<uint> ports)
     {
-        nint written;
+        long written;
         fixed (uint* p = ports)
-            written = LibC.Write(_unmask.Fd, p, (nuint)(ports.Length * sizeof(uint)));
+            written = LibC.write(_unmask.Fd, p, ports.Length * sizeof(uint));
         if (written < 0)
-            throw new LinuxDeviceException(_unmask.Path, "write (unmask)", Marshal.GetLastPInvokeError());
+            throw new LinuxDeviceException(_unmask.Path, "write (unmask)", Errno.Last);
     }
 }

@@ -1,9 +1,11 @@
+using Backend.Xen.Platform.Native;
+
 namespace Backend.Xen.Platform.Linux;
 
 /// <summary>A descriptor served by a <see cref="PollThread"/>.</summary>
 internal interface IPollable
 {
-    DeviceHandle Handle { get; }
+    FileDescriptor Handle { get; }
 
     /// <summary>
     /// Called on the poll thread when the descriptor is readable (or in error, so that the read reports

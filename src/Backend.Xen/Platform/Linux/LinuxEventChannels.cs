@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using Backend.Xen.EventChannels;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -11,7 +13,7 @@ namespace Backend.Xen.Platform.Linux;
 /// </summary>
 public sealed class LinuxEventChannels : IEventChannels
 {
-    private readonly DeviceHandle _evtchn;
+    private readonly FileDescriptor _evtchn;
     private readonly ConcurrentDictionary<uint, Binding> _handlers = new();
     private readonly Action<uint, Exception>? _handlerFailed;
     private readonly Action<Exception>? _readerFailed;
@@ -27,7 +29,7 @@ public sealed class LinuxEventChannels : IEventChannels
         Action<uint, Exception>? handlerFailed = null,
         Action<Exception>? readerFailed = null)
     {
-        _evtchn = DeviceHandle.Open(evtchnPath, LibC.O_RDWR | LibC.O_NONBLOCK, EvtchnIoctl.MissingHint);
+        _evtchn = FileDescriptor.Open(evtchnPath, LibC.O_RDWR | LibC.O_NONBLOCK, EvtchnIoctl.MissingHint);
         _handlerFailed = handlerFailed;
         _readerFailed = readerFailed;
         try
@@ -64,7 +66,7 @@ public sealed class LinuxEventChannels : IEventChannels
         {
             throw new LinuxDeviceException(
                 _evtchn.Path, $"IOCTL_EVTCHN_BIND_INTERDOMAIN (domain {remoteDomain}, port {remotePort})", errno,
-                errno == LibC.EINVAL && KernelNetbackCheck.IsLoaded() ? KernelNetbackCheck.Reason : null);
+                errno == Errno.EINVAL && KernelNetbackCheck.IsLoaded() ? KernelNetbackCheck.Reason : null);
         }
         // A notification read before the handler is in place finds none and is only unmasked; that is
         // safe because every user of a new binding re-checks its rings once bound, as ring.h expects.

@@ -1,4 +1,6 @@
 using Backend.Xen.Grants;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -10,11 +12,11 @@ namespace Backend.Xen.Platform.Linux;
 /// </summary>
 public sealed class LinuxGrantCopier : IGrantCopier, IDisposable
 {
-    private readonly DeviceHandle _gntdev;
+    private readonly FileDescriptor _gntdev;
 
     public LinuxGrantCopier(string gntdevPath = GntdevIoctl.DevicePath)
     {
-        _gntdev = DeviceHandle.Open(gntdevPath, LibC.O_RDWR, GntdevIoctl.MissingHint);
+        _gntdev = FileDescriptor.Open(gntdevPath, LibC.O_RDWR, GntdevIoctl.MissingHint);
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,6 @@
 using Backend.Xen.Grants;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -11,11 +13,11 @@ public sealed class LinuxGrantMapper : IGrantMapper, IDisposable
 {
     internal const int PageSize = 4096;
 
-    private readonly DeviceHandle _gntdev;
+    private readonly FileDescriptor _gntdev;
 
     public LinuxGrantMapper(string gntdevPath = GntdevIoctl.DevicePath)
     {
-        _gntdev = DeviceHandle.Open(gntdevPath, LibC.O_RDWR, GntdevIoctl.MissingHint);
+        _gntdev = FileDescriptor.Open(gntdevPath, LibC.O_RDWR, GntdevIoctl.MissingHint);
     }
 
     public unsafe IGrantMapping Map(ushort domid, uint gref, bool writable)
@@ -46,7 +48,7 @@ public sealed class LinuxGrantMapper : IGrantMapper, IDisposable
     public void Dispose() => _gntdev.Dispose();
 
     private GrantException Failure(string operation, ushort domid, uint gref, int errno) =>
-        new(StatusOf(errno), $"{operation} of grant {gref} from domain {domid} on {_gntdev.Path} failed: {LibC.Describe(errno)}");
+        new(StatusOf(errno), $"{operation} of grant {gref} from domain {domid} on {_gntdev.Path} failed: {Errno.Describe(errno)}");
 
     /// <summary>
     /// gntdev reports a failed GNTTABOP_map_grant_ref as an errno, not the GNTST_* status; this gives the
@@ -54,9 +56,9 @@ public sealed class LinuxGrantMapper : IGrantMapper, IDisposable
     /// </summary>
     internal static short StatusOf(int errno) => errno switch
     {
-        LibC.ENOMEM or LibC.ENODEV => GrantStatus.NoDeviceSpace,
-        LibC.EPERM or LibC.EACCES => GrantStatus.PermissionDenied,
-        LibC.EAGAIN => GrantStatus.Eagain,
+        Errno.ENOMEM or Errno.ENODEV => GrantStatus.NoDeviceSpace,
+        Errno.EPERM or Errno.EACCES => GrantStatus.PermissionDenied,
+        Errno.EAGAIN => GrantStatus.Eagain,
         _ => GrantStatus.GeneralError,
     };
 }

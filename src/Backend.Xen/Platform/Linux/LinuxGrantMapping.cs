@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Backend.Xen.Grants;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -10,12 +10,12 @@ namespace Backend.Xen.Platform.Linux;
 /// </summary>
 internal sealed class LinuxGrantMapping : IGrantMapping
 {
-    private readonly DeviceHandle _gntdev;
+    private readonly FileDescriptor _gntdev;
     private readonly ulong _index;
     private nint _address;
     private int _disposed;
 
-    public LinuxGrantMapping(DeviceHandle gntdev, ushort domid, uint gref, ulong index)
+    public LinuxGrantMapping(FileDescriptor gntdev, ushort domid, uint gref, ulong index)
     {
         var added = false;
         gntdev.DangerousAddRef(ref added);
@@ -30,21 +30,14 @@ internal sealed class LinuxGrantMapping : IGrantMapping
 
     public nint Address => _disposed == 0 ? _address : throw new ObjectDisposedException(nameof(LinuxGrantMapping));
 
-    public void MapPage(bool writable)
-    {
-        var protection = LibC.PROT_READ | (writable ? LibC.PROT_WRITE : 0);
-        var address = LibC.Mmap(0, LinuxGrantMapper.PageSize, protection, LibC.MAP_SHARED, _gntdev.Fd, (long)_index);
-        if (address == LibC.MAP_FAILED)
-            throw new LinuxDeviceException(_gntdev.Path, "mmap", Marshal.GetLastPInvokeError());
-        _address = address;
-    }
+    public unsafe void MapPage(bool writable) => _address = (nint)_gntdev.Map(LinuxGrantMapper.PageSize, (long)_index, writable);
 
     public unsafe void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         if (_address != 0)
-            LibC.Munmap(_address, LinuxGrantMapper.PageSize);
+            FileDescriptor.Unmap((void*)_address, LinuxGrantMapper.PageSize);
         _address = 0;
         var request = new IoctlGntdevUnmapGrantRef { Index = _index, Count = 1 };
         // A failure here leaves an index reserved in this descriptor until it closes; there is nothing

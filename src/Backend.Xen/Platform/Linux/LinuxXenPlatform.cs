@@ -1,5 +1,6 @@
 using Backend.Xen.EventChannels;
 using Backend.Xen.Grants;
+using Backend.Xen.Platform.Native;
 using Backend.Xen.XenStore;
 
 namespace Backend.Xen.Platform.Linux;

@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -8,13 +9,13 @@ namespace Backend.Xen.Platform.Linux;
 /// thread serves every registered descriptor: never a thread per channel or per device.
 /// </summary>
 /// <remarks>
-/// While registered, a descriptor's <see cref="DeviceHandle"/> holds an extra reference, so disposing it
+/// While registered, a descriptor's <see cref="FileDescriptor"/> holds an extra reference, so disposing it
 /// elsewhere cannot close the number (and let the kernel hand it to someone else) while poll watches it.
 /// <see cref="Remove"/> returns only once the thread has stopped watching it.
 /// </remarks>
 internal sealed unsafe class PollThread : IDisposable
 {
-    private readonly DeviceHandle _wake = DeviceHandle.CreateEventFd();
+    private readonly FileDescriptor _wake = FileDescriptor.EventFd();
     private readonly Thread _thread;
     private readonly Action<IPollable, Exception> _faulted;
     private readonly object _gate = new();
@@ -106,7 +107,7 @@ internal sealed unsafe class PollThread : IDisposable
             _wake.DangerousAddRef(ref added);
             ulong one = 1;
             // EAGAIN means the counter is already non-zero: the thread is being woken anyway.
-            LibC.Write(_wake.Fd, &one, sizeof(ulong));
+            LibC.write(_wake.Fd, &one, sizeof(ulong));
         }
         catch (ObjectDisposedException)
         {
@@ -140,11 +141,11 @@ internal sealed unsafe class PollThread : IDisposable
 
             int ready;
             fixed (PollFd* p = fds)
-                ready = LibC.Poll(p, (nuint)(current.Length + 1), -1);
+                ready = NativeCalls.Poll(p, (nuint)(current.Length + 1), -1);
             if (ready < 0)
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EINTR)
+                var errno = Errno.Last;
+                if (errno == Errno.EINTR)
                     continue;
                 // poll itself failing (ENOMEM) leaves no way to wait; stopping every pollable loudly beats spinning.
                 var failure = new LinuxDeviceException(_thread.Name ?? "poll", "poll", errno);
@@ -155,7 +156,7 @@ internal sealed unsafe class PollThread : IDisposable
             if ((fds[0].Revents & LibC.POLLIN) != 0)
             {
                 ulong counter;
-                LibC.Read(_wake.Fd, &counter, sizeof(ulong));
+                LibC.read(_wake.Fd, &counter, sizeof(ulong));
             }
             for (var i = 0; i < current.Length; i++)
             {
@@ -165,7 +166,7 @@ internal sealed unsafe class PollThread : IDisposable
                 try
                 {
                     if ((fds[i + 1].Revents & LibC.POLLNVAL) != 0)
-                        throw new LinuxDeviceException(pollable.Handle.Path, "poll", LibC.EINVAL, "the descriptor is not open");
+                        throw new LinuxDeviceException(pollable.Handle.Path, "poll", Errno.EINVAL, "the descriptor is not open");
                     pollable.OnReadable();
                 }
                 catch (Exception e)

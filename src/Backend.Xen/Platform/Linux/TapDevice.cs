@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -26,9 +27,9 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>Prefix of the interface alias that marks a TAP as the daemon's.</summary>
     public const string AliasPrefix = "xnb:";
 
-    private readonly DeviceHandle _tun;
+    private readonly FileDescriptor _tun;
 
-    private TapDevice(DeviceHandle tun, string name)
+    private TapDevice(FileDescriptor tun, string name)
     {
         _tun = tun;
         Name = name;
@@ -37,7 +38,7 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>The interface name the kernel gave (the one asked for).</summary>
     public string Name { get; }
 
-    internal DeviceHandle Handle => _tun;
+    internal FileDescriptor Handle => _tun;
 
     /// <summary>The vif device name Xen's hotplug scripts use: <c>vif&lt;domid&gt;.&lt;handle&gt;</c>.</summary>
     public static string VifName(ushort domid, uint handle) => $"vif{domid}.{handle}";
@@ -49,13 +50,13 @@ public sealed unsafe class TapDevice : IDisposable
     public static TapDevice Open(string name, string tunPath = TunIoctl.DevicePath)
     {
         ValidateName(name);
-        var tun = DeviceHandle.Open(tunPath, LibC.O_RDWR | LibC.O_NONBLOCK, "the tun driver is not available (modprobe tun)");
+        var tun = FileDescriptor.Open(tunPath, LibC.O_RDWR | LibC.O_NONBLOCK, "the tun driver is not available (modprobe tun)");
         try
         {
             var request = IfReq.For(name, TunIoctl.IFF_TAP | TunIoctl.IFF_NO_PI | TunIoctl.IFF_VNET_HDR);
             if (tun.Ioctl(TunIoctl.TUNSETIFF, &request, out var errno) < 0)
                 throw new LinuxDeviceException(tunPath, $"TUNSETIFF ({name})", errno,
-                    errno == LibC.EINVAL ? $"{name} exists with other flags or is not a TAP" : null);
+                    errno == Errno.EINVAL ? $"{name} exists with other flags or is not a TAP" : null);
             var tap = new TapDevice(tun, request.GetName());
             var size = VirtioNetHeader.Size;
             tap.Control(TunIoctl.TUNSETVNETHDRSZ, &size, "TUNSETVNETHDRSZ");
@@ -145,12 +146,12 @@ public sealed unsafe class TapDevice : IDisposable
         var index = request.IfIndex;
         request = IfReq.For(bridge);
         request.IfIndex = index;
-        if (socket.Ioctl(TunIoctl.SIOCBRADDIF, &request, out errno) < 0 && !(errno == LibC.EBUSY && Master == bridge))
+        if (socket.Ioctl(TunIoctl.SIOCBRADDIF, &request, out errno) < 0 && !(errno == Errno.EBUSY && Master == bridge))
             throw new LinuxDeviceException(bridge, $"SIOCBRADDIF ({Name})", errno,
                 errno switch
                 {
-                    LibC.ENODEV or LibC.EINVAL or LibC.EOPNOTSUPP => $"{bridge} is not a Linux bridge",
-                    LibC.EBUSY => $"{Name} is a port of {Master ?? "another device"} already",
+                    Errno.ENODEV or Errno.EINVAL or Errno.EOPNOTSUPP => $"{bridge} is not a Linux bridge",
+                    Errno.EBUSY => $"{Name} is a port of {Master ?? "another device"} already",
                     _ => null,
                 });
     }
@@ -188,10 +189,10 @@ public sealed unsafe class TapDevice : IDisposable
                 vectors[1] = new IoVec { Base = f, Length = (nuint)frame.Length };
                 while (true)
                 {
-                    if (LibC.WriteV(_tun.Fd, vectors, 2) >= 0)
+                    if (NativeCalls.WriteV(_tun.Fd, vectors, 2) >= 0)
                         return 0;
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno != LibC.EINTR)
+                    var errno = Errno.Last;
+                    if (errno != Errno.EINTR)
                         return errno;
                 }
             }
@@ -224,7 +225,7 @@ public sealed unsafe class TapDevice : IDisposable
                 vectors[1] = new IoVec { Base = f, Length = (nuint)frame.Length };
                 while (true)
                 {
-                    var n = LibC.ReadV(_tun.Fd, vectors, 2);
+                    var n = NativeCalls.ReadV(_tun.Fd, vectors, 2);
                     if (n >= VirtioNetHeader.Size)
                     {
                         length = (int)n - VirtioNetHeader.Size;
@@ -232,10 +233,10 @@ public sealed unsafe class TapDevice : IDisposable
                     }
                     if (n >= 0)
                         throw new IOException($"read on TAP {Name} returned {n} bytes, less than its {VirtioNetHeader.Size}-byte header");
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == LibC.EAGAIN)
+                    var errno = Errno.Last;
+                    if (errno == Errno.EAGAIN)
                         return false;
-                    if (errno != LibC.EINTR)
+                    if (errno != Errno.EINTR)
                         throw new LinuxDeviceException(Name, "read", errno);
                 }
             }
@@ -279,11 +280,6 @@ public sealed unsafe class TapDevice : IDisposable
             throw new LinuxDeviceException(Name, operation, errno);
     }
 
-    private static DeviceHandle ControlSocket()
-    {
-        var fd = LibC.Socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            throw new LinuxDeviceException("socket(AF_INET, SOCK_DGRAM)", "socket", Marshal.GetLastPInvokeError());
-        return new DeviceHandle(fd, "interface control socket");
-    }
+    private static FileDescriptor ControlSocket() =>
+        FileDescriptor.Socket(LibC.AF_INET, LibC.SOCK_DGRAM, "interface control socket (AF_INET, SOCK_DGRAM)");
 }

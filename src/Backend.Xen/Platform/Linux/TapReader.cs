@@ -1,4 +1,5 @@
 using System.Buffers;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -9,7 +10,7 @@ internal sealed class TapReader(TapDevice tap, ITapFrameHandler handler) : IPoll
 
     public TapDevice Tap { get; } = tap;
 
-    public DeviceHandle Handle => Tap.Handle;
+    public FileDescriptor Handle => Tap.Handle;
 
     public void OnReadable()
     {

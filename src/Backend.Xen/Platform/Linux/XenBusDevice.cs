@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -45,10 +47,10 @@ public sealed class XenBusDevice
     public Stream OpenStream()
     {
         var path = ChoosePath() ?? throw new LinuxDeviceException(
-            _devicePath, "open", LibC.ENOENT,
+            _devicePath, "open", Errno.ENOENT,
             $"no xenstore either: none of {string.Join(", ", _socketPaths)} exists (is this a Xen domain with xenstored running?)");
         if (path == _devicePath)
-            return new XenBusStream(DeviceHandle.Open(path, LibC.O_RDWR));
+            return new XenBusStream(FileDescriptor.Open(path, LibC.O_RDWR));
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -60,7 +62,7 @@ public sealed class XenBusDevice
         {
             // A socket file nobody answers on (xenstored stopped, or runs in another domain): the device.
             socket.Dispose();
-            return new XenBusStream(DeviceHandle.Open(_devicePath, LibC.O_RDWR));
+            return new XenBusStream(FileDescriptor.Open(_devicePath, LibC.O_RDWR));
         }
         catch
         {

@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Linux;
 
@@ -16,11 +17,11 @@ namespace Backend.Xen.Platform.Linux;
 /// </remarks>
 internal sealed unsafe class XenBusStream : Stream
 {
-    private readonly DeviceHandle _device;
-    private readonly DeviceHandle _stop = DeviceHandle.CreateEventFd();
+    private readonly FileDescriptor _device;
+    private readonly FileDescriptor _stop = FileDescriptor.EventFd();
     private int _disposed;
 
-    public XenBusStream(DeviceHandle device)
+    public XenBusStream(FileDescriptor device)
     {
         _device = device;
     }
@@ -45,13 +46,13 @@ internal sealed unsafe class XenBusStream : Stream
             {
                 if (!WaitReadable())
                     return 0;
-                nint n;
+                long n;
                 fixed (byte* p = buffer)
-                    n = LibC.Read(_device.Fd, p, (nuint)buffer.Length);
+                    n = LibC.read(_device.Fd, p, buffer.Length);
                 if (n >= 0)
                     return (int)n;
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno is not (LibC.EINTR or LibC.EAGAIN))
+                var errno = Errno.Last;
+                if (errno is not (Errno.EINTR or Errno.EAGAIN))
                     throw new LinuxDeviceException(_device.Path, "read", errno);
             }
         }
@@ -77,16 +78,16 @@ internal sealed unsafe class XenBusStream : Stream
             _device.DangerousAddRef(ref added);
             while (true)
             {
-                nint n;
+                long n;
                 fixed (byte* p = buffer)
-                    n = LibC.Write(_device.Fd, p, (nuint)buffer.Length);
+                    n = LibC.write(_device.Fd, p, buffer.Length);
                 if (n == buffer.Length)
                     return;
                 if (n >= 0)
                     // The device takes a message whole or not at all; a short write would split one.
                     throw new IOException($"write on {_device.Path} took {n} of {buffer.Length} bytes");
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno != LibC.EINTR)
+                var errno = Errno.Last;
+                if (errno != Errno.EINTR)
                     throw new LinuxDeviceException(_device.Path, "write", errno);
             }
         }
@@ -128,7 +129,7 @@ internal sealed unsafe class XenBusStream : Stream
         if (Interlocked.Exchange(ref _disposed, 1) == 0 && disposing)
         {
             ulong one = 1;
-            LibC.Write(_stop.Fd, &one, sizeof(ulong));
+            LibC.write(_stop.Fd, &one, sizeof(ulong));
             // The descriptors close once the last blocked read releases them (SafeHandle reference counts).
             _device.Dispose();
             _stop.Dispose();
@@ -148,10 +149,10 @@ internal sealed unsafe class XenBusStream : Stream
             {
                 fds[0] = new PollFd { Fd = _device.Fd, Events = LibC.POLLIN };
                 fds[1] = new PollFd { Fd = _stop.Fd, Events = LibC.POLLIN };
-                if (LibC.Poll(fds, 2, -1) < 0)
+                if (NativeCalls.Poll(fds, 2, -1) < 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == LibC.EINTR)
+                    var errno = Errno.Last;
+                    if (errno == Errno.EINTR)
                         continue;
                     throw new LinuxDeviceException(_device.Path, "poll", errno);
                 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Sim;
 
@@ -120,7 +121,7 @@ public sealed class SimDomain : IDisposable
     {
         Dispose();
         foreach (var file in new[] { SimRoot.EventChannelSocket, SimRoot.EventChannelPeersFile, SimRoot.EventChannelPendingFile, SimRoot.MemoryFile, SimRoot.GrantTableFile })
-            SimNative.Unlink(Path.Combine(Directory, file));
+            FilePath.Unlink(Path.Combine(Directory, file));
         try
         {
             System.IO.Directory.Delete(Directory);
@@ -133,7 +134,7 @@ public sealed class SimDomain : IDisposable
 
     private static Socket BindSocket(string path)
     {
-        SimNative.Unlink(path);
+        FilePath.Unlink(path);
         var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         try
         {

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Backend.Xen.EventChannels;
+using Backend.Xen.Platform.Native;
+using Tmds.Linux;
 
 namespace Backend.Xen.Platform.Sim;
 
@@ -22,7 +24,7 @@ internal sealed class SimEventChannelCore : IDisposable
 {
     private readonly SimDomain _domain;
     private readonly SimNotifyTargets _targets;
-    private readonly SimFileDescriptor _sendSocket;
+    private readonly FileDescriptor _sendSocket;
     private readonly IEventChannelHandler?[] _handlers = new IEventChannelHandler?[SimRoot.EventChannelPorts];
     private readonly bool[] _lateEoi = new bool[SimRoot.EventChannelPorts];
     // 1 from a late-EOI port's delivery until its late EOI.
@@ -43,7 +45,7 @@ internal sealed class SimEventChannelCore : IDisposable
     {
         _domain = domain;
         _targets = new SimNotifyTargets(domain.Root, keepTargets);
-        _sendSocket = SimNative.DatagramSocket();
+        _sendSocket = FileDescriptor.Socket(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK, "notification socket (AF_UNIX, SOCK_DGRAM)");
         if (dedicatedThread)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -123,7 +125,7 @@ internal sealed class SimEventChannelCore : IDisposable
             }
             Span<byte> datagram = stackalloc byte[sizeof(uint)];
             BinaryPrimitives.WriteUInt32LittleEndian(datagram, entry.PeerPort);
-            if (!SimNative.TrySend(_sendSocket, datagram, target.Address))
+            if (!_sendSocket.TrySendTo(datagram, in target.Address.Value))
                 Interlocked.Increment(ref _sendFailures);
         }
         finally

@@ -1,5 +1,6 @@
 using Backend.Xen.Grants;
 using static Backend.Xen.Platform.Sim.SimGrantFlags;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Sim;
 
@@ -32,7 +33,7 @@ internal sealed class SimForeignDomain
     /// <summary>Whole pages of the memory file (0 when it was missing: every frame is then bad_page).</summary>
     public uint MemoryPages { get; }
 
-    public SimFileIdentity Identity => GrantTable.File.Identity;
+    public FileIdentity Identity => GrantTable.File.Identity;
 
     /// <summary>
     /// The grant checks after the domain check, in SIMXEN's order: bad_gntref, general_error (the pin),

@@ -1,4 +1,6 @@
 using Backend.Xen.Abi;
+using Backend.Xen.Platform.Native;
+
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
@@ -34,7 +36,7 @@ internal sealed class SimForeignDomains : IDisposable
         if (domid >= DomId.FirstReserved)
             return null;
         var slot = Volatile.Read(ref _slots[domid]) ?? CreateSlot(domid);
-        var present = SimNative.TryStat(slot.GrantTablePath, out var identity);
+        var present = FilePath.TryStat(slot.GrantTablePath, out var identity);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -70,12 +72,12 @@ internal sealed class SimForeignDomains : IDisposable
         }
     }
 
-    private static bool SameFile(SimFileIdentity a, SimFileIdentity b) => a.Device == b.Device && a.Inode == b.Inode;
+    private static bool SameFile(FileIdentity a, FileIdentity b) => a.Device == b.Device && a.Inode == b.Inode;
 
     private Slot CreateSlot(ushort domid)
     {
         var slot = new Slot(
-            SimNative.PathBytes(_root.DomainFile(domid, SimRoot.GrantTableFile)),
+            FilePath.ToBytes(_root.DomainFile(domid, SimRoot.GrantTableFile)),
             _root.DomainFile(domid, SimRoot.GrantTableFile),
             _root.DomainFile(domid, SimRoot.MemoryFile));
         return Interlocked.CompareExchange(ref _slots[domid], slot, null) ?? slot;
@@ -100,7 +102,7 @@ internal sealed class SimForeignDomains : IDisposable
                 table.Release();
                 throw;
             }
-            if (SimNative.TryStat(slot.GrantTablePath, out var now) && SameFile(now, table.Identity))
+            if (FilePath.TryStat(slot.GrantTablePath, out var now) && SameFile(now, table.Identity))
                 return new SimForeignDomain(domid, table, memory);
             table.Release();
             memory?.Release();

@@ -99,8 +99,8 @@ public sealed class SimGrantCopier : IGrantCopier
         }
         else
         {
-            var from = sourceIsGref ? sourceDomain!.Page(sourceFrame).Slice(source.Offset, length) : SimNative.LocalSpan(source.Virt, length);
-            var to = destIsGref ? destDomain!.Page(destFrame).Slice(dest.Offset, length) : SimNative.LocalSpan(dest.Virt, length);
+            var from = sourceIsGref ? sourceDomain!.Page(sourceFrame).Slice(source.Offset, length) : LocalSpan(source.Virt, length);
+            var to = destIsGref ? destDomain!.Page(destFrame).Slice(dest.Offset, length) : LocalSpan(dest.Virt, length);
             // Span.CopyTo is a memmove: a guest may grant one frame as both sides.
             from.CopyTo(to);
             result = GrantStatus.Okay;
@@ -141,4 +141,7 @@ public sealed class SimGrantCopier : IGrantCopier
         }
         _batchCount = 0;
     }
+
+    /// <summary>A span over local memory named by address, as a gntdev copy's local side is.</summary>
+    private static unsafe Span<byte> LocalSpan(nint address, int length) => new((void*)address, length);
 }

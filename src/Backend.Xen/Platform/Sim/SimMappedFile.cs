@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using static Tmds.Linux.LibC;
+using Backend.Xen.Platform.Native;
 
 namespace Backend.Xen.Platform.Sim;
 
@@ -12,10 +13,10 @@ namespace Backend.Xen.Platform.Sim;
 internal sealed unsafe class SimMappedFile
 {
     private readonly byte* _address;
-    private readonly SimFileDescriptor? _descriptor;
+    private readonly FileDescriptor? _descriptor;
     private int _references = 1;
 
-    private SimMappedFile(string path, byte* address, nuint length, SimFileIdentity identity, SimFileDescriptor? descriptor)
+    private SimMappedFile(string path, byte* address, nuint length, FileIdentity identity, FileDescriptor? descriptor)
     {
         Path = path;
         _address = address;
@@ -28,7 +29,7 @@ internal sealed unsafe class SimMappedFile
 
     public nuint Length { get; }
 
-    public SimFileIdentity Identity { get; }
+    public FileIdentity Identity { get; }
 
     /// <summary>
     /// Creates a new file of <paramref name="length"/> bytes (mode 0600), unlinking an old one first:
@@ -36,15 +37,15 @@ internal sealed unsafe class SimMappedFile
     /// </summary>
     public static SimMappedFile CreateAfresh(string path, nuint length, bool keepDescriptor)
     {
-        SimNative.Unlink(path);
-        var fd = SimNative.Open(path, O_RDWR | O_CREAT | O_EXCL) ?? throw new IOException($"cannot create {path}");
+        FilePath.Unlink(path);
+        var fd = FileDescriptor.OpenIfExists(path, O_RDWR | O_CREAT | O_EXCL) ?? throw new IOException($"cannot create {path}");
         return MapWhole(path, fd, length, truncate: true, keepDescriptor);
     }
 
     /// <summary>Opens the file if it is there (keeping its content and inode), else creates it.</summary>
     public static SimMappedFile OpenOrCreate(string path, nuint length)
     {
-        var fd = SimNative.Open(path, O_RDWR | O_CREAT) ?? throw new IOException($"cannot create {path}");
+        var fd = FileDescriptor.OpenIfExists(path, O_RDWR | O_CREAT) ?? throw new IOException($"cannot create {path}");
         return MapWhole(path, fd, length, truncate: true, keepDescriptor: false);
     }
 
@@ -55,10 +56,10 @@ internal sealed unsafe class SimMappedFile
     /// </summary>
     public static SimMappedFile? TryOpen(string path, nuint minimumLength, bool wholePages, bool keepDescriptor)
     {
-        var fd = SimNative.Open(path, O_RDWR);
+        var fd = FileDescriptor.OpenIfExists(path, O_RDWR);
         if (fd is null)
             return null;
-        var identity = SimNative.FStat(fd, path);
+        var identity = fd.Stat();
         if (identity.Size < (long)minimumLength)
         {
             fd.Dispose();
@@ -68,18 +69,18 @@ internal sealed unsafe class SimMappedFile
         return MapWhole(path, fd, length, truncate: false, keepDescriptor);
     }
 
-    private static SimMappedFile MapWhole(string path, SimFileDescriptor fd, nuint length, bool truncate, bool keepDescriptor)
+    private static SimMappedFile MapWhole(string path, FileDescriptor fd, nuint length, bool truncate, bool keepDescriptor)
     {
         try
         {
-            var identity = SimNative.FStat(fd, path);
+            var identity = fd.Stat();
             // Grow a kept file that is too short, never shorten one: a peer may map all of it.
             if (truncate && identity.Size < (long)length)
             {
-                SimNative.Truncate(fd, (long)length, path);
+                fd.Truncate((long)length);
                 identity = identity with { Size = (long)length };
             }
-            var address = SimNative.Map(fd, length, 0, writable: true, path);
+            var address = fd.Map(length, 0, writable: true);
             var file = new SimMappedFile(path, address, length, identity, keepDescriptor ? fd : null);
             if (!keepDescriptor)
                 fd.Dispose();
@@ -111,7 +112,7 @@ internal sealed unsafe class SimMappedFile
         var left = Interlocked.Decrement(ref _references);
         if (left == 0)
         {
-            SimNative.Unmap(_address, Length);
+            FileDescriptor.Unmap(_address, Length);
             _descriptor?.Dispose();
         }
         else if (left < 0)
@@ -157,7 +158,7 @@ internal sealed unsafe class SimMappedFile
             throw new InvalidOperationException($"{Path} was opened without keeping its descriptor");
         var offset = (long)frame * SimRoot.PageSize;
         Check((nuint)offset, SimRoot.PageSize);
-        return new SimPageMapping(SimNative.Map(_descriptor, SimRoot.PageSize, offset, writable, Path));
+        return new SimPageMapping(_descriptor.Map(SimRoot.PageSize, offset, writable));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

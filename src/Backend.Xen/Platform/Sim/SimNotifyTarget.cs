@@ -1,3 +1,5 @@
+using Backend.Xen.Platform.Native;
+
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
@@ -12,7 +14,7 @@ internal sealed class SimNotifyTarget(ushort domid, SimEventChannelPending pendi
 
     public SimSocketAddress Address { get; } = address;
 
-    public SimFileIdentity Identity => Pending.File.Identity;
+    public FileIdentity Identity => Pending.File.Identity;
 
     public bool TryAddReference() => Pending.File.TryAddReference();
 

@@ -1,4 +1,6 @@
 using Backend.Xen.Abi;
+using Backend.Xen.Platform.Native;
+
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>
@@ -40,7 +42,7 @@ internal sealed class SimNotifyTargets : IDisposable
             if (cached is not null && cached.TryAddReference())
                 return cached;
         }
-        var present = SimNative.TryStat(slot.PendingPath, out var identity);
+        var present = FilePath.TryStat(slot.PendingPath, out var identity);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -93,7 +95,7 @@ internal sealed class SimNotifyTargets : IDisposable
     private Slot CreateSlot(ushort domid)
     {
         var pending = _root.DomainFile(domid, SimRoot.EventChannelPendingFile);
-        var slot = new Slot(SimNative.PathBytes(pending), pending, new SimSocketAddress(_root.DomainFile(domid, SimRoot.EventChannelSocket)));
+        var slot = new Slot(FilePath.ToBytes(pending), pending, new SimSocketAddress(_root.DomainFile(domid, SimRoot.EventChannelSocket)));
         return Interlocked.CompareExchange(ref _slots[domid], slot, null) ?? slot;
     }
 

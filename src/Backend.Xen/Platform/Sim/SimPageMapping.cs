@@ -1,3 +1,5 @@
+using Backend.Xen.Platform.Native;
+
 namespace Backend.Xen.Platform.Sim;
 
 /// <summary>One page of a foreign memory file mapped MAP_SHARED on its own, as a ring page is.</summary>
@@ -15,6 +17,6 @@ internal sealed unsafe class SimPageMapping(byte* address)
         var address = _address;
         _address = null;
         if (address != null)
-            SimNative.Unmap(address, SimRoot.PageSize);
+            FileDescriptor.Unmap(address, SimRoot.PageSize);
     }
 }

@@ -1,7 +1,7 @@
-namespace Backend.Xen.Platform.Sim;
+namespace Backend.Xen.Platform.Native;
 
 /// <summary>
 /// Which file a path named when it was looked at: a domain that restarts creates new files under the
 /// same names, so (device, inode) tells whether what we hold is still the domain's current file.
 /// </summary>
-internal readonly record struct SimFileIdentity(ulong Device, ulong Inode, long Size);
+internal readonly record struct FileIdentity(ulong Device, ulong Inode, long Size);

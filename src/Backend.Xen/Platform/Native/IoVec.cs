@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Backend.Xen.Platform.Linux;
+namespace Backend.Xen.Platform.Native;
 
 /// <summary><c>struct iovec</c>: lets one readv/writev move the virtio-net header and the frame without a copy.</summary>
 [StructLayout(LayoutKind.Sequential)]

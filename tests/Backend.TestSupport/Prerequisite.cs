@@ -1,9 +1,11 @@
-namespace Backend.Xen.Tests.Support;
+namespace Backend.TestSupport;
 
 /// <summary>
-/// Tests that need something from Debian (gcc, libxen-dev, xenstore-utils, python3-pyxs) call this
-/// first. Under CI (<c>CI=true</c>) a missing prerequisite fails the test, because CI installs them and
-/// a silent skip would hide a broken install step; on a developer's machine it skips with the reason.
+/// Tests that need something from Debian (gcc, libxen-dev, xenstore-utils, python3-pyxs, openssl,
+/// lintian, iproute2, ...) or from the host (root, /dev/net/tun) call this first. Under CI
+/// (<c>CI=true</c>) a missing prerequisite fails the test, because CI installs them and a silent skip
+/// would hide a broken install step; on a developer's machine it skips with the reason
+/// (docs/engineering.md, "Tests"). The test must be a <c>[SkippableFact]</c> or <c>[SkippableTheory]</c>.
 /// </summary>
 public static class Prerequisite
 {
@@ -24,7 +26,7 @@ public static class Prerequisite
     public static void RequireFile(string path, string package) =>
         Require(File.Exists(path), $"{path} (apt-get install {package})");
 
-    /// <summary>Whether an executable is on PATH.</summary>
+    /// <summary>The full path of an executable on PATH, or null.</summary>
     public static string? FindOnPath(string name)
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
