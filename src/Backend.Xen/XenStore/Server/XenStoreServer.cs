@@ -21,7 +21,8 @@ public sealed class XenStoreServer : IAsyncDisposable
     private readonly XenStoreTree tree;
     private readonly XenStoreServerOptions options;
     private readonly XenStoreAcceptHooks acceptHooks;
-    private readonly Socket listener;
+    // Null for a detached server (CreateDetached): no socket, requests handed to Process by the caller.
+    private readonly Socket? listener;
     private readonly CancellationTokenSource stopping = new();
     private readonly HashSet<XenStoreServerConnection> connections = [];
     private readonly List<Task> connectionTasks = [];
@@ -43,7 +44,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     private long acceptFailures;
     private int disposed;
 
-    private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
+    private XenStoreServer(string socketPath, Socket? listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
     {
         SocketPath = socketPath;
         this.listener = listener;
@@ -99,6 +100,64 @@ public sealed class XenStoreServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// A server with no socket: the caller opens connections with <see cref="ConnectDetached"/>, hands them
+    /// requests with <see cref="Process"/> and takes their replies with
+    /// <see cref="XenStoreServerConnection.TryTakeOutbound"/>, all on its own thread. The same dispatch, tree,
+    /// quotas and watches as on a socket, without the socket's timing: what the fuzz target drives, one
+    /// request at a time, deterministically.
+    /// </summary>
+    internal static XenStoreServer CreateDetached(XenStoreServerOptions? options = null)
+    {
+        options ??= new XenStoreServerOptions();
+        options.Validate();
+        return new XenStoreServer("", null, options, XenStoreAcceptHooks.Default);
+    }
+
+    /// <summary>A connection of a detached server (null when <see cref="XenStoreServerOptions.MaxConnections"/> are open, as the accept loop refuses one).</summary>
+    internal XenStoreServerConnection? ConnectDetached()
+    {
+        lock (gate)
+        {
+            if (connections.Count >= options.MaxConnections)
+            {
+                connectionsRefused++;
+                return null;
+            }
+            var connection = new XenStoreServerConnection(this, null, options.MaxQueuedBytesPerConnection);
+            connections.Add(connection);
+            connectionsAccepted++;
+            return connection;
+        }
+    }
+
+    /// <summary>Ends a detached connection as its socket's end would: closed, its transactions aborted, its watches removed.</summary>
+    internal void DisconnectDetached(XenStoreServerConnection connection)
+    {
+        connection.Close();
+        Forget(connection);
+    }
+
+    /// <summary>The tree, for checks of its invariants (the fuzz target); touch it only between requests.</summary>
+    internal XenStoreTree Tree => tree;
+
+    internal XenStoreServerOptions Options => options;
+
+    /// <summary>Watches in the index by path, for checks that it holds exactly the open connections' watches.</summary>
+    internal int IndexedWatches
+    {
+        get
+        {
+            lock (gate)
+            {
+                var count = 0;
+                foreach (var list in watchesByPath.Values)
+                    count += list.Count;
+                return count;
+            }
+        }
+    }
+
     private static async Task RemoveStaleSocketAsync(string socketPath, CancellationToken cancellationToken)
     {
         if (Directory.Exists(socketPath))
@@ -124,7 +183,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             Socket socket;
             try
             {
-                socket = await acceptHooks.Accept(listener, stopping.Token).ConfigureAwait(false);
+                socket = await acceptHooks.Accept(listener!, stopping.Token).ConfigureAwait(false);
                 backoff.Reset();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
@@ -182,7 +241,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         stopping.Cancel();
         // Closing the listener unlinks the socket file .NET bound; deleting by name later could remove the
         // socket of a server started there since.
-        listener.Dispose();
+        listener?.Dispose();
         await acceptLoop.ConfigureAwait(false);
         Task[] running;
         lock (gate)

@@ -16,7 +16,8 @@ internal sealed class XenStoreServerConnection
     private const int SendBufferSize = 64 * 1024;
 
     private readonly XenStoreServer server;
-    private readonly Socket socket;
+    // Null for a connection of a detached server: never run, its replies taken with TryTakeOutbound.
+    private readonly Socket? socket;
     private readonly int maxQueuedBytes;
     private readonly Channel<OutboundMessage> outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
@@ -28,7 +29,7 @@ internal sealed class XenStoreServerConnection
     private int readerWaiting;
     private int closeRequested;
 
-    public XenStoreServerConnection(XenStoreServer server, Socket socket, int maxQueuedBytes)
+    public XenStoreServerConnection(XenStoreServer server, Socket? socket, int maxQueuedBytes)
     {
         this.server = server;
         this.socket = socket;
@@ -48,10 +49,11 @@ internal sealed class XenStoreServerConnection
     /// <summary>Serves the connection until the client leaves, breaks the protocol or is dropped; never throws.</summary>
     public async Task RunAsync()
     {
-        var writer = WriteLoopAsync();
+        var socket = this.socket ?? throw new InvalidOperationException("a detached connection is not run: take its replies with TryTakeOutbound");
+        var writer = WriteLoopAsync(socket);
         try
         {
-            await ReadLoopAsync().ConfigureAwait(false);
+            await ReadLoopAsync(socket).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -134,7 +136,7 @@ internal sealed class XenStoreServerConnection
         return true;
     }
 
-    private async Task ReadLoopAsync()
+    private async Task ReadLoopAsync(Socket socket)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
         try
@@ -204,7 +206,36 @@ internal sealed class XenStoreServerConnection
         }
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>
+    /// A detached connection's next queued message (reply or watch event), copied into
+    /// <paramref name="destination"/> (room for a whole message: header and XENSTORE_PAYLOAD_MAX) as the
+    /// writer would send it; false when none is queued.
+    /// </summary>
+    internal bool TryTakeOutbound(Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (!outbound.Reader.TryRead(out var message))
+            return false;
+        length = Take(message, destination);
+        return true;
+    }
+
+    /// <summary>Takes one message off the queue into <paramref name="destination"/> and returns its buffer to the pool.</summary>
+    private int Take(OutboundMessage message, Span<byte> destination)
+    {
+        if (message.WatchEvent is { } watchEvent)
+        {
+            // On its way to the socket: a change from now on needs an event of its own.
+            lock (queuedWatchEvents)
+                queuedWatchEvents.Remove(watchEvent);
+        }
+        message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
+        Interlocked.Add(ref queuedBytes, -message.Length);
+        ArrayPool<byte>.Shared.Return(message.Buffer);
+        return message.Length;
+    }
+
+    private async Task WriteLoopAsync(Socket socket)
     {
         var batch = ArrayPool<byte>.Shared.Rent(SendBufferSize);
         try
@@ -214,18 +245,7 @@ internal sealed class XenStoreServerConnection
             {
                 var used = 0;
                 while (reader.TryPeek(out var next) && used + next.Length <= batch.Length && reader.TryRead(out var message))
-                {
-                    if (message.WatchEvent is { } watchEvent)
-                    {
-                        // On its way to the socket: a change from now on needs an event of its own.
-                        lock (queuedWatchEvents)
-                            queuedWatchEvents.Remove(watchEvent);
-                    }
-                    message.Buffer.AsSpan(0, message.Length).CopyTo(batch.AsSpan(used));
-                    used += message.Length;
-                    Interlocked.Add(ref queuedBytes, -message.Length);
-                    ArrayPool<byte>.Shared.Return(message.Buffer);
-                }
+                    used += Take(message, batch.AsSpan(used));
                 await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, closing.Token).ConfigureAwait(false);
                 if (Interlocked.Exchange(ref readerWaiting, 0) == 1)
                     drained.Release();

@@ -27,6 +27,9 @@ internal sealed class XenStoreTree
 
     public int NodeCount => nodes.Count;
 
+    /// <summary>The committed nodes by path, for checks of the tree's invariants (the fuzz target).</summary>
+    internal IReadOnlyDictionary<string, XenStoreNode> Nodes => nodes;
+
     /// <summary>Paths and values of the committed nodes.</summary>
     public long Bytes { get; private set; }
 
