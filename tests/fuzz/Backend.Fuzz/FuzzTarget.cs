@@ -30,7 +30,16 @@ public abstract class FuzzTarget
         if (!IsWarm)
         {
             foreach (var seed in Seeds())
-                Execute(seed.Input);
+            {
+                try
+                {
+                    Execute(seed.Input);
+                }
+                catch (Exception e)
+                {
+                    throw new InvariantException($"warming up, seed {seed.Name} of {Name} failed: {e.GetType().Name}: {e.Message}");
+                }
+            }
             IsWarm = true;
         }
         Execute(input);

@@ -90,6 +90,8 @@ internal sealed class XenStoreServerConnection
         if (Interlocked.Exchange(ref closeRequested, 1) != 0)
             return;
         outbound.Writer.TryComplete();
+        if (socket is null)
+            return; // detached: no loops to cancel
         // Cancelling may run the loops' continuations inline; the caller may hold the server's lock (a slow
         // client dropped while watches fire), so cancel from the thread pool instead.
         ThreadPool.QueueUserWorkItem(static connection => connection.CancelLoops(), this, preferLocal: false);
