@@ -467,8 +467,8 @@ public sealed class XenStoreServer : IAsyncDisposable
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);
                 tree.End(transaction);
-                if (commit == "T" && !tree.Commit(transaction, changes))
-                    return XenStoreErrors.EAGAIN;
+                if (commit == "T" && tree.TryCommit(transaction, changes) is { } commitRefused)
+                    return commitRefused;
                 return Ack(null, ref length);
             }
             case XenStoreMessageType.GetDomainPath:

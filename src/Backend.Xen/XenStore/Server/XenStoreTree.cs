@@ -243,7 +243,15 @@ internal sealed class XenStoreTree
     /// Commits: false (EAGAIN) when any committed node the transaction looked at has changed since;
     /// otherwise applies its overlay and appends its changes to <paramref name="changes"/>.
     /// </summary>
-    public bool Commit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes)
+    public bool Commit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes) => TryCommit(transaction, changes) is null;
+
+    /// <summary>
+    /// Commits, or answers EAGAIN when any committed node the transaction looked at has changed since, or
+    /// ENOSPC when what the commit would charge its connection (or the tree) passes a quota; either way
+    /// nothing is changed. Call it once the transaction has ended (<see cref="End"/>): its pending charges
+    /// are gone, and its nodes are charged as they are applied.
+    /// </summary>
+    public string? TryCommit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes)
     {
         foreach (var (path, seen) in transaction.Observed)
         {
@@ -255,17 +263,49 @@ internal sealed class XenStoreTree
             // coalesces concurrent device additions (two guests' vifs created at once under backend/vif
             // do not conflict). It must still exist.
             if (now is null || !transaction.ParentsOnly.ContainsKey(path))
-                return false;
+                return XenStoreErrors.EAGAIN;
         }
+        if (CheckCommitQuota(transaction) is { } refused)
+            return refused;
+        foreach (var (path, node) in transaction.Overlay)
+            Put(path, Committed(transaction, path, node), null);
+        changes.AddRange(transaction.Changes);
+        return null;
+    }
+
+    /// <summary>What committing <paramref name="node"/>, the transaction's version of <paramref name="path"/>, stores.</summary>
+    private XenStoreNode? Committed(XenStoreTreeTransaction transaction, string path, XenStoreNode? node) =>
+        node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation
+            ? now with { Children = MergeChildren(now.Children, seen.Children, node.Children) }
+            : node;
+
+    /// <summary>
+    /// The quotas against what the commit would charge: the transaction's requests were charged their
+    /// bytes and its new nodes counted while it was open, but what it holds once applied can be more: a
+    /// node another connection held becomes its own, and a path's missing parents are nodes and bytes its
+    /// request did not pay for. Only the transaction's connection gains; the others only lose.
+    /// </summary>
+    private string? CheckCommitQuota(XenStoreTreeTransaction transaction)
+    {
+        var account = transaction.Account;
+        if (account is null)
+            return null;
+        int accountNodes = 0, treeNodes = 0;
+        long accountBytes = 0, treeBytes = 0;
         foreach (var (path, node) in transaction.Overlay)
         {
-            if (node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation)
-                Put(path, now with { Children = MergeChildren(now.Children, seen.Children, node.Children) }, null);
-            else
-                Put(path, node, null);
+            var before = nodes.GetValueOrDefault(path);
+            var after = Committed(transaction, path, node);
+            long beforeBytes = before is null ? 0 : path.Length + before.Value.Length;
+            long afterBytes = after is null ? 0 : path.Length + after.Value.Length;
+            treeNodes += (after is null ? 0 : 1) - (before is null ? 0 : 1);
+            treeBytes += afterBytes - beforeBytes;
+            var held = before?.Holder == account;
+            var holds = after?.Holder == account;
+            accountNodes += (holds ? 1 : 0) - (held ? 1 : 0);
+            accountBytes += (holds ? afterBytes : 0) - (held ? beforeBytes : 0);
         }
-        changes.AddRange(transaction.Changes);
-        return true;
+        return CheckQuota(account, accountNodes, accountBytes, treeNodes, treeBytes);
     }
 
     /// <summary>The committed children with the transaction's additions and removals (against what it first saw).</summary>

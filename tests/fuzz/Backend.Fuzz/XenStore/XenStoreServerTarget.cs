@@ -31,9 +31,9 @@ public sealed class XenStoreServerTarget : FuzzTarget
     {
         MaxConnections = Connections - 1,
         MaxNodesPerConnection = 24,
-        MaxBytesPerConnection = 2048,
+        MaxBytesPerConnection = 1024,
         MaxNodes = 40,
-        MaxBytes = 4096,
+        MaxBytes = 2048,
         MaxValueSize = 64,
         MaxPermissionsPerNode = 3,
         MaxWatchesPerConnection = 6,
@@ -284,7 +284,8 @@ public sealed class XenStoreServerTarget : FuzzTarget
             CheckTreeUnchanged(header, error);
         if (type == XenStoreMessageType.Error)
         {
-            var ended = header.Type == XenStoreMessageType.TransactionEnd && error == XenStoreErrors.EAGAIN;
+            // A commit refused for a conflict or a quota has still ended its transaction.
+            var ended = header.Type == XenStoreMessageType.TransactionEnd && error is XenStoreErrors.EAGAIN or XenStoreErrors.ENOSPC;
             if (connection.Transactions.Count != transactions - (ended ? 1 : 0) || connection.Watches.Count != watches)
                 throw new InvariantException($"a refused {header.Type} ({error}) changed the connection's transactions or watches");
         }
@@ -497,6 +498,26 @@ public sealed class XenStoreServerTarget : FuzzTarget
             .Byte(Close).Byte(OpOf(XenStoreMessageType.Write, 2)).Byte(0).Bytes(PathOf(7)).Byte(1).Bytes("v"u8).Byte(0)
             .Byte(OpOf(XenStoreMessageType.Read)).Byte(0).Byte(1).Byte(241).Byte('/').Byte(3)
             .Seed("connection-limit-and-mangled");
+        yield return DeepPathsInATransaction();
+    }
+
+    /// <summary>
+    /// One transaction creating deep paths of long components: what the commit stores (every prefix of
+    /// every path) is more than its requests paid for, past the connection's bytes (a finding: the commit
+    /// was not held to the quotas).
+    /// </summary>
+    private static FuzzSeed DeepPathsInATransaction()
+    {
+        var script = new FuzzScript().Byte(OpOf(XenStoreMessageType.TransactionStart)).Byte(0).Byte(0);
+        for (var p = 0; p < 5; p++)
+        {
+            var depth = p < 4 ? 5 : 4;
+            script.Byte(OpOf(XenStoreMessageType.Write)).Byte(1).Byte(depth);
+            for (var d = 0; d < depth; d++)
+                script.Byte(255).Bytes(System.Text.Encoding.Latin1.GetBytes(new string((char)('a' + p), 14) + (char)('a' + d)));
+            script.Byte(1).Bytes("v"u8).Byte(0);
+        }
+        return script.Byte(OpOf(XenStoreMessageType.TransactionEnd)).Byte(1).Byte(0).Byte(0).Seed("deep-paths-in-a-transaction");
     }
 
     private static int OpOf(XenStoreMessageType type, int connection = 0) => (connection << 4) | Array.IndexOf(Types, type);
