@@ -209,7 +209,10 @@ internal sealed class XenStoreTree
             return parent is null ? XenStoreErrors.ENOENT : null;
         RemoveSubtree(path, node, transaction);
         if (parent is not null)
+        {
             Put(parentPath, parent with { Children = parent.Children.Remove(XenStorePath.Name(path)) }, transaction);
+            RecordChildEdit(transaction, parentPath, XenStorePath.Name(path), added: false);
+        }
         Record(new XenStoreChange(path, Removed: true), transaction, changes);
         return null;
     }
@@ -276,7 +279,7 @@ internal sealed class XenStoreTree
     /// <summary>What committing <paramref name="node"/>, the transaction's version of <paramref name="path"/>, stores.</summary>
     private XenStoreNode? Committed(XenStoreTreeTransaction transaction, string path, XenStoreNode? node) =>
         node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation
-            ? now with { Children = MergeChildren(now.Children, seen.Children, node.Children) }
+            ? now with { Children = transaction.ChildEdits.TryGetValue(path, out var edits) ? ApplyChildEdits(now.Children, edits) : now.Children }
             : node;
 
     /// <summary>
@@ -308,25 +311,35 @@ internal sealed class XenStoreTree
         return CheckQuota(account, accountNodes, accountBytes, treeNodes, treeBytes);
     }
 
-    /// <summary>The committed children with the transaction's additions and removals (against what it first saw).</summary>
-    private static ImmutableList<string> MergeChildren(ImmutableList<string> now, ImmutableList<string> seen, ImmutableList<string> mine)
+    /// <summary>
+    /// The committed children with the transaction's own additions and removals applied, as it made them.
+    /// Not a difference of child lists: the transaction's copy of the parent may be older than a node it
+    /// removed, or newer than the first look (found by the xenstore fuzz target: a commit listed a child it
+    /// had removed, or left out one it had created).
+    /// </summary>
+    private static ImmutableList<string> ApplyChildEdits(ImmutableList<string> now, Dictionary<string, bool> edits)
     {
-        // Sets, not list searches: backend/vif has a child per guest.
-        var mineSet = new HashSet<string>(mine, StringComparer.Ordinal);
-        var seenSet = new HashSet<string>(seen, StringComparer.Ordinal);
-        var nowSet = new HashSet<string>(now, StringComparer.Ordinal);
+        // A set, not list searches: backend/vif has a child per guest.
+        var present = new HashSet<string>(now, StringComparer.Ordinal);
         var merged = now.ToBuilder();
-        foreach (var child in seen)
+        foreach (var (child, added) in edits)
         {
-            if (!mineSet.Contains(child) && nowSet.Remove(child))
+            if (added && present.Add(child))
+                merged.Add(child);
+            else if (!added && present.Remove(child))
                 merged.Remove(child);
         }
-        foreach (var child in mine)
-        {
-            if (!seenSet.Contains(child) && nowSet.Add(child))
-                merged.Add(child);
-        }
         return merged.ToImmutable();
+    }
+
+    /// <summary>Notes that the transaction added (or removed) <paramref name="child"/> under <paramref name="parentPath"/>; the last edit of a name wins.</summary>
+    private static void RecordChildEdit(XenStoreTreeTransaction? transaction, string parentPath, string child, bool added)
+    {
+        if (transaction is null)
+            return;
+        if (!transaction.ChildEdits.TryGetValue(parentPath, out var edits))
+            transaction.ChildEdits.Add(parentPath, edits = new Dictionary<string, bool>(StringComparer.Ordinal));
+        edits[child] = added;
     }
 
     private void Create(string path, byte[] value, XenStoreTreeTransaction? transaction, XenStoreQuotaAccount? account)
@@ -351,6 +364,7 @@ internal sealed class XenStoreTree
         // A new node inherits its parent's permissions (a privileged creator keeps the parent's owner).
         Put(path, new XenStoreNode(value, parent.Permissions, [], 0, account), transaction);
         Put(parentPath, parent with { Children = parent.Children.Add(XenStorePath.Name(path)) }, transaction);
+        RecordChildEdit(transaction, parentPath, XenStorePath.Name(path), added: true);
     }
 
     private void RemoveSubtree(string path, XenStoreNode node, XenStoreTreeTransaction? transaction)
