@@ -50,7 +50,9 @@ public sealed record BackendConfig(
 
         var frontendPath = frontendPathRead.Result
             ?? throw new VifConfigException(frontendPathKey, null, "missing");
-        if (!frontendPath.StartsWith('/') || frontendPath.Length > 3072 || frontendPath.EndsWith('/'))
+        // A path xenstore itself would refuse (a control character, "//") is this key's fault, not a xenstore
+        // error at the frontend's first read that prints the path as it is.
+        if (!XenStorePath.IsValid(frontendPath, allowSpecial: false) || frontendPath == "/")
             throw new VifConfigException(frontendPathKey, frontendPath, "not an absolute xenstore path");
 
         var macText = macRead.Result;

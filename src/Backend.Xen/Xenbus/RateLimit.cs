@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Backend.Xen.Xenbus;
 
 /// <summary>
@@ -12,8 +10,8 @@ public sealed record RateLimit(ulong Bytes, ulong Microseconds)
     {
         var comma = text.IndexOf(',');
         if (comma <= 0 || comma == text.Length - 1
-            || !ulong.TryParse(text.AsSpan(0, comma), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
-            || !ulong.TryParse(text.AsSpan(comma + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var usec))
+            || !XenStoreValue.TryParseULong(text.AsSpan(0, comma), out var bytes)
+            || !XenStoreValue.TryParseULong(text.AsSpan(comma + 1), out var usec))
             throw new VifConfigException(path, text, "not \"bytes,usec\"");
         if (usec == 0 || usec > 1_000_000_000UL || bytes == 0)
             throw new VifConfigException(path, text, "bytes and usec must be positive (usec at most 1000 s)");

@@ -22,14 +22,14 @@ internal static class XenStoreValue
     public static bool TryParseUInt(ReadOnlySpan<char> text, out uint value)
     {
         value = 0;
-        return text.Length is > 0 and <= MaxUIntDigits
+        return text.Length is > 0 and <= MaxUIntDigits && IsDigits(text)
             && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
     public static bool TryParseULong(ReadOnlySpan<char> text, out ulong value)
     {
         value = 0;
-        return text.Length is > 0 and <= MaxULongDigits
+        return text.Length is > 0 and <= MaxULongDigits && IsDigits(text)
             && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
@@ -44,6 +44,13 @@ internal static class XenStoreValue
         value = negative ? (int)(0 - magnitude) : (int)magnitude;
         return true;
     }
+
+    /// <summary>
+    /// ASCII digits and nothing else. NumberStyles.None alone is not that: .NET's parser takes trailing NUL
+    /// characters ("8\0junk" less the junk, "0\0\0" as 0), which a xenstore value may hold (found by the
+    /// xenbus fuzz target: a frontend mtu "0\0\0..." read as 0).
+    /// </summary>
+    private static bool IsDigits(ReadOnlySpan<char> text) => !text.ContainsAnyExceptInRange('0', '9');
 
     /// <summary>A feature flag as frontends and backends write them: "0" or "1".</summary>
     public static bool TryParseFlag(ReadOnlySpan<char> text, out bool value)

@@ -126,6 +126,38 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_commit_that_would_take_over_a_node_past_the_connection_s_node_quota_answers_ENOSPC_and_changes_nothing()
+    {
+        // Found by the xenstore fuzz target: a rewrite inside a transaction was not charged, so a commit made
+        // another connection's node its own past its quota. /n and /n/0 to /n/14: the connection's 16 nodes.
+        for (var i = 0; i < 15; i++)
+            await AssertOkAsync(XenStoreMessageType.Write, WritePayload($"/n/{i}", "v"));
+        var (_, id) = await RequestAsync(XenStoreMessageType.TransactionStart, [0]);
+        var transaction = uint.Parse(id.TrimEnd('\0'));
+        await AssertOkAsync(XenStoreMessageType.Write, WritePayload("/bystander", "taken"), transaction);
+
+        await AssertQuotaAsync(XenStoreMessageType.TransactionEnd, RawXenStoreConnection.Strings("T"), transaction);
+        Assert.Equal("fine", await _bystander.ReadAsync("/_bystander"));
+        await AssertOthersStillServedAsync();
+    }
+
+    [Fact]
+    public async Task A_commit_whose_implicit_parents_pass_the_connection_s_byte_quota_answers_ENOSPC_and_creates_nothing()
+    {
+        // Found by the xenstore fuzz target's accounting check: a request in a transaction pays for its own
+        // path, but creating a path's 16 missing parents stores every prefix: 61 + 122 + ... + 976 = 8296
+        // bytes, past the 8192 of the connection, for a request of 978.
+        var deep = string.Concat(Enumerable.Range(0, 16).Select(i => "/" + new string((char)('a' + i), 60)));
+        var (_, id) = await RequestAsync(XenStoreMessageType.TransactionStart, [0]);
+        var transaction = uint.Parse(id.TrimEnd('\0'));
+        await AssertOkAsync(XenStoreMessageType.Write, WritePayload(deep, "v"), transaction);
+
+        await AssertQuotaAsync(XenStoreMessageType.TransactionEnd, RawXenStoreConnection.Strings("T"), transaction);
+        Assert.False(await ExistsAsync("/" + new string('a', 60)));
+        await AssertOthersStillServedAsync();
+    }
+
+    [Fact]
     public async Task Value_over_2048_bytes_answers_ENOSPC()
     {
         await AssertQuotaAsync(XenStoreMessageType.Write, WritePayload("/big", new string('v', 2049)));

@@ -146,6 +146,43 @@ public sealed class XenStoreTreeTests
     }
 
     [Fact]
+    public void A_transaction_removing_a_node_created_after_its_first_look_at_the_parent_commits_without_listing_it()
+    {
+        // Found by the xenstore fuzz target (corpus/xenstore/crash-ad05a8cc2d1c): the commit merged the
+        // parent's children by comparing the transaction's copy with its first look, which predated /b, so
+        // /b was removed but still listed by the root.
+        var transaction = new XenStoreTreeTransaction(1);
+        Assert.Null(_tree.Mkdir("/local/x", transaction, _changes));
+        Assert.Null(_tree.Write("/b/b", Bytes("v"), null, _changes));
+        Assert.Null(_tree.Remove("/b", transaction, _changes));
+
+        Assert.True(_tree.Commit(transaction, _changes));
+
+        _tree.Directory("/", null, out var children);
+        Assert.Equal(["local"], children);
+        Assert.Null(Value("/b"));
+    }
+
+    [Fact]
+    public void A_transaction_creating_again_a_node_removed_since_its_first_look_at_the_parent_commits_listing_it()
+    {
+        // Found by the xenstore fuzz target (corpus/xenstore/crash-59fc6c604db2): /a was in the parent's
+        // first look, removed by another client, then created by the transaction; the merge saw no change
+        // of its own to the parent's children and left /a out.
+        _tree.Mkdir("/a", null, _changes);
+        var transaction = new XenStoreTreeTransaction(1);
+        Assert.Null(_tree.Remove("/b", transaction, _changes));
+        Assert.Null(_tree.Remove("/a", null, _changes));
+        Assert.Null(_tree.Mkdir("/a/b", transaction, _changes));
+
+        Assert.True(_tree.Commit(transaction, _changes));
+
+        _tree.Directory("/", null, out var children);
+        Assert.Equal(["a"], children);
+        Assert.Equal("", Value("/a/b"));
+    }
+
+    [Fact]
     public void A_removal_and_a_concurrent_addition_under_one_parent_both_take_effect()
     {
         _tree.Write("/be/vif/1/0/state", Bytes("4"), null, _changes);

@@ -134,6 +134,22 @@ public sealed class VifBackendTests : IAsyncLifetime
         Assert.Equal($"{Be}/{key}", ex.Path);
     }
 
+    [Theory]
+    [InlineData("/local/domain/5/device/vif/0\u001b[31m")]
+    [InlineData("/local//domain/5")]
+    [InlineData("/local/domain/5/device/vif/0 ")]
+    [InlineData("/")]
+    public async Task A_frontend_path_xenstore_would_refuse_is_refused_as_the_backend_s_bad_key_with_its_value_escaped(string frontend)
+    {
+        // Found while writing the xenbus fuzz target: such a path passed, and the first read under it failed with
+        // xenstore's EINVAL, whose message printed the path's control characters as they are.
+        await CreateVifAsync();
+        await _xs.WriteAsync($"{Be}/frontend", frontend);
+        var ex = await Assert.ThrowsAsync<VifConfigException>(_backend.ReadConfigAsync);
+        Assert.Equal($"{Be}/frontend", ex.Path);
+        Assert.DoesNotContain('\u001b', ex.Message);
+    }
+
     [Fact]
     public async Task A_backend_directory_without_a_frontend_is_refused()
     {

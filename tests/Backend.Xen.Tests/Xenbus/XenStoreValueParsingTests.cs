@@ -21,6 +21,19 @@ public sealed class XenStoreValueParsingTests
         Assert.Contains("/fe/tx-ring-ref", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0\0\0\0")]
+    [InlineData("8\0")]
+    [InlineData("1500\0\0")]
+    public void Digits_followed_by_NUL_characters_are_refused(string value)
+    {
+        // Found by the xenbus fuzz target (corpus/xenbus/crash-e626efa675a0): .NET's parser took trailing
+        // NULs, so a frontend mtu of "0" and NULs was read as an MTU of 0.
+        Assert.Throws<VifConfigException>(() => XenStoreValue.ParseUInt("/fe/mtu", value));
+        Assert.False(XenStoreValue.TryParseULong(value, out _));
+        Assert.Throws<VifConfigException>(() => RateLimit.Parse("/be/rate", value + "," + value));
+    }
+
     [Fact]
     public void A_value_over_its_bound_is_refused_and_a_huge_value_is_truncated_in_the_message()
     {

@@ -17,39 +17,40 @@ public sealed class XenStoreServer : IAsyncDisposable
     private static readonly Encoding Latin1 = Encoding.Latin1;
     private static readonly byte[] Ok = "OK\0"u8.ToArray();
 
-    private readonly object _gate = new();
-    private readonly XenStoreTree _tree;
-    private readonly XenStoreServerOptions _options;
-    private readonly XenStoreAcceptHooks _acceptHooks;
-    private readonly Socket _listener;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<XenStoreServerConnection> _connections = [];
-    private readonly List<Task> _connectionTasks = [];
-    private readonly Dictionary<string, List<XenStoreServerWatch>> _watchesByPath = new(StringComparer.Ordinal);
-    private readonly List<XenStoreChange> _changes = [];
-    private readonly List<string> _arguments = [];
-    private readonly byte[] _reply = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
-    private XenStoreServerWatch? _initialEvent;
-    private Task _acceptLoop = Task.CompletedTask;
-    private uint _nextTransactionId;
-    private long _connectionsAccepted;
-    private long _protocolViolations;
-    private long _slowClientsDropped;
-    private long _requestsProcessed;
-    private long _connectionFaults;
-    private long _connectionsRefused;
-    private long _quotaRefusals;
-    private long _watchEventsCoalesced;
-    private long _acceptFailures;
-    private int _disposed;
+    private readonly object gate = new();
+    private readonly XenStoreTree tree;
+    private readonly XenStoreServerOptions options;
+    private readonly XenStoreAcceptHooks acceptHooks;
+    // Null for a detached server (CreateDetached): no socket, requests handed to Process by the caller.
+    private readonly Socket? listener;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly HashSet<XenStoreServerConnection> connections = [];
+    private readonly List<Task> connectionTasks = [];
+    private readonly Dictionary<string, List<XenStoreServerWatch>> watchesByPath = new(StringComparer.Ordinal);
+    private readonly List<XenStoreChange> changes = [];
+    private readonly List<string> arguments = [];
+    private readonly byte[] reply = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
+    private XenStoreServerWatch? initialEvent;
+    private Task acceptLoop = Task.CompletedTask;
+    private uint nextTransactionId;
+    private long connectionsAccepted;
+    private long protocolViolations;
+    private long slowClientsDropped;
+    private long requestsProcessed;
+    private long connectionFaults;
+    private long connectionsRefused;
+    private long quotaRefusals;
+    private long watchEventsCoalesced;
+    private long acceptFailures;
+    private int disposed;
 
-    private XenStoreServer(string socketPath, Socket listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
+    private XenStoreServer(string socketPath, Socket? listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
     {
         SocketPath = socketPath;
-        _listener = listener;
-        _options = options;
-        _acceptHooks = acceptHooks;
-        _tree = new XenStoreTree(options);
+        this.listener = listener;
+        this.options = options;
+        this.acceptHooks = acceptHooks;
+        tree = new XenStoreTree(options);
     }
 
     public string SocketPath { get; }
@@ -58,11 +59,11 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         get
         {
-            lock (_gate)
+            lock (gate)
             {
-                return new XenStoreServerStatistics(_connections.Count, _connectionsAccepted, _protocolViolations,
-                    _slowClientsDropped, _connectionFaults, _requestsProcessed, _tree.NodeCount, _connectionsRefused, _quotaRefusals,
-                    Interlocked.Read(ref _watchEventsCoalesced), Interlocked.Read(ref _acceptFailures));
+                return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
+                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount, connectionsRefused, quotaRefusals,
+                    Interlocked.Read(ref watchEventsCoalesced), Interlocked.Read(ref acceptFailures));
             }
         }
     }
@@ -95,8 +96,66 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
         var server = new XenStoreServer(socketPath, listener, options, acceptHooks);
         // On the thread pool: the caller is not to run the loop's first turns (or a burst of failed accepts) inline.
-        server._acceptLoop = Task.Run(server.AcceptLoopAsync);
+        server.acceptLoop = Task.Run(server.AcceptLoopAsync);
         return server;
+    }
+
+    /// <summary>
+    /// A server with no socket: the caller opens connections with <see cref="ConnectDetached"/>, hands them
+    /// requests with <see cref="Process"/> and takes their replies with
+    /// <see cref="XenStoreServerConnection.TryTakeOutbound"/>, all on its own thread. The same dispatch, tree,
+    /// quotas and watches as on a socket, without the socket's timing: what the fuzz target drives, one
+    /// request at a time, deterministically.
+    /// </summary>
+    internal static XenStoreServer CreateDetached(XenStoreServerOptions? options = null)
+    {
+        options ??= new XenStoreServerOptions();
+        options.Validate();
+        return new XenStoreServer("", null, options, XenStoreAcceptHooks.Default);
+    }
+
+    /// <summary>A connection of a detached server (null when <see cref="XenStoreServerOptions.MaxConnections"/> are open, as the accept loop refuses one).</summary>
+    internal XenStoreServerConnection? ConnectDetached()
+    {
+        lock (gate)
+        {
+            if (connections.Count >= options.MaxConnections)
+            {
+                connectionsRefused++;
+                return null;
+            }
+            var connection = new XenStoreServerConnection(this, null, options.MaxQueuedBytesPerConnection);
+            connections.Add(connection);
+            connectionsAccepted++;
+            return connection;
+        }
+    }
+
+    /// <summary>Ends a detached connection as its socket's end would: closed, its transactions aborted, its watches removed.</summary>
+    internal void DisconnectDetached(XenStoreServerConnection connection)
+    {
+        connection.Close();
+        Forget(connection);
+    }
+
+    /// <summary>The tree, for checks of its invariants (the fuzz target); touch it only between requests.</summary>
+    internal XenStoreTree Tree => tree;
+
+    internal XenStoreServerOptions Options => options;
+
+    /// <summary>Watches in the index by path, for checks that it holds exactly the open connections' watches.</summary>
+    internal int IndexedWatches
+    {
+        get
+        {
+            lock (gate)
+            {
+                var count = 0;
+                foreach (var list in watchesByPath.Values)
+                    count += list.Count;
+                return count;
+            }
+        }
     }
 
     private static async Task RemoveStaleSocketAsync(string socketPath, CancellationToken cancellationToken)
@@ -119,12 +178,12 @@ public sealed class XenStoreServer : IAsyncDisposable
     private async Task AcceptLoopAsync()
     {
         var backoff = new XenStoreBackoff();
-        while (!_stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _acceptHooks.Accept(_listener, _stopping.Token).ConfigureAwait(false);
+                socket = await acceptHooks.Accept(listener!, stopping.Token).ConfigureAwait(false);
                 backoff.Reset();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
@@ -140,10 +199,10 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): the listener stays readable, so trying
                 // again at once would spin a core until a descriptor is freed. Wait, longer each time.
-                Interlocked.Increment(ref _acceptFailures);
+                Interlocked.Increment(ref acceptFailures);
                 try
                 {
-                    await _acceptHooks.Delay(backoff.Next(), _stopping.Token).ConfigureAwait(false);
+                    await acceptHooks.Delay(backoff.Next(), stopping.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -151,25 +210,25 @@ public sealed class XenStoreServer : IAsyncDisposable
                 }
                 continue;
             }
-            lock (_gate)
+            lock (gate)
             {
-                if (_stopping.IsCancellationRequested)
+                if (stopping.IsCancellationRequested)
                 {
                     socket.Dispose();
                     return;
                 }
-                if (_connections.Count >= _options.MaxConnections)
+                if (connections.Count >= options.MaxConnections)
                 {
                     // Accepted only to be closed: a client left waiting in the backlog would not learn why.
-                    _connectionsRefused++;
+                    connectionsRefused++;
                     socket.Dispose();
                     continue;
                 }
-                var connection = new XenStoreServerConnection(this, socket, _options.MaxQueuedBytesPerConnection);
-                _connections.Add(connection);
-                _connectionsAccepted++;
-                _connectionTasks.RemoveAll(t => t.IsCompleted);
-                _connectionTasks.Add(Task.Run(connection.RunAsync));
+                var connection = new XenStoreServerConnection(this, socket, options.MaxQueuedBytesPerConnection);
+                connections.Add(connection);
+                connectionsAccepted++;
+                connectionTasks.RemoveAll(t => t.IsCompleted);
+                connectionTasks.Add(Task.Run(connection.RunAsync));
             }
         }
     }
@@ -177,31 +236,31 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>Stops accepting (removing the socket file), closes every connection and aborts their transactions.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
-        _stopping.Cancel();
+        stopping.Cancel();
         // Closing the listener unlinks the socket file .NET bound; deleting by name later could remove the
         // socket of a server started there since.
-        _listener.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
+        listener?.Dispose();
+        await acceptLoop.ConfigureAwait(false);
         Task[] running;
-        lock (_gate)
+        lock (gate)
         {
-            foreach (var connection in _connections)
+            foreach (var connection in connections)
                 connection.Close();
-            running = [.. _connectionTasks];
+            running = [.. connectionTasks];
         }
         await Task.WhenAll(running).ConfigureAwait(false);
-        _stopping.Dispose();
+        stopping.Dispose();
     }
 
-    internal void CountProtocolViolation() => Interlocked.Increment(ref _protocolViolations);
+    internal void CountProtocolViolation() => Interlocked.Increment(ref protocolViolations);
 
-    internal void CountSlowClient() => Interlocked.Increment(ref _slowClientsDropped);
+    internal void CountSlowClient() => Interlocked.Increment(ref slowClientsDropped);
 
-    internal void CountConnectionFault() => Interlocked.Increment(ref _connectionFaults);
+    internal void CountConnectionFault() => Interlocked.Increment(ref connectionFaults);
 
-    internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref _watchEventsCoalesced);
+    internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref watchEventsCoalesced);
 
     /// <summary>
     /// Drops every connection that watches <paramref name="path"/>, as the server drops a slow client: for
@@ -211,9 +270,9 @@ public sealed class XenStoreServer : IAsyncDisposable
     internal int DropConnectionsWatching(string path)
     {
         var dropped = 0;
-        lock (_gate)
+        lock (gate)
         {
-            foreach (var connection in _connections)
+            foreach (var connection in connections)
             {
                 foreach (var watch in connection.Watches.Values)
                 {
@@ -231,9 +290,9 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
     internal void Forget(XenStoreServerConnection connection)
     {
-        lock (_gate)
+        lock (gate)
         {
-            _connections.Remove(connection);
+            connections.Remove(connection);
             ResetConnection(connection);
         }
     }
@@ -242,7 +301,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     private void ResetConnection(XenStoreServerConnection connection)
     {
         foreach (var transaction in connection.Transactions.Values)
-            _tree.End(transaction);
+            tree.End(transaction);
         connection.Transactions.Clear();
         foreach (var watch in connection.Watches.Values)
             RemoveWatch(watch);
@@ -252,32 +311,32 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>Processes one framed request (payload at most XENSTORE_PAYLOAD_MAX) and queues its reply.</summary>
     internal void Process(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        lock (_gate)
+        lock (gate)
         {
             if (connection.IsClosing)
                 return;
-            _requestsProcessed++;
-            _changes.Clear();
+            requestsProcessed++;
+            changes.Clear();
             var length = 0;
             var error = Dispatch(connection, header, payload, ref length);
             if (error == XenStoreErrors.ENOSPC)
-                _quotaRefusals++;
+                quotaRefusals++;
             // Watch events go out before the reply, as xenstored: a client has seen the events of its own
             // change by the time it sees the change acknowledged.
-            foreach (var change in _changes)
+            foreach (var change in changes)
                 Fire(change);
             if (error is not null)
             {
-                length = Latin1.GetBytes(error, _reply.AsSpan(XenStoreMessageHeader.Size));
-                _reply[XenStoreMessageHeader.Size + length++] = 0;
+                length = Latin1.GetBytes(error, reply.AsSpan(XenStoreMessageHeader.Size));
+                reply[XenStoreMessageHeader.Size + length++] = 0;
                 header = header with { Type = XenStoreMessageType.Error };
             }
-            Send(connection, header with { Length = (uint)length }, _reply.AsSpan(XenStoreMessageHeader.Size, length));
-            if (_initialEvent is not null)
+            Send(connection, header with { Length = (uint)length }, reply.AsSpan(XenStoreMessageHeader.Size, length));
+            if (initialEvent is not null)
             {
                 // xenstored fires every new watch once, after its reply, so a client needs no separate first read.
-                SendEvent(_initialEvent, _initialEvent.Path);
-                _initialEvent = null;
+                SendEvent(initialEvent, initialEvent.Path);
+                initialEvent = null;
             }
         }
     }
@@ -294,18 +353,18 @@ public sealed class XenStoreServer : IAsyncDisposable
                 return XenStoreErrors.ENOENT;
             // What a transaction holds (its overlay, what it looked at, its changes) grows with its requests:
             // they are counted and their bytes charged until it ends.
-            if (type != XenStoreMessageType.TransactionEnd && _tree.ChargeRequest(transaction, payload.Length) is { } refused)
+            if (type != XenStoreMessageType.TransactionEnd && tree.ChargeRequest(transaction, payload.Length) is { } refused)
                 return refused;
         }
         var account = connection.Account;
-        var output = _reply.AsSpan(XenStoreMessageHeader.Size);
+        var output = reply.AsSpan(XenStoreMessageHeader.Size);
         switch (type)
         {
             case XenStoreMessageType.Read:
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = _tree.Read(path, transaction, out var value);
+                var error = tree.Read(path, transaction, out var value);
                 if (error is not null)
                     return error;
                 value.CopyTo(output);
@@ -321,23 +380,23 @@ public sealed class XenStoreServer : IAsyncDisposable
                 if (!XenStorePath.IsValid(path, allowSpecial: false))
                     return XenStoreErrors.EINVAL;
                 // The quota is checked before the value is copied.
-                if (payload.Length - end - 1 > _options.MaxValueSize)
+                if (payload.Length - end - 1 > options.MaxValueSize)
                     return XenStoreErrors.ENOSPC;
-                return Ack(_tree.Write(path, payload[(end + 1)..].ToArray(), transaction, _changes, account), ref length);
+                return Ack(tree.Write(path, payload[(end + 1)..].ToArray(), transaction, changes, account), ref length);
             }
             case XenStoreMessageType.Mkdir:
                 return TryPathArgument(payload, out var mkdirPath)
-                    ? Ack(_tree.Mkdir(mkdirPath, transaction, _changes, account), ref length)
+                    ? Ack(tree.Mkdir(mkdirPath, transaction, changes, account), ref length)
                     : XenStoreErrors.EINVAL;
             case XenStoreMessageType.Rm:
                 return TryPathArgument(payload, out var rmPath)
-                    ? Ack(_tree.Remove(rmPath, transaction, _changes), ref length)
+                    ? Ack(tree.Remove(rmPath, transaction, changes), ref length)
                     : XenStoreErrors.EINVAL;
             case XenStoreMessageType.Directory:
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = _tree.Directory(path, transaction, out var children);
+                var error = tree.Directory(path, transaction, out var children);
                 if (error is not null)
                     return error;
                 foreach (var child in children)
@@ -354,7 +413,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = _tree.GetPermissions(path, transaction, out var permissions);
+                var error = tree.GetPermissions(path, transaction, out var permissions);
                 if (error is not null)
                     return error;
                 foreach (var permission in permissions)
@@ -366,18 +425,18 @@ public sealed class XenStoreServer : IAsyncDisposable
             }
             case XenStoreMessageType.SetPerms:
             {
-                if (!TrySplit(payload) || _arguments.Count < 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: false))
+                if (!TrySplit(payload) || arguments.Count < 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false))
                     return XenStoreErrors.EINVAL;
-                if (_arguments.Count - 1 > _options.MaxPermissionsPerNode)
+                if (arguments.Count - 1 > options.MaxPermissionsPerNode)
                     return XenStoreErrors.ENOSPC;
-                var permissions = ImmutableArray.CreateBuilder<string>(_arguments.Count - 1);
-                for (var i = 1; i < _arguments.Count; i++)
+                var permissions = ImmutableArray.CreateBuilder<string>(arguments.Count - 1);
+                for (var i = 1; i < arguments.Count; i++)
                 {
-                    if (!XenStorePermission.IsValid(_arguments[i]))
+                    if (!XenStorePermission.IsValid(arguments[i]))
                         return XenStoreErrors.EINVAL;
-                    permissions.Add(_arguments[i]);
+                    permissions.Add(arguments[i]);
                 }
-                return Ack(_tree.SetPermissions(_arguments[0], permissions.MoveToImmutable(), transaction, _changes), ref length);
+                return Ack(tree.SetPermissions(arguments[0], permissions.MoveToImmutable(), transaction, changes), ref length);
             }
             case XenStoreMessageType.Watch:
                 return Watch(connection, payload, ref length);
@@ -390,11 +449,11 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 if (header.TransactionId != 0)
                     return XenStoreErrors.EBUSY;
-                if (connection.Transactions.Count >= _options.MaxTransactionsPerConnection)
+                if (connection.Transactions.Count >= options.MaxTransactionsPerConnection)
                     return XenStoreErrors.ENOSPC;
                 uint id;
                 do
-                    id = ++_nextTransactionId;
+                    id = ++nextTransactionId;
                 while (id == 0 || connection.Transactions.ContainsKey(id));
                 connection.Transactions.Add(id, new XenStoreTreeTransaction(id, account));
                 TryAppend(output, ref length, id.ToString(CultureInfo.InvariantCulture));
@@ -407,9 +466,9 @@ public sealed class XenStoreServer : IAsyncDisposable
                 if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);
-                _tree.End(transaction);
-                if (commit == "T" && !_tree.Commit(transaction, _changes))
-                    return XenStoreErrors.EAGAIN;
+                tree.End(transaction);
+                if (commit == "T" && tree.TryCommit(transaction, changes) is { } commitRefused)
+                    return commitRefused;
                 return Ack(null, ref length);
             }
             case XenStoreMessageType.GetDomainPath:
@@ -429,10 +488,10 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         // As xenstored's send_directory_part: the node's generation, then whole child names from a byte offset
         // into the NUL-separated list, then an empty string once the list's end is reached.
-        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: false)
-            || !int.TryParse(_arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false)
+            || !int.TryParse(arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
             return XenStoreErrors.EINVAL;
-        var node = _tree.Get(_arguments[0], transaction);
+        var node = tree.Get(arguments[0], transaction);
         if (node is null)
             return XenStoreErrors.ENOENT;
         TryAppend(output, ref length, node.Generation.ToString(CultureInfo.InvariantCulture));
@@ -455,33 +514,33 @@ public sealed class XenStoreServer : IAsyncDisposable
 
     private string? Watch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
     {
-        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: true))
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
             return XenStoreErrors.EINVAL;
-        var path = _arguments[0];
-        var token = _arguments[1];
+        var path = arguments[0];
+        var token = arguments[1];
         if (connection.Watches.ContainsKey((path, token)))
             return XenStoreErrors.EEXIST;
         // ENOSPC, as C xenstored answers its watch quota now (it answered E2BIG before its quotas were reworked).
-        if (connection.Watches.Count >= _options.MaxWatchesPerConnection)
+        if (connection.Watches.Count >= options.MaxWatchesPerConnection)
             return XenStoreErrors.ENOSPC;
         long bytes = path.Length + token.Length;
-        if (_tree.CheckQuota(connection.Account, 0, bytes, 0, 0) is { } refused)
+        if (tree.CheckQuota(connection.Account, 0, bytes, 0, 0) is { } refused)
             return refused;
         var watch = new XenStoreServerWatch(connection, path, token);
         connection.Watches.Add((path, token), watch);
         connection.Account.Bytes += bytes;
-        if (!_watchesByPath.TryGetValue(path, out var list))
-            _watchesByPath.Add(path, list = []);
+        if (!watchesByPath.TryGetValue(path, out var list))
+            watchesByPath.Add(path, list = []);
         list.Add(watch);
-        _initialEvent = watch;
+        initialEvent = watch;
         return Ack(null, ref length);
     }
 
     private string? Unwatch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
     {
-        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: true))
+        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
             return XenStoreErrors.EINVAL;
-        if (!connection.Watches.Remove((_arguments[0], _arguments[1]), out var watch))
+        if (!connection.Watches.Remove((arguments[0], arguments[1]), out var watch))
             return XenStoreErrors.ENOENT;
         RemoveWatch(watch);
         return Ack(null, ref length);
@@ -491,11 +550,11 @@ public sealed class XenStoreServer : IAsyncDisposable
     private void RemoveWatch(XenStoreServerWatch watch)
     {
         watch.Connection.Account.Bytes -= watch.Path.Length + watch.Token.Length;
-        if (_watchesByPath.TryGetValue(watch.Path, out var list))
+        if (watchesByPath.TryGetValue(watch.Path, out var list))
         {
             list.Remove(watch);
             if (list.Count == 0)
-                _watchesByPath.Remove(watch.Path);
+                watchesByPath.Remove(watch.Path);
         }
     }
 
@@ -508,7 +567,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         var path = change.Path;
         for (var ancestor = path; ; ancestor = XenStorePath.Parent(ancestor))
         {
-            if (_watchesByPath.TryGetValue(ancestor, out var list))
+            if (watchesByPath.TryGetValue(ancestor, out var list))
             {
                 foreach (var watch in list)
                     SendEvent(watch, path);
@@ -518,7 +577,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
         if (!change.Removed)
             return;
-        foreach (var (watchPath, list) in _watchesByPath)
+        foreach (var (watchPath, list) in watchesByPath)
         {
             if (watchPath.Length > path.Length && XenStorePath.IsAtOrBelow(watchPath, path))
             {
@@ -565,7 +624,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         if (error is not null)
             return error;
-        Ok.CopyTo(_reply.AsSpan(XenStoreMessageHeader.Size));
+        Ok.CopyTo(reply.AsSpan(XenStoreMessageHeader.Size));
         length = Ok.Length;
         return null;
     }
@@ -595,13 +654,13 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>NUL-terminated strings into <see cref="arguments"/>; false when the payload does not end in NUL.</summary>
     private bool TrySplit(ReadOnlySpan<byte> payload)
     {
-        _arguments.Clear();
+        arguments.Clear();
         if (payload.Length == 0 || payload[^1] != 0)
             return false;
         while (payload.Length > 0)
         {
             var end = payload.IndexOf((byte)0);
-            _arguments.Add(Latin1.GetString(payload[..end]));
+            arguments.Add(Latin1.GetString(payload[..end]));
             payload = payload[(end + 1)..];
         }
         return true;

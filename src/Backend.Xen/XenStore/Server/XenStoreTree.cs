@@ -14,18 +14,21 @@ internal sealed class XenStoreTree
 {
     private static readonly ImmutableArray<string> RootPermissions = ["n0"];
 
-    private readonly Dictionary<string, XenStoreNode> _nodes = new(StringComparer.Ordinal);
-    private readonly XenStoreServerOptions _limits;
-    private long _generation;
+    private readonly Dictionary<string, XenStoreNode> nodes = new(StringComparer.Ordinal);
+    private readonly XenStoreServerOptions limits;
+    private long generation;
 
     public XenStoreTree(XenStoreServerOptions? limits = null)
     {
-        _limits = limits ?? new XenStoreServerOptions();
-        _nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
+        this.limits = limits ?? new XenStoreServerOptions();
+        nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
         Bytes = 1;
     }
 
-    public int NodeCount => _nodes.Count;
+    public int NodeCount => nodes.Count;
+
+    /// <summary>The committed nodes by path, for checks of the tree's invariants (the fuzz target).</summary>
+    internal IReadOnlyDictionary<string, XenStoreNode> Nodes => nodes;
 
     /// <summary>Paths and values of the committed nodes.</summary>
     public long Bytes { get; private set; }
@@ -40,7 +43,7 @@ internal sealed class XenStoreTree
     public XenStoreNode? Get(string path, XenStoreTreeTransaction? transaction)
     {
         if (transaction is null)
-            return _nodes.GetValueOrDefault(path);
+            return nodes.GetValueOrDefault(path);
         // Looked at by a request (or written): any change to it since is a conflict.
         transaction.ParentsOnly.Remove(path);
         return GetQuietly(path, transaction);
@@ -53,7 +56,7 @@ internal sealed class XenStoreTree
     private XenStoreNode? GetParent(string path, XenStoreTreeTransaction? transaction)
     {
         if (transaction is null)
-            return _nodes.GetValueOrDefault(path);
+            return nodes.GetValueOrDefault(path);
         var firstLook = !transaction.Overlay.ContainsKey(path) && !transaction.Observed.ContainsKey(path);
         var node = GetQuietly(path, transaction);
         if (firstLook && node is not null)
@@ -65,7 +68,7 @@ internal sealed class XenStoreTree
     {
         if (transaction.Overlay.TryGetValue(path, out var own))
             return own;
-        var committed = _nodes.GetValueOrDefault(path);
+        var committed = nodes.GetValueOrDefault(path);
         transaction.Observed.TryAdd(path, committed?.Generation ?? -1);
         return committed;
     }
@@ -82,7 +85,7 @@ internal sealed class XenStoreTree
     {
         if (path == "/")
             return XenStoreErrors.EINVAL;
-        if (value.Length > _limits.MaxValueSize)
+        if (value.Length > limits.MaxValueSize)
             return XenStoreErrors.ENOSPC;
         var current = Peek(path, transaction);
         var refused = current is null ? CheckCreate(path, value.Length, transaction, account) : CheckRewrite(path, current, value.Length, transaction, account);
@@ -115,7 +118,7 @@ internal sealed class XenStoreTree
     /// </summary>
     public string? ChargeRequest(XenStoreTreeTransaction transaction, int bytes)
     {
-        if (transaction.Requests >= _limits.MaxRequestsPerTransaction)
+        if (transaction.Requests >= limits.MaxRequestsPerTransaction)
             return XenStoreErrors.ENOSPC;
         if (CheckQuota(transaction.Account, 0, bytes, 0, bytes) is { } refused)
             return refused;
@@ -150,13 +153,13 @@ internal sealed class XenStoreTree
     {
         if (account is null)
             return null;
-        if (nodes > 0 && account.Nodes + account.PendingNodes + nodes > _limits.MaxNodesPerConnection)
+        if (nodes > 0 && account.Nodes + account.PendingNodes + nodes > limits.MaxNodesPerConnection)
             return XenStoreErrors.ENOSPC;
-        if (bytes > 0 && account.Bytes + bytes > _limits.MaxBytesPerConnection)
+        if (bytes > 0 && account.Bytes + bytes > limits.MaxBytesPerConnection)
             return XenStoreErrors.ENOSPC;
-        if (treeNodes > 0 && NodeCount + PendingNodes + treeNodes > _limits.MaxNodes)
+        if (treeNodes > 0 && NodeCount + PendingNodes + treeNodes > limits.MaxNodes)
             return XenStoreErrors.ENOSPC;
-        if (treeBytes > 0 && Bytes + PendingBytes + treeBytes > _limits.MaxBytes)
+        if (treeBytes > 0 && Bytes + PendingBytes + treeBytes > limits.MaxBytes)
             return XenStoreErrors.ENOSPC;
         return null;
     }
@@ -192,7 +195,7 @@ internal sealed class XenStoreTree
 
     /// <summary>The node as <paramref name="transaction"/> sees it, without noting that it looked (for quota checks).</summary>
     private XenStoreNode? Peek(string path, XenStoreTreeTransaction? transaction) =>
-        transaction is not null && transaction.Overlay.TryGetValue(path, out var own) ? own : _nodes.GetValueOrDefault(path);
+        transaction is not null && transaction.Overlay.TryGetValue(path, out var own) ? own : nodes.GetValueOrDefault(path);
 
     /// <summary>Removes a subtree. A missing node is fine when its parent exists (as xenstored), else ENOENT.</summary>
     public string? Remove(string path, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)
@@ -206,7 +209,10 @@ internal sealed class XenStoreTree
             return parent is null ? XenStoreErrors.ENOENT : null;
         RemoveSubtree(path, node, transaction);
         if (parent is not null)
+        {
             Put(parentPath, parent with { Children = parent.Children.Remove(XenStorePath.Name(path)) }, transaction);
+            RecordChildEdit(transaction, parentPath, XenStorePath.Name(path), added: false);
+        }
         Record(new XenStoreChange(path, Removed: true), transaction, changes);
         return null;
     }
@@ -240,11 +246,19 @@ internal sealed class XenStoreTree
     /// Commits: false (EAGAIN) when any committed node the transaction looked at has changed since;
     /// otherwise applies its overlay and appends its changes to <paramref name="changes"/>.
     /// </summary>
-    public bool Commit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes)
+    public bool Commit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes) => TryCommit(transaction, changes) is null;
+
+    /// <summary>
+    /// Commits, or answers EAGAIN when any committed node the transaction looked at has changed since, or
+    /// ENOSPC when what the commit would charge its connection (or the tree) passes a quota; either way
+    /// nothing is changed. Call it once the transaction has ended (<see cref="End"/>): its pending charges
+    /// are gone, and its nodes are charged as they are applied.
+    /// </summary>
+    public string? TryCommit(XenStoreTreeTransaction transaction, List<XenStoreChange> changes)
     {
         foreach (var (path, seen) in transaction.Observed)
         {
-            var now = _nodes.GetValueOrDefault(path);
+            var now = nodes.GetValueOrDefault(path);
             if ((now?.Generation ?? -1) == seen)
                 continue;
             // A parent the transaction only added children to or removed children from may have gained
@@ -252,38 +266,80 @@ internal sealed class XenStoreTree
             // coalesces concurrent device additions (two guests' vifs created at once under backend/vif
             // do not conflict). It must still exist.
             if (now is null || !transaction.ParentsOnly.ContainsKey(path))
-                return false;
+                return XenStoreErrors.EAGAIN;
         }
+        if (CheckCommitQuota(transaction) is { } refused)
+            return refused;
         foreach (var (path, node) in transaction.Overlay)
-        {
-            if (node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && _nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation)
-                Put(path, now with { Children = MergeChildren(now.Children, seen.Children, node.Children) }, null);
-            else
-                Put(path, node, null);
-        }
+            Put(path, Committed(transaction, path, node), null);
         changes.AddRange(transaction.Changes);
-        return true;
+        return null;
     }
 
-    /// <summary>The committed children with the transaction's additions and removals (against what it first saw).</summary>
-    private static ImmutableList<string> MergeChildren(ImmutableList<string> now, ImmutableList<string> seen, ImmutableList<string> mine)
+    /// <summary>What committing <paramref name="node"/>, the transaction's version of <paramref name="path"/>, stores.</summary>
+    private XenStoreNode? Committed(XenStoreTreeTransaction transaction, string path, XenStoreNode? node) =>
+        node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation
+            ? now with { Children = transaction.ChildEdits.TryGetValue(path, out var edits) ? ApplyChildEdits(now.Children, edits) : now.Children }
+            : node;
+
+    /// <summary>
+    /// The quotas against what the commit would charge: the transaction's requests were charged their
+    /// bytes and its new nodes counted while it was open, but what it holds once applied can be more: a
+    /// node another connection held becomes its own, and a path's missing parents are nodes and bytes its
+    /// request did not pay for. Only the transaction's connection gains; the others only lose.
+    /// </summary>
+    private string? CheckCommitQuota(XenStoreTreeTransaction transaction)
     {
-        // Sets, not list searches: backend/vif has a child per guest.
-        var mineSet = new HashSet<string>(mine, StringComparer.Ordinal);
-        var seenSet = new HashSet<string>(seen, StringComparer.Ordinal);
-        var nowSet = new HashSet<string>(now, StringComparer.Ordinal);
-        var merged = now.ToBuilder();
-        foreach (var child in seen)
+        var account = transaction.Account;
+        if (account is null)
+            return null;
+        int accountNodes = 0, treeNodes = 0;
+        long accountBytes = 0, treeBytes = 0;
+        foreach (var (path, node) in transaction.Overlay)
         {
-            if (!mineSet.Contains(child) && nowSet.Remove(child))
+            var before = nodes.GetValueOrDefault(path);
+            var after = Committed(transaction, path, node);
+            long beforeBytes = before is null ? 0 : path.Length + before.Value.Length;
+            long afterBytes = after is null ? 0 : path.Length + after.Value.Length;
+            treeNodes += (after is null ? 0 : 1) - (before is null ? 0 : 1);
+            treeBytes += afterBytes - beforeBytes;
+            var held = before?.Holder == account;
+            var holds = after?.Holder == account;
+            accountNodes += (holds ? 1 : 0) - (held ? 1 : 0);
+            accountBytes += (holds ? afterBytes : 0) - (held ? beforeBytes : 0);
+        }
+        return CheckQuota(account, accountNodes, accountBytes, treeNodes, treeBytes);
+    }
+
+    /// <summary>
+    /// The committed children with the transaction's own additions and removals applied, as it made them.
+    /// Not a difference of child lists: the transaction's copy of the parent may be older than a node it
+    /// removed, or newer than the first look (found by the xenstore fuzz target: a commit listed a child it
+    /// had removed, or left out one it had created).
+    /// </summary>
+    private static ImmutableList<string> ApplyChildEdits(ImmutableList<string> now, Dictionary<string, bool> edits)
+    {
+        // A set, not list searches: backend/vif has a child per guest.
+        var present = new HashSet<string>(now, StringComparer.Ordinal);
+        var merged = now.ToBuilder();
+        foreach (var (child, added) in edits)
+        {
+            if (added && present.Add(child))
+                merged.Add(child);
+            else if (!added && present.Remove(child))
                 merged.Remove(child);
         }
-        foreach (var child in mine)
-        {
-            if (!seenSet.Contains(child) && nowSet.Add(child))
-                merged.Add(child);
-        }
         return merged.ToImmutable();
+    }
+
+    /// <summary>Notes that the transaction added (or removed) <paramref name="child"/> under <paramref name="parentPath"/>; the last edit of a name wins.</summary>
+    private static void RecordChildEdit(XenStoreTreeTransaction? transaction, string parentPath, string child, bool added)
+    {
+        if (transaction is null)
+            return;
+        if (!transaction.ChildEdits.TryGetValue(parentPath, out var edits))
+            transaction.ChildEdits.Add(parentPath, edits = new Dictionary<string, bool>(StringComparer.Ordinal));
+        edits[child] = added;
     }
 
     private void Create(string path, byte[] value, XenStoreTreeTransaction? transaction, XenStoreQuotaAccount? account)
@@ -308,6 +364,7 @@ internal sealed class XenStoreTree
         // A new node inherits its parent's permissions (a privileged creator keeps the parent's owner).
         Put(path, new XenStoreNode(value, parent.Permissions, [], 0, account), transaction);
         Put(parentPath, parent with { Children = parent.Children.Add(XenStorePath.Name(path)) }, transaction);
+        RecordChildEdit(transaction, parentPath, XenStorePath.Name(path), added: true);
     }
 
     private void RemoveSubtree(string path, XenStoreNode node, XenStoreTreeTransaction? transaction)
@@ -328,17 +385,17 @@ internal sealed class XenStoreTree
         {
             // Note what the committed tree held before the first change, so the commit can detect conflicts.
             if (!transaction.Overlay.ContainsKey(path))
-                transaction.Observed.TryAdd(path, _nodes.GetValueOrDefault(path)?.Generation ?? -1);
+                transaction.Observed.TryAdd(path, nodes.GetValueOrDefault(path)?.Generation ?? -1);
             transaction.Overlay[path] = node;
             return;
         }
         // The committed tree's charges follow its nodes: the old version's are released, the new one's taken.
-        if (_nodes.Remove(path, out var old))
+        if (nodes.Remove(path, out var old))
             Charge(path, old, -1);
         if (node is null)
             return;
-        node = node with { Generation = ++_generation };
-        _nodes[path] = node;
+        node = node with { Generation = ++generation };
+        nodes[path] = node;
         Charge(path, node, 1);
     }
 

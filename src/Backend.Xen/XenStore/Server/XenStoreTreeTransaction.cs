@@ -24,6 +24,12 @@ internal sealed class XenStoreTreeTransaction(uint id, XenStoreQuotaAccount? acc
     /// </summary>
     public Dictionary<string, XenStoreNode> ParentsOnly { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The children the transaction added (true) or removed (false), by parent path: what a commit applies
+    /// to a parent in <see cref="ParentsOnly"/> that others changed meanwhile.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, bool>> ChildEdits { get; } = new(StringComparer.Ordinal);
+
     /// <summary>What fires watches once the transaction commits, in order.</summary>
     public List<XenStoreChange> Changes { get; } = [];
 
