@@ -137,7 +137,7 @@ public sealed class XenStoreQuotaTests : IAsyncLifetime
         await AssertOkAsync(XenStoreMessageType.Write, WritePayload("/bystander", "taken"), transaction);
 
         await AssertQuotaAsync(XenStoreMessageType.TransactionEnd, RawXenStoreConnection.Strings("T"), transaction);
-        Assert.Equal("fine", await _bystander.ReadAsync("/_bystander"));
+        Assert.Equal("fine", await _bystander.ReadAsync("/bystander"));
         await AssertOthersStillServedAsync();
     }
 
