@@ -37,6 +37,12 @@ public sealed unsafe class FrontRing<TRequest, TResponse>
     /// <summary>rsp_cons: the next response to consume.</summary>
     public uint ResponseConsumer { get; set; }
 
+    /// <summary>The shared and private indices in one line, for a test's failure message.</summary>
+    public override string ToString() =>
+        $"req_prod {Volatile.Read(ref _sring->ReqProd)} req_event {Volatile.Read(ref _sring->ReqEvent)} " +
+        $"rsp_prod {Volatile.Read(ref _sring->RspProd)} rsp_event {Volatile.Read(ref _sring->RspEvent)} " +
+        $"req_prod_pvt {RequestProducer} rsp_cons {ResponseConsumer}";
+
     /// <summary>RING_FREE_REQUESTS: slots the frontend may still fill.</summary>
     public uint FreeRequests => unchecked((uint)Size - (RequestProducer - ResponseConsumer));
 

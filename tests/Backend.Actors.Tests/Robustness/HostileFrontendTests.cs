@@ -124,8 +124,15 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
     private async Task FinishTrafficAsync()
     {
         _stopTraffic.TrySetResult();
-        await _traffic.WaitAsync(_cts.Token);
-        await _pair.WaitDeliveredAsync(_cts.Token);
+        try
+        {
+            await _traffic.WaitAsync(_cts.Token);
+            await _pair.WaitDeliveredAsync(_cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail("the pair's traffic did not finish: " + VifDiagnostics.Describe(_sim.Status, _sim.Buffers, _pair.A.Netfront, _pair.B.Netfront));
+        }
         _pair.AssertZeroLoss();
     }
 

@@ -41,7 +41,9 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
     private PacketBufferPool Buffers => _sim.Buffers;
 
     private async Task AssertAllReturnedAsync(string what) =>
-        await AwaitAssertAsync(() => Assert.True(Buffers.Outstanding == 0, $"{Buffers.Outstanding} packet buffers never came back {what}"), Timeout);
+        await AwaitAssertAsync(() => Assert.True(Buffers.Outstanding == 0,
+            $"{Buffers.Outstanding} packet buffers never came back {what}: " +
+            VifDiagnostics.Describe(_sim.Status, Buffers, _pair?.Guests.Select(g => g.Netfront).ToArray() ?? [])), Timeout);
 
     private FrameBatch Batch(int frames)
     {

@@ -127,6 +127,15 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// <summary>The guest's event channel counters (notifications sent, suppressed, datagrams received).</summary>
     public SimEventChannelCounters EventChannelCounters => _eventChannels.Counters;
 
+    /// <summary>Both rings' indices and the event-channel counters, for a test's failure message.</summary>
+    public string DescribeRings()
+    {
+        var c = _connection;
+        return c is null
+            ? $"guest {DomId}: not connected"
+            : $"guest {DomId}: TX [{c.Tx.RingIndices}] RX [{c.Rx.RingIndices}] events {EventChannelCounters}";
+    }
+
     /// <summary>TX requests pushed and not yet answered.</summary>
     public int TxOutstanding => _connection?.Tx.Outstanding ?? 0;
 

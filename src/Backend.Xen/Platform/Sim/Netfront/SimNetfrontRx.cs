@@ -57,6 +57,16 @@ internal sealed class SimNetfrontRx
             _grefs[id] = _granter.AllocateReference();
     }
 
+    /// <summary>The ring's indices, for a test's failure message.</summary>
+    public string RingIndices
+    {
+        get
+        {
+            lock (_gate)
+                return _ring.ToString();
+        }
+    }
+
     public long Received => Interlocked.Read(ref _received);
     public long Errors => Interlocked.Read(ref _errors);
     public long GrantsStillInUse => Interlocked.Read(ref _grantsStillInUse);

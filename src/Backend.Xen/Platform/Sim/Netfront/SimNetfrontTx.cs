@@ -51,6 +51,16 @@ internal sealed class SimNetfrontTx
         }
     }
 
+    /// <summary>The ring's indices, for a test's failure message.</summary>
+    public string RingIndices
+    {
+        get
+        {
+            lock (_gate)
+                return _ring.ToString();
+        }
+    }
+
     public long Sent => Interlocked.Read(ref _sent);
     public long Errors => Interlocked.Read(ref _errors);
     public long RingFull => Interlocked.Read(ref _ringFull);
