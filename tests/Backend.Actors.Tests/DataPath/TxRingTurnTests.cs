@@ -55,7 +55,7 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
             new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
         // The test's hold on the page is the actor's: it lets go when it stops.
-        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, bridgePort ?? CreateTestProbe().Ref, rate));
+        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, TxOutlet.ToActor(bridgePort ?? CreateTestProbe().Ref), rate));
     }
 
     /// <summary>
