@@ -23,4 +23,7 @@ public sealed record BackendServices(
 
     /// <summary>Closed by the xenbus supervisor until the vifs found at start have re-attached.</summary>
     public RingGate RingGate { get; init; } = new();
+
+    /// <summary>Closed by the orderly stop: no TX ring is read after that.</summary>
+    public TxIntake TxIntake { get; init; } = new();
 }

@@ -44,7 +44,6 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private GrantCopyBatch? _copies;
     private bool _continuationPending;
     private bool _waitingForCredit;
-    private bool _quiesced;
 
     public TxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, TxOutlet outlet, RateLimit? rate)
     {
@@ -74,7 +73,6 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             OnEvent();
         });
         Receive<GrantCopyBatch>(OnCopied);
-        Receive<XenbusProtocol.Quiesce>(_ => _quiesced = true);
         Receive<RingProtocol.InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<RingProtocol.Stop>(_ => _queue.Stop());
     }
@@ -121,7 +119,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private void OnEvent()
     {
         // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
-        if (!_services.RingGate.IsOpen || _quiesced)
+        if (!_services.RingGate.IsOpen)
             return;
         // A drain already under way looks at the ring again when its copies complete, its credit may be
         // there or its continuation arrives.
@@ -142,8 +140,27 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             _channels.TxEvents.Done();
     }
 
-    /// <summary>One pass over the ring (see the class's remarks on the budget of a turn).</summary>
+    /// <summary>
+    /// One pass over the ring (see the class's remarks on the budget of a turn), unless the orderly stop
+    /// has closed the intake: then the ring is not read again, and what is on it waits for the next start.
+    /// </summary>
     private void Drain()
+    {
+        var intake = _services.TxIntake;
+        if (!intake.TryEnter())
+            return;
+        try
+        {
+            Pass();
+        }
+        finally
+        {
+            // The pass's frames are in counted buffers now (away with its copies, or forwarded).
+            intake.Exit();
+        }
+    }
+
+    private void Pass()
     {
         var pass = _queue.Collect();
         if (pass.Fatal)
@@ -173,8 +190,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         if (!ReferenceEquals(batch, _copies))
             return; // copies sent by this actor's previous incarnation: their packets were never answered, and are read again
         Answer(_queue.Complete());
-        if (!_quiesced)
-            Drain();
+        Drain();
     }
 
     /// <summary>Notifies, forwards the frames and publishes the pass's figures.</summary>

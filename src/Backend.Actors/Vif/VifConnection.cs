@@ -189,9 +189,6 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         _data?.Rx?.Tell(RingProtocol.RingEvent.Instance);
     }
 
-    /// <summary>An orderly stop: the TX ring takes no more requests.</summary>
-    public void Quiesce() => _data?.Tx?.Tell(Xenbus.XenbusProtocol.Quiesce.Instance);
-
     /// <summary>
     /// A ring met a fatal protocol error (Linux's <c>xenvif_fatal_tx_err</c>): the vif is disabled, carrier
     /// off, and both rings stop (SIMXEN: no more requests consumed, no responses), until the frontend

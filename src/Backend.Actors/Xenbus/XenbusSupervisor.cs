@@ -53,11 +53,6 @@ public sealed class XenbusSupervisor : ReceiveActor
         Receive<Terminated>(OnTerminated);
         Receive<VifProtocol.Settled>(s => Attached(s.Vif));
         Receive<XenbusProtocol.GetVifCount>(_ => Sender.Tell(_vifs.Count));
-        Receive<XenbusProtocol.Quiesce>(q =>
-        {
-            foreach (var child in _vifs.Values)
-                child.Tell(q);
-        });
     }
 
     public static Props Props(BackendServices services) => Akka.Actor.Props.Create(() => new XenbusSupervisor(services));
