@@ -52,7 +52,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// <exception cref="IOException">The device cannot be created.</exception>
     public void OpenTap(string? vifname, bool bringUp)
     {
-        Tap ??= VifTap.Open(paths.BackendDomId, paths.Vif, vifname);
+        Tap ??= VifTap.Open(paths.BackendDomId, paths.Vif, vifname, services.TapHost);
         status.TapCounters = Tap.Counters;
         status.TapDevice = Tap.Device.Name;
         if (bringUp)

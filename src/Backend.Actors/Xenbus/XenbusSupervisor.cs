@@ -305,7 +305,7 @@ public sealed class XenbusSupervisor : ReceiveActor
     {
         try
         {
-            var (deleted, failures) = await StaleTapSweeper.SweepAsync(_services.XenStore, _backendDomId);
+            var (deleted, failures) = await StaleTapSweeper.SweepAsync(_services.XenStore, _backendDomId, _services.TapHost);
             foreach (var name in deleted)
                 _log.Info("deleted stale TAP {Tap}: ours, and no backend directory claims it", name);
             foreach (var failure in failures)
