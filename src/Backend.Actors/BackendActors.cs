@@ -45,10 +45,10 @@ public sealed class BackendActors
     }
 
     /// <summary>
-    /// The flush of an orderly stop (<see cref="OrderlyStop"/>): no new TX request is taken, then it waits
-    /// until every frame in flight is delivered or <paramref name="timeout"/> has passed.
+    /// The flush of an orderly stop (<see cref="OrderlyStop"/>): no TX ring is read any more, then it waits
+    /// until every frame taken from one is delivered or <paramref name="timeout"/> has passed.
     /// </summary>
     /// <returns>True when the data path was flushed, false at the timeout.</returns>
     public Task<bool> QuiesceAndFlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        OrderlyStop.QuiesceAndFlushAsync(Xenbus, Services.Buffers, timeout, cancellationToken);
+        OrderlyStop.QuiesceAndFlushAsync(Services.TxIntake, Services.Buffers, timeout, cancellationToken);
 }

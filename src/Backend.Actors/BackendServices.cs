@@ -4,6 +4,7 @@ using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Xen.Buffers;
 using Backend.Xen.Platform;
+using Backend.Xen.Platform.Sim;
 using Backend.Xen.XenStore;
 
 namespace Backend.Actors;
@@ -23,4 +24,13 @@ public sealed record BackendServices(
 
     /// <summary>Closed by the xenbus supervisor until the vifs found at start have re-attached.</summary>
     public RingGate RingGate { get; init; } = new();
+
+    /// <summary>Closed by the orderly stop: no TX ring is read after that.</summary>
+    public TxIntake TxIntake { get; init; } = new();
+
+    /// <summary>
+    /// The host a vif's TAP alias names besides the backend domain (<see cref="HostNetwork.VifTap"/>): the
+    /// sim root under SIMXEN, where several simulated hosts share one kernel; none on real Xen.
+    /// </summary>
+    public string? TapHost => Platform is SimXenPlatform sim ? sim.Root.Path : null;
 }

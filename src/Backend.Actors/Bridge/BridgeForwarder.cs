@@ -7,12 +7,14 @@ namespace Backend.Actors.Bridge;
 
 /// <summary>
 /// A port's forwarding on its learning bridge, as a plain object its owner calls: takes the frames of one
-/// drain, learns their source MACs and hands them to the destination ports' RX ring actors, one batch per
-/// destination. Broadcast and unknown unicast are flooded, each extra copy into a pooled buffer. A frame
-/// from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>) with another source is
-/// dropped and counted before anything is learned from it. Used from one actor at a time, its port's
-/// <see cref="BridgePortActor"/>, which takes the frames of each TX ring pass in one message (the bridge's
-/// tables are concurrent, so ports forward in parallel).
+/// drain, learns their source MACs and hands them to the destination ports' receivers (RX ring actors, an
+/// uplink), one batch per destination. Broadcast and unknown unicast are flooded, each extra copy into a
+/// pooled buffer. A frame from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>)
+/// with another source is dropped and counted before anything is learned from it. Not thread-safe: one
+/// actor owns each forwarder and alone calls it. A vif's is its TX ring actor's, called after each pass
+/// (<see cref="Rings.TxOutlet"/>); an uplink's is its <see cref="BridgePortActor"/>'s, which takes the
+/// TAP reader's batches. The bridge's tables and the ports' counters are shared and concurrent, so
+/// ports forward in parallel on their own threads.
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
 {
@@ -32,11 +34,17 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     /// <summary>Forwards every frame of <paramref name="batch"/> and releases it; one message per destination.</summary>
     public void Forward(FrameBatch batch)
     {
+        Forward(batch.Frames.AsSpan(0, batch.Count));
+        batch.Release();
+    }
+
+    /// <summary>Forwards every one of <paramref name="frames"/> (now the forwarder's); one message per destination.</summary>
+    public void Forward(ReadOnlySpan<PacketBuffer> frames)
+    {
         var now = bridge.Timestamp();
         bridge.SweepIfDue(now);
-        for (var i = 0; i < batch.Count; i++)
-            Forward(batch.Frames[i], now);
-        batch.Release();
+        foreach (var frame in frames)
+            Forward(frame, now);
         foreach (var (_, outgoing) in _outgoing)
             Send(outgoing);
         _outgoing.Clear();

@@ -4,9 +4,10 @@ using Backend.Xen.Buffers;
 namespace Backend.Actors.Bridge;
 
 /// <summary>
-/// A port on a learning bridge as an actor: takes the frame batches of its source (a vif's TX ring actor,
-/// one batch per pass; an uplink's TAP reader) and forwards them with its <see cref="BridgeForwarder"/>.
-/// A vif's runs on the vif's lane, so its TX ring actor's batch reaches it without a thread hand-off.
+/// A port on a learning bridge as an actor, for a source that is not an actor of its own: takes the frame
+/// batches an uplink's TAP reader makes on the poll thread, one per poll turn, and forwards them with the
+/// port's <see cref="BridgeForwarder"/>. A vif's port has none: its TX ring actor forwards the frames of
+/// each pass itself (<see cref="Rings.TxOutlet"/>).
 /// </summary>
 public sealed class BridgePortActor : ReceiveActor
 {

@@ -6,8 +6,9 @@ namespace Backend.Actors.Bridge;
 
 /// <summary>
 /// An L2 learning bridge, one per distinct <c>bridge</c> value: a MAC table with aging, and the ports.
-/// It is shared by the bridge-port actors of its vifs, which forward on their own threads, so the table
-/// is concurrent and an entry is updated in place (no allocation for a MAC it already knows).
+/// It is shared by the forwarders of its ports (vifs' TX ring actors, uplinks' port actors), which run
+/// on their own threads, so the table is concurrent and an entry is updated in place (no allocation for
+/// a MAC it already knows).
 /// The table is bounded (<see cref="BridgeOptions.MaxMacs"/>) and swept of aged entries every
 /// <see cref="SweepInterval"/> by whichever port forwards then, so that sources nobody looks up again
 /// (a guest that sent from random MACs, say) do not stay for ever.

@@ -7,12 +7,13 @@ namespace Backend.Actors.HostNetwork;
 /// <summary>
 /// At start under <c>--switch tap</c>: deletes the persistent TAPs this backend domain left for vifs that
 /// no backend directory claims any more (their vif went while the daemon was down). A device is only
-/// touched when its alias says it is ours and for this backend domain.
+/// touched when its alias says it is ours, for this backend domain and on this host (under SIMXEN, this
+/// sim root: another simulated host's xenstore is not ours to ask).
 /// </summary>
 public static class StaleTapSweeper
 {
     /// <summary>Returns the names deleted, and the reasons a stale device could not be deleted.</summary>
-    public static async Task<(List<string> Deleted, List<string> Failures)> SweepAsync(IXenStore xenStore, ushort backendDomId, string sysfsNet = "/sys/class/net")
+    public static async Task<(List<string> Deleted, List<string> Failures)> SweepAsync(IXenStore xenStore, ushort backendDomId, string? host, string sysfsNet = "/sys/class/net")
     {
         var deleted = new List<string>();
         var failures = new List<string>();
@@ -31,7 +32,7 @@ public static class StaleTapSweeper
             {
                 continue; // gone while we looked
             }
-            if (!VifTap.TryParseAlias(alias, out var owner, out var vif) || owner != backendDomId)
+            if (!VifTap.TryParseAlias(alias, out var owner, out var vif, out var aliasHost) || owner != backendDomId || aliasHost != host)
                 continue;
             if (await xenStore.DirectoryAsync(new VifPaths(backendDomId, vif).BackendDir) is not null)
                 continue;

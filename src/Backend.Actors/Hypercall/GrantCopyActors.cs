@@ -5,7 +5,7 @@ using Backend.Xen.Grants;
 namespace Backend.Actors.Hypercall;
 
 /// <summary>
-/// The hypercall lanes, one per core by default; a guest's rings and bridge port all run on the one its
+/// The hypercall lanes, one per core by default; a guest's rings (and TAP port) all run on the one its
 /// domid picks. Lanes do not share threads, so guests on different lanes run in parallel while each
 /// guest's drains never cross a thread inside the daemon.
 /// </summary>

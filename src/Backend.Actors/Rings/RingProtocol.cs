@@ -3,8 +3,8 @@ namespace Backend.Actors.Rings;
 /// <summary>
 /// The messages of the ring actors (<see cref="TxRingActor"/>, <see cref="RxRingActor"/>), besides the
 /// grant copies they exchange with their lane's hypercall actor (<see cref="Hypercall.GrantCopyBatch"/>),
-/// the frames the RX actor takes (<see cref="Bridge.FrameBatch"/>) and the orderly stop's
-/// <see cref="Xenbus.XenbusProtocol.Quiesce"/>, which the connection actor passes on to its TX actor.
+/// and the frames the RX actor takes (<see cref="Bridge.FrameBatch"/>). The orderly stop is no message:
+/// it closes the <see cref="TxIntake"/>, which every TX actor looks at before each pass.
 /// Those sent on the data path are singletons: sending them allocates nothing.
 /// </summary>
 internal static class RingProtocol

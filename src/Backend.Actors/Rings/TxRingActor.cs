@@ -13,8 +13,10 @@ namespace Backend.Actors.Rings;
 /// <summary>
 /// Runs a vif's TX ring (guest to host) around its <see cref="TxQueue"/>, which makes every protocol
 /// decision: on a notification or a kick the queue takes a pass, the pass's grant copies go to the lane's
-/// hypercall actor, and once they are back the queue answers the requests; the frames go to the vif's
-/// bridge (or TAP) port in one message, and the frontend is notified when ring.h says so. A fatal
+/// hypercall actor, and once they are back the queue answers the requests; the frames are forwarded on
+/// the vif's bridge port by this actor itself (its <see cref="BridgeForwarder"/>, one message per
+/// destination RX actor) or go to the vif's TAP port in one message (<see cref="TxOutlet"/>), and the
+/// frontend is notified when ring.h says so. A fatal
 /// protocol error found by the queue is reported to the connection actor, which disables the vif.
 /// <para>
 /// A turn (one message) takes at most one pass (decisions.md, "a ring actor's turn is one pass"). A pass
@@ -30,25 +32,26 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private readonly BackendServices _services;
     private readonly RingPage _ringPage;
     private readonly VifChannels _channels;
-    private readonly IActorRef _bridgePort;
+    private readonly TxOutlet _outlet;
     private readonly RateLimit? _rate;
     private readonly VifStatus _status;
     private readonly IActorRef _hypercall;
 
     private TxQueue _queue = null!;
+    // The vif's bridge port's forwarding, used by this actor alone (a new one per incarnation); null under --switch tap.
+    private BridgeForwarder? _forwarder;
     // The message that carries the queue's copies to the hypercall actor and back, made at the first pass with copies.
     private GrantCopyBatch? _copies;
     private bool _continuationPending;
     private bool _waitingForCredit;
-    private bool _quiesced;
 
-    public TxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, RateLimit? rate)
+    public TxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, TxOutlet outlet, RateLimit? rate)
     {
         _vif = vif;
         _services = services;
         _ringPage = ringPage;
         _channels = channels;
-        _bridgePort = bridgePort;
+        _outlet = outlet;
         _rate = rate;
         _status = services.Status.GetOrAdd(vif);
         _hypercall = services.Hypercalls.For(vif.DomId).Copier;
@@ -70,15 +73,14 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             OnEvent();
         });
         Receive<GrantCopyBatch>(OnCopied);
-        Receive<XenbusProtocol.Quiesce>(_ => _quiesced = true);
         Receive<RingProtocol.InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<RingProtocol.Stop>(_ => _queue.Stop());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, IActorRef bridgePort, RateLimit? rate) =>
-        Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, bridgePort, rate));
+    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, TxOutlet outlet, RateLimit? rate) =>
+        Akka.Actor.Props.Create(() => new TxRingActor(vif, services, ringPage, channels, outlet, rate));
 
     protected override bool AroundReceive(Receive receive, object message)
     {
@@ -91,6 +93,8 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         var credit = _rate is null ? null : new TxCreditScheduler(_rate.Bytes, _rate.Microseconds, TimeProvider.System);
         _queue = new TxQueue(_ringPage.Address, _vif.DomId, _services.Buffers, credit);
+        if (_outlet.Port is { } port)
+            _forwarder = new BridgeForwarder(_outlet.Bridge!, port, _services.Buffers);
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
         if (_status.Disabled)
             _queue.Stop();
@@ -115,7 +119,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     private void OnEvent()
     {
         // Held while the daemon re-attaches its vifs at start (RingGate); kicked once it opens.
-        if (!_services.RingGate.IsOpen || _quiesced)
+        if (!_services.RingGate.IsOpen)
             return;
         // A drain already under way looks at the ring again when its copies complete, its credit may be
         // there or its continuation arrives.
@@ -136,8 +140,27 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             _channels.TxEvents.Done();
     }
 
-    /// <summary>One pass over the ring (see the class's remarks on the budget of a turn).</summary>
+    /// <summary>
+    /// One pass over the ring (see the class's remarks on the budget of a turn), unless the orderly stop
+    /// has closed the intake: then the ring is not read again, and what is on it waits for the next start.
+    /// </summary>
     private void Drain()
+    {
+        var intake = _services.TxIntake;
+        if (!intake.TryEnter())
+            return;
+        try
+        {
+            Pass();
+        }
+        finally
+        {
+            // The pass's frames are in counted buffers now (away with its copies, or forwarded).
+            intake.Exit();
+        }
+    }
+
+    private void Pass()
     {
         var pass = _queue.Collect();
         if (pass.Fatal)
@@ -167,8 +190,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         if (!ReferenceEquals(batch, _copies))
             return; // copies sent by this actor's previous incarnation: their packets were never answered, and are read again
         Answer(_queue.Complete());
-        if (!_quiesced)
-            Drain();
+        Drain();
     }
 
     /// <summary>Notifies, forwards the frames and publishes the pass's figures.</summary>
@@ -193,16 +215,24 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         Volatile.Write(ref _status.TxRspProd, _queue.ResponseProducer);
     }
 
-    /// <summary>The frames of a pass to the bridge port, in one message (a pass holds at most one batch's worth).</summary>
+    /// <summary>
+    /// The frames of a pass forwarded on the vif's bridge port, here and now; or to its TAP port in one
+    /// message (a pass holds at most one batch's worth).
+    /// </summary>
     private void Forward(ReadOnlySpan<PacketBuffer> frames)
     {
+        if (_forwarder is not null)
+        {
+            _forwarder.Forward(frames);
+            return;
+        }
         while (!frames.IsEmpty)
         {
             var batch = FrameBatch.Rent();
             var count = Math.Min(frames.Length, FrameBatch.MaxFrames);
             foreach (var frame in frames[..count])
                 batch.Add(frame);
-            _bridgePort.Tell(batch);
+            _outlet.Actor!.Tell(batch);
             frames = frames[count..];
         }
     }

@@ -13,9 +13,9 @@ namespace Backend.Actors.Vif;
 /// vif's TAP device under <c>--switch tap</c>, from first sight until the vif goes, and, between
 /// <see cref="Connect"/> and <see cref="Disconnect"/> (<c>xenvif_connect_data</c> /
 /// <c>xenvif_disconnect_data</c>), its data path: both ring pages mapped, the event channels bound with
-/// a late EOI, the TX and RX ring actors and the bridge (or TAP) port. No xenstore here: what to connect
-/// with comes from <see cref="VifBackend"/>, when from the connection actor, whose children the ring and
-/// port actors are and on whose thread alone this is used.
+/// a late EOI, the TX and RX ring actors, the vif's bridge port (its TX actor forwards on it) or its TAP
+/// port actor. No xenstore here: what to connect with comes from <see cref="VifBackend"/>, when from the
+/// connection actor, whose children the ring and port actors are and on whose thread alone this is used.
 /// </summary>
 internal sealed class VifConnection(IUntypedActorContext context, BackendServices services, VifPaths paths, VifStatus status, ILoggingAdapter log)
 {
@@ -52,7 +52,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// <exception cref="IOException">The device cannot be created.</exception>
     public void OpenTap(string? vifname, bool bringUp)
     {
-        Tap ??= VifTap.Open(paths.BackendDomId, paths.Vif, vifname);
+        Tap ??= VifTap.Open(paths.BackendDomId, paths.Vif, vifname, services.TapHost);
         status.TapCounters = Tap.Counters;
         status.TapDevice = Tap.Device.Name;
         if (bringUp)
@@ -96,16 +96,16 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         var rxSettings = new RxRingSettings(domid, mtu, frontend);
         // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
         var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
-        // The data path of the vif (both rings and its port) runs on its hypercall lane's thread.
+        // The data path of the vif (both rings, and its TAP port) runs on its hypercall lane's thread.
         var lane = services.Hypercalls.For(domid);
         var rx = d.Rx = StartRingActor(d, rxRing, page => lane.Place(RxRingActor.Props(id, services, page, channels, rxSettings)), "rx");
-        IActorRef port;
+        TxOutlet outlet;
         if (Tap is not null)
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             Tap.SetOffload(frontend);
             d.TapReader = new TapFrameReader(services.Buffers, rx, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
-            port = StartChild(d, lane.Place(VifTapPortActor.Props(Tap, d.TapReader, services.Taps!)), "tap-port");
+            outlet = TxOutlet.ToActor(StartChild(d, lane.Place(VifTapPortActor.Props(Tap, d.TapReader, services.Taps!)), "tap-port"));
         }
         else
         {
@@ -114,9 +114,10 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
             d.Port.Mtu = mtu;
             d.Port.Backlog = rxBacklog;
             status.BridgePort = d.Port;
-            port = StartChild(d, lane.Place(BridgePortActor.Props(d.Bridge, d.Port, services.Buffers)), "bridge-port");
+            // The TX actor forwards on the port itself (TxOutlet): no actor between the TX and RX rings.
+            outlet = TxOutlet.ToBridge(d.Bridge, d.Port);
         }
-        var tx = d.Tx = StartRingActor(d, txRing, page => lane.Place(TxRingActor.Props(id, services, page, channels, port, backend.Rate)), "tx");
+        var tx = d.Tx = StartRingActor(d, txRing, page => lane.Place(TxRingActor.Props(id, services, page, channels, outlet, backend.Rate)), "tx");
 
         var events = services.Platform.EventChannels;
         if (frontend.SplitEventChannels)
@@ -187,9 +188,6 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         _data?.Tx?.Tell(RingProtocol.RingEvent.Instance);
         _data?.Rx?.Tell(RingProtocol.RingEvent.Instance);
     }
-
-    /// <summary>An orderly stop: the TX ring takes no more requests.</summary>
-    public void Quiesce() => _data?.Tx?.Tell(Xenbus.XenbusProtocol.Quiesce.Instance);
 
     /// <summary>
     /// A ring met a fatal protocol error (Linux's <c>xenvif_fatal_tx_err</c>): the vif is disabled, carrier

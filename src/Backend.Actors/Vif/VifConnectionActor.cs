@@ -103,15 +103,10 @@ public sealed class VifConnectionActor : ReceiveActor
             return;
         }
         Receive<VifProtocol.KickRings>(_ => _vif.Kick());
-        Receive<XenbusProtocol.Quiesce>(_ => _vif.Quiesce());
     }
 
-    /// <summary>No rings to kick or quiesce (the supervisor tells every vif).</summary>
-    private void NotServing()
-    {
-        Receive<VifProtocol.KickRings>(_ => { });
-        Receive<XenbusProtocol.Quiesce>(_ => { });
-    }
+    /// <summary>No rings to kick (the supervisor tells every vif).</summary>
+    private void NotServing() => Receive<VifProtocol.KickRings>(_ => { });
 
     private async Task StartAsync()
     {

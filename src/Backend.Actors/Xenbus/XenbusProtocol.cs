@@ -22,15 +22,6 @@ public static class XenbusProtocol
     /// <summary>Published on the event stream once the watch is set (the host then prints READY).</summary>
     public sealed record Ready(string Root);
 
-    /// <summary>
-    /// An orderly stop is coming: stop taking new TX requests, so that what is queued for the guests can
-    /// be delivered before the actors stop (SIMXEN: an orderly stop flushes and loses none).
-    /// </summary>
-    public sealed record Quiesce
-    {
-        public static readonly Quiesce Instance = new();
-    }
-
     /// <summary>Asks how many vif trees are running (answered with an int).</summary>
     public sealed record GetVifCount
     {

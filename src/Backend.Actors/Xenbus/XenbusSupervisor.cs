@@ -53,11 +53,6 @@ public sealed class XenbusSupervisor : ReceiveActor
         Receive<Terminated>(OnTerminated);
         Receive<VifProtocol.Settled>(s => Attached(s.Vif));
         Receive<XenbusProtocol.GetVifCount>(_ => Sender.Tell(_vifs.Count));
-        Receive<XenbusProtocol.Quiesce>(q =>
-        {
-            foreach (var child in _vifs.Values)
-                child.Tell(q);
-        });
     }
 
     public static Props Props(BackendServices services) => Akka.Actor.Props.Create(() => new XenbusSupervisor(services));
@@ -310,7 +305,7 @@ public sealed class XenbusSupervisor : ReceiveActor
     {
         try
         {
-            var (deleted, failures) = await StaleTapSweeper.SweepAsync(_services.XenStore, _backendDomId);
+            var (deleted, failures) = await StaleTapSweeper.SweepAsync(_services.XenStore, _backendDomId, _services.TapHost);
             foreach (var name in deleted)
                 _log.Info("deleted stale TAP {Tap}: ours, and no backend directory claims it", name);
             foreach (var failure in failures)

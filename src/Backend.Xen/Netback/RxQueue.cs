@@ -265,7 +265,9 @@ public sealed class RxQueue
 
     /// <summary>
     /// Answers the planned frames once their copies have run, each in its own slots (a frame whose copy
-    /// failed gets ERROR in every slot it took, decision 4), returns their buffers, and pushes.
+    /// failed gets ERROR in every slot it took, decision 4), pushes, then returns their buffers: a frame
+    /// holds its buffer until the frontend can see it, which the orderly stop counts on (no buffer out
+    /// means nothing left to deliver).
     /// </summary>
     public RxCompletion Complete()
     {
@@ -277,9 +279,10 @@ public sealed class RxQueue
         for (var i = 0; i < _inFlightCount; i++)
             bytes += _inFlight[i].Size;
         var packets = _inFlightCount;
+        var notify = _ring.PushResponsesAndCheckNotify();
         ReturnInFlight();
         _copies.Count = 0;
-        return new RxCompletion(_ring.PushResponsesAndCheckNotify(), packets, bytes);
+        return new RxCompletion(notify, packets, bytes);
     }
 
     private void ReturnInFlight()

@@ -50,12 +50,12 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
 
     private unsafe ref SharedRingHeader Header => ref *(SharedRingHeader*)_page.Address;
 
-    private IActorRef StartTx(VifChannels channels, IActorRef hypercall, RateLimit? rate = null, IActorRef? bridgePort = null)
+    private IActorRef StartTx(VifChannels channels, IActorRef hypercall, RateLimit? rate = null, IActorRef? bridgePort = null, TxIntake? intake = null)
     {
         var services = new BackendServices(_sim.Platform, _sim.BackendXenStore, _sim.Bridges, _sim.Buffers,
-            new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions());
+            new GrantCopyActors([new HypercallLane(hypercall, null)]), _sim.Status, new BackendOptions()) { TxIntake = intake ?? new TxIntake() };
         // The test's hold on the page is the actor's: it lets go when it stops.
-        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, bridgePort ?? CreateTestProbe().Ref, rate));
+        return Sys.ActorOf(TxRingActor.Props(Vif, services, new RingPage(_page), channels, TxOutlet.ToActor(bridgePort ?? CreateTestProbe().Ref), rate));
     }
 
     /// <summary>
@@ -139,6 +139,28 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
         Assert.Equal(1u, Volatile.Read(ref Header.RspProd));
         Assert.Equal(NetifResponseStatus.Okay, _front.CopyResponse(0).Status);
+    }
+
+    [Fact]
+    public async Task Once_the_orderly_stop_closes_the_intake_a_notified_ring_is_left_unread_for_the_next_start()
+    {
+        _front.WriteRequest(0, new NetifTxRequest { Gref = 8, Id = 0, Size = 60 });
+        Volatile.Write(ref Header.ReqProd, 1u);
+        var events = new RecordingEventChannels();
+        var channels = new VifChannels(events);
+        var hypercall = CreateTestProbe();
+        var intake = new TxIntake();
+        var tx = StartTx(channels, hypercall.Ref, intake: intake);
+        var handler = new RingEventHandler(events, _sim.Status.GetOrAdd(Vif), tx, channels.TxEvents);
+
+        intake.Close();
+        handler.OnEvent(5);
+
+        // The notification is done with (the port unmasked), without a pass: no copy, no response.
+        await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
+        hypercall.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(0u, Volatile.Read(ref Header.RspProd));
+        Assert.Equal(0, intake.Passes);
     }
 
     [Fact]

@@ -49,19 +49,21 @@ public sealed class InProcessDaemon : IAsyncDisposable
     }
 
     /// <summary>
-    /// The orderly stop, as DaemonHost's: no new TX requests are taken, frames queued for the guests are
+    /// The orderly stop, as DaemonHost's: no TX ring is read any more, the frames taken from them are
     /// delivered (bounded), then the actor system stops (every vif tree unbinds and unmaps) and the platform.
     /// </summary>
-    public async Task StopAsync()
+    /// <returns>Whether the flush completed (false: it timed out, and what was in flight was dropped); false when stopped already.</returns>
+    public async Task<bool> StopAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
-            return;
+            return false;
         // DaemonHost gives this half a second; a test machine shared with others gets more.
-        await _backend.QuiesceAndFlushAsync(TimeSpan.FromSeconds(5));
+        var flushed = await _backend.QuiesceAndFlushAsync(TimeSpan.FromSeconds(5));
         await System.Terminate();
         await Platform.DisposeAsync();
         await XenStore.DisposeAsync();
         _backend.Services.Buffers.Dispose();
+        return flushed;
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();

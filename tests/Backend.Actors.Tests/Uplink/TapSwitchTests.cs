@@ -109,7 +109,7 @@ public sealed class TapSwitchTests : TestKit, IAsyncLifetime
             using (var left = TapDevice.Open(stale))
             {
                 left.SetPersistent(true);
-                left.SetAlias(VifTap.Alias(0, new VifId(staleDom, 0)));
+                left.SetAlias(VifTap.Alias(0, new VifId(staleDom, 0), _sim.Root.Path));
             }
             using (var other = TapDevice.Open(foreign))
             {

@@ -17,6 +17,20 @@ public sealed class VifTapAliasTests
         Assert.Equal(new VifId(3031, 2), vif);
     }
 
+    [Fact]
+    public void A_simulated_host_s_alias_names_its_sim_root_too_and_reads_back()
+    {
+        var alias = TapDevice.AliasPrefix + VifTap.Alias(0, new VifId(3031, 2), "/dev/shm/xnb-test 1") + "\n";
+        Assert.Equal("xnb:dom0 vif 3031.2 on /dev/shm/xnb-test 1\n", alias);
+        Assert.True(VifTap.TryParseAlias(alias, out var backend, out var vif, out var host));
+        Assert.Equal(0, backend);
+        Assert.Equal(new VifId(3031, 2), vif);
+        Assert.Equal("/dev/shm/xnb-test 1", host);
+        Assert.True(VifTap.TryParseAlias("xnb:dom0 vif 3031.2\n", out _, out _, out var none));
+        Assert.Null(none);
+        Assert.False(VifTap.TryParseAlias("xnb:dom0 vif 3031.2 on \n", out _, out _, out _));
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]

@@ -16,8 +16,10 @@ namespace Backend.Xen.Platform.Sim;
 /// more on every frame's path. That thread wakes every 100 ms when idle, only to see a stop.
 /// <para>
 /// A late-EOI port (the backend's, XSA-332) is masked from the delivery of an event until its late EOI, as
-/// Xen masks it: a notification meanwhile leaves its bit set in the pending bitmap, where Xen keeps a masked
-/// port's, so the notifier's further notifications find it set and send nothing; the late EOI delivers it.
+/// Xen masks it: the receive loop takes only unmasked ports' bits, so a notification meanwhile leaves its
+/// bit set in the pending bitmap, where Xen keeps a masked port's, and the notifier's further
+/// notifications find it set and send nothing; the late EOI delivers it. (Taking the masked port's bit
+/// too and setting it again let a notification in between find it clear and send a wake-up.)
 /// </para>
 /// </summary>
 internal sealed class SimEventChannelCore : IDisposable
@@ -27,8 +29,8 @@ internal sealed class SimEventChannelCore : IDisposable
     private readonly FileDescriptor _sendSocket;
     private readonly IEventChannelHandler?[] _handlers = new IEventChannelHandler?[SimRoot.EventChannelPorts];
     private readonly bool[] _lateEoi = new bool[SimRoot.EventChannelPorts];
-    // 1 from a late-EOI port's delivery until its late EOI.
-    private readonly int[] _masked = new int[SimRoot.EventChannelPorts];
+    // Bit p set from late-EOI port p's delivery until its late EOI (as Xen's mask bitmap, in our memory).
+    private readonly ulong[] _masked = new ulong[SimEventChannelPending.Words];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _receiveLoop;
     private long _notifications;
@@ -80,7 +82,7 @@ internal sealed class SimEventChannelCore : IDisposable
     {
         Volatile.Write(ref _handlers[port], null);
         Volatile.Write(ref _lateEoi[port], lateEoi);
-        Volatile.Write(ref _masked[port], 0);
+        Unmask(port);
         Volatile.Write(ref _handlers[port], handler);
     }
 
@@ -92,7 +94,7 @@ internal sealed class SimEventChannelCore : IDisposable
     {
         if (port == 0 || port >= SimRoot.EventChannelPorts || !ReferenceEquals(Volatile.Read(ref _handlers[port]), handler) || !Volatile.Read(ref _lateEoi[port]))
             return;
-        Interlocked.Exchange(ref _masked[port], 0);
+        Unmask(port);
         // After the unmask (a full barrier): a delivery that found the port masked set the bit first and
         // looks at the mask after, so one of us sees the other's move.
         if (_domain.Pending.TakePort(port))
@@ -178,7 +180,7 @@ internal sealed class SimEventChannelCore : IDisposable
                 return;
             }
             DrainWakeUps(socket, buffer);
-            _domain.Pending.TakeAll(ref dispatch);
+            _domain.Pending.TakeAll(ref dispatch, _masked);
         }
     }
 
@@ -214,7 +216,7 @@ internal sealed class SimEventChannelCore : IDisposable
                 {
                     break;
                 }
-                _domain.Pending.TakeAll(ref dispatch);
+                _domain.Pending.TakeAll(ref dispatch, _masked);
             }
             done.TrySetResult();
         }
@@ -257,7 +259,7 @@ internal sealed class SimEventChannelCore : IDisposable
             // port is unmasked again: its handler may never get to the EOI.
             Interlocked.Increment(ref _handlerFailures);
             if (Volatile.Read(ref _lateEoi[port]))
-                Volatile.Write(ref _masked[port], 0);
+                Unmask(port);
         }
         finally
         {
@@ -267,22 +269,27 @@ internal sealed class SimEventChannelCore : IDisposable
     }
 
     /// <summary>
-    /// Masks a late-EOI port for the event being delivered: true when it was unmasked. When it was masked
-    /// already the event stays pending (its bit set again) for <see cref="LateEoi"/> to deliver, unless the
-    /// late EOI came meanwhile and may have looked at the bit before it was set: then the event is taken
-    /// back and delivered now.
+    /// Masks a late-EOI port for the event being delivered: true when it was unmasked. It is masked already
+    /// only when the receive loop took its bit just before a late EOI's delivery masked it again (the loop
+    /// leaves a masked port's bit alone): then the event is put back for <see cref="LateEoi"/> to deliver,
+    /// unless that late EOI came meanwhile and may have looked at the bit before it was set: then the
+    /// event is taken back and delivered now.
     /// </summary>
     private bool TryMask(uint port)
     {
+        var w = (int)(port / 64);
+        var bit = 1UL << (int)(port % 64);
         while (true)
         {
-            if (Interlocked.Exchange(ref _masked[port], 1) == 0)
+            if ((Interlocked.Or(ref _masked[w], bit) & bit) == 0)
                 return true;
             _domain.Pending.SetPending(port);
-            if (Volatile.Read(ref _masked[port]) != 0 || !_domain.Pending.TakePort(port))
+            if ((Volatile.Read(ref _masked[w]) & bit) != 0 || !_domain.Pending.TakePort(port))
                 return false;
         }
     }
+
+    private void Unmask(uint port) => Interlocked.And(ref _masked[port / 64], ~(1UL << (int)(port % 64)));
 
     private readonly struct Dispatch(SimEventChannelCore core) : ISimPendingPortHandler
     {

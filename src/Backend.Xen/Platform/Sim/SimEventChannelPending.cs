@@ -29,8 +29,6 @@ internal sealed class SimEventChannelPending(SimMappedFile file)
 
     public ulong ReadWord(int index) => Volatile.Read(ref Word(index));
 
-    public ulong TakeWord(int index) => Interlocked.Exchange(ref Word(index), 0);
-
     public bool IsPending(uint port) => (ReadWord((int)(port / 64)) & (1UL << (int)(port % 64))) != 0;
 
     /// <summary>Clears every word once: bits a previous instance left would suppress every wake-up.</summary>
@@ -40,16 +38,24 @@ internal sealed class SimEventChannelPending(SimMappedFile file)
             Interlocked.Exchange(ref Word(i), 0);
     }
 
-    /// <summary>Takes every pending port (exchanging non-zero words with 0) into <paramref name="handle"/>.</summary>
-    public int TakeAll<THandler>(ref THandler handle)
+    /// <summary>
+    /// Takes every pending port that is not masked into <paramref name="handle"/>: each non-zero word's
+    /// unmasked bits are cleared atomically (SIMXEN's exchange with 0, where nothing is masked), and a
+    /// masked port's bit stays set, as Xen keeps it, so a notifier meanwhile finds it set and sends nothing.
+    /// </summary>
+    /// <param name="masked">The receiver's masked ports, bit p of word p/64 (its own memory, not the file's).</param>
+    public int TakeAll<THandler>(ref THandler handle, ulong[] masked)
         where THandler : struct, ISimPendingPortHandler
     {
         var count = 0;
         for (var w = 0; w < Words; w++)
         {
-            if (ReadWord(w) == 0)
+            var mask = Volatile.Read(ref masked[w]);
+            if ((ReadWord(w) & ~mask) == 0)
                 continue;
-            var bits = TakeWord(w);
+            // A port unmasked after the mask was read keeps its bit for its late EOI, which takes it after
+            // unmasking; one masked after it is delivered here, and the delivery sees the mask (TryMask).
+            var bits = Interlocked.And(ref Word(w), mask) & ~mask;
             while (bits != 0)
             {
                 var port = (uint)(w * 64 + BitOperations.TrailingZeroCount(bits));
