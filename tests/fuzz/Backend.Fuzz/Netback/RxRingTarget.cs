@@ -38,24 +38,24 @@ public sealed unsafe class RxRingTarget : FuzzTarget
     // Frames may start anywhere in the first page of this buffer and run to RxPacket.MaxFrameLength and past it.
     private const int FrameMemoryLength = 2 * PageSize + (RxPacket.MaxFrameLength + PageSize) / PageSize * PageSize;
 
-    private readonly NetifRxRequest[] seen = new NetifRxRequest[RingSize];
-    private readonly GrantCopySegment[] batch = new GrantCopySegment[BatchSegments];
-    private readonly RxPacket[] packets = new RxPacket[RingSize];
-    private readonly RxFrame[] queue = new RxFrame[MaxQueued];
+    private readonly NetifRxRequest[] _seen = new NetifRxRequest[RingSize];
+    private readonly GrantCopySegment[] _batch = new GrantCopySegment[BatchSegments];
+    private readonly RxPacket[] _packets = new RxPacket[RingSize];
+    private readonly RxFrame[] _queue = new RxFrame[MaxQueued];
     // The grant references each planned packet's requests held when they were read, RxPacket.MaxDataSlots a packet.
-    private readonly uint[] grefs = new uint[RingSize * RxPacket.MaxDataSlots];
+    private readonly uint[] _grefs = new uint[RingSize * RxPacket.MaxDataSlots];
 
-    private GuardedRingPage page = null!;
-    private BackRing<NetifRxRequest, NetifRxResponse> ring = null!;
-    private nint frameMemory;
-    private uint writer;
-    private int queueHead;
-    private int queueCount;
-    private int batchUsed;
-    private int packetCount;
-    private byte failModulus;
-    private byte scribble;
-    private bool disabled;
+    private GuardedRingPage _page = null!;
+    private BackRing<NetifRxRequest, NetifRxResponse> _ring = null!;
+    private nint _frameMemory;
+    private uint _writer;
+    private int _queueHead;
+    private int _queueCount;
+    private int _batchUsed;
+    private int _packetCount;
+    private byte _failModulus;
+    private byte _scribble;
+    private bool _disabled;
 
     public override string Name => "rx";
 
@@ -82,27 +82,27 @@ public sealed unsafe class RxRingTarget : FuzzTarget
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
-        page = new GuardedRingPage(sizeof(NetifRxRequest));
-        frameMemory = (nint)NativeMemory.AlignedAlloc(FrameMemoryLength, PageSize);
+        _page = new GuardedRingPage(sizeof(NetifRxRequest));
+        _frameMemory = (nint)NativeMemory.AlignedAlloc(FrameMemoryLength, PageSize);
         try
         {
-            ring = new BackRing<NetifRxRequest, NetifRxResponse>(page.Address);
-            ring.AttachAtResponseProducer();
-            writer = 0;
-            queueHead = queueCount = batchUsed = packetCount = 0;
-            failModulus = scribble = 0;
-            disabled = false;
+            _ring = new BackRing<NetifRxRequest, NetifRxResponse>(_page.Address);
+            _ring.AttachAtResponseProducer();
+            _writer = 0;
+            _queueHead = _queueCount = _batchUsed = _packetCount = 0;
+            _failModulus = _scribble = 0;
+            _disabled = false;
 
             var script = new FuzzInput(input);
             while (!script.IsEmpty)
                 Step(ref script);
             DrainChecked();
-            page.CheckCanaries();
+            _page.CheckCanaries();
         }
         finally
         {
-            page.Dispose();
-            NativeMemory.AlignedFree((void*)frameMemory);
+            _page.Dispose();
+            NativeMemory.AlignedFree((void*)_frameMemory);
         }
     }
 
@@ -116,18 +116,18 @@ public sealed unsafe class RxRingTarget : FuzzTarget
                 var rawIds = (script.Byte() & 1) != 0;
                 for (var i = 0; i < n; i++)
                 {
-                    var id = rawIds ? script.UInt16() : (ushort)writer;
-                    page.Write(writer, new NetifRxRequest { Id = id, Gref = script.Byte() });
-                    writer++;
+                    var id = rawIds ? script.UInt16() : (ushort)_writer;
+                    _page.Write(_writer, new NetifRxRequest { Id = id, Gref = script.Byte() });
+                    _writer++;
                 }
-                Volatile.Write(ref page.Header.ReqProd, writer);
+                Volatile.Write(ref _page.Header.ReqProd, _writer);
                 break;
             }
             case Op.RequestProducer:
-                Volatile.Write(ref page.Header.ReqProd, script.UInt32());
+                Volatile.Write(ref _page.Header.ReqProd, script.UInt32());
                 break;
             case Op.Replay:
-                Volatile.Write(ref page.Header.ReqProd, unchecked(page.Header.RspProd + (uint)(script.UInt16() % 520)));
+                Volatile.Write(ref _page.Header.ReqProd, unchecked(_page.Header.RspProd + (uint)(script.UInt16() % 520)));
                 break;
             case Op.Frame:
             {
@@ -136,21 +136,21 @@ public sealed unsafe class RxRingTarget : FuzzTarget
                 var gsoSize = script.UInt16();
                 var checksum = (FrameChecksum)(script.Byte() % 4);
                 var place = script.UInt16() % PageSize;
-                if (queueCount < MaxQueued)
-                    queue[(queueHead + queueCount++) % MaxQueued] = new RxFrame(frameMemory + place, length, gsoType, gsoSize, checksum);
+                if (_queueCount < MaxQueued)
+                    _queue[(_queueHead + _queueCount++) % MaxQueued] = new RxFrame(_frameMemory + place, length, gsoType, gsoSize, checksum);
                 break;
             }
             case Op.Drain:
                 DrainChecked();
                 break;
             case Op.CopyFailures:
-                failModulus = script.Byte();
+                _failModulus = script.Byte();
                 break;
             case Op.ScribbleInFlight:
-                scribble = script.Byte();
+                _scribble = script.Byte();
                 break;
             case Op.ResponseEvent:
-                Volatile.Write(ref page.Header.RspEvent, script.UInt32());
+                Volatile.Write(ref _page.Header.RspEvent, script.UInt32());
                 break;
         }
     }
@@ -162,34 +162,34 @@ public sealed unsafe class RxRingTarget : FuzzTarget
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         if (IsWarm && allocated != 0)
             throw new InvariantException($"an RX drain allocated {allocated} bytes");
-        if (ring.RequestConsumer != ring.ResponseProducer)
-            throw new InvariantException($"drain ended with req_cons {ring.RequestConsumer} and rsp_prod_pvt {ring.ResponseProducer}");
-        if (Volatile.Read(ref page.Header.RspProd) != ring.ResponseProducer)
+        if (_ring.RequestConsumer != _ring.ResponseProducer)
+            throw new InvariantException($"drain ended with req_cons {_ring.RequestConsumer} and rsp_prod_pvt {_ring.ResponseProducer}");
+        if (Volatile.Read(ref _page.Header.RspProd) != _ring.ResponseProducer)
             throw new InvariantException("drain ended with responses not pushed");
     }
 
     private void Drain()
     {
-        if (disabled)
+        if (_disabled)
             return;
-        var reqProd = ring.ReadRequestProducer();
-        if (ring.RequestProducerOverflow(reqProd))
+        var reqProd = _ring.ReadRequestProducer();
+        if (_ring.RequestProducerOverflow(reqProd))
         {
             // Fatal for the vif: nothing more is consumed (the queue glue disables it).
-            disabled = true;
+            _disabled = true;
             return;
         }
         var noSpace = false;
-        while (queueCount > 0)
+        while (_queueCount > 0)
         {
-            ref readonly var frame = ref queue[queueHead];
-            var start = ring.RequestConsumer;
-            MemoryMarshal.Cast<byte, NetifRxRequest>(page.Entries).CopyTo(seen);
-            var available = ring.UnconsumedRequests(reqProd);
+            ref readonly var frame = ref _queue[_queueHead];
+            var start = _ring.RequestConsumer;
+            MemoryMarshal.Cast<byte, NetifRxRequest>(_page.Entries).CopyTo(_seen);
+            var available = _ring.UnconsumedRequests(reqProd);
 
-            var status = RxSlotPlanner.Plan(frame, ring, reqProd, out var packet);
+            var status = RxSlotPlanner.Plan(frame, _ring, reqProd, out var packet);
 
-            if (ring.RequestConsumer != start || !page.Entries.SequenceEqual(MemoryMarshal.AsBytes(seen.AsSpan())))
+            if (_ring.RequestConsumer != start || !_page.Entries.SequenceEqual(MemoryMarshal.AsBytes(_seen.AsSpan())))
                 throw new InvariantException("Plan touched the ring");
             var expected = ExpectedStatus(frame, available, out var dataSlots);
             if (status != expected)
@@ -208,39 +208,39 @@ public sealed unsafe class RxRingTarget : FuzzTarget
                 || (uint)packet.Slots > available || packet.DataSlots > RxPacket.MaxDataSlots)
                 throw new InvariantException($"Plan took {packet.DataSlots} data slots (extra {packet.HasExtra}) at {packet.Start} for {frame.Length} bytes");
 
-            var used = batchUsed;
-            if (!RxCopyPlanner.TryPlan(frame, ref packet, ring, FrontendDomId, batch, ref batchUsed))
+            var used = _batchUsed;
+            if (!RxCopyPlanner.TryPlan(frame, ref packet, _ring, FrontendDomId, _batch, ref _batchUsed))
             {
-                if (ring.RequestConsumer != start || batchUsed != used)
+                if (_ring.RequestConsumer != start || _batchUsed != used)
                     throw new InvariantException("a refused TryPlan consumed or planned something");
-                if (batchUsed == 0)
+                if (_batchUsed == 0)
                     throw new InvariantException("a frame does not fit an empty batch");
                 Flush();
-                if (!RxCopyPlanner.TryPlan(frame, ref packet, ring, FrontendDomId, batch, ref batchUsed))
+                if (!RxCopyPlanner.TryPlan(frame, ref packet, _ring, FrontendDomId, _batch, ref _batchUsed))
                     throw new InvariantException("a frame does not fit an empty batch");
             }
-            if (ring.RequestConsumer != packet.End)
-                throw new InvariantException($"TryPlan left req_cons at {ring.RequestConsumer}, the packet ends at {packet.End}");
-            CheckSegments(frame, packet, grefs.AsSpan(packetCount * RxPacket.MaxDataSlots, RxPacket.MaxDataSlots));
-            if (scribble != 0)
+            if (_ring.RequestConsumer != packet.End)
+                throw new InvariantException($"TryPlan left req_cons at {_ring.RequestConsumer}, the packet ends at {packet.End}");
+            CheckSegments(frame, packet, _grefs.AsSpan(_packetCount * RxPacket.MaxDataSlots, RxPacket.MaxDataSlots));
+            if (_scribble != 0)
             {
                 for (var i = 0u; i < (uint)packet.Slots; i++)
-                    page.Entry(packet.Start + i).Fill(scribble);
+                    _page.Entry(packet.Start + i).Fill(_scribble);
             }
-            packets[packetCount++] = packet;
+            _packets[_packetCount++] = packet;
             Dequeue();
-            if (packetCount == packets.Length)
+            if (_packetCount == _packets.Length)
                 Flush();
         }
         Flush();
         if (noSpace)
-            ring.SetRequestEvent(unchecked(reqProd + 1));
+            _ring.SetRequestEvent(unchecked(reqProd + 1));
     }
 
     private void Dequeue()
     {
-        queueHead = (queueHead + 1) % MaxQueued;
-        queueCount--;
+        _queueHead = (_queueHead + 1) % MaxQueued;
+        _queueCount--;
     }
 
     /// <summary>What Plan must answer, by SIMXEN's rules for frames, worked out here.</summary>
@@ -260,12 +260,12 @@ public sealed unsafe class RxRingTarget : FuzzTarget
     {
         var segment = packet.FirstSegment;
         var end = packet.FirstSegment + packet.SegmentCount;
-        if (end != batchUsed)
+        if (end != _batchUsed)
             throw new InvariantException("the packet's segments are not the batch's last");
         nint source = frame.Address;
         for (var slot = 0; slot < packet.DataSlots; slot++)
         {
-            var request = seen[packet.DataSlotIndex(slot) & 255];
+            var request = _seen[packet.DataSlotIndex(slot) & 255];
             readGrefs[slot] = request.Gref;
             if (packet.RequestIds[slot] != request.Id)
                 throw new InvariantException($"data slot {slot} keeps id {packet.RequestIds[slot]}, the request said {request.Id}");
@@ -275,7 +275,7 @@ public sealed unsafe class RxRingTarget : FuzzTarget
             {
                 if (segment >= end)
                     throw new InvariantException($"data slot {slot} short of copies: {offset} of {share} bytes");
-                ref readonly var s = ref batch[segment++];
+                ref readonly var s = ref _batch[segment++];
                 if (s.Flags != GrantCopySegment.DestGref || s.Dest.DomId != FrontendDomId || s.Dest.Ref != request.Gref)
                     throw new InvariantException($"a copy to gref {s.Dest.Ref}, the request granted {request.Gref}");
                 if (s.Dest.Offset != offset || s.Length == 0 || s.Dest.Offset + s.Length > PageSize)
@@ -295,19 +295,19 @@ public sealed unsafe class RxRingTarget : FuzzTarget
     /// <summary>Runs the batch's copies, answers every planned packet, pushes, and checks each response.</summary>
     private void Flush()
     {
-        for (var i = 0; i < batchUsed; i++)
-            batch[i].Status = Fails(batch[i].Dest.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
-        var responses = RxResponder.RespondAll(packets.AsSpan(0, packetCount), batch.AsSpan(0, batchUsed), ring);
+        for (var i = 0; i < _batchUsed; i++)
+            _batch[i].Status = Fails(_batch[i].Dest.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
+        var responses = RxResponder.RespondAll(_packets.AsSpan(0, _packetCount), _batch.AsSpan(0, _batchUsed), _ring);
         var slots = 0;
-        for (var p = 0; p < packetCount; p++)
-            slots += packets[p].Slots;
+        for (var p = 0; p < _packetCount; p++)
+            slots += _packets[p].Slots;
         if (responses != slots)
             throw new InvariantException($"{responses} responses for {slots} consumed requests");
-        ring.PushResponsesAndCheckNotify();
-        for (var p = 0; p < packetCount; p++)
-            CheckResponses(packets[p], grefs.AsSpan(p * RxPacket.MaxDataSlots, RxPacket.MaxDataSlots));
-        packetCount = 0;
-        batchUsed = 0;
+        _ring.PushResponsesAndCheckNotify();
+        for (var p = 0; p < _packetCount; p++)
+            CheckResponses(_packets[p], _grefs.AsSpan(p * RxPacket.MaxDataSlots, RxPacket.MaxDataSlots));
+        _packetCount = 0;
+        _batchUsed = 0;
     }
 
     private void CheckResponses(in RxPacket packet, ReadOnlySpan<uint> readGrefs)
@@ -318,7 +318,7 @@ public sealed unsafe class RxRingTarget : FuzzTarget
             failed |= Fails(readGrefs[slot]);
         for (var slot = 0; slot < packet.DataSlots; slot++)
         {
-            var response = page.Read<NetifRxResponse>(packet.DataSlotIndex(slot));
+            var response = _page.Read<NetifRxResponse>(packet.DataSlotIndex(slot));
             var share = Math.Min(PageSize, packet.Size - slot * PageSize);
             var flags = (NetRxFlags)response.Flags;
             if (response.Id != packet.RequestIds[slot] || response.Offset != 0
@@ -333,14 +333,14 @@ public sealed unsafe class RxRingTarget : FuzzTarget
         }
         if (packet.HasExtra)
         {
-            var slot = page.Read<NetifRxResponse>(packet.Start + 1);
+            var slot = _page.Read<NetifRxResponse>(packet.Start + 1);
             var extra = Unsafe.As<NetifRxResponse, NetifExtraInfo>(ref slot);
             if (extra.Type != NetifExtraType.Gso || extra.GsoSize != packet.GsoSize || extra.GsoType != packet.GsoType || extra.Flags != 0)
                 throw new InvariantException($"the GSO extra says type {extra.Type} size {extra.GsoSize} gso type {extra.GsoType}");
         }
     }
 
-    private bool Fails(uint gref) => failModulus != 0 && gref % failModulus == 0;
+    private bool Fails(uint gref) => _failModulus != 0 && gref % _failModulus == 0;
 
     public override IEnumerable<FuzzSeed> Seeds()
     {

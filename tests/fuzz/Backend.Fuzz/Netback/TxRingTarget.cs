@@ -36,22 +36,22 @@ public sealed unsafe class TxRingTarget : FuzzTarget
     // The most passes a drain can need with req_prod fixed: a packet per slot, one Partial, one Empty.
     private const int DrainGuard = 2 * RingSize + 4;
 
-    private readonly NetifTxRequest[] slots = new NetifTxRequest[TxPacketParser.ScratchSlots];
-    private readonly NetifTxRequest[] seen = new NetifTxRequest[RingSize];
-    private readonly GrantCopySegment[] batch = new GrantCopySegment[BatchSegments];
-    private readonly Pending[] pending = new Pending[RingSize];
-    private readonly NetifTxRequest[] pendingSlots = new NetifTxRequest[RingSize * TxPacketParser.ScratchSlots];
+    private readonly NetifTxRequest[] _slots = new NetifTxRequest[TxPacketParser.ScratchSlots];
+    private readonly NetifTxRequest[] _seen = new NetifTxRequest[RingSize];
+    private readonly GrantCopySegment[] _batch = new GrantCopySegment[BatchSegments];
+    private readonly Pending[] _pending = new Pending[RingSize];
+    private readonly NetifTxRequest[] _pendingSlots = new NetifTxRequest[RingSize * TxPacketParser.ScratchSlots];
 
-    private GuardedRingPage page = null!;
-    private BackRing<NetifTxRequest, NetifTxResponse> ring = null!;
-    private nint frameBuffer;
-    private uint writer;
-    private int batchUsed;
-    private int pendingCount;
-    private byte failModulus;
-    private byte scribble;
-    private bool disabled;
-    private uint disabledAt;
+    private GuardedRingPage _page = null!;
+    private BackRing<NetifTxRequest, NetifTxResponse> _ring = null!;
+    private nint _frameBuffer;
+    private uint _writer;
+    private int _batchUsed;
+    private int _pendingCount;
+    private byte _failModulus;
+    private byte _scribble;
+    private bool _disabled;
+    private uint _disabledAt;
 
     public override string Name => "tx";
 
@@ -82,28 +82,28 @@ public sealed unsafe class TxRingTarget : FuzzTarget
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
-        page = new GuardedRingPage(sizeof(NetifTxRequest));
-        frameBuffer = (nint)NativeMemory.AlignedAlloc(FrameBufferLength, 4096);
+        _page = new GuardedRingPage(sizeof(NetifTxRequest));
+        _frameBuffer = (nint)NativeMemory.AlignedAlloc(FrameBufferLength, 4096);
         try
         {
-            ring = new BackRing<NetifTxRequest, NetifTxResponse>(page.Address);
-            ring.AttachAtResponseProducer();
-            writer = 0;
-            batchUsed = pendingCount = 0;
-            failModulus = scribble = 0;
-            disabled = false;
-            disabledAt = 0;
+            _ring = new BackRing<NetifTxRequest, NetifTxResponse>(_page.Address);
+            _ring.AttachAtResponseProducer();
+            _writer = 0;
+            _batchUsed = _pendingCount = 0;
+            _failModulus = _scribble = 0;
+            _disabled = false;
+            _disabledAt = 0;
 
             var script = new FuzzInput(input);
             while (!script.IsEmpty)
                 Step(ref script);
             DrainChecked();
-            page.CheckCanaries();
+            _page.CheckCanaries();
         }
         finally
         {
-            page.Dispose();
-            NativeMemory.AlignedFree((void*)frameBuffer);
+            _page.Dispose();
+            NativeMemory.AlignedFree((void*)_frameBuffer);
         }
     }
 
@@ -118,33 +118,33 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             {
                 var n = 1 + (script.Byte() % 8);
                 for (var i = 0; i < n; i++)
-                    script.Bytes(page.Entry(writer++));
+                    script.Bytes(_page.Entry(_writer++));
                 Push();
                 break;
             }
             case Op.RequestProducer:
-                Volatile.Write(ref page.Header.ReqProd, script.UInt32());
+                Volatile.Write(ref _page.Header.ReqProd, script.UInt32());
                 break;
             case Op.Replay:
-                Volatile.Write(ref page.Header.ReqProd, unchecked(page.Header.RspProd + (uint)(script.UInt16() % 520)));
+                Volatile.Write(ref _page.Header.ReqProd, unchecked(_page.Header.RspProd + (uint)(script.UInt16() % 520)));
                 break;
             case Op.Drain:
                 DrainChecked();
                 break;
             case Op.CopyFailures:
-                failModulus = script.Byte();
+                _failModulus = script.Byte();
                 break;
             case Op.ScribbleInFlight:
-                scribble = script.Byte();
+                _scribble = script.Byte();
                 break;
             case Op.Rewrite:
-                script.Bytes(page.Entry(script.Byte()));
+                script.Bytes(_page.Entry(script.Byte()));
                 break;
             case Op.Rewind:
-                writer = unchecked(page.Header.RspProd + script.Byte());
+                _writer = unchecked(_page.Header.RspProd + script.Byte());
                 break;
             case Op.ResponseEvent:
-                Volatile.Write(ref page.Header.RspEvent, script.UInt32());
+                Volatile.Write(ref _page.Header.RspEvent, script.UInt32());
                 break;
         }
     }
@@ -184,7 +184,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             extra.Flags = i < extras - 1 ? NetifExtraFlags.More : (byte)0;
             extra.GsoSize = script.UInt16();
             extra.GsoType = (byte)(script.Byte() % 4);
-            page.Write(writer++, slot);
+            _page.Write(_writer++, slot);
         }
         for (var i = 1; i < dataSlots; i++)
             WriteData(sizes[i], i < dataSlots - 1 ? NetTxFlags.MoreData : NetTxFlags.None, ref script);
@@ -195,11 +195,11 @@ public sealed unsafe class TxRingTarget : FuzzTarget
     {
         var offset = (ushort)(script.UInt16() % 4200);
         var gref = script.Byte();
-        page.Write(writer, new NetifTxRequest { Gref = gref, Offset = offset, Flags = (ushort)flags, Id = (ushort)writer, Size = size });
-        writer++;
+        _page.Write(_writer, new NetifTxRequest { Gref = gref, Offset = offset, Flags = (ushort)flags, Id = (ushort)_writer, Size = size });
+        _writer++;
     }
 
-    private void Push() => Volatile.Write(ref page.Header.ReqProd, writer);
+    private void Push() => Volatile.Write(ref _page.Header.ReqProd, _writer);
 
     /// <summary>One drain, checked to allocate nothing once the target is warm.</summary>
     private void DrainChecked()
@@ -211,30 +211,30 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             throw new InvariantException($"a TX drain allocated {allocated} bytes");
 
         // Every consumed request is answered and pushed before the drain ends.
-        if (ring.RequestConsumer != ring.ResponseProducer)
-            throw new InvariantException($"drain ended with req_cons {ring.RequestConsumer} and rsp_prod_pvt {ring.ResponseProducer}");
-        if (Volatile.Read(ref page.Header.RspProd) != ring.ResponseProducer)
+        if (_ring.RequestConsumer != _ring.ResponseProducer)
+            throw new InvariantException($"drain ended with req_cons {_ring.RequestConsumer} and rsp_prod_pvt {_ring.ResponseProducer}");
+        if (Volatile.Read(ref _page.Header.RspProd) != _ring.ResponseProducer)
             throw new InvariantException("drain ended with responses not pushed");
-        if (disabled && ring.RequestConsumer != disabledAt)
-            throw new InvariantException($"a disabled vif consumed requests ({disabledAt} to {ring.RequestConsumer})");
+        if (_disabled && _ring.RequestConsumer != _disabledAt)
+            throw new InvariantException($"a disabled vif consumed requests ({_disabledAt} to {_ring.RequestConsumer})");
     }
 
     private void Drain()
     {
-        if (disabled)
+        if (_disabled)
             return;
         for (var pass = 0; pass < DrainGuard; pass++)
         {
-            var reqProd = ring.ReadRequestProducer();
-            var start = ring.RequestConsumer;
-            MemoryMarshal.Cast<byte, NetifTxRequest>(page.Entries).CopyTo(seen);
-            var available = ring.RequestProducerOverflow(reqProd) ? 0u : ring.UnconsumedRequests(reqProd);
+            var reqProd = _ring.ReadRequestProducer();
+            var start = _ring.RequestConsumer;
+            MemoryMarshal.Cast<byte, NetifTxRequest>(_page.Entries).CopyTo(_seen);
+            var available = _ring.RequestProducerOverflow(reqProd) ? 0u : _ring.UnconsumedRequests(reqProd);
 
-            var packet = TxPacketParser.Parse(ring, reqProd, slots);
+            var packet = TxPacketParser.Parse(_ring, reqProd, _slots);
 
-            if (ring.RequestConsumer != start || packet.Start != start)
+            if (_ring.RequestConsumer != start || packet.Start != start)
                 throw new InvariantException("the parser moved req_cons or started elsewhere");
-            if (!page.Entries.SequenceEqual(MemoryMarshal.AsBytes(seen.AsSpan())))
+            if (!_page.Entries.SequenceEqual(MemoryMarshal.AsBytes(_seen.AsSpan())))
                 throw new InvariantException("the parser wrote to the ring");
             if ((uint)packet.RingSlots > available)
                 throw new InvariantException($"a packet of {packet.RingSlots} slots with {available} available");
@@ -244,54 +244,54 @@ public sealed unsafe class TxRingTarget : FuzzTarget
                 case TxOutcome.Fatal:
                     if (packet.Fault == TxFault.None)
                         throw new InvariantException("a fatal outcome without a fault");
-                    if (packet.Fault == TxFault.ImpossibleRequestProducer != ring.RequestProducerOverflow(reqProd))
+                    if (packet.Fault == TxFault.ImpossibleRequestProducer != _ring.RequestProducerOverflow(reqProd))
                         throw new InvariantException("ImpossibleRequestProducer where req_prod does not overflow, or the reverse");
                     Flush();
-                    disabled = true;
-                    disabledAt = ring.RequestConsumer;
+                    _disabled = true;
+                    _disabledAt = _ring.RequestConsumer;
                     return;
                 case TxOutcome.Empty:
                     if (available != 0)
                         throw new InvariantException($"Empty with {available} requests available");
                     Flush();
-                    if (!ring.FinalCheckForRequests())
+                    if (!_ring.FinalCheckForRequests())
                         return;
                     continue;
                 case TxOutcome.Partial:
                     Flush();
-                    ring.SetRequestEvent(unchecked(reqProd + 1));
-                    if (ring.ReadRequestProducer() == reqProd)
+                    _ring.SetRequestEvent(unchecked(reqProd + 1));
+                    if (_ring.ReadRequestProducer() == reqProd)
                         return;
                     continue;
             }
 
             CheckTaken(packet, available);
-            var first = batchUsed;
+            var first = _batchUsed;
             var segments = 0;
             if (packet.Outcome == TxOutcome.Packet)
             {
-                if (!TxCopyPlanner.TryPlan(packet, slots, FrontendDomId, frameBuffer, FrameBufferLength, batch.AsSpan(batchUsed), out segments))
+                if (!TxCopyPlanner.TryPlan(packet, _slots, FrontendDomId, _frameBuffer, FrameBufferLength, _batch.AsSpan(_batchUsed), out segments))
                 {
-                    if (batchUsed == 0)
+                    if (_batchUsed == 0)
                         throw new InvariantException("a packet does not fit an empty batch");
                     Flush();
                     first = 0;
-                    if (!TxCopyPlanner.TryPlan(packet, slots, FrontendDomId, frameBuffer, FrameBufferLength, batch, out segments))
+                    if (!TxCopyPlanner.TryPlan(packet, _slots, FrontendDomId, _frameBuffer, FrameBufferLength, _batch, out segments))
                         throw new InvariantException("a packet does not fit an empty batch");
                 }
-                CheckSegments(packet, batch.AsSpan(first, segments));
-                batchUsed = first + segments;
+                CheckSegments(packet, _batch.AsSpan(first, segments));
+                _batchUsed = first + segments;
             }
-            ring.RequestConsumer += (uint)packet.RingSlots;
-            slots.AsSpan(0, packet.DataSlots).CopyTo(pendingSlots.AsSpan(pendingCount * TxPacketParser.ScratchSlots));
-            pending[pendingCount++] = new Pending(packet, first, segments);
-            if (scribble != 0)
+            _ring.RequestConsumer += (uint)packet.RingSlots;
+            _slots.AsSpan(0, packet.DataSlots).CopyTo(_pendingSlots.AsSpan(_pendingCount * TxPacketParser.ScratchSlots));
+            _pending[_pendingCount++] = new Pending(packet, first, segments);
+            if (_scribble != 0)
             {
                 // A hostile frontend rewrites what it handed over while the copy runs: nothing of it may matter now.
                 for (var i = 0u; i < (uint)packet.RingSlots; i++)
-                    page.Entry(packet.Start + i).Fill(scribble);
+                    _page.Entry(packet.Start + i).Fill(_scribble);
             }
-            if (pendingCount == pending.Length)
+            if (_pendingCount == _pending.Length)
                 Flush();
         }
         throw new InvariantException($"a drain did not end after {DrainGuard} passes with req_prod fixed");
@@ -304,8 +304,8 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             throw new InvariantException($"{packet.DataSlots} data slots");
         if (packet.Outcome == TxOutcome.Error != (packet.Error != TxError.None))
             throw new InvariantException($"outcome {packet.Outcome} with error {packet.Error}");
-        var first = seen[packet.Start & 255];
-        if (!Same(slots[0], first))
+        var first = _seen[packet.Start & 255];
+        if (!Same(_slots[0], first))
             throw new InvariantException("the first slot's copy is not what the ring held");
         if (packet.TotalLength != first.Size)
             throw new InvariantException("the frame's length is not the first slot's size");
@@ -314,7 +314,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             throw new InvariantException($"{packet.ExtraCount} extras with extra_info {hasExtras}");
         for (var i = 0; i < packet.ExtraCount; i++)
         {
-            var slot = seen[(packet.Start + 1 + (uint)i) & 255];
+            var slot = _seen[(packet.Start + 1 + (uint)i) & 255];
             var extra = Unsafe.As<NetifTxRequest, NetifExtraInfo>(ref slot);
             if (extra.Type is 0 or >= 5)
                 throw new InvariantException($"an extra of type {extra.Type} taken");
@@ -331,16 +331,16 @@ public sealed unsafe class TxRingTarget : FuzzTarget
         var later = 0;
         for (var i = 1; i < packet.DataSlots; i++)
         {
-            var slot = seen[(packet.Start + (uint)packet.ExtraCount + (uint)i) & 255];
-            if (!Same(slots[i], slot))
+            var slot = _seen[(packet.Start + (uint)packet.ExtraCount + (uint)i) & 255];
+            if (!Same(_slots[i], slot))
                 throw new InvariantException($"data slot {i}'s copy is not what the ring held");
             if (slot.Offset + slot.Size > NetifConstants.PageSize)
                 throw new InvariantException($"a taken slot crosses its page: {slot.Offset}+{slot.Size}");
-            if (((NetTxFlags)slots[i - 1].Flags & NetTxFlags.MoreData) == 0)
+            if (((NetTxFlags)_slots[i - 1].Flags & NetTxFlags.MoreData) == 0)
                 throw new InvariantException("a data slot taken after one without more_data");
             later += slot.Size;
         }
-        if (((NetTxFlags)slots[packet.DataSlots - 1].Flags & NetTxFlags.MoreData) != 0)
+        if (((NetTxFlags)_slots[packet.DataSlots - 1].Flags & NetTxFlags.MoreData) != 0)
             throw new InvariantException("the last data slot taken has more_data");
         if (packet.Outcome != TxOutcome.Packet)
             return;
@@ -361,18 +361,18 @@ public sealed unsafe class TxRingTarget : FuzzTarget
 
     private void CheckSegments(in TxPacket packet, ReadOnlySpan<GrantCopySegment> planned)
     {
-        if (planned.Length != TxCopyPlanner.SegmentCount(packet, slots))
+        if (planned.Length != TxCopyPlanner.SegmentCount(packet, _slots))
             throw new InvariantException("TryPlan and SegmentCount disagree");
         var total = 0;
         var slot = 0;
         foreach (ref readonly var s in planned)
         {
             // The segment of data slot 'slot', skipping the empty ones.
-            while (slot > 0 && slot < packet.DataSlots && slots[slot].Size == 0)
+            while (slot > 0 && slot < packet.DataSlots && _slots[slot].Size == 0)
                 slot++;
             if (slot >= packet.DataSlots)
                 throw new InvariantException("more segments than data slots");
-            var request = slots[slot];
+            var request = _slots[slot];
             if (s.Flags != GrantCopySegment.SourceGref || s.Source.DomId != FrontendDomId)
                 throw new InvariantException("a segment not from the frontend's grant");
             if (s.Source.Ref != request.Gref || s.Source.Offset != request.Offset)
@@ -382,7 +382,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
                 throw new InvariantException($"segment {slot} of {s.Length} bytes for {expected}");
             if (s.Source.Offset + s.Length > NetifConstants.PageSize)
                 throw new InvariantException($"a copy outside its granted page: {s.Source.Offset}+{s.Length}");
-            if (s.Dest.Virt != frameBuffer + total || total + s.Length > packet.TotalLength)
+            if (s.Dest.Virt != _frameBuffer + total || total + s.Length > packet.TotalLength)
                 throw new InvariantException("a copy outside the packet's place in its buffer");
             total += s.Length;
             slot++;
@@ -394,22 +394,22 @@ public sealed unsafe class TxRingTarget : FuzzTarget
     /// <summary>Runs the batch's copies, answers every pending packet in ring order, pushes, and checks the answers.</summary>
     private void Flush()
     {
-        for (var i = 0; i < batchUsed; i++)
-            batch[i].Status = Fails(batch[i].Source.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
-        for (var p = 0; p < pendingCount; p++)
+        for (var i = 0; i < _batchUsed; i++)
+            _batch[i].Status = Fails(_batch[i].Source.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
+        for (var p = 0; p < _pendingCount; p++)
         {
-            ref readonly var entry = ref pending[p];
-            var copies = pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, entry.Packet.DataSlots);
+            ref readonly var entry = ref _pending[p];
+            var copies = _pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, entry.Packet.DataSlots);
             var status = TxResponder.StatusOf(entry.Packet);
-            if (entry.Packet.Outcome == TxOutcome.Packet && !TxCopyPlanner.Succeeded(batch.AsSpan(entry.FirstSegment, entry.Segments), out _))
+            if (entry.Packet.Outcome == TxOutcome.Packet && !TxCopyPlanner.Succeeded(_batch.AsSpan(entry.FirstSegment, entry.Segments), out _))
                 status = NetifResponseStatus.Error;
-            TxResponder.Respond(ring, entry.Packet, copies, status);
+            TxResponder.Respond(_ring, entry.Packet, copies, status);
         }
-        ring.PushResponsesAndCheckNotify();
-        for (var p = 0; p < pendingCount; p++)
-            CheckResponses(pending[p].Packet, pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, pending[p].Packet.DataSlots));
-        pendingCount = 0;
-        batchUsed = 0;
+        _ring.PushResponsesAndCheckNotify();
+        for (var p = 0; p < _pendingCount; p++)
+            CheckResponses(_pending[p].Packet, _pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, _pending[p].Packet.DataSlots));
+        _pendingCount = 0;
+        _batchUsed = 0;
     }
 
     private void CheckResponses(in TxPacket packet, ReadOnlySpan<NetifTxRequest> copies)
@@ -428,7 +428,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
         Expect(index++, copies[0].Id, status);
         for (var i = 0; i < packet.ExtraCount; i++)
         {
-            if (page.Read<NetifTxResponse>(index++).Status != NetifResponseStatus.Null)
+            if (_page.Read<NetifTxResponse>(index++).Status != NetifResponseStatus.Null)
                 throw new InvariantException("an extra not answered NULL");
         }
         for (var i = 1; i < packet.DataSlots; i++)
@@ -437,12 +437,12 @@ public sealed unsafe class TxRingTarget : FuzzTarget
 
     private void Expect(uint index, ushort id, short status)
     {
-        var response = page.Read<NetifTxResponse>(index);
+        var response = _page.Read<NetifTxResponse>(index);
         if (response.Id != id || response.Status != status)
             throw new InvariantException($"slot {index} answered id {response.Id} status {response.Status}, expected id {id} status {status}");
     }
 
-    private bool Fails(uint gref) => failModulus != 0 && gref % failModulus == 0;
+    private bool Fails(uint gref) => _failModulus != 0 && gref % _failModulus == 0;
 
     private static bool Same(in NetifTxRequest a, in NetifTxRequest b) =>
         a.Gref == b.Gref && a.Offset == b.Offset && a.Flags == b.Flags && a.Id == b.Id && a.Size == b.Size;
