@@ -9,7 +9,7 @@ namespace Backend.Actors.HostNetwork;
 /// no backend directory claims any more (their vif went while the daemon was down). A device is only
 /// touched when its alias says it is ours and for this backend domain.
 /// </summary>
-public static class StaleTapSweeper
+internal static class StaleTapSweeper
 {
     /// <summary>Returns the names deleted, and the reasons a stale device could not be deleted.</summary>
     public static async Task<(List<string> Deleted, List<string> Failures)> SweepAsync(IXenStore xenStore, ushort backendDomId, string sysfsNet = "/sys/class/net")

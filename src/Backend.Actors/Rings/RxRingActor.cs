@@ -22,7 +22,7 @@ namespace Backend.Actors.Rings;
 /// leaving room cannot hold its lane's thread.
 /// </para>
 /// </summary>
-public sealed class RxRingActor : ReceiveActor
+internal sealed class RxRingActor : ReceiveActor
 {
     private readonly BackendServices _services;
     private readonly RingPage _ringPage;
