@@ -32,8 +32,9 @@ public sealed unsafe class TxRingTarget : FuzzTarget
     private const int DrainGuard = 2 * NetifConstants.TxRingSize + 4;
 
     private readonly NetifTxRequest[] _seen = new NetifTxRequest[NetifConstants.TxRingSize];
-    // Small pools: buffers beyond it are freed, so a leak shows as Outstanding, not as a full pool.
-    private readonly PacketBufferPool _buffers = new(keptBytesPerClass: 1 << 20);
+    // Made at the first input, not here: under AFL instrumented code runs only once SharpFuzz has attached
+    // its coverage map (FuzzTarget.Run). A small pool: a leak shows as Outstanding, not as a full pool.
+    private PacketBufferPool _buffers = null!;
 
     private GuardedRingPage _page = null!;
     private TxQueue _queue = null!;
@@ -72,6 +73,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
+        _buffers ??= new PacketBufferPool(keptBytesPerClass: 1 << 20);
         _page = new GuardedRingPage(sizeof(NetifTxRequest));
         try
         {
