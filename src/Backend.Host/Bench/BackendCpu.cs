@@ -2,7 +2,9 @@ namespace Backend.Host.Bench;
 
 /// <summary>
 /// The backend process's CPU over one workload run (the guests' warm-up and drain included, so per frame
-/// of <see cref="WorkloadResult.FramesTotal"/>): issue 14's measure of what a frame costs the backend.
+/// of <see cref="WorkloadResult.FramesTotal"/>; for ping-pong, per frame of its round trips, which are
+/// counted over the measured interval only, so its figure is high by the warm-up's share):
+/// issue 14's measure of what a frame costs the backend.
 /// </summary>
 internal sealed record BackendCpu
 {
