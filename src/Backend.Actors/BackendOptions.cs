@@ -1,4 +1,6 @@
 using Backend.Xen.Abi;
+using Backend.Xen.Netback;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Actors;
 
@@ -32,6 +34,15 @@ public sealed record BackendOptions
     public long RxQueueBytesFor(int mtu, bool gso) =>
         Math.Max(Math.Max(RxQueueBytes, (long)RxQueueLength * (mtu + NetifConstants.EthernetHeaderLength)),
             gso ? (long)ZeroLossWindow * NetifConstants.MaxTxSize : 0);
+
+    /// <summary>A vif's RX queue's settings: its frontend's receive features and these bounds for its MTU.</summary>
+    public RxQueueSettings RxQueueSettingsFor(ushort frontendDomId, int mtu, FrontendConfig frontend) => new(
+        frontendDomId,
+        mtu,
+        frontend,
+        MaxFrames: RxQueueLength,
+        MaxBytes: RxQueueBytesFor(mtu, frontend.TakesGso),
+        CopyBatchSize: CopyBatchSize);
 
     /// <summary>
     /// A bound for the frames on their way to one receiver (a vif's RX actor, an uplink): as much again as

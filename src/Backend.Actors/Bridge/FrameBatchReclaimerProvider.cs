@@ -3,7 +3,7 @@ using Akka.Actor;
 namespace Backend.Actors.Bridge;
 
 /// <summary>Akka's extension id of <see cref="FrameBatchReclaimer"/>: one instance per actor system.</summary>
-public sealed class FrameBatchReclaimerProvider : ExtensionIdProvider<FrameBatchReclaimer>
+internal sealed class FrameBatchReclaimerProvider : ExtensionIdProvider<FrameBatchReclaimer>
 {
     public override FrameBatchReclaimer CreateExtension(ExtendedActorSystem system) => new(system);
 }

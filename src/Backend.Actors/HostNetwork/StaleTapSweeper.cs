@@ -10,7 +10,7 @@ namespace Backend.Actors.HostNetwork;
 /// touched when its alias says it is ours, for this backend domain and on this host (under SIMXEN, this
 /// sim root: another simulated host's xenstore is not ours to ask).
 /// </summary>
-public static class StaleTapSweeper
+internal static class StaleTapSweeper
 {
     /// <summary>Returns the names deleted, and the reasons a stale device could not be deleted.</summary>
     public static async Task<(List<string> Deleted, List<string> Failures)> SweepAsync(IXenStore xenStore, ushort backendDomId, string? host, string sysfsNet = "/sys/class/net")

@@ -4,7 +4,7 @@ using Backend.Xen.Platform.Linux;
 namespace Backend.Actors.HostNetwork;
 
 /// <summary>Writes a batch of frames to a TAP, each behind its virtio-net header, and lets go of them.</summary>
-public static class TapWriter
+internal static class TapWriter
 {
     /// <summary>
     /// A TAP write never waits (the kernel takes the frame or drops it), so this runs on the caller's

@@ -9,7 +9,7 @@ namespace Backend.Actors.HostNetwork;
 /// the frames its TX ring actor produced are written to the vif's TAP, and the frames the host stack
 /// sends to the TAP go, one batch per poll turn, straight to its RX ring actor (the reader's target).
 /// </summary>
-public sealed class VifTapPortActor : ReceiveActor
+internal sealed class VifTapPortActor : ReceiveActor
 {
     private readonly VifTap _tap;
     private readonly TapFrameReader _reader;

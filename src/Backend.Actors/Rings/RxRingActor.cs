@@ -22,12 +22,12 @@ namespace Backend.Actors.Rings;
 /// leaving room cannot hold its lane's thread.
 /// </para>
 /// </summary>
-public sealed class RxRingActor : ReceiveActor
+internal sealed class RxRingActor : ReceiveActor
 {
     private readonly BackendServices _services;
     private readonly RingPage _ringPage;
     private readonly VifChannels _channels;
-    private readonly RxRingSettings _settings;
+    private readonly RxQueueSettings _settings;
     private readonly VifStatus _status;
     private readonly IActorRef _hypercall;
 
@@ -36,7 +36,7 @@ public sealed class RxRingActor : ReceiveActor
     private GrantCopyBatch? _copies;
     private bool _continuationPending;
 
-    public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings)
+    public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxQueueSettings settings)
     {
         _services = services;
         _ringPage = ringPage;
@@ -62,7 +62,7 @@ public sealed class RxRingActor : ReceiveActor
         Receive<RingProtocol.Stop>(_ => _queue.Stop());
     }
 
-    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxRingSettings settings) =>
+    public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxQueueSettings settings) =>
         Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
 
     protected override bool AroundReceive(Receive receive, object message)
@@ -74,7 +74,7 @@ public sealed class RxRingActor : ReceiveActor
 
     protected override void PreStart()
     {
-        _queue = new RxQueue(_ringPage.Address, _settings.ForQueue(_services.Options), _services.Buffers);
+        _queue = new RxQueue(_ringPage.Address, _settings, _services.Buffers);
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.
         if (_status.Disabled)
             _queue.Stop();

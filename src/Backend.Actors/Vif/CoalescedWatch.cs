@@ -9,7 +9,7 @@ namespace Backend.Actors.Vif;
 /// <see cref="Take"/> before it reads the node, so an event that comes during the read is not lost: it
 /// tells once more, and the node is read again.
 /// </summary>
-public sealed class CoalescedWatch(IActorRef receiver, object message)
+internal sealed class CoalescedWatch(IActorRef receiver, object message)
 {
     private int _pending;
 

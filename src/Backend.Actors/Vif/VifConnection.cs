@@ -93,7 +93,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         var txRing = Map(d, frontend.TxRingRef);
         var rxRing = Map(d, frontend.RxRingRef);
         var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
-        var rxSettings = new RxRingSettings(domid, mtu, frontend);
+        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend);
         // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
         var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
         // The data path of the vif (both rings, and its TAP port) runs on its hypercall lane's thread.

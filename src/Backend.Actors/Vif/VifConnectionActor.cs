@@ -1,12 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
-using Backend.Actors.HostNetwork;
 using Backend.Actors.Status;
-using Backend.Actors.Xenbus;
 using Backend.Xen.Abi;
-using Backend.Xen.EventChannels;
-using Backend.Xen.Grants;
-using Backend.Xen.XenStore;
+using Backend.Actors.Xenbus;
 using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Vif;
@@ -17,8 +13,8 @@ namespace Backend.Actors.Vif;
 /// <see cref="AwaitingHotplug"/> (the frontend is Connected, the TAP not yet up),
 /// <see cref="Attached"/> (rings served, Connected not yet written), <see cref="Connected"/>, and
 /// <see cref="Failed"/> (the backend directory or the TAP could not be had: nothing to serve). The
-/// keys and transactions are <see cref="VifBackend"/>'s, the rings, channels and ports
-/// <see cref="VifConnection"/>'s. Its children (TX ring, RX ring, port) are restarted together when
+/// keys, transactions and the status they fill in are <see cref="VifXenbus"/>'s (xenbus.c), the rings,
+/// channels and ports <see cref="VifConnection"/>'s (interface.c), the log lines <see cref="VifLog"/>'s. Its children (TX ring, RX ring, port) are restarted together when
 /// one of them fails, and re-attach to the live rings without the guest noticing.
 /// </summary>
 public sealed class VifConnectionActor : ReceiveActor
@@ -26,15 +22,13 @@ public sealed class VifConnectionActor : ReceiveActor
     private readonly VifId _id;
     private readonly BackendServices _services;
     private readonly VifStatus _status;
-    private readonly VifBackend _backend;
+    private readonly VifXenbus _xenbus;
     private readonly VifConnection _vif;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<IAsyncDisposable> _watches = [];
+    private readonly VifLog _log;
     // One message and one READ in flight per watched node, however often the guest writes it.
     private readonly CoalescedWatch _frontendState;
     private readonly CoalescedWatch _hotplugStatus;
 
-    private bool _hotplugConnected;
     private bool _settled;
     private bool _forgotten;
 
@@ -43,8 +37,10 @@ public sealed class VifConnectionActor : ReceiveActor
         _id = paths.Vif;
         _services = services;
         _status = services.Status.GetOrAdd(paths.Vif);
-        _backend = new VifBackend(services.XenStore, paths);
-        _vif = new VifConnection(Context, services, paths, _status, _log);
+        var log = Context.GetLogger();
+        _log = new VifLog(log, _status);
+        _xenbus = new VifXenbus(new VifBackend(services.XenStore, paths), _status, _log, services.Options);
+        _vif = new VifConnection(Context, services, paths, _status, log);
         _frontendState = new CoalescedWatch(Self, VifProtocol.FrontendStateChanged.Instance);
         _hotplugStatus = new CoalescedWatch(Self, VifProtocol.HotplugStatusChanged.Instance);
         ReceiveAsync<VifProtocol.Start>(_ => StartAsync());
@@ -60,7 +56,7 @@ public sealed class VifConnectionActor : ReceiveActor
         new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
         {
             Interlocked.Increment(ref _status.Restarts);
-            _log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", _id, ex.Message);
+            _log.DataPathFailed(ex);
             return Directive.Restart;
         });
 
@@ -68,8 +64,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
     protected override void PostStop()
     {
-        foreach (var w in _watches)
-            _ = w.DisposeAsync().AsTask();
+        _xenbus.Unwatch();
         // A vif that went deletes its TAP; a daemon that stops leaves it for its next run. (Non-short-circuit
         // '|': the supervisor's request is taken either way, so none lingers.)
         _vif.Free(deleteTap: _vif.Tap is not null && (_forgotten | _services.Taps!.TakeDeletion(_id)));
@@ -92,8 +87,7 @@ public sealed class VifConnectionActor : ReceiveActor
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(async _ =>
         {
             _hotplugStatus.Take();
-            _hotplugConnected = VifBackend.IsHotplugConnected(await _backend.ReadHotplugStatusAsync());
-            if (_hotplugConnected && onHotplugConnected is not null)
+            if (await _xenbus.ReadHotplugStatusAsync() && onHotplugConnected is not null)
                 await onHotplugConnected();
         });
         Receive<VifProtocol.DisableVif>(OnDisable);
@@ -110,60 +104,37 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private async Task StartAsync()
     {
-        try
+        if (await _xenbus.ProbeAsync(vifname => _vif.OpenTap(vifname, bringUp: _services.Options.WriteHotplugStatus)) is { } failure)
         {
-            var config = await _backend.ReadConfigAsync();
-            _status.Mac = config.Mac.ToString();
-            _status.Bridge = config.Bridge;
-        }
-        catch (VifConfigException ex)
-        {
-            await FailToStartAsync(ex.Message);
+            // Nothing to serve: the error node says why, the supervisor may open the rings of the others.
+            Become(Failed);
+            await _xenbus.FailAsync(failure);
+            Settle();
             return;
         }
-
-        var hotplug = await _backend.ReadStateAndHotplugStatusAsync();
-        _status.State = _backend.State.ToString();
-        if (_services.Options.Switch == SwitchMode.Tap)
-        {
-            // The device exists before the hotplug status says so (and before InitWait), as with the script.
-            var vifname = await _backend.ReadVifNameAsync();
-            try
-            {
-                _vif.OpenTap(vifname, bringUp: _services.Options.WriteHotplugStatus);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                await FailToStartAsync($"cannot create the vif's TAP device: {ex.Message}");
-                return;
-            }
-        }
-        _hotplugConnected = await _backend.CompleteHotplugAsync(hotplug, playScript: _services.Options.WriteHotplugStatus);
         Become(Disconnected);
-        _watches.AddRange(await _backend.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent));
+        await _xenbus.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent);
     }
 
     private async Task OnFrontendStateChangedAsync()
     {
         _frontendState.Take();
-        if (await _backend.ReadFrontendStateChangeAsync() is not { } state)
+        if (await _xenbus.ReadFrontendStateChangeAsync() is not { } state)
             return;
-        _status.FrontendState = state.ToString();
-        _log.Debug("{Vif}: frontend {FrontendState}, backend {BackendState}", _id, state, _backend.State);
         switch (state)
         {
             case XenbusState.Initialising:
                 Disconnect();
-                await SwitchStateAsync(XenbusState.InitWait, publishFeatures: true);
+                await _xenbus.SwitchStateAsync(XenbusState.InitWait, publishFeatures: true);
                 break;
             case XenbusState.Connected:
                 await ConnectAsync();
                 break;
             case XenbusState.Closing or XenbusState.Closed or XenbusState.Unknown:
                 Disconnect();
-                await SwitchStateAsync(state == XenbusState.Closing ? XenbusState.Closing : XenbusState.Closed);
+                await _xenbus.SwitchStateAsync(state == XenbusState.Closing ? XenbusState.Closing : XenbusState.Closed);
                 // An Unknown (or vanished) frontend is gone for good; a Closed one when the toolstack took the vif offline.
-                if (state == XenbusState.Unknown || (state == XenbusState.Closed && !await _backend.ReadOnlineAsync()))
+                if (state == XenbusState.Unknown || (state == XenbusState.Closed && !await _xenbus.ReadOnlineAsync()))
                     Forget();
                 break;
             default:
@@ -177,42 +148,31 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         if (_vif.IsConnected)
             return;
-        if (_vif.Tap is not null && !_hotplugConnected)
+        if (_vif.Tap is not null && !_xenbus.HotplugConnected)
         {
             // With a TAP per vif, the hotplug script brings the device up and onto its bridge: serving the
             // rings before that would consume the guest's first frames only to drop them at a down TAP.
             // So, as Linux netback, connect once hotplug-status reads "connected".
             Become(AwaitingHotplug);
-            GuestLog(LogLevel.InfoLevel, "{Vif}: frontend connected; waiting for hotplug-status to read 'connected' before serving the rings", _id);
+            _log.WaitingForHotplugToServe();
             return;
         }
-        VifConnectConfig config;
-        try
-        {
-            config = await _backend.ReadConnectConfigAsync();
-            _vif.Connect(config);
-        }
-        // The frontend's fault (a bad key, grant or port) fails this connect; a lost xenstore connection is
-        // not: it is left to the supervisor, whose restart of this tree reads the keys again once the client
-        // has reconnected.
-        catch (Exception ex) when (ex is VifConfigException or GrantException or EventChannelBindException or XenStoreErrorException
-            or IOException or InvalidOperationException && ex is not XenStoreConnectionException)
+        if (await _xenbus.ConnectAsync(_vif.Connect) is not { } config)
         {
             Become(Disconnected);
-            await FailAsync(ex.Message);
             return;
         }
-        GuestLog(LogLevel.InfoLevel, "{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'", _id, _vif.EventChannels, config.Mtu, config.Backend.Bridge);
+        _log.RingsMapped(_vif.EventChannels, config.Mtu, config.Backend.Bridge);
         // Process both rings once before announcing Connected, and again after (SIMXEN's table): a
         // frontend may have queued requests, and a re-attach must pick up what was pushed meanwhile.
         _vif.Kick();
-        if (_backend.State == XenbusState.Connected || _hotplugConnected)
+        if (_xenbus.State == XenbusState.Connected || _xenbus.HotplugConnected)
         {
             await AnnounceConnectedAsync();
             return;
         }
         Become(Attached);
-        GuestLog(LogLevel.InfoLevel, "{Vif}: connected, waiting for hotplug-status to read 'connected'", _id);
+        _log.WaitingForHotplugToAnnounce();
     }
 
     private async Task AnnounceConnectedAsync()
@@ -221,8 +181,8 @@ public sealed class VifConnectionActor : ReceiveActor
         // Carrier on before the state switch, as Linux's connect() does: a guest that sees Connected may
         // send to its peers at once (SIMXEN's hello broadcast), and they to it.
         _vif.SetCarrier(!_status.Disabled);
-        if (_backend.State != XenbusState.Connected)
-            await SwitchStateAsync(XenbusState.Connected);
+        if (_xenbus.State != XenbusState.Connected)
+            await _xenbus.SwitchStateAsync(XenbusState.Connected);
         _vif.Kick();
     }
 
@@ -231,7 +191,7 @@ public sealed class VifConnectionActor : ReceiveActor
         Become(Disconnected);
         if (!_vif.IsConnected)
             return;
-        GuestLog(LogLevel.InfoLevel, "{Vif}: disconnecting", _id);
+        _log.Disconnecting();
         _vif.Disconnect();
     }
 
@@ -239,42 +199,7 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         // The TX ring is no longer read, but the guest can reconnect and misbehave again: within its budget.
         if (_vif.Disable(message.Reason))
-            GuestLog(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", _id, message.Reason);
-    }
-
-    /// <summary>Nothing to serve: the error node says why, the supervisor may open the rings of the others.</summary>
-    private async Task FailToStartAsync(string reason)
-    {
-        Become(Failed);
-        await FailAsync(reason);
-        Settle();
-    }
-
-    /// <summary>As Linux's <c>xenbus_dev_fatal</c>, and the status says why.</summary>
-    private async Task FailAsync(string reason)
-    {
-        Interlocked.Increment(ref _status.Faults);
-        _status.Fault = reason;
-        GuestLog(LogLevel.ErrorLevel, "{Vif}: cannot connect: {Reason}", _id, reason);
-        try
-        {
-            StateWritten(await _backend.DevFatalAsync(reason), XenbusState.Closing);
-        }
-        catch (Exception ex) when (ex is XenStoreErrorException or IOException)
-        {
-            GuestLog(LogLevel.WarningLevel, "{Vif}: could not record the failure in xenstore: {Reason}", _id, ex.Message);
-        }
-    }
-
-    private async Task SwitchStateAsync(XenbusState state, bool publishFeatures = false) =>
-        StateWritten(await _backend.SwitchStateAsync(state, publishFeatures), state);
-
-    private void StateWritten(bool written, XenbusState state)
-    {
-        if (written)
-            _status.State = state.ToString();
-        else
-            _log.Debug("{Vif}: backend directory gone, state {State} not written", _id, state);
+            _log.Disabled(message.Reason);
     }
 
     /// <summary>Tells the supervisor, once, that this vif has acted on its frontend's first state (see RingGate).</summary>
@@ -289,20 +214,7 @@ public sealed class VifConnectionActor : ReceiveActor
     private void Forget()
     {
         _forgotten = true;
-        _log.Info("{Vif}: forgotten (offline and closed)", _id);
+        _log.Forgotten();
         Context.Parent.Tell(new VifProtocol.VifForgotten(_id));
-    }
-
-    /// <summary>
-    /// A line the guest can make us write again and again (by reconnecting, or failing anew): written
-    /// within the vif's <see cref="GuestLogLimit"/>, with the count of those suppressed before it.
-    /// </summary>
-    private void GuestLog(LogLevel level, string format, params object[] args)
-    {
-        if (!_status.GuestLog.TryTake(out var suppressed))
-            return;
-        if (suppressed > 0)
-            _log.Log(level, "{Vif}: {Suppressed} lines about this vif suppressed (rate limit)", [_id, suppressed]);
-        _log.Log(level, format, args);
     }
 }

@@ -3,7 +3,7 @@ using Backend.Xen.Xenbus;
 namespace Backend.Actors.Vif;
 
 /// <summary>The messages of <see cref="VifConnectionActor"/> and of its parent about it.</summary>
-public static class VifProtocol
+internal static class VifProtocol
 {
     /// <summary>Read the backend directory and set the watches (sent to itself at start).</summary>
     public sealed record Start

@@ -42,6 +42,17 @@ internal static class BenchMarkdown
             md.AppendLine(c, $"| {d.Pairs} | {Size(d)} | {Fixed(d.P50Us, 0)} | {Fixed(d.P99Us, 0)} | {Fixed(cb?.P50Us, 0)} | {Fixed(cb?.P99Us, 0)} | {Ratio(d.P50Us, cb?.P50Us)} | {Ratio(d.P99Us, cb?.P99Us)} |");
         }
         md.AppendLine();
+        md.AppendLine("### Backend CPU (utime + stime of the backend process over each run, warm-up and drain included, per frame delivered)");
+        md.AppendLine();
+        md.AppendLine("| workload | pairs | frame | daemon CPU s | daemon µs/frame | cback CPU s | cback µs/frame | µs/frame daemon / cback | ctx switches /1000 frames (d/c) |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var d in report.Results.Where(r => r.Backend == "daemon").OrderBy(r => r.Workload, StringComparer.Ordinal).ThenBy(r => r.Pairs).ThenBy(r => r.Size))
+        {
+            var cb = report.CbackFor(d);
+            md.AppendLine(c, $"| {d.Workload} | {d.Pairs} | {Size(d)} | {Fixed(d.Cpu?.CpuSeconds)} | {Fixed(d.Cpu?.UsPerFrame, 1)} | {Fixed(cb?.Cpu?.CpuSeconds)} | {Fixed(cb?.Cpu?.UsPerFrame, 1)} | " +
+                $"{Ratio(d.Cpu?.UsPerFrame, cb?.Cpu?.UsPerFrame)} | {Fixed(d.Cpu?.ContextSwitchesPer1000Frames, 0)}/{Fixed(cb?.Cpu?.ContextSwitchesPer1000Frames, 0)} |");
+        }
+        md.AppendLine();
         md.AppendLine("### The protocol core alone, and memcpy");
         md.AppendLine();
         md.AppendLine("| frame | plain C# loop frames/s | Gbit/s |");

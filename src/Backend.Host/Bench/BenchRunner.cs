@@ -40,8 +40,20 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
             cancellationToken.ThrowIfCancellationRequested();
             report = await RunBackendAsync(report, backend, cancellationToken).ConfigureAwait(false);
         }
-        return report;
+        return report with { Results = [.. report.Results.Select(r => WithCpuRatio(report, r))] };
     }
+
+    /// <summary>
+    /// The frames a run put through the backend: all it delivered, or for ping-pong (which counts round
+    /// trips, in its measured interval only) two per round trip.
+    /// </summary>
+    private static long FramesOf(WorkloadResult r) => r.FramesTotal > 0 ? r.FramesTotal : 2 * (r.RoundTrips ?? 0);
+
+    /// <summary>A daemon run with its backend CPU per frame over cback's, when both were measured.</summary>
+    private static WorkloadResult WithCpuRatio(BenchReport report, WorkloadResult r) =>
+        r.Backend == "daemon" && r.Cpu is { UsPerFrame: { } daemon } cpu && report.CbackFor(r)?.Cpu?.UsPerFrame is { } cback && cback > 0
+            ? r with { Cpu = cpu with { UsPerFrameToCback = daemon / cback } }
+            : r;
 
     private async Task<BenchReport> RunBackendAsync(BenchReport report, string backend, CancellationToken cancellationToken)
     {
@@ -78,7 +90,9 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter progress)
                 {
                     foreach (var workload in options.Workloads)
                     {
-                        var result = await RunWorkloadAsync(guests, workload, size, options.Seconds, cancellationToken).ConfigureAwait(false) with { Backend = backend };
+                        var cpuBefore = ProcessCpuSample.Read(process.Id);
+                        var result = await RunWorkloadAsync(guests, workload, size, options.Seconds, cancellationToken).ConfigureAwait(false);
+                        result = result with { Backend = backend, Cpu = ProcessCpuSample.Read(process.Id).Since(cpuBefore, FramesOf(result)) };
                         results.Add(result);
                         progress.WriteLine($"{backend}: {Describe(result)}");
                     }

@@ -58,6 +58,9 @@ internal sealed record WorkloadResult
     /// <summary>Set by the bench: daemon or cback.</summary>
     public string? Backend { get; init; }
 
+    /// <summary>Set by the bench: the backend process's CPU over the run.</summary>
+    public BackendCpu? Cpu { get; init; }
+
     /// <summary>Set by the bench for the daemon's long stream: its allocations and collections over it.</summary>
     public DaemonStatsDelta? DaemonDelta { get; init; }
 }

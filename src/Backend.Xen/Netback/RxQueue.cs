@@ -103,13 +103,13 @@ public sealed class RxQueue
             Drop(frame);
             return;
         }
-        if (frame.GsoType != NetifGsoType.None && !(frame.GsoType == NetifGsoType.TcpV4 ? _settings.GsoTcpV4 : _settings.GsoTcpV6))
+        if (frame.GsoType != NetifGsoType.None && !(frame.GsoType == NetifGsoType.TcpV4 ? _settings.Frontend.GsoTcpV4 : _settings.Frontend.GsoTcpV6))
         {
             Segment(frame);
             return;
         }
         // A VLAN-tagged frame is IPv4 or IPv6 by the EtherType behind its tag, as the fill reads it.
-        if (frame.ChecksumBlank && !(FrameLayout.IsIpv6(frame.Frame) ? _settings.Ipv6ChecksumOffload : _settings.Ipv4ChecksumOffload))
+        if (frame.ChecksumBlank && !(FrameLayout.IsIpv6(frame.Frame) ? _settings.Frontend.Ipv6ChecksumOffload : _settings.Frontend.Ipv4ChecksumOffload))
         {
             ChecksumOffload.FillBlank(frame.Frame);
             frame.ChecksumBlank = false;
@@ -161,7 +161,7 @@ public sealed class RxQueue
     {
         EnsureQueue();
         // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
-        if (QueueFull || (!_settings.ScatterGather && frame.Length > NetifConstants.PageSize))
+        if (QueueFull || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
         {
             Drop(frame);
             return;

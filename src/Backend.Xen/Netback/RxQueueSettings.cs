@@ -1,22 +1,22 @@
+using Backend.Xen.Xenbus;
+
 namespace Backend.Xen.Netback;
 
 /// <summary>
 /// What a vif's RX queue knows of its frontend and of its bounds, fixed for one connection: the
-/// frontend's domain and MTU, the receive features it negotiated (netif.h's <c>feature-sg</c>,
+/// frontend's domain and MTU, the receive features it negotiated (read once, in
+/// <see cref="FrontendConfig"/>, the one place they are kept: netif.h's <c>feature-sg</c>,
 /// <c>feature-gso-tcpv4</c>/<c>-tcpv6</c>, <c>feature-no-csum-offload</c> inverted,
 /// <c>feature-ipv6-csum-offload</c>), and how much the queue may hold.
 /// </summary>
+/// <param name="Frontend">The frontend's keys; the queue reads its receive features only.</param>
 /// <param name="MaxFrames">Frames queued at most (RxQueueLength; SIMXEN: at least 512).</param>
 /// <param name="MaxBytes">Bytes queued at most: a frame is taken while the queue holds fewer (decision 21).</param>
 /// <param name="CopyBatchSize">Grant copies in one pass (one hypercall).</param>
 public sealed record RxQueueSettings(
     ushort FrontendDomId,
     int Mtu,
-    bool ScatterGather,
-    bool GsoTcpV4,
-    bool GsoTcpV6,
-    bool Ipv4ChecksumOffload,
-    bool Ipv6ChecksumOffload,
+    FrontendConfig Frontend,
     int MaxFrames,
     long MaxBytes,
     int CopyBatchSize);

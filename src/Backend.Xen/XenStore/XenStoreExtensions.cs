@@ -8,7 +8,7 @@ namespace Backend.Xen.XenStore;
 /// wrote is hostile, and a malformed one is a <see cref="XenStoreValueException"/> naming the path and the
 /// value, never a silent default.
 /// </summary>
-public static class XenStoreExtensions
+internal static class XenStoreExtensions
 {
     /// <summary>Bounded retries of a transaction that met conflicts: xenstored's EAGAIN is transient, a livelock is not.</summary>
     public const int DefaultTransactionAttempts = 16;

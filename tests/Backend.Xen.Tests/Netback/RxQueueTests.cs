@@ -1,6 +1,7 @@
 using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
 using Backend.Xen.Netback;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Xen.Tests.Netback;
 
@@ -24,7 +25,10 @@ public sealed class RxQueueTests : IDisposable
 
     private static RxQueueSettings Settings(int maxFrames = 512, long maxBytes = 1 << 20, int mtu = 1500, bool sg = true,
         bool gso = true, bool checksumOffload = true, int copyBatchSize = 512) =>
-        new(Domid, mtu, sg, gso, gso, checksumOffload, checksumOffload, maxFrames, maxBytes, copyBatchSize);
+        new(Domid, mtu,
+            new FrontendConfig(TxRingRef: 0, RxRingRef: 0, TxEventChannel: 1, RxEventChannel: 1, SplitEventChannels: false, RxNotify: true,
+                ScatterGather: sg, GsoTcpV4: gso, GsoTcpV6: gso, Ipv4ChecksumOffload: checksumOffload, Ipv6ChecksumOffload: checksumOffload),
+            maxFrames, maxBytes, copyBatchSize);
 
     private RxQueue NewQueue(RxQueueSettings? settings = null) => new(_ring.Address, settings ?? Settings(), _pool);
 

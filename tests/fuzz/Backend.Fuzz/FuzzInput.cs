@@ -6,18 +6,18 @@ namespace Backend.Fuzz;
 /// </summary>
 public ref struct FuzzInput(ReadOnlySpan<byte> data)
 {
-    private ReadOnlySpan<byte> rest = data;
+    private ReadOnlySpan<byte> _rest = data;
 
-    public readonly bool IsEmpty => rest.IsEmpty;
+    public readonly bool IsEmpty => _rest.IsEmpty;
 
-    public readonly int Remaining => rest.Length;
+    public readonly int Remaining => _rest.Length;
 
     public byte Byte()
     {
-        if (rest.IsEmpty)
+        if (_rest.IsEmpty)
             return 0;
-        var value = rest[0];
-        rest = rest[1..];
+        var value = _rest[0];
+        _rest = _rest[1..];
         return value;
     }
 
@@ -28,20 +28,20 @@ public ref struct FuzzInput(ReadOnlySpan<byte> data)
     /// <summary>Fills <paramref name="destination"/>, with zeros past the input's end.</summary>
     public void Bytes(scoped Span<byte> destination)
     {
-        var n = Math.Min(destination.Length, rest.Length);
-        rest[..n].CopyTo(destination);
+        var n = Math.Min(destination.Length, _rest.Length);
+        _rest[..n].CopyTo(destination);
         destination[n..].Clear();
-        rest = rest[n..];
+        _rest = _rest[n..];
     }
 
     /// <summary>At most <paramref name="count"/> of the next bytes, as they are.</summary>
     public ReadOnlySpan<byte> Take(int count)
     {
-        var taken = rest[..Math.Min(count, rest.Length)];
-        rest = rest[taken.Length..];
+        var taken = _rest[..Math.Min(count, _rest.Length)];
+        _rest = _rest[taken.Length..];
         return taken;
     }
 
     /// <summary>Everything left.</summary>
-    public ReadOnlySpan<byte> TakeRest() => Take(rest.Length);
+    public ReadOnlySpan<byte> TakeRest() => Take(_rest.Length);
 }

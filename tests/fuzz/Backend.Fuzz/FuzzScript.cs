@@ -5,11 +5,11 @@ namespace Backend.Fuzz;
 /// <summary>Writes an input that <see cref="FuzzInput"/> reads back: how seeds are spelled.</summary>
 public sealed class FuzzScript
 {
-    private readonly List<byte> bytes = [];
+    private readonly List<byte> _bytes = [];
 
     public FuzzScript Byte(int value)
     {
-        bytes.Add((byte)value);
+        _bytes.Add((byte)value);
         return this;
     }
 
@@ -30,11 +30,11 @@ public sealed class FuzzScript
     public FuzzScript Bytes(ReadOnlySpan<byte> value)
     {
         foreach (var b in value)
-            bytes.Add(b);
+            _bytes.Add(b);
         return this;
     }
 
-    public byte[] ToArray() => [.. bytes];
+    public byte[] ToArray() => [.. _bytes];
 
     public FuzzSeed Seed(string name) => new(name, ToArray());
 }

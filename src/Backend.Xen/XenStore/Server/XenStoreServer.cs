@@ -17,40 +17,40 @@ public sealed class XenStoreServer : IAsyncDisposable
     private static readonly Encoding Latin1 = Encoding.Latin1;
     private static readonly byte[] Ok = "OK\0"u8.ToArray();
 
-    private readonly object gate = new();
-    private readonly XenStoreTree tree;
-    private readonly XenStoreServerOptions options;
-    private readonly XenStoreAcceptHooks acceptHooks;
+    private readonly object _gate = new();
+    private readonly XenStoreTree _tree;
+    private readonly XenStoreServerOptions _options;
+    private readonly XenStoreAcceptHooks _acceptHooks;
     // Null for a detached server (CreateDetached): no socket, requests handed to Process by the caller.
-    private readonly Socket? listener;
-    private readonly CancellationTokenSource stopping = new();
-    private readonly HashSet<XenStoreServerConnection> connections = [];
-    private readonly List<Task> connectionTasks = [];
-    private readonly Dictionary<string, List<XenStoreServerWatch>> watchesByPath = new(StringComparer.Ordinal);
-    private readonly List<XenStoreChange> changes = [];
-    private readonly List<string> arguments = [];
-    private readonly byte[] reply = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
-    private XenStoreServerWatch? initialEvent;
-    private Task acceptLoop = Task.CompletedTask;
-    private uint nextTransactionId;
-    private long connectionsAccepted;
-    private long protocolViolations;
-    private long slowClientsDropped;
-    private long requestsProcessed;
-    private long connectionFaults;
-    private long connectionsRefused;
-    private long quotaRefusals;
-    private long watchEventsCoalesced;
-    private long acceptFailures;
-    private int disposed;
+    private readonly Socket? _listener;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<XenStoreServerConnection> _connections = [];
+    private readonly List<Task> _connectionTasks = [];
+    private readonly Dictionary<string, List<XenStoreServerWatch>> _watchesByPath = new(StringComparer.Ordinal);
+    private readonly List<XenStoreChange> _changes = [];
+    private readonly List<string> _arguments = [];
+    private readonly byte[] _reply = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
+    private XenStoreServerWatch? _initialEvent;
+    private Task _acceptLoop = Task.CompletedTask;
+    private uint _nextTransactionId;
+    private long _connectionsAccepted;
+    private long _protocolViolations;
+    private long _slowClientsDropped;
+    private long _requestsProcessed;
+    private long _connectionFaults;
+    private long _connectionsRefused;
+    private long _quotaRefusals;
+    private long _watchEventsCoalesced;
+    private long _acceptFailures;
+    private int _disposed;
 
     private XenStoreServer(string socketPath, Socket? listener, XenStoreServerOptions options, XenStoreAcceptHooks acceptHooks)
     {
         SocketPath = socketPath;
-        this.listener = listener;
-        this.options = options;
-        this.acceptHooks = acceptHooks;
-        tree = new XenStoreTree(options);
+        _listener = listener;
+        _options = options;
+        _acceptHooks = acceptHooks;
+        _tree = new XenStoreTree(options);
     }
 
     public string SocketPath { get; }
@@ -59,11 +59,11 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return new XenStoreServerStatistics(connections.Count, connectionsAccepted, protocolViolations,
-                    slowClientsDropped, connectionFaults, requestsProcessed, tree.NodeCount, connectionsRefused, quotaRefusals,
-                    Interlocked.Read(ref watchEventsCoalesced), Interlocked.Read(ref acceptFailures));
+                return new XenStoreServerStatistics(_connections.Count, _connectionsAccepted, _protocolViolations,
+                    _slowClientsDropped, _connectionFaults, _requestsProcessed, _tree.NodeCount, _connectionsRefused, _quotaRefusals,
+                    Interlocked.Read(ref _watchEventsCoalesced), Interlocked.Read(ref _acceptFailures));
             }
         }
     }
@@ -96,7 +96,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
         var server = new XenStoreServer(socketPath, listener, options, acceptHooks);
         // On the thread pool: the caller is not to run the loop's first turns (or a burst of failed accepts) inline.
-        server.acceptLoop = Task.Run(server.AcceptLoopAsync);
+        server._acceptLoop = Task.Run(server.AcceptLoopAsync);
         return server;
     }
 
@@ -117,16 +117,16 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>A connection of a detached server (null when <see cref="XenStoreServerOptions.MaxConnections"/> are open, as the accept loop refuses one).</summary>
     internal XenStoreServerConnection? ConnectDetached()
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (connections.Count >= options.MaxConnections)
+            if (_connections.Count >= _options.MaxConnections)
             {
-                connectionsRefused++;
+                _connectionsRefused++;
                 return null;
             }
-            var connection = new XenStoreServerConnection(this, null, options.MaxQueuedBytesPerConnection);
-            connections.Add(connection);
-            connectionsAccepted++;
+            var connection = new XenStoreServerConnection(this, null, _options.MaxQueuedBytesPerConnection);
+            _connections.Add(connection);
+            _connectionsAccepted++;
             return connection;
         }
     }
@@ -139,19 +139,19 @@ public sealed class XenStoreServer : IAsyncDisposable
     }
 
     /// <summary>The tree, for checks of its invariants (the fuzz target); touch it only between requests.</summary>
-    internal XenStoreTree Tree => tree;
+    internal XenStoreTree Tree => _tree;
 
-    internal XenStoreServerOptions Options => options;
+    internal XenStoreServerOptions Options => _options;
 
     /// <summary>Watches in the index by path, for checks that it holds exactly the open connections' watches.</summary>
     internal int IndexedWatches
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
                 var count = 0;
-                foreach (var list in watchesByPath.Values)
+                foreach (var list in _watchesByPath.Values)
                     count += list.Count;
                 return count;
             }
@@ -178,12 +178,12 @@ public sealed class XenStoreServer : IAsyncDisposable
     private async Task AcceptLoopAsync()
     {
         var backoff = new XenStoreBackoff();
-        while (!stopping.IsCancellationRequested)
+        while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await acceptHooks.Accept(listener!, stopping.Token).ConfigureAwait(false);
+                socket = await _acceptHooks.Accept(_listener!, _stopping.Token).ConfigureAwait(false);
                 backoff.Reset();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
@@ -199,10 +199,10 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): the listener stays readable, so trying
                 // again at once would spin a core until a descriptor is freed. Wait, longer each time.
-                Interlocked.Increment(ref acceptFailures);
+                Interlocked.Increment(ref _acceptFailures);
                 try
                 {
-                    await acceptHooks.Delay(backoff.Next(), stopping.Token).ConfigureAwait(false);
+                    await _acceptHooks.Delay(backoff.Next(), _stopping.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -210,25 +210,25 @@ public sealed class XenStoreServer : IAsyncDisposable
                 }
                 continue;
             }
-            lock (gate)
+            lock (_gate)
             {
-                if (stopping.IsCancellationRequested)
+                if (_stopping.IsCancellationRequested)
                 {
                     socket.Dispose();
                     return;
                 }
-                if (connections.Count >= options.MaxConnections)
+                if (_connections.Count >= _options.MaxConnections)
                 {
                     // Accepted only to be closed: a client left waiting in the backlog would not learn why.
-                    connectionsRefused++;
+                    _connectionsRefused++;
                     socket.Dispose();
                     continue;
                 }
-                var connection = new XenStoreServerConnection(this, socket, options.MaxQueuedBytesPerConnection);
-                connections.Add(connection);
-                connectionsAccepted++;
-                connectionTasks.RemoveAll(t => t.IsCompleted);
-                connectionTasks.Add(Task.Run(connection.RunAsync));
+                var connection = new XenStoreServerConnection(this, socket, _options.MaxQueuedBytesPerConnection);
+                _connections.Add(connection);
+                _connectionsAccepted++;
+                _connectionTasks.RemoveAll(t => t.IsCompleted);
+                _connectionTasks.Add(Task.Run(connection.RunAsync));
             }
         }
     }
@@ -236,31 +236,31 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>Stops accepting (removing the socket file), closes every connection and aborts their transactions.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        stopping.Cancel();
+        _stopping.Cancel();
         // Closing the listener unlinks the socket file .NET bound; deleting by name later could remove the
         // socket of a server started there since.
-        listener?.Dispose();
-        await acceptLoop.ConfigureAwait(false);
+        _listener?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
         Task[] running;
-        lock (gate)
+        lock (_gate)
         {
-            foreach (var connection in connections)
+            foreach (var connection in _connections)
                 connection.Close();
-            running = [.. connectionTasks];
+            running = [.. _connectionTasks];
         }
         await Task.WhenAll(running).ConfigureAwait(false);
-        stopping.Dispose();
+        _stopping.Dispose();
     }
 
-    internal void CountProtocolViolation() => Interlocked.Increment(ref protocolViolations);
+    internal void CountProtocolViolation() => Interlocked.Increment(ref _protocolViolations);
 
-    internal void CountSlowClient() => Interlocked.Increment(ref slowClientsDropped);
+    internal void CountSlowClient() => Interlocked.Increment(ref _slowClientsDropped);
 
-    internal void CountConnectionFault() => Interlocked.Increment(ref connectionFaults);
+    internal void CountConnectionFault() => Interlocked.Increment(ref _connectionFaults);
 
-    internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref watchEventsCoalesced);
+    internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref _watchEventsCoalesced);
 
     /// <summary>
     /// Drops every connection that watches <paramref name="path"/>, as the server drops a slow client: for
@@ -270,9 +270,9 @@ public sealed class XenStoreServer : IAsyncDisposable
     internal int DropConnectionsWatching(string path)
     {
         var dropped = 0;
-        lock (gate)
+        lock (_gate)
         {
-            foreach (var connection in connections)
+            foreach (var connection in _connections)
             {
                 foreach (var watch in connection.Watches.Values)
                 {
@@ -290,9 +290,9 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>A connection has ended: its transactions are aborted and its watches removed.</summary>
     internal void Forget(XenStoreServerConnection connection)
     {
-        lock (gate)
+        lock (_gate)
         {
-            connections.Remove(connection);
+            _connections.Remove(connection);
             ResetConnection(connection);
         }
     }
@@ -301,7 +301,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     private void ResetConnection(XenStoreServerConnection connection)
     {
         foreach (var transaction in connection.Transactions.Values)
-            tree.End(transaction);
+            _tree.End(transaction);
         connection.Transactions.Clear();
         foreach (var watch in connection.Watches.Values)
             RemoveWatch(watch);
@@ -311,32 +311,32 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>Processes one framed request (payload at most XENSTORE_PAYLOAD_MAX) and queues its reply.</summary>
     internal void Process(XenStoreServerConnection connection, XenStoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        lock (gate)
+        lock (_gate)
         {
             if (connection.IsClosing)
                 return;
-            requestsProcessed++;
-            changes.Clear();
+            _requestsProcessed++;
+            _changes.Clear();
             var length = 0;
             var error = Dispatch(connection, header, payload, ref length);
             if (error == XenStoreErrors.ENOSPC)
-                quotaRefusals++;
+                _quotaRefusals++;
             // Watch events go out before the reply, as xenstored: a client has seen the events of its own
             // change by the time it sees the change acknowledged.
-            foreach (var change in changes)
+            foreach (var change in _changes)
                 Fire(change);
             if (error is not null)
             {
-                length = Latin1.GetBytes(error, reply.AsSpan(XenStoreMessageHeader.Size));
-                reply[XenStoreMessageHeader.Size + length++] = 0;
+                length = Latin1.GetBytes(error, _reply.AsSpan(XenStoreMessageHeader.Size));
+                _reply[XenStoreMessageHeader.Size + length++] = 0;
                 header = header with { Type = XenStoreMessageType.Error };
             }
-            Send(connection, header with { Length = (uint)length }, reply.AsSpan(XenStoreMessageHeader.Size, length));
-            if (initialEvent is not null)
+            Send(connection, header with { Length = (uint)length }, _reply.AsSpan(XenStoreMessageHeader.Size, length));
+            if (_initialEvent is not null)
             {
                 // xenstored fires every new watch once, after its reply, so a client needs no separate first read.
-                SendEvent(initialEvent, initialEvent.Path);
-                initialEvent = null;
+                SendEvent(_initialEvent, _initialEvent.Path);
+                _initialEvent = null;
             }
         }
     }
@@ -353,18 +353,18 @@ public sealed class XenStoreServer : IAsyncDisposable
                 return XenStoreErrors.ENOENT;
             // What a transaction holds (its overlay, what it looked at, its changes) grows with its requests:
             // they are counted and their bytes charged until it ends.
-            if (type != XenStoreMessageType.TransactionEnd && tree.ChargeRequest(transaction, payload.Length) is { } refused)
+            if (type != XenStoreMessageType.TransactionEnd && _tree.ChargeRequest(transaction, payload.Length) is { } refused)
                 return refused;
         }
         var account = connection.Account;
-        var output = reply.AsSpan(XenStoreMessageHeader.Size);
+        var output = _reply.AsSpan(XenStoreMessageHeader.Size);
         switch (type)
         {
             case XenStoreMessageType.Read:
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = tree.Read(path, transaction, out var value);
+                var error = _tree.Read(path, transaction, out var value);
                 if (error is not null)
                     return error;
                 value.CopyTo(output);
@@ -380,23 +380,23 @@ public sealed class XenStoreServer : IAsyncDisposable
                 if (!XenStorePath.IsValid(path, allowSpecial: false))
                     return XenStoreErrors.EINVAL;
                 // The quota is checked before the value is copied.
-                if (payload.Length - end - 1 > options.MaxValueSize)
+                if (payload.Length - end - 1 > _options.MaxValueSize)
                     return XenStoreErrors.ENOSPC;
-                return Ack(tree.Write(path, payload[(end + 1)..].ToArray(), transaction, changes, account), ref length);
+                return Ack(_tree.Write(path, payload[(end + 1)..].ToArray(), transaction, _changes, account), ref length);
             }
             case XenStoreMessageType.Mkdir:
                 return TryPathArgument(payload, out var mkdirPath)
-                    ? Ack(tree.Mkdir(mkdirPath, transaction, changes, account), ref length)
+                    ? Ack(_tree.Mkdir(mkdirPath, transaction, _changes, account), ref length)
                     : XenStoreErrors.EINVAL;
             case XenStoreMessageType.Rm:
                 return TryPathArgument(payload, out var rmPath)
-                    ? Ack(tree.Remove(rmPath, transaction, changes), ref length)
+                    ? Ack(_tree.Remove(rmPath, transaction, _changes), ref length)
                     : XenStoreErrors.EINVAL;
             case XenStoreMessageType.Directory:
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = tree.Directory(path, transaction, out var children);
+                var error = _tree.Directory(path, transaction, out var children);
                 if (error is not null)
                     return error;
                 foreach (var child in children)
@@ -413,7 +413,7 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 if (!TryPathArgument(payload, out var path))
                     return XenStoreErrors.EINVAL;
-                var error = tree.GetPermissions(path, transaction, out var permissions);
+                var error = _tree.GetPermissions(path, transaction, out var permissions);
                 if (error is not null)
                     return error;
                 foreach (var permission in permissions)
@@ -425,18 +425,18 @@ public sealed class XenStoreServer : IAsyncDisposable
             }
             case XenStoreMessageType.SetPerms:
             {
-                if (!TrySplit(payload) || arguments.Count < 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false))
+                if (!TrySplit(payload) || _arguments.Count < 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: false))
                     return XenStoreErrors.EINVAL;
-                if (arguments.Count - 1 > options.MaxPermissionsPerNode)
+                if (_arguments.Count - 1 > _options.MaxPermissionsPerNode)
                     return XenStoreErrors.ENOSPC;
-                var permissions = ImmutableArray.CreateBuilder<string>(arguments.Count - 1);
-                for (var i = 1; i < arguments.Count; i++)
+                var permissions = ImmutableArray.CreateBuilder<string>(_arguments.Count - 1);
+                for (var i = 1; i < _arguments.Count; i++)
                 {
-                    if (!XenStorePermission.IsValid(arguments[i]))
+                    if (!XenStorePermission.IsValid(_arguments[i]))
                         return XenStoreErrors.EINVAL;
-                    permissions.Add(arguments[i]);
+                    permissions.Add(_arguments[i]);
                 }
-                return Ack(tree.SetPermissions(arguments[0], permissions.MoveToImmutable(), transaction, changes), ref length);
+                return Ack(_tree.SetPermissions(_arguments[0], permissions.MoveToImmutable(), transaction, _changes), ref length);
             }
             case XenStoreMessageType.Watch:
                 return Watch(connection, payload, ref length);
@@ -449,11 +449,11 @@ public sealed class XenStoreServer : IAsyncDisposable
             {
                 if (header.TransactionId != 0)
                     return XenStoreErrors.EBUSY;
-                if (connection.Transactions.Count >= options.MaxTransactionsPerConnection)
+                if (connection.Transactions.Count >= _options.MaxTransactionsPerConnection)
                     return XenStoreErrors.ENOSPC;
                 uint id;
                 do
-                    id = ++nextTransactionId;
+                    id = ++_nextTransactionId;
                 while (id == 0 || connection.Transactions.ContainsKey(id));
                 connection.Transactions.Add(id, new XenStoreTreeTransaction(id, account));
                 TryAppend(output, ref length, id.ToString(CultureInfo.InvariantCulture));
@@ -466,8 +466,8 @@ public sealed class XenStoreServer : IAsyncDisposable
                 if (!TryOneArgument(payload, out var commit) || commit is not ("T" or "F"))
                     return XenStoreErrors.EINVAL;
                 connection.Transactions.Remove(transaction.Id);
-                tree.End(transaction);
-                if (commit == "T" && tree.TryCommit(transaction, changes) is { } commitRefused)
+                _tree.End(transaction);
+                if (commit == "T" && _tree.TryCommit(transaction, _changes) is { } commitRefused)
                     return commitRefused;
                 return Ack(null, ref length);
             }
@@ -488,10 +488,10 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         // As xenstored's send_directory_part: the node's generation, then whole child names from a byte offset
         // into the NUL-separated list, then an empty string once the list's end is reached.
-        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: false)
-            || !int.TryParse(arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: false)
+            || !int.TryParse(_arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
             return XenStoreErrors.EINVAL;
-        var node = tree.Get(arguments[0], transaction);
+        var node = _tree.Get(_arguments[0], transaction);
         if (node is null)
             return XenStoreErrors.ENOENT;
         TryAppend(output, ref length, node.Generation.ToString(CultureInfo.InvariantCulture));
@@ -514,33 +514,33 @@ public sealed class XenStoreServer : IAsyncDisposable
 
     private string? Watch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
     {
-        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
+        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: true))
             return XenStoreErrors.EINVAL;
-        var path = arguments[0];
-        var token = arguments[1];
+        var path = _arguments[0];
+        var token = _arguments[1];
         if (connection.Watches.ContainsKey((path, token)))
             return XenStoreErrors.EEXIST;
         // ENOSPC, as C xenstored answers its watch quota now (it answered E2BIG before its quotas were reworked).
-        if (connection.Watches.Count >= options.MaxWatchesPerConnection)
+        if (connection.Watches.Count >= _options.MaxWatchesPerConnection)
             return XenStoreErrors.ENOSPC;
         long bytes = path.Length + token.Length;
-        if (tree.CheckQuota(connection.Account, 0, bytes, 0, 0) is { } refused)
+        if (_tree.CheckQuota(connection.Account, 0, bytes, 0, 0) is { } refused)
             return refused;
         var watch = new XenStoreServerWatch(connection, path, token);
         connection.Watches.Add((path, token), watch);
         connection.Account.Bytes += bytes;
-        if (!watchesByPath.TryGetValue(path, out var list))
-            watchesByPath.Add(path, list = []);
+        if (!_watchesByPath.TryGetValue(path, out var list))
+            _watchesByPath.Add(path, list = []);
         list.Add(watch);
-        initialEvent = watch;
+        _initialEvent = watch;
         return Ack(null, ref length);
     }
 
     private string? Unwatch(XenStoreServerConnection connection, ReadOnlySpan<byte> payload, ref int length)
     {
-        if (!TrySplit(payload) || arguments.Count != 2 || !XenStorePath.IsValid(arguments[0], allowSpecial: true))
+        if (!TrySplit(payload) || _arguments.Count != 2 || !XenStorePath.IsValid(_arguments[0], allowSpecial: true))
             return XenStoreErrors.EINVAL;
-        if (!connection.Watches.Remove((arguments[0], arguments[1]), out var watch))
+        if (!connection.Watches.Remove((_arguments[0], _arguments[1]), out var watch))
             return XenStoreErrors.ENOENT;
         RemoveWatch(watch);
         return Ack(null, ref length);
@@ -550,11 +550,11 @@ public sealed class XenStoreServer : IAsyncDisposable
     private void RemoveWatch(XenStoreServerWatch watch)
     {
         watch.Connection.Account.Bytes -= watch.Path.Length + watch.Token.Length;
-        if (watchesByPath.TryGetValue(watch.Path, out var list))
+        if (_watchesByPath.TryGetValue(watch.Path, out var list))
         {
             list.Remove(watch);
             if (list.Count == 0)
-                watchesByPath.Remove(watch.Path);
+                _watchesByPath.Remove(watch.Path);
         }
     }
 
@@ -567,7 +567,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         var path = change.Path;
         for (var ancestor = path; ; ancestor = XenStorePath.Parent(ancestor))
         {
-            if (watchesByPath.TryGetValue(ancestor, out var list))
+            if (_watchesByPath.TryGetValue(ancestor, out var list))
             {
                 foreach (var watch in list)
                     SendEvent(watch, path);
@@ -577,7 +577,7 @@ public sealed class XenStoreServer : IAsyncDisposable
         }
         if (!change.Removed)
             return;
-        foreach (var (watchPath, list) in watchesByPath)
+        foreach (var (watchPath, list) in _watchesByPath)
         {
             if (watchPath.Length > path.Length && XenStorePath.IsAtOrBelow(watchPath, path))
             {
@@ -624,7 +624,7 @@ public sealed class XenStoreServer : IAsyncDisposable
     {
         if (error is not null)
             return error;
-        Ok.CopyTo(reply.AsSpan(XenStoreMessageHeader.Size));
+        Ok.CopyTo(_reply.AsSpan(XenStoreMessageHeader.Size));
         length = Ok.Length;
         return null;
     }
@@ -654,13 +654,13 @@ public sealed class XenStoreServer : IAsyncDisposable
     /// <summary>NUL-terminated strings into <see cref="arguments"/>; false when the payload does not end in NUL.</summary>
     private bool TrySplit(ReadOnlySpan<byte> payload)
     {
-        arguments.Clear();
+        _arguments.Clear();
         if (payload.Length == 0 || payload[^1] != 0)
             return false;
         while (payload.Length > 0)
         {
             var end = payload.IndexOf((byte)0);
-            arguments.Add(Latin1.GetString(payload[..end]));
+            _arguments.Add(Latin1.GetString(payload[..end]));
             payload = payload[(end + 1)..];
         }
         return true;

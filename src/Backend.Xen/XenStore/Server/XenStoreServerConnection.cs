@@ -15,25 +15,25 @@ internal sealed class XenStoreServerConnection
     private const int ReceiveBufferSize = 64 * 1024;
     private const int SendBufferSize = 64 * 1024;
 
-    private readonly XenStoreServer server;
+    private readonly XenStoreServer _server;
     // Null for a connection of a detached server: never run, its replies taken with TryTakeOutbound.
-    private readonly Socket? socket;
-    private readonly int maxQueuedBytes;
-    private readonly Channel<OutboundMessage> outbound =
+    private readonly Socket? _socket;
+    private readonly int _maxQueuedBytes;
+    private readonly Channel<OutboundMessage> _outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource closing = new();
-    private readonly SemaphoreSlim drained = new(0);
+    private readonly CancellationTokenSource _closing = new();
+    private readonly SemaphoreSlim _drained = new(0);
     // Watch events queued and not yet taken by the writer, by path and token (see TryReserveWatchEvent).
-    private readonly HashSet<(string Path, string Token)> queuedWatchEvents = [];
-    private long queuedBytes;
-    private int readerWaiting;
-    private int closeRequested;
+    private readonly HashSet<(string Path, string Token)> _queuedWatchEvents = [];
+    private long _queuedBytes;
+    private int _readerWaiting;
+    private int _closeRequested;
 
     public XenStoreServerConnection(XenStoreServer server, Socket? socket, int maxQueuedBytes)
     {
-        this.server = server;
-        this.socket = socket;
-        this.maxQueuedBytes = maxQueuedBytes;
+        _server = server;
+        _socket = socket;
+        _maxQueuedBytes = maxQueuedBytes;
     }
 
     // These are touched only under the server's lock.
@@ -44,12 +44,12 @@ internal sealed class XenStoreServerConnection
 
     public XenStoreQuotaAccount Account { get; } = new();
 
-    public bool IsClosing => Volatile.Read(ref closeRequested) != 0;
+    public bool IsClosing => Volatile.Read(ref _closeRequested) != 0;
 
     /// <summary>Serves the connection until the client leaves, breaks the protocol or is dropped; never throws.</summary>
     public async Task RunAsync()
     {
-        var socket = this.socket ?? throw new InvalidOperationException("a detached connection is not run: take its replies with TryTakeOutbound");
+        var socket = _socket ?? throw new InvalidOperationException("a detached connection is not run: take its replies with TryTakeOutbound");
         var writer = WriteLoopAsync(socket);
         try
         {
@@ -62,7 +62,7 @@ internal sealed class XenStoreServerConnection
         catch (Exception)
         {
             // A defect of ours, not the client's doing: count it (tests assert none) and end only this connection.
-            server.CountConnectionFault();
+            _server.CountConnectionFault();
         }
         finally
         {
@@ -75,22 +75,22 @@ internal sealed class XenStoreServerConnection
             {
                 // As above: the writer ends with the connection.
             }
-            server.Forget(this);
+            _server.Forget(this);
             socket.Dispose();
-            while (outbound.Reader.TryRead(out var message))
+            while (_outbound.Reader.TryRead(out var message))
                 ArrayPool<byte>.Shared.Return(message.Buffer);
-            closing.Dispose();
-            drained.Dispose();
+            _closing.Dispose();
+            _drained.Dispose();
         }
     }
 
     /// <summary>Stops serving: the loops end and <see cref="RunAsync"/> cleans up. Safe under the server's lock.</summary>
     public void Close()
     {
-        if (Interlocked.Exchange(ref closeRequested, 1) != 0)
+        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
             return;
-        outbound.Writer.TryComplete();
-        if (socket is null)
+        _outbound.Writer.TryComplete();
+        if (_socket is null)
             return; // detached: no loops to cancel
         // Cancelling may run the loops' continuations inline; the caller may hold the server's lock (a slow
         // client dropped while watches fire), so cancel from the thread pool instead.
@@ -101,7 +101,7 @@ internal sealed class XenStoreServerConnection
     {
         try
         {
-            closing.Cancel();
+            _closing.Cancel();
         }
         catch (ObjectDisposedException)
         {
@@ -115,8 +115,8 @@ internal sealed class XenStoreServerConnection
     /// </summary>
     public bool TryReserveWatchEvent(string path, string token)
     {
-        lock (queuedWatchEvents)
-            return queuedWatchEvents.Add((path, token));
+        lock (_queuedWatchEvents)
+            return _queuedWatchEvents.Add((path, token));
     }
 
     /// <summary>
@@ -125,12 +125,12 @@ internal sealed class XenStoreServerConnection
     /// </summary>
     public bool Enqueue(OutboundMessage message)
     {
-        if (Interlocked.Add(ref queuedBytes, message.Length) > maxQueuedBytes || !outbound.Writer.TryWrite(message))
+        if (Interlocked.Add(ref _queuedBytes, message.Length) > _maxQueuedBytes || !_outbound.Writer.TryWrite(message))
         {
             ArrayPool<byte>.Shared.Return(message.Buffer);
             if (!IsClosing)
             {
-                server.CountSlowClient();
+                _server.CountSlowClient();
                 Close();
             }
             return false;
@@ -144,7 +144,7 @@ internal sealed class XenStoreServerConnection
         try
         {
             int start = 0, end = 0;
-            while (!closing.IsCancellationRequested)
+            while (!_closing.IsCancellationRequested)
             {
                 while (end - start >= XenStoreMessageHeader.Size)
                 {
@@ -152,14 +152,14 @@ internal sealed class XenStoreServerConnection
                     if (header.Length > XenStoreLimits.PayloadMax)
                     {
                         // As xenstored: an oversized message breaks the framing; the connection is closed.
-                        server.CountProtocolViolation();
+                        _server.CountProtocolViolation();
                         return;
                     }
                     var total = XenStoreMessageHeader.Size + (int)header.Length;
                     if (end - start < total)
                         break;
                     await WaitForRoomAsync().ConfigureAwait(false);
-                    server.Process(this, header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
+                    _server.Process(this, header, buffer.AsSpan(start + XenStoreMessageHeader.Size, (int)header.Length));
                     start += total;
                     if (IsClosing)
                         return;
@@ -174,12 +174,12 @@ internal sealed class XenStoreServerConnection
                     end -= start;
                     start = 0;
                 }
-                var received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, closing.Token).ConfigureAwait(false);
+                var received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, _closing.Token).ConfigureAwait(false);
                 if (received == 0)
                 {
                     // End of stream; a partial message left over means the client left mid-message.
                     if (end > start)
-                        server.CountProtocolViolation();
+                        _server.CountProtocolViolation();
                     return;
                 }
                 end += received;
@@ -198,13 +198,13 @@ internal sealed class XenStoreServerConnection
     /// </summary>
     private async Task WaitForRoomAsync()
     {
-        var threshold = maxQueuedBytes / 2;
-        while (Volatile.Read(ref queuedBytes) > threshold)
+        var threshold = _maxQueuedBytes / 2;
+        while (Volatile.Read(ref _queuedBytes) > threshold)
         {
-            Volatile.Write(ref readerWaiting, 1);
-            if (Volatile.Read(ref queuedBytes) <= threshold)
+            Volatile.Write(ref _readerWaiting, 1);
+            if (Volatile.Read(ref _queuedBytes) <= threshold)
                 break;
-            await drained.WaitAsync(closing.Token).ConfigureAwait(false);
+            await _drained.WaitAsync(_closing.Token).ConfigureAwait(false);
         }
     }
 
@@ -216,7 +216,7 @@ internal sealed class XenStoreServerConnection
     internal bool TryTakeOutbound(Span<byte> destination, out int length)
     {
         length = 0;
-        if (!outbound.Reader.TryRead(out var message))
+        if (!_outbound.Reader.TryRead(out var message))
             return false;
         length = Take(message, destination);
         return true;
@@ -228,11 +228,11 @@ internal sealed class XenStoreServerConnection
         if (message.WatchEvent is { } watchEvent)
         {
             // On its way to the socket: a change from now on needs an event of its own.
-            lock (queuedWatchEvents)
-                queuedWatchEvents.Remove(watchEvent);
+            lock (_queuedWatchEvents)
+                _queuedWatchEvents.Remove(watchEvent);
         }
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
-        Interlocked.Add(ref queuedBytes, -message.Length);
+        Interlocked.Add(ref _queuedBytes, -message.Length);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         return message.Length;
     }
@@ -242,15 +242,15 @@ internal sealed class XenStoreServerConnection
         var batch = ArrayPool<byte>.Shared.Rent(SendBufferSize);
         try
         {
-            var reader = outbound.Reader;
-            while (await reader.WaitToReadAsync(closing.Token).ConfigureAwait(false))
+            var reader = _outbound.Reader;
+            while (await reader.WaitToReadAsync(_closing.Token).ConfigureAwait(false))
             {
                 var used = 0;
                 while (reader.TryPeek(out var next) && used + next.Length <= batch.Length && reader.TryRead(out var message))
                     used += Take(message, batch.AsSpan(used));
-                await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, closing.Token).ConfigureAwait(false);
-                if (Interlocked.Exchange(ref readerWaiting, 0) == 1)
-                    drained.Release();
+                await socket.SendAsync(batch.AsMemory(0, used), SocketFlags.None, _closing.Token).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _readerWaiting, 0) == 1)
+                    _drained.Release();
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

@@ -14,21 +14,21 @@ internal sealed class XenStoreTree
 {
     private static readonly ImmutableArray<string> RootPermissions = ["n0"];
 
-    private readonly Dictionary<string, XenStoreNode> nodes = new(StringComparer.Ordinal);
-    private readonly XenStoreServerOptions limits;
-    private long generation;
+    private readonly Dictionary<string, XenStoreNode> _nodes = new(StringComparer.Ordinal);
+    private readonly XenStoreServerOptions _limits;
+    private long _generation;
 
     public XenStoreTree(XenStoreServerOptions? limits = null)
     {
-        this.limits = limits ?? new XenStoreServerOptions();
-        nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
+        _limits = limits ?? new XenStoreServerOptions();
+        _nodes["/"] = new XenStoreNode([], RootPermissions, [], 0);
         Bytes = 1;
     }
 
-    public int NodeCount => nodes.Count;
+    public int NodeCount => _nodes.Count;
 
     /// <summary>The committed nodes by path, for checks of the tree's invariants (the fuzz target).</summary>
-    internal IReadOnlyDictionary<string, XenStoreNode> Nodes => nodes;
+    internal IReadOnlyDictionary<string, XenStoreNode> Nodes => _nodes;
 
     /// <summary>Paths and values of the committed nodes.</summary>
     public long Bytes { get; private set; }
@@ -43,7 +43,7 @@ internal sealed class XenStoreTree
     public XenStoreNode? Get(string path, XenStoreTreeTransaction? transaction)
     {
         if (transaction is null)
-            return nodes.GetValueOrDefault(path);
+            return _nodes.GetValueOrDefault(path);
         // Looked at by a request (or written): any change to it since is a conflict.
         transaction.ParentsOnly.Remove(path);
         return GetQuietly(path, transaction);
@@ -56,7 +56,7 @@ internal sealed class XenStoreTree
     private XenStoreNode? GetParent(string path, XenStoreTreeTransaction? transaction)
     {
         if (transaction is null)
-            return nodes.GetValueOrDefault(path);
+            return _nodes.GetValueOrDefault(path);
         var firstLook = !transaction.Overlay.ContainsKey(path) && !transaction.Observed.ContainsKey(path);
         var node = GetQuietly(path, transaction);
         if (firstLook && node is not null)
@@ -68,7 +68,7 @@ internal sealed class XenStoreTree
     {
         if (transaction.Overlay.TryGetValue(path, out var own))
             return own;
-        var committed = nodes.GetValueOrDefault(path);
+        var committed = _nodes.GetValueOrDefault(path);
         transaction.Observed.TryAdd(path, committed?.Generation ?? -1);
         return committed;
     }
@@ -85,7 +85,7 @@ internal sealed class XenStoreTree
     {
         if (path == "/")
             return XenStoreErrors.EINVAL;
-        if (value.Length > limits.MaxValueSize)
+        if (value.Length > _limits.MaxValueSize)
             return XenStoreErrors.ENOSPC;
         var current = Peek(path, transaction);
         var refused = current is null ? CheckCreate(path, value.Length, transaction, account) : CheckRewrite(path, current, value.Length, transaction, account);
@@ -118,7 +118,7 @@ internal sealed class XenStoreTree
     /// </summary>
     public string? ChargeRequest(XenStoreTreeTransaction transaction, int bytes)
     {
-        if (transaction.Requests >= limits.MaxRequestsPerTransaction)
+        if (transaction.Requests >= _limits.MaxRequestsPerTransaction)
             return XenStoreErrors.ENOSPC;
         if (CheckQuota(transaction.Account, 0, bytes, 0, bytes) is { } refused)
             return refused;
@@ -153,13 +153,13 @@ internal sealed class XenStoreTree
     {
         if (account is null)
             return null;
-        if (nodes > 0 && account.Nodes + account.PendingNodes + nodes > limits.MaxNodesPerConnection)
+        if (nodes > 0 && account.Nodes + account.PendingNodes + nodes > _limits.MaxNodesPerConnection)
             return XenStoreErrors.ENOSPC;
-        if (bytes > 0 && account.Bytes + bytes > limits.MaxBytesPerConnection)
+        if (bytes > 0 && account.Bytes + bytes > _limits.MaxBytesPerConnection)
             return XenStoreErrors.ENOSPC;
-        if (treeNodes > 0 && NodeCount + PendingNodes + treeNodes > limits.MaxNodes)
+        if (treeNodes > 0 && NodeCount + PendingNodes + treeNodes > _limits.MaxNodes)
             return XenStoreErrors.ENOSPC;
-        if (treeBytes > 0 && Bytes + PendingBytes + treeBytes > limits.MaxBytes)
+        if (treeBytes > 0 && Bytes + PendingBytes + treeBytes > _limits.MaxBytes)
             return XenStoreErrors.ENOSPC;
         return null;
     }
@@ -195,7 +195,7 @@ internal sealed class XenStoreTree
 
     /// <summary>The node as <paramref name="transaction"/> sees it, without noting that it looked (for quota checks).</summary>
     private XenStoreNode? Peek(string path, XenStoreTreeTransaction? transaction) =>
-        transaction is not null && transaction.Overlay.TryGetValue(path, out var own) ? own : nodes.GetValueOrDefault(path);
+        transaction is not null && transaction.Overlay.TryGetValue(path, out var own) ? own : _nodes.GetValueOrDefault(path);
 
     /// <summary>Removes a subtree. A missing node is fine when its parent exists (as xenstored), else ENOENT.</summary>
     public string? Remove(string path, XenStoreTreeTransaction? transaction, List<XenStoreChange> changes)
@@ -258,7 +258,7 @@ internal sealed class XenStoreTree
     {
         foreach (var (path, seen) in transaction.Observed)
         {
-            var now = nodes.GetValueOrDefault(path);
+            var now = _nodes.GetValueOrDefault(path);
             if ((now?.Generation ?? -1) == seen)
                 continue;
             // A parent the transaction only added children to or removed children from may have gained
@@ -278,7 +278,7 @@ internal sealed class XenStoreTree
 
     /// <summary>What committing <paramref name="node"/>, the transaction's version of <paramref name="path"/>, stores.</summary>
     private XenStoreNode? Committed(XenStoreTreeTransaction transaction, string path, XenStoreNode? node) =>
-        node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation
+        node is not null && transaction.ParentsOnly.TryGetValue(path, out var seen) && _nodes.TryGetValue(path, out var now) && now.Generation != seen.Generation
             ? now with { Children = transaction.ChildEdits.TryGetValue(path, out var edits) ? ApplyChildEdits(now.Children, edits) : now.Children }
             : node;
 
@@ -297,7 +297,7 @@ internal sealed class XenStoreTree
         long accountBytes = 0, treeBytes = 0;
         foreach (var (path, node) in transaction.Overlay)
         {
-            var before = nodes.GetValueOrDefault(path);
+            var before = _nodes.GetValueOrDefault(path);
             var after = Committed(transaction, path, node);
             long beforeBytes = before is null ? 0 : path.Length + before.Value.Length;
             long afterBytes = after is null ? 0 : path.Length + after.Value.Length;
@@ -385,17 +385,17 @@ internal sealed class XenStoreTree
         {
             // Note what the committed tree held before the first change, so the commit can detect conflicts.
             if (!transaction.Overlay.ContainsKey(path))
-                transaction.Observed.TryAdd(path, nodes.GetValueOrDefault(path)?.Generation ?? -1);
+                transaction.Observed.TryAdd(path, _nodes.GetValueOrDefault(path)?.Generation ?? -1);
             transaction.Overlay[path] = node;
             return;
         }
         // The committed tree's charges follow its nodes: the old version's are released, the new one's taken.
-        if (nodes.Remove(path, out var old))
+        if (_nodes.Remove(path, out var old))
             Charge(path, old, -1);
         if (node is null)
             return;
-        node = node with { Generation = ++generation };
-        nodes[path] = node;
+        node = node with { Generation = ++_generation };
+        _nodes[path] = node;
         Charge(path, node, 1);
     }
 

@@ -2,56 +2,47 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Backend.Fuzz.Rings;
 using Backend.Xen.Abi;
+using Backend.Xen.Buffers;
 using Backend.Xen.Grants;
 using Backend.Xen.Netback;
-using Backend.Xen.Offload;
 using Backend.Xen.Rings;
 
 namespace Backend.Fuzz.Netback;
 
 /// <summary>
-/// The TX side's six packet functions (<see cref="TxPacketParser.Parse"/>, <see cref="TxCopyPlanner"/>'s
-/// SegmentCount/TryPlan/Succeeded, <see cref="TxResponder"/>'s StatusOf/Respond) over a ring in plain
-/// memory whose requests and req_prod the input writes, drained as a ring actor drains it (the loop is
-/// the one <see cref="TxPacketParser"/>'s remarks give; once the queue glue is in Backend.Xen this target
-/// drives that instead). A copy's outcome is decided by its grant reference, and the frontend may rewrite
-/// the slots it has handed over while their copies are in flight.
+/// A vif's <see cref="TxQueue"/> (Linux's <c>xenvif_tx_action</c> over a <c>xenvif_queue</c>) over a ring
+/// in plain memory whose requests and req_prod the input writes, driven as the TX ring actor drives it:
+/// <see cref="TxQueue.Collect"/>, the copies run (a copy's outcome decided by its grant reference),
+/// <see cref="TxQueue.Complete"/>, the frames forwarded (returned to the pool here), and another pass while
+/// the queue says so. The frontend may rewrite the slots it has handed over while their copies are in flight.
 /// </summary>
 /// <remarks>
-/// Invariants: a drain ends; the parser writes nothing and consumes only slots the frontend owns; every
-/// consumed request is answered exactly once, in ring order, with its own id (NULL for an extra) and the
-/// status its copies earned, unless the packet was fatal (then the vif is disabled and nothing more is
-/// consumed); a packet taken is valid as the parser's rules say; no planned copy leaves its granted page or
-/// the packet's buffer, and the copies add up to the frame; what is copied and answered comes from the
-/// one read of each slot (a slot rewritten after its parse changes nothing); nothing is written outside
-/// the ring page; the drain allocates nothing.
+/// Invariants (issue 16): a drain ends; a pass writes no request slot; every consumed request is answered
+/// exactly once with the id the one read of its slot saw (NULL for an extra), and all are pushed when the
+/// pass completes, unless the pass was fatal (then the vif is disabled and nothing more is consumed); no
+/// planned copy reads outside the page and offset a consumed slot granted, nor more than it granted; the
+/// copies into the frames forwarded add up to them and no frame with a failed copy is forwarded; a slot
+/// rewritten after its parse changes nothing (the answers come from the one read); nothing is written
+/// outside the ring page; no packet buffer is kept once the queue is released.
 /// </remarks>
 public sealed unsafe class TxRingTarget : FuzzTarget
 {
     private const ushort FrontendDomId = 7;
-    private const int RingSize = 256;
-    // Small, so that a batch fills and the flush-then-plan-again path is taken.
-    private const int BatchSegments = 48;
-    private const int FrameBufferLength = 65536;
     // The most passes a drain can need with req_prod fixed: a packet per slot, one Partial, one Empty.
-    private const int DrainGuard = 2 * RingSize + 4;
+    private const int DrainGuard = 2 * NetifConstants.TxRingSize + 4;
 
-    private readonly NetifTxRequest[] slots = new NetifTxRequest[TxPacketParser.ScratchSlots];
-    private readonly NetifTxRequest[] seen = new NetifTxRequest[RingSize];
-    private readonly GrantCopySegment[] batch = new GrantCopySegment[BatchSegments];
-    private readonly Pending[] pending = new Pending[RingSize];
-    private readonly NetifTxRequest[] pendingSlots = new NetifTxRequest[RingSize * TxPacketParser.ScratchSlots];
+    private readonly NetifTxRequest[] _seen = new NetifTxRequest[NetifConstants.TxRingSize];
+    // Made at the first input, not here: under AFL instrumented code runs only once SharpFuzz has attached
+    // its coverage map (FuzzTarget.Run). A small pool: a leak shows as Outstanding, not as a full pool.
+    private PacketBufferPool _buffers = null!;
 
-    private GuardedRingPage page = null!;
-    private BackRing<NetifTxRequest, NetifTxResponse> ring = null!;
-    private nint frameBuffer;
-    private uint writer;
-    private int batchUsed;
-    private int pendingCount;
-    private byte failModulus;
-    private byte scribble;
-    private bool disabled;
-    private uint disabledAt;
+    private GuardedRingPage _page = null!;
+    private TxQueue _queue = null!;
+    private uint _writer;
+    private byte _failModulus;
+    private byte _scribble;
+    private bool _disabled;
+    private uint _disabledAt;
 
     public override string Name => "tx";
 
@@ -82,29 +73,29 @@ public sealed unsafe class TxRingTarget : FuzzTarget
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
-        page = new GuardedRingPage(sizeof(NetifTxRequest));
-        frameBuffer = (nint)NativeMemory.AlignedAlloc(FrameBufferLength, 4096);
+        _buffers ??= new PacketBufferPool(keptBytesPerClass: 1 << 20);
+        _page = new GuardedRingPage(sizeof(NetifTxRequest));
         try
         {
-            ring = new BackRing<NetifTxRequest, NetifTxResponse>(page.Address);
-            ring.AttachAtResponseProducer();
-            writer = 0;
-            batchUsed = pendingCount = 0;
-            failModulus = scribble = 0;
-            disabled = false;
-            disabledAt = 0;
+            _queue = new TxQueue(_page.Address, FrontendDomId, _buffers);
+            _writer = 0;
+            _failModulus = _scribble = 0;
+            _disabled = false;
+            _disabledAt = 0;
 
             var script = new FuzzInput(input);
             while (!script.IsEmpty)
                 Step(ref script);
             DrainChecked();
-            page.CheckCanaries();
+            _page.CheckCanaries();
         }
         finally
         {
-            page.Dispose();
-            NativeMemory.AlignedFree((void*)frameBuffer);
+            _queue.Release();
+            _page.Dispose();
         }
+        if (_buffers.Outstanding != 0)
+            throw new InvariantException($"{_buffers.Outstanding} packet buffers not returned once the queue is released");
     }
 
     private void Step(ref FuzzInput script)
@@ -118,33 +109,33 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             {
                 var n = 1 + (script.Byte() % 8);
                 for (var i = 0; i < n; i++)
-                    script.Bytes(page.Entry(writer++));
+                    script.Bytes(_page.Entry(_writer++));
                 Push();
                 break;
             }
             case Op.RequestProducer:
-                Volatile.Write(ref page.Header.ReqProd, script.UInt32());
+                Volatile.Write(ref _page.Header.ReqProd, script.UInt32());
                 break;
             case Op.Replay:
-                Volatile.Write(ref page.Header.ReqProd, unchecked(page.Header.RspProd + (uint)(script.UInt16() % 520)));
+                Volatile.Write(ref _page.Header.ReqProd, unchecked(_page.Header.RspProd + (uint)(script.UInt16() % 520)));
                 break;
             case Op.Drain:
                 DrainChecked();
                 break;
             case Op.CopyFailures:
-                failModulus = script.Byte();
+                _failModulus = script.Byte();
                 break;
             case Op.ScribbleInFlight:
-                scribble = script.Byte();
+                _scribble = script.Byte();
                 break;
             case Op.Rewrite:
-                script.Bytes(page.Entry(script.Byte()));
+                script.Bytes(_page.Entry(script.Byte()));
                 break;
             case Op.Rewind:
-                writer = unchecked(page.Header.RspProd + script.Byte());
+                _writer = unchecked(_page.Header.RspProd + script.Byte());
                 break;
             case Op.ResponseEvent:
-                Volatile.Write(ref page.Header.RspEvent, script.UInt32());
+                Volatile.Write(ref _page.Header.RspEvent, script.UInt32());
                 break;
         }
     }
@@ -184,7 +175,7 @@ public sealed unsafe class TxRingTarget : FuzzTarget
             extra.Flags = i < extras - 1 ? NetifExtraFlags.More : (byte)0;
             extra.GsoSize = script.UInt16();
             extra.GsoType = (byte)(script.Byte() % 4);
-            page.Write(writer++, slot);
+            _page.Write(_writer++, slot);
         }
         for (var i = 1; i < dataSlots; i++)
             WriteData(sizes[i], i < dataSlots - 1 ? NetTxFlags.MoreData : NetTxFlags.None, ref script);
@@ -195,259 +186,140 @@ public sealed unsafe class TxRingTarget : FuzzTarget
     {
         var offset = (ushort)(script.UInt16() % 4200);
         var gref = script.Byte();
-        page.Write(writer, new NetifTxRequest { Gref = gref, Offset = offset, Flags = (ushort)flags, Id = (ushort)writer, Size = size });
-        writer++;
+        _page.Write(_writer, new NetifTxRequest { Gref = gref, Offset = offset, Flags = (ushort)flags, Id = (ushort)_writer, Size = size });
+        _writer++;
     }
 
-    private void Push() => Volatile.Write(ref page.Header.ReqProd, writer);
+    private void Push() => Volatile.Write(ref _page.Header.ReqProd, _writer);
 
-    /// <summary>One drain, checked to allocate nothing once the target is warm.</summary>
+    /// <summary>One drain, as the ring actor's turns take it, then the ring checked as the frontend sees it.</summary>
     private void DrainChecked()
     {
-        var before = GC.GetAllocatedBytesForCurrentThread();
         Drain();
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        if (IsWarm && allocated != 0)
-            throw new InvariantException($"a TX drain allocated {allocated} bytes");
-
         // Every consumed request is answered and pushed before the drain ends.
-        if (ring.RequestConsumer != ring.ResponseProducer)
-            throw new InvariantException($"drain ended with req_cons {ring.RequestConsumer} and rsp_prod_pvt {ring.ResponseProducer}");
-        if (Volatile.Read(ref page.Header.RspProd) != ring.ResponseProducer)
+        if (_queue.RequestConsumer != _queue.ResponseProducer)
+            throw new InvariantException($"drain ended with req_cons {_queue.RequestConsumer} and rsp_prod_pvt {_queue.ResponseProducer}");
+        if (Volatile.Read(ref _page.Header.RspProd) != _queue.ResponseProducer)
             throw new InvariantException("drain ended with responses not pushed");
-        if (disabled && ring.RequestConsumer != disabledAt)
-            throw new InvariantException($"a disabled vif consumed requests ({disabledAt} to {ring.RequestConsumer})");
+        if (_disabled && _queue.RequestConsumer != _disabledAt)
+            throw new InvariantException($"a disabled vif consumed requests ({_disabledAt} to {_queue.RequestConsumer})");
     }
 
     private void Drain()
     {
-        if (disabled)
-            return;
-        for (var pass = 0; pass < DrainGuard; pass++)
+        for (var turn = 0; turn < DrainGuard; turn++)
         {
-            var reqProd = ring.ReadRequestProducer();
-            var start = ring.RequestConsumer;
-            MemoryMarshal.Cast<byte, NetifTxRequest>(page.Entries).CopyTo(seen);
-            var available = ring.RequestProducerOverflow(reqProd) ? 0u : ring.UnconsumedRequests(reqProd);
+            var start = _queue.RequestConsumer;
+            MemoryMarshal.Cast<byte, NetifTxRequest>(_page.Entries).CopyTo(_seen);
+            var pass = _queue.Collect();
+            var end = _queue.RequestConsumer;
+            if (!_page.Entries.SequenceEqual(MemoryMarshal.AsBytes(_seen.AsSpan())))
+                throw new InvariantException("a pass wrote to the ring's request slots");
+            var consumed = unchecked(end - start);
+            if (consumed > NetifConstants.TxRingSize)
+                throw new InvariantException($"a pass consumed {consumed} requests of a ring of {NetifConstants.TxRingSize}");
+            if (_disabled && consumed != 0)
+                throw new InvariantException("a stopped queue consumed requests");
 
-            var packet = TxPacketParser.Parse(ring, reqProd, slots);
-
-            if (ring.RequestConsumer != start || packet.Start != start)
-                throw new InvariantException("the parser moved req_cons or started elsewhere");
-            if (!page.Entries.SequenceEqual(MemoryMarshal.AsBytes(seen.AsSpan())))
-                throw new InvariantException("the parser wrote to the ring");
-            if ((uint)packet.RingSlots > available)
-                throw new InvariantException($"a packet of {packet.RingSlots} slots with {available} available");
-
-            switch (packet.Outcome)
+            var copies = pass.Copy ? _queue.Copies!.Used : default;
+            foreach (ref var segment in copies)
             {
-                case TxOutcome.Fatal:
-                    if (packet.Fault == TxFault.None)
-                        throw new InvariantException("a fatal outcome without a fault");
-                    if (packet.Fault == TxFault.ImpossibleRequestProducer != ring.RequestProducerOverflow(reqProd))
-                        throw new InvariantException("ImpossibleRequestProducer where req_prod does not overflow, or the reverse");
-                    Flush();
-                    disabled = true;
-                    disabledAt = ring.RequestConsumer;
-                    return;
-                case TxOutcome.Empty:
-                    if (available != 0)
-                        throw new InvariantException($"Empty with {available} requests available");
-                    Flush();
-                    if (!ring.FinalCheckForRequests())
-                        return;
-                    continue;
-                case TxOutcome.Partial:
-                    Flush();
-                    ring.SetRequestEvent(unchecked(reqProd + 1));
-                    if (ring.ReadRequestProducer() == reqProd)
-                        return;
-                    continue;
+                CheckCopy(segment, start, consumed);
+                segment.Status = Fails(segment.Source.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
             }
-
-            CheckTaken(packet, available);
-            var first = batchUsed;
-            var segments = 0;
-            if (packet.Outcome == TxOutcome.Packet)
-            {
-                if (!TxCopyPlanner.TryPlan(packet, slots, FrontendDomId, frameBuffer, FrameBufferLength, batch.AsSpan(batchUsed), out segments))
-                {
-                    if (batchUsed == 0)
-                        throw new InvariantException("a packet does not fit an empty batch");
-                    Flush();
-                    first = 0;
-                    if (!TxCopyPlanner.TryPlan(packet, slots, FrontendDomId, frameBuffer, FrameBufferLength, batch, out segments))
-                        throw new InvariantException("a packet does not fit an empty batch");
-                }
-                CheckSegments(packet, batch.AsSpan(first, segments));
-                batchUsed = first + segments;
-            }
-            ring.RequestConsumer += (uint)packet.RingSlots;
-            slots.AsSpan(0, packet.DataSlots).CopyTo(pendingSlots.AsSpan(pendingCount * TxPacketParser.ScratchSlots));
-            pending[pendingCount++] = new Pending(packet, first, segments);
-            if (scribble != 0)
+            if (_scribble != 0)
             {
                 // A hostile frontend rewrites what it handed over while the copy runs: nothing of it may matter now.
-                for (var i = 0u; i < (uint)packet.RingSlots; i++)
-                    page.Entry(packet.Start + i).Fill(scribble);
+                for (var i = 0u; i < consumed; i++)
+                    _page.Entry(start + i).Fill(_scribble);
             }
-            if (pendingCount == pending.Length)
-                Flush();
-        }
-        throw new InvariantException($"a drain did not end after {DrainGuard} passes with req_prod fixed");
-    }
 
-    /// <summary>A packet to be consumed, against the one snapshot of the ring taken before its parse.</summary>
-    private void CheckTaken(in TxPacket packet, uint available)
-    {
-        if (packet.DataSlots is < 1 or > TxPacketParser.ScratchSlots)
-            throw new InvariantException($"{packet.DataSlots} data slots");
-        if (packet.Outcome == TxOutcome.Error != (packet.Error != TxError.None))
-            throw new InvariantException($"outcome {packet.Outcome} with error {packet.Error}");
-        var first = seen[packet.Start & 255];
-        if (!Same(slots[0], first))
-            throw new InvariantException("the first slot's copy is not what the ring held");
-        if (packet.TotalLength != first.Size)
-            throw new InvariantException("the frame's length is not the first slot's size");
-        var hasExtras = ((NetTxFlags)first.Flags & NetTxFlags.ExtraInfo) != 0;
-        if (packet.ExtraCount > 0 != hasExtras)
-            throw new InvariantException($"{packet.ExtraCount} extras with extra_info {hasExtras}");
-        for (var i = 0; i < packet.ExtraCount; i++)
-        {
-            var slot = seen[(packet.Start + 1 + (uint)i) & 255];
-            var extra = Unsafe.As<NetifTxRequest, NetifExtraInfo>(ref slot);
-            if (extra.Type is 0 or >= 5)
-                throw new InvariantException($"an extra of type {extra.Type} taken");
-            if ((extra.Flags & NetifExtraFlags.More) != 0 != (i < packet.ExtraCount - 1))
-                throw new InvariantException("the extras do not end where the more flag says");
-        }
-        if (packet.Outcome == TxOutcome.MulticastControl)
-        {
-            if (packet.DataSlots != 1 || !(packet.HasMulticastAdd || packet.HasMulticastDel))
-                throw new InvariantException("a multicast control request that is not one slot with a multicast extra");
-            return;
-        }
+            var done = _queue.Complete();
+            CheckAnswers(start, consumed, done.Answered);
+            CheckFrames(done.Frames, copies);
+            foreach (var frame in done.Frames)
+                frame.Return();
 
-        var later = 0;
-        for (var i = 1; i < packet.DataSlots; i++)
-        {
-            var slot = seen[(packet.Start + (uint)packet.ExtraCount + (uint)i) & 255];
-            if (!Same(slots[i], slot))
-                throw new InvariantException($"data slot {i}'s copy is not what the ring held");
-            if (slot.Offset + slot.Size > NetifConstants.PageSize)
-                throw new InvariantException($"a taken slot crosses its page: {slot.Offset}+{slot.Size}");
-            if (((NetTxFlags)slots[i - 1].Flags & NetTxFlags.MoreData) == 0)
-                throw new InvariantException("a data slot taken after one without more_data");
-            later += slot.Size;
-        }
-        if (((NetTxFlags)slots[packet.DataSlots - 1].Flags & NetTxFlags.MoreData) != 0)
-            throw new InvariantException("the last data slot taken has more_data");
-        if (packet.Outcome != TxOutcome.Packet)
-            return;
-
-        // A valid packet: the rules of SIMXEN's "Hostile frontends", checked from the snapshot.
-        if (packet.DataSlots > TxPacketParser.MaxSlots)
-            throw new InvariantException($"a valid packet of {packet.DataSlots} data slots");
-        if (packet.FirstLength != first.Size - later || packet.FirstLength < NetifConstants.EthernetHeaderLength)
-            throw new InvariantException($"first slot's share {packet.FirstLength} of {first.Size} with {later} in later slots");
-        if (first.Offset + packet.FirstLength > NetifConstants.PageSize)
-            throw new InvariantException($"the first slot crosses its page: {first.Offset}+{packet.FirstLength}");
-        if (packet.HasGso && (packet.GsoSize < GsoLimits.MinSize || packet.GsoType is not (NetifGsoType.TcpV4 or NetifGsoType.TcpV6)
-            || GsoLimits.MostSegments(packet.TotalLength, packet.GsoSize) > GsoLimits.MaxSegments))
-            throw new InvariantException($"a valid packet with GSO type {packet.GsoType} size {packet.GsoSize}");
-        if (available < (uint)packet.RingSlots)
-            throw new InvariantException("more slots than available");
-    }
-
-    private void CheckSegments(in TxPacket packet, ReadOnlySpan<GrantCopySegment> planned)
-    {
-        if (planned.Length != TxCopyPlanner.SegmentCount(packet, slots))
-            throw new InvariantException("TryPlan and SegmentCount disagree");
-        var total = 0;
-        var slot = 0;
-        foreach (ref readonly var s in planned)
-        {
-            // The segment of data slot 'slot', skipping the empty ones.
-            while (slot > 0 && slot < packet.DataSlots && slots[slot].Size == 0)
-                slot++;
-            if (slot >= packet.DataSlots)
-                throw new InvariantException("more segments than data slots");
-            var request = slots[slot];
-            if (s.Flags != GrantCopySegment.SourceGref || s.Source.DomId != FrontendDomId)
-                throw new InvariantException("a segment not from the frontend's grant");
-            if (s.Source.Ref != request.Gref || s.Source.Offset != request.Offset)
-                throw new InvariantException($"segment {slot} copies gref {s.Source.Ref}+{s.Source.Offset}, the slot granted {request.Gref}+{request.Offset}");
-            var expected = slot == 0 ? packet.FirstLength : request.Size;
-            if (s.Length != expected || s.Length == 0)
-                throw new InvariantException($"segment {slot} of {s.Length} bytes for {expected}");
-            if (s.Source.Offset + s.Length > NetifConstants.PageSize)
-                throw new InvariantException($"a copy outside its granted page: {s.Source.Offset}+{s.Length}");
-            if (s.Dest.Virt != frameBuffer + total || total + s.Length > packet.TotalLength)
-                throw new InvariantException("a copy outside the packet's place in its buffer");
-            total += s.Length;
-            slot++;
-        }
-        if (total != packet.TotalLength)
-            throw new InvariantException($"copies of {total} bytes for a frame of {packet.TotalLength}");
-    }
-
-    /// <summary>Runs the batch's copies, answers every pending packet in ring order, pushes, and checks the answers.</summary>
-    private void Flush()
-    {
-        for (var i = 0; i < batchUsed; i++)
-            batch[i].Status = Fails(batch[i].Source.Ref) ? GrantStatus.BadGntref : GrantStatus.Okay;
-        for (var p = 0; p < pendingCount; p++)
-        {
-            ref readonly var entry = ref pending[p];
-            var copies = pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, entry.Packet.DataSlots);
-            var status = TxResponder.StatusOf(entry.Packet);
-            if (entry.Packet.Outcome == TxOutcome.Packet && !TxCopyPlanner.Succeeded(batch.AsSpan(entry.FirstSegment, entry.Segments), out _))
-                status = NetifResponseStatus.Error;
-            TxResponder.Respond(ring, entry.Packet, copies, status);
-        }
-        ring.PushResponsesAndCheckNotify();
-        for (var p = 0; p < pendingCount; p++)
-            CheckResponses(pending[p].Packet, pendingSlots.AsSpan(p * TxPacketParser.ScratchSlots, pending[p].Packet.DataSlots));
-        pendingCount = 0;
-        batchUsed = 0;
-    }
-
-    private void CheckResponses(in TxPacket packet, ReadOnlySpan<NetifTxRequest> copies)
-    {
-        // The status the packet earned, worked out here from its slots rather than from the planner.
-        var status = packet.Outcome == TxOutcome.Error ? NetifResponseStatus.Error : NetifResponseStatus.Okay;
-        if (packet.Outcome == TxOutcome.Packet)
-        {
-            for (var i = 0; i < packet.DataSlots; i++)
+            if (pass.Fatal)
             {
-                if ((i == 0 || copies[i].Size != 0) && Fails(copies[i].Gref))
-                    status = NetifResponseStatus.Error;
+                if (_queue.Fault is null || !_queue.Stopped)
+                    throw new InvariantException("a fatal pass without a fault, or a queue that goes on");
+                _disabled = true;
+                _disabledAt = _queue.RequestConsumer;
+                return;
+            }
+            if (pass.Copy)
+                continue;
+            switch (pass.Next)
+            {
+                case TxNext.Idle:
+                    return;
+                case TxNext.Credit:
+                    throw new InvariantException("a queue without a credit scheduler waits for credit");
             }
         }
-        var index = packet.Start;
-        Expect(index++, copies[0].Id, status);
-        for (var i = 0; i < packet.ExtraCount; i++)
-        {
-            if (page.Read<NetifTxResponse>(index++).Status != NetifResponseStatus.Null)
-                throw new InvariantException("an extra not answered NULL");
-        }
-        for (var i = 1; i < packet.DataSlots; i++)
-            Expect(index++, copies[i].Id, status);
+        throw new InvariantException($"a drain did not end after {DrainGuard} turns with req_prod fixed");
     }
 
-    private void Expect(uint index, ushort id, short status)
+    /// <summary>A planned copy reads from the frontend's grant as one consumed slot granted it, no more, and within its page.</summary>
+    private void CheckCopy(in GrantCopySegment s, uint start, uint consumed)
     {
-        var response = page.Read<NetifTxResponse>(index);
-        if (response.Id != id || response.Status != status)
-            throw new InvariantException($"slot {index} answered id {response.Id} status {response.Status}, expected id {id} status {status}");
+        if (s.Flags != GrantCopySegment.SourceGref || s.Source.DomId != FrontendDomId)
+            throw new InvariantException("a copy not from the frontend's grant, or into a grant");
+        if (s.Length == 0 || s.Source.Offset + s.Length > NetifConstants.PageSize)
+            throw new InvariantException($"a copy outside its granted page: {s.Source.Offset}+{s.Length}");
+        for (var i = 0u; i < consumed; i++)
+        {
+            ref readonly var slot = ref _seen[(start + i) & 255];
+            if (slot.Gref == s.Source.Ref && slot.Offset == s.Source.Offset && s.Length <= slot.Size)
+                return;
+        }
+        throw new InvariantException($"a copy of gref {s.Source.Ref}+{s.Source.Offset} ({s.Length} bytes) that no consumed slot granted");
     }
 
-    private bool Fails(uint gref) => failModulus != 0 && gref % failModulus == 0;
+    /// <summary>Each consumed slot answered once, in place, with the id of the one read (NULL for an extra).</summary>
+    private void CheckAnswers(uint start, uint consumed, int answered)
+    {
+        if (_queue.ResponseProducer != _queue.RequestConsumer || Volatile.Read(ref _page.Header.RspProd) != _queue.ResponseProducer)
+            throw new InvariantException($"a pass complete with req_cons {_queue.RequestConsumer}, rsp_prod_pvt {_queue.ResponseProducer}, rsp_prod {_page.Header.RspProd}");
+        if (consumed > 0 && answered == 0)
+            throw new InvariantException($"{consumed} requests consumed, no packet answered");
+        for (var i = 0u; i < consumed; i++)
+        {
+            var response = _page.Read<NetifTxResponse>(start + i);
+            if (response.Status == NetifResponseStatus.Null)
+                continue;
+            if (response.Status is not (NetifResponseStatus.Okay or NetifResponseStatus.Error))
+                throw new InvariantException($"slot {start + i} answered status {response.Status}");
+            if (response.Id != _seen[(start + i) & 255].Id)
+                throw new InvariantException($"slot {start + i} answered id {response.Id}, its request had id {_seen[(start + i) & 255].Id}");
+        }
+    }
 
-    private static bool Same(in NetifTxRequest a, in NetifTxRequest b) =>
-        a.Gref == b.Gref && a.Offset == b.Offset && a.Flags == b.Flags && a.Id == b.Id && a.Size == b.Size;
+    /// <summary>The copies into the frames forwarded add up to them, and none of them failed.</summary>
+    private static void CheckFrames(ReadOnlySpan<PacketBuffer> frames, ReadOnlySpan<GrantCopySegment> copies)
+    {
+        foreach (var frame in frames)
+        {
+            if (frame.Length < NetifConstants.EthernetHeaderLength || frame.Length > frame.Capacity)
+                throw new InvariantException($"a frame of {frame.Length} bytes forwarded (buffer of {frame.Capacity})");
+            long covered = 0;
+            foreach (ref readonly var s in copies)
+            {
+                if (s.Dest.Virt < frame.Address || s.Dest.Virt >= frame.Address + frame.Capacity)
+                    continue;
+                if (s.Status != GrantStatus.Okay)
+                    throw new InvariantException("a frame forwarded with a failed copy");
+                if (s.Dest.Virt + s.Length > frame.Address + frame.Length)
+                    throw new InvariantException("a copy beyond its frame's length");
+                covered += s.Length;
+            }
+            if (covered != frame.Length)
+                throw new InvariantException($"copies of {covered} bytes for a frame of {frame.Length}");
+        }
+    }
 
-    private readonly record struct Pending(TxPacket Packet, int FirstSegment, int Segments);
+    private bool Fails(uint gref) => _failModulus != 0 && gref % _failModulus == 0;
 
     public override IEnumerable<FuzzSeed> Seeds()
     {

@@ -27,9 +27,9 @@ public sealed class OffloadTarget : FuzzTarget
     // Any key: the hash is checked for not throwing and for agreeing with the layout, not for its value.
     private static readonly byte[] Key = [.. Enumerable.Range(0, 40).Select(i => (byte)(i * 37 + 11))];
 
-    private readonly byte[] frame = new byte[MaxFrame];
-    private readonly byte[] work = new byte[MaxFrame];
-    private readonly byte[] segment = new byte[MaxFrame];
+    private readonly byte[] _frame = new byte[MaxFrame];
+    private readonly byte[] _work = new byte[MaxFrame];
+    private readonly byte[] _segment = new byte[MaxFrame];
 
     public override string Name => "offload";
 
@@ -40,8 +40,8 @@ public sealed class OffloadTarget : FuzzTarget
         var flags = script.Byte();
         var gsoSize = script.UInt16();
         var body = script.Take(MaxFrame);
-        body.CopyTo(frame);
-        var bytes = frame.AsSpan(0, body.Length);
+        body.CopyTo(_frame);
+        var bytes = _frame.AsSpan(0, body.Length);
         if ((flags & 1) != 0)
             FixLengths(bytes);
         var gsoType = (byte)(mode & 3);
@@ -75,7 +75,7 @@ public sealed class OffloadTarget : FuzzTarget
 
     private void CheckChecksum(ReadOnlySpan<byte> bytes, FrameChecksum state, FrameParse parse, in FrameLayout layout)
     {
-        var filled = work.AsSpan(0, bytes.Length);
+        var filled = _work.AsSpan(0, bytes.Length);
         bytes.CopyTo(filled);
         var outcome = ChecksumOffload.Fill(filled, state);
         if (state != FrameChecksum.Blank && outcome != ChecksumOutcome.NotApplicable)
@@ -130,10 +130,10 @@ public sealed class OffloadTarget : FuzzTarget
             var length = plan.SegmentLength(i);
             if (length <= plan.HeaderLength && plan.PayloadLength > 0 || length > plan.HeaderLength + plan.Mss)
                 throw new InvariantException($"segment {i} of {length} bytes with headers of {plan.HeaderLength} and MSS {plan.Mss}");
-            var written = TcpSegmenter.WriteSegment(bytes, plan, i, segment.AsSpan(0, length));
+            var written = TcpSegmenter.WriteSegment(bytes, plan, i, _segment.AsSpan(0, length));
             if (written != length)
                 throw new InvariantException($"segment {i}: {written} bytes written for {length}");
-            var s = segment.AsSpan(0, length);
+            var s = _segment.AsSpan(0, length);
             var chunk = length - plan.HeaderLength;
             if (!s[plan.HeaderLength..].SequenceEqual(bytes.Slice(plan.HeaderLength + payload, chunk)))
                 throw new InvariantException($"segment {i}'s payload is not the frame's bytes {payload} to {payload + chunk}");

@@ -62,14 +62,14 @@ public sealed class XenStoreServerTarget : FuzzTarget
         XenStoreErrors.EPERM,
     };
 
-    private readonly byte[] payload = new byte[XenStoreLimits.PayloadMax];
-    private readonly byte[] message = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
-    private readonly StringBuilder text = new();
-    private readonly XenStoreServerConnection?[] connections = new XenStoreServerConnection?[Connections];
-    private readonly List<XenStoreServerConnection> everyConnection = [];
-    private readonly Dictionary<string, XenStoreNode> before = new(StringComparer.Ordinal);
-    private XenStoreServer server = null!;
-    private uint requestId;
+    private readonly byte[] _payload = new byte[XenStoreLimits.PayloadMax];
+    private readonly byte[] _message = new byte[XenStoreMessageHeader.Size + XenStoreLimits.PayloadMax];
+    private readonly StringBuilder _text = new();
+    private readonly XenStoreServerConnection?[] _connections = new XenStoreServerConnection?[Connections];
+    private readonly List<XenStoreServerConnection> _everyConnection = [];
+    private readonly Dictionary<string, XenStoreNode> _before = new(StringComparer.Ordinal);
+    private XenStoreServer _server = null!;
+    private uint _requestId;
 
     public override string Name => "xenstore";
 
@@ -86,10 +86,10 @@ public sealed class XenStoreServerTarget : FuzzTarget
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
-        server = XenStoreServer.CreateDetached(Options);
-        Array.Clear(connections);
-        everyConnection.Clear();
-        requestId = 0;
+        _server = XenStoreServer.CreateDetached(Options);
+        Array.Clear(_connections);
+        _everyConnection.Clear();
+        _requestId = 0;
         var script = new FuzzInput(input);
         Span<byte> raw = stackalloc byte[XenStoreMessageHeader.Size];
         while (!script.IsEmpty)
@@ -101,8 +101,8 @@ public sealed class XenStoreServerTarget : FuzzTarget
             {
                 if (connection is not null)
                 {
-                    server.DisconnectDetached(connection);
-                    connections[slot] = null;
+                    _server.DisconnectDetached(connection);
+                    _connections[slot] = null;
                     CheckState(connection);
                 }
                 continue;
@@ -118,15 +118,15 @@ public sealed class XenStoreServerTarget : FuzzTarget
                 if (header.Length > XenStoreLimits.PayloadMax)
                 {
                     // The framing is broken: the socket's reader closes such a connection, as xenstored.
-                    server.DisconnectDetached(connection);
-                    connections[slot] = null;
+                    _server.DisconnectDetached(connection);
+                    _connections[slot] = null;
                     CheckState(connection);
                     continue;
                 }
                 var body = script.Take((int)header.Length);
                 if (body.Length < header.Length)
                     continue; // the client left mid-message: nothing is processed
-                body.CopyTo(payload);
+                body.CopyTo(_payload);
                 length = body.Length;
                 CheckHeaderCodec(header);
             }
@@ -135,34 +135,34 @@ public sealed class XenStoreServerTarget : FuzzTarget
                 var type = Types[(op & 15) % Types.Length];
                 var transaction = TransactionId(connection, ref script);
                 length = Spell(type, ref script);
-                header = new XenStoreMessageHeader(type, ++requestId, transaction, (uint)length);
+                header = new XenStoreMessageHeader(type, ++_requestId, transaction, (uint)length);
             }
             Request(connection, header, length);
         }
-        foreach (var connection in connections)
+        foreach (var connection in _connections)
         {
             if (connection is not null)
-                server.DisconnectDetached(connection);
+                _server.DisconnectDetached(connection);
         }
         CheckState(null);
-        if (server.IndexedWatches != 0 || server.Tree.PendingNodes != 0 || server.Tree.PendingBytes != 0)
+        if (_server.IndexedWatches != 0 || _server.Tree.PendingNodes != 0 || _server.Tree.PendingBytes != 0)
             throw new InvariantException("connections gone, and watches or transaction charges left behind");
     }
 
     private XenStoreServerConnection? Connection(int slot)
     {
-        if (connections[slot] is { IsClosing: true } closed)
+        if (_connections[slot] is { IsClosing: true } closed)
         {
             // Dropped by the server (a slow client): its socket would end, and the client connects again.
-            server.DisconnectDetached(closed);
-            connections[slot] = null;
+            _server.DisconnectDetached(closed);
+            _connections[slot] = null;
         }
-        if (connections[slot] is null && server.ConnectDetached() is { } connection)
+        if (_connections[slot] is null && _server.ConnectDetached() is { } connection)
         {
-            connections[slot] = connection;
-            everyConnection.Add(connection);
+            _connections[slot] = connection;
+            _everyConnection.Add(connection);
         }
-        return connections[slot];
+        return _connections[slot];
     }
 
     private uint TransactionId(XenStoreServerConnection connection, ref FuzzInput script)
@@ -191,14 +191,14 @@ public sealed class XenStoreServerTarget : FuzzTarget
     /// <summary>Writes the request's payload into <see cref="payload"/>; returns its length.</summary>
     private int Spell(XenStoreMessageType type, ref FuzzInput script)
     {
-        text.Clear();
+        _text.Clear();
         switch (type)
         {
             case XenStoreMessageType.Write:
                 AppendPath(ref script, special: false).Append('\0');
                 var value = script.Take(script.Byte() % 80);
                 foreach (var b in value)
-                    text.Append((char)b);
+                    _text.Append((char)b);
                 break;
             case XenStoreMessageType.DirectoryPart:
                 AppendPath(ref script, special: false).Append('\0').Append((script.UInt16() % 300).ToString(CultureInfo.InvariantCulture)).Append('\0');
@@ -208,20 +208,20 @@ public sealed class XenStoreServerTarget : FuzzTarget
                 AppendPath(ref script, special: false).Append('\0');
                 var n = script.Byte() % 5;
                 for (var i = 0; i < n; i++)
-                    text.Append(Permissions[script.Byte() % Permissions.Length]).Append('\0');
+                    _text.Append(Permissions[script.Byte() % Permissions.Length]).Append('\0');
                 break;
             }
             case XenStoreMessageType.Watch or XenStoreMessageType.Unwatch:
                 AppendPath(ref script, special: true).Append('\0').Append(Tokens[script.Byte() % Tokens.Length]).Append('\0');
                 break;
             case XenStoreMessageType.TransactionStart:
-                text.Append('\0');
+                _text.Append('\0');
                 break;
             case XenStoreMessageType.TransactionEnd:
-                text.Append("TFX"[script.Byte() % 3]).Append('\0');
+                _text.Append("TFX"[script.Byte() % 3]).Append('\0');
                 break;
             case XenStoreMessageType.GetDomainPath:
-                text.Append(script.UInt32().ToString(CultureInfo.InvariantCulture)).Append('\0');
+                _text.Append(script.UInt32().ToString(CultureInfo.InvariantCulture)).Append('\0');
                 break;
             case XenStoreMessageType.ResetWatches:
                 break;
@@ -230,13 +230,13 @@ public sealed class XenStoreServerTarget : FuzzTarget
                 break;
         }
         var mangle = script.Byte();
-        if ((mangle & 1) != 0 && text.Length > 0)
-            text.Length--;
+        if ((mangle & 1) != 0 && _text.Length > 0)
+            _text.Length--;
         if ((mangle & 2) != 0)
-            text.Append("x\0");
-        var length = Math.Min(text.Length, payload.Length);
+            _text.Append("x\0");
+        var length = Math.Min(_text.Length, _payload.Length);
         for (var i = 0; i < length; i++)
-            payload[i] = (byte)text[i];
+            _payload[i] = (byte)_text[i];
         return length;
     }
 
@@ -244,37 +244,37 @@ public sealed class XenStoreServerTarget : FuzzTarget
     {
         var shape = script.Byte();
         if (special && shape >= 250)
-            return text.Append(shape == 250 ? XenStorePath.IntroduceDomain : XenStorePath.ReleaseDomain);
+            return _text.Append(shape == 250 ? XenStorePath.IntroduceDomain : XenStorePath.ReleaseDomain);
         var depth = shape % 6;
         if (depth == 0)
-            return text.Append('/');
+            return _text.Append('/');
         for (var i = 0; i < depth; i++)
         {
-            text.Append('/');
+            _text.Append('/');
             var c = script.Byte();
             if (c < 240)
             {
-                text.Append(Components[c % Components.Length]);
+                _text.Append(Components[c % Components.Length]);
             }
             else
             {
                 // A component of any bytes (invalid characters, '/', NUL, nothing at all).
                 foreach (var b in script.Take(c - 240))
-                    text.Append((char)b);
+                    _text.Append((char)b);
             }
         }
-        return text;
+        return _text;
     }
 
     private void Request(XenStoreServerConnection connection, XenStoreMessageHeader header, int length)
     {
-        before.Clear();
-        foreach (var (path, node) in server.Tree.Nodes)
-            before.Add(path, node);
+        _before.Clear();
+        foreach (var (path, node) in _server.Tree.Nodes)
+            _before.Add(path, node);
         var transactions = connection.Transactions.Count;
         var watches = connection.Watches.Count;
 
-        server.Process(connection, header, payload.AsSpan(0, length));
+        _server.Process(connection, header, _payload.AsSpan(0, length));
 
         var (type, error) = TakeReplies(connection, header);
         var treeMayChange = type == header.Type && header.TransactionId == 0 && header.Type is XenStoreMessageType.Write
@@ -297,14 +297,14 @@ public sealed class XenStoreServerTarget : FuzzTarget
     {
         XenStoreMessageType? type = null;
         string? error = null;
-        foreach (var connection in connections)
+        foreach (var connection in _connections)
         {
             if (connection is null)
                 continue;
-            while (connection.TryTakeOutbound(message, out var length))
+            while (connection.TryTakeOutbound(_message, out var length))
             {
-                var header = XenStoreMessageHeader.Read(message);
-                var body = message.AsSpan(XenStoreMessageHeader.Size, length - XenStoreMessageHeader.Size);
+                var header = XenStoreMessageHeader.Read(_message);
+                var body = _message.AsSpan(XenStoreMessageHeader.Size, length - XenStoreMessageHeader.Size);
                 if (header.Length != body.Length || body.Length > XenStoreLimits.PayloadMax)
                     throw new InvariantException($"a {header.Type} message of {body.Length} bytes says {header.Length}");
                 if (header.Type == XenStoreMessageType.WatchEvent)
@@ -354,11 +354,11 @@ public sealed class XenStoreServerTarget : FuzzTarget
 
     private void CheckTreeUnchanged(XenStoreMessageHeader header, string? error)
     {
-        var nodes = server.Tree.Nodes;
-        var same = nodes.Count == before.Count;
+        var nodes = _server.Tree.Nodes;
+        var same = nodes.Count == _before.Count;
         if (same)
         {
-            foreach (var (path, node) in before)
+            foreach (var (path, node) in _before)
             {
                 if (!nodes.TryGetValue(path, out var now) || !ReferenceEquals(now, node))
                 {
@@ -374,7 +374,7 @@ public sealed class XenStoreServerTarget : FuzzTarget
     /// <summary>The tree's shape, its charges and the quotas, against what its nodes, watches and transactions add up to.</summary>
     private void CheckState(XenStoreServerConnection? gone)
     {
-        var tree = server.Tree;
+        var tree = _server.Tree;
         var nodes = tree.Nodes;
         if (!nodes.ContainsKey("/"))
             throw new InvariantException("the root is gone");
@@ -400,9 +400,9 @@ public sealed class XenStoreServerTarget : FuzzTarget
             throw new InvariantException($"the tree holds {tree.NodeCount}+{tree.PendingNodes} nodes and {tree.Bytes}+{tree.PendingBytes} bytes");
 
         long pendingBytes = 0, pendingNodes = 0, watches = 0;
-        foreach (var connection in everyConnection)
+        foreach (var connection in _everyConnection)
         {
-            var open = connection != gone && Array.IndexOf(connections, connection) >= 0;
+            var open = connection != gone && Array.IndexOf(_connections, connection) >= 0;
             var account = connection.Account;
             long held = 0, heldNodes = 0;
             foreach (var (path, node) in nodes)
@@ -440,8 +440,8 @@ public sealed class XenStoreServerTarget : FuzzTarget
         }
         if (pendingBytes != tree.PendingBytes || pendingNodes != tree.PendingNodes)
             throw new InvariantException($"the tree counts {tree.PendingBytes} bytes and {tree.PendingNodes} nodes pending, the transactions {pendingBytes} and {pendingNodes}");
-        if (server.IndexedWatches != watches)
-            throw new InvariantException($"the watch index holds {server.IndexedWatches} watches, the connections {watches}");
+        if (_server.IndexedWatches != watches)
+            throw new InvariantException($"the watch index holds {_server.IndexedWatches} watches, the connections {watches}");
     }
 
     public override IEnumerable<FuzzSeed> Seeds()

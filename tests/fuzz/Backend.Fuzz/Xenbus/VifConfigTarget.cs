@@ -52,21 +52,21 @@ public sealed class VifConfigTarget : FuzzTarget
         "/local/domain/0/backend/vif/32752", "/local/domain/0/backend/vif/3/4294967296",
     ];
 
-    private readonly MemoryXenStore store = new();
-    private readonly StringBuilder text = new();
+    private readonly MemoryXenStore _store = new();
+    private readonly StringBuilder _text = new();
 
     public override string Name => "xenbus";
 
     protected override void Execute(ReadOnlySpan<byte> input)
     {
         var script = new FuzzInput(input);
-        store.Nodes.Clear();
+        _store.Nodes.Clear();
         var backend = new string?[BackendKeys.Length];
         for (var i = 0; i < BackendKeys.Length; i++)
         {
             backend[i] = Value(ref script);
             if (backend[i] is { } value)
-                store.Nodes[Paths.Backend(BackendKeys[i])] = value;
+                _store.Nodes[Paths.Backend(BackendKeys[i])] = value;
         }
         var frontendPath = backend[1] ?? DefaultFrontend;
         var frontend = new string?[FrontendKeys.Length];
@@ -74,10 +74,10 @@ public sealed class VifConfigTarget : FuzzTarget
         {
             frontend[i] = Value(ref script);
             if (frontend[i] is { } value)
-                store.Nodes[$"{frontendPath}/{FrontendKeys[i]}"] = value;
+                _store.Nodes[$"{frontendPath}/{FrontendKeys[i]}"] = value;
         }
 
-        var read = new VifBackend(store, Paths).ReadConnectConfigAsync();
+        var read = new VifBackend(_store, Paths).ReadConnectConfigAsync();
         if (!read.IsCompleted)
             throw new InvariantException("a configuration read over reads that complete at once did not complete");
         if (read.Exception?.InnerException is { } failure)
@@ -100,11 +100,11 @@ public sealed class VifConfigTarget : FuzzTarget
             return null;
         if (b < 0x80)
             return Vocabulary[(b - 1) % Vocabulary.Length];
-        text.Clear();
+        _text.Clear();
         var n = b & 0x3F;
         for (var i = 0; i < n; i++)
-            text.Append(b >= 0xC0 ? (char)script.UInt16() : (char)script.Byte());
-        return text.ToString();
+            _text.Append(b >= 0xC0 ? (char)script.UInt16() : (char)script.Byte());
+        return _text.ToString();
     }
 
     private static void CheckFailure(Exception failure)

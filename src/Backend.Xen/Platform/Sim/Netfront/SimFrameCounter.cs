@@ -1,7 +1,7 @@
 namespace Backend.Xen.Platform.Sim.Netfront;
 
 /// <summary>Counts the frames it is given (the last consumer of a guest that only sinks traffic).</summary>
-public sealed class SimFrameCounter : ISimFrameConsumer
+internal sealed class SimFrameCounter : ISimFrameConsumer
 {
     private readonly Lock _gate = new();
     private long _frames;

@@ -1,0 +1,55 @@
+using Akka.Event;
+using Backend.Actors.Status;
+using Backend.Xen.Abi;
+using Backend.Xen.Xenbus;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// The log lines of one vif's connection actor, as Linux netback's <c>netdev_*</c> / <c>xenbus_dev_*</c>
+/// messages. The lines a guest can make us write again and again (by reconnecting, or failing anew) are
+/// written within the vif's <see cref="GuestLogLimit"/>, with the count of those suppressed before them.
+/// </summary>
+internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
+{
+    private VifId Vif => status.Id;
+
+    public void DataPathFailed(Exception ex) => log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", Vif, ex.Message);
+
+    public void FrontendChanged(XenbusState frontend, XenbusState backend) =>
+        log.Debug("{Vif}: frontend {FrontendState}, backend {BackendState}", Vif, frontend, backend);
+
+    public void WaitingForHotplugToServe() =>
+        Guest(LogLevel.InfoLevel, "{Vif}: frontend connected; waiting for hotplug-status to read 'connected' before serving the rings", Vif);
+
+    public void RingsMapped(string eventChannels, int mtu, string bridge) =>
+        Guest(LogLevel.InfoLevel, "{Vif}: rings mapped, event channels {Ports}, mtu {Mtu}, bridge '{Bridge}'", Vif, eventChannels, mtu, bridge);
+
+    public void WaitingForHotplugToAnnounce() =>
+        Guest(LogLevel.InfoLevel, "{Vif}: connected, waiting for hotplug-status to read 'connected'", Vif);
+
+    public void Disconnecting() => Guest(LogLevel.InfoLevel, "{Vif}: disconnecting", Vif);
+
+    public void Disabled(string reason) =>
+        Guest(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", Vif, reason);
+
+    public void CannotConnect(string reason) => Guest(LogLevel.ErrorLevel, "{Vif}: cannot connect: {Reason}", Vif, reason);
+
+    public void FailureNotRecorded(string reason) =>
+        Guest(LogLevel.WarningLevel, "{Vif}: could not record the failure in xenstore: {Reason}", Vif, reason);
+
+    public void StateNotWritten(XenbusState state) => log.Debug("{Vif}: backend directory gone, state {State} not written", Vif, state);
+
+    public void Forgotten() => log.Info("{Vif}: forgotten (offline and closed)", Vif);
+
+    /// <summary>A line within the vif's budget; false when it was suppressed (and counted).</summary>
+    public bool Guest(LogLevel level, string format, params object[] args)
+    {
+        if (!status.GuestLog.TryTake(out var suppressed))
+            return false;
+        if (suppressed > 0)
+            log.Log(level, "{Vif}: {Suppressed} lines about this vif suppressed (rate limit)", [Vif, suppressed]);
+        log.Log(level, format, args);
+        return true;
+    }
+}
