@@ -1,0 +1,10 @@
+namespace Backend.Host.Fleet;
+
+/// <summary>
+/// The body of <c>GET /fleet</c>. With the cluster off, <see cref="Cluster"/> is false and the one member
+/// is this host (address <c>local</c>), so a tool reads every daemon the same way.
+/// </summary>
+public sealed record FleetDocument(bool Cluster, string Self, IReadOnlyList<FleetMemberDocument> Members)
+{
+    public const string LocalAddress = "local";
+}
