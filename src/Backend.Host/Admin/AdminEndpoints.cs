@@ -24,12 +24,13 @@ public static class AdminEndpoints
         var samples = new StatusPageSamples(TimeProvider.System);
         var host = Environment.MachineName;
 
-        app.MapGet("/", (HttpRequest request) =>
+        app.MapGet("/", async (HttpRequest request, CancellationToken cancellationToken) =>
         {
             var document = StatusDocument.From(platform, domid, status, network.UplinkStatus());
             var (now, since, seconds) = samples.Take(document, QueryNumber(request, "since", 1, long.MaxValue));
             var refresh = (int)(QueryNumber(request, "refresh", 1, 300) ?? StatusPage.DefaultRefreshSeconds);
-            return Results.Text(StatusPage.Render(document, host, XnbMetrics.Version, now, since, seconds, refresh), StatusPage.ContentType);
+            var members = fleet.Enabled ? await fleet.ReadAsync(cancellationToken) : null;
+            return Results.Text(StatusPage.Render(document, host, XnbMetrics.Version, now, since, seconds, refresh, members), StatusPage.ContentType);
         });
         app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status, network.UplinkStatus()), AdminJson.Options));
         app.MapGet("/fleet", async (CancellationToken cancellationToken) => Results.Json(await fleet.ReadAsync(cancellationToken), AdminJson.Options));
