@@ -87,7 +87,7 @@ public static class DaemonSettingsValidator
 
     /// <summary>
     /// The fleet: an address the other nodes can reach (not a wildcard), seeds that name the system
-    /// <c>xnb</c>, and the TLS files given together. Checked when off too: a typo must not wait for the
+    /// <c>xnb</c> over the transport in use (akka.tcp, or akka.ssl.tcp with TLS), and the TLS files given together. Checked when off too: a typo must not wait for the
     /// day the fleet is turned on.
     /// </summary>
     private static void ValidateCluster(ClusterSettings c, List<string> errors)
@@ -100,9 +100,11 @@ public static class DaemonSettingsValidator
             errors.Add($"Cluster:Hostname: '{c.Hostname}' is not a host name or IP address");
         if (c.Port is < 1 or > 65535)
             errors.Add($"Cluster:Port: {c.Port} is not 1 to 65535");
+        // Akka.Remote names its transport in the address: akka.ssl.tcp once TLS is on.
+        var scheme = c.Tls.Certificate is null ? "akka.tcp" : "akka.ssl.tcp";
         foreach (var seed in c.Seeds)
-            if (!IsSeed(seed))
-                errors.Add($"Cluster:Seeds: '{seed}' is not akka.tcp://xnb@HOST:PORT");
+            if (!IsSeed(seed, scheme))
+                errors.Add($"Cluster:Seeds: '{seed}' is not {scheme}://xnb@HOST:PORT{(c.Tls.Certificate is null ? "" : " (Cluster:Tls is set)")}");
         if (c.Enabled && c.Seeds.Count == 0)
             errors.Add("Cluster:Seeds: none; list at least one (the first node of a fleet lists its own address)");
         if (c.StableAfterSeconds is < 1 or > 600)
@@ -118,9 +120,9 @@ public static class DaemonSettingsValidator
             errors.Add("Cluster:Tls:Authority: empty path");
     }
 
-    /// <summary><c>akka.tcp://xnb@HOST:PORT</c> and nothing more (TLS uses the same scheme in Akka.NET).</summary>
-    internal static bool IsSeed(string seed) =>
-        Uri.TryCreate(seed, UriKind.Absolute, out var uri) && uri.Scheme == "akka.tcp" && uri.UserInfo == "xnb" &&
+    /// <summary><c>SCHEME://xnb@HOST:PORT</c> and nothing more.</summary>
+    internal static bool IsSeed(string seed, string scheme) =>
+        Uri.TryCreate(seed, UriKind.Absolute, out var uri) && uri.Scheme == scheme && uri.UserInfo == "xnb" &&
         uri.Host.Length > 0 && uri.Port is > 0 and <= 65535 &&
         uri.AbsolutePath == "/" && uri.Query.Length == 0 && uri.Fragment.Length == 0;
 }

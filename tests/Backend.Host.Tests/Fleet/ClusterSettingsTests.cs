@@ -33,6 +33,18 @@ public sealed class ClusterSettingsTests
     }
 
     [Theory]
+    [InlineData("akka.ssl.tcp://xnb@127.0.0.1:4053", true)]
+    [InlineData("akka.tcp://xnb@127.0.0.1:4053", false)]
+    public void With_tls_the_seeds_name_akkas_tls_transport(string seed, bool accepted)
+    {
+        var settings = new DaemonSettings { Cluster = { Enabled = true, Seeds = [seed], Tls = { Certificate = "/etc/xnb/fleet.p12" } } };
+        var errors = DaemonSettingsValidator.Validate(settings);
+        Assert.Equal(accepted, errors.Count == 0);
+        if (!accepted)
+            Assert.Equal($"Cluster:Seeds: '{seed}' is not akka.ssl.tcp://xnb@HOST:PORT (Cluster:Tls is set)", Assert.Single(errors));
+    }
+
+    [Theory]
     [InlineData("0.0.0.0")]
     [InlineData("::")]
     [InlineData("*")]

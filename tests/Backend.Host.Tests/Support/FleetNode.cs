@@ -27,13 +27,14 @@ public sealed class FleetNode : IAsyncDisposable
 
     public int Port { get; }
 
-    public string Address => AddressOf(Port);
+    public string Address => AddressOf(Port, _environment.ContainsKey("XNB_CLUSTER__TLS__CERTIFICATE"));
 
     public DaemonProcess? Daemon { get; private set; }
 
     public string AdminUrl { get; private set; } = "";
 
-    public static string AddressOf(int port) => $"akka.tcp://xnb@127.0.0.1:{port}";
+    /// <summary>The node's address in the fleet: Akka.Remote's TLS transport names itself akka.ssl.tcp.</summary>
+    public static string AddressOf(int port, bool tls = false) => $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://xnb@127.0.0.1:{port}";
 
     /// <summary>A loopback port nobody listens on right now.</summary>
     public static int FreePort()
