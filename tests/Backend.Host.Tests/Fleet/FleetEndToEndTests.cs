@@ -61,6 +61,13 @@ public sealed class FleetEndToEndTests
                     f => ShowsExactly(f, expected) && Member(f, nodes[2].Address)!.Host!.Published > restarted,
                     TimeSpan.FromSeconds(30), "seeing the restarted daemon back with its vifs");
 
+            // The admin's view: the three hosts in one table.
+            var (code, table, stderr) = await Command.RunAsync("dotnet", [DaemonProcess.HostDll, "status", "--fleet", "--admin", nodes[1].AdminUrl], TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, stderr);
+            Assert.Contains($"fleet seen from 127.0.0.1:{ports[1]}: 3 member(s), 0 unreachable, 6 vif(s)", table, StringComparison.Ordinal);
+            foreach (var vif in expected.Values.SelectMany(v => v))
+                Assert.Contains(vif, table, StringComparison.Ordinal);
+
             foreach (var pair in pairs[..2])
             {
                 await pair!.StopAsync();
