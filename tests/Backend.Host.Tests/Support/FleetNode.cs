@@ -83,8 +83,10 @@ public sealed class FleetNode : IAsyncDisposable
 
     public async Task<FleetDocument> FleetAsync(CancellationToken cancellationToken)
     {
-        var fleet = await _http.GetFromJsonAsync<FleetDocument>(AdminUrl + "/fleet", AdminJson.Options, cancellationToken);
-        return fleet!;
+        using var response = await _http.GetAsync(AdminUrl + "/fleet", cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"{Address}: GET /fleet answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}\nstderr:\n{Daemon?.Stderr}");
+        return (await response.Content.ReadFromJsonAsync<FleetDocument>(AdminJson.Options, cancellationToken))!;
     }
 
     /// <summary>Polls <c>/fleet</c> until <paramref name="done"/> holds; the last document seen goes into the failure.</summary>
