@@ -38,6 +38,9 @@ public static class FleetHosting
         akka.AddHocon(
             $"akka.cluster.split-brain-resolver.stable-after = {cluster.StableAfterSeconds}s\n" +
             "akka.cluster.run-coordinated-shutdown-when-down = off\n" +
+            // Daemons started together (a rack's dom0s after a power cut) find no seed up on the first try;
+            // Akka's default waits 10 s before the next one, which is most of the time the fleet takes to form.
+            "akka.cluster.retry-unsuccessful-join-after = 3s\n" +
             // Replicate the summaries about as often as they are written.
             "akka.cluster.distributed-data.gossip-interval = 1s\n" +
             // A seed that is down would otherwise be a warning every few seconds; FleetPublisher says it once.

@@ -43,7 +43,7 @@ public static class FleetTable
         }
         var sb = new StringBuilder();
         if (fleet.Cluster)
-            sb.Append(CultureInfo.InvariantCulture, $"fleet seen from {Endpoint(fleet.Self)}: {fleet.Members.Count} member(s), {unreachable} unreachable, {vifs} vif(s)\n");
+            sb.Append(CultureInfo.InvariantCulture, $"fleet seen from {Endpoint(fleet.Self)}: {fleet.Members.Count} member(s), {unreachable} unreachable, {vifs} vif(s){(fleet.Partial ? " (the other hosts' summaries did not answer in time)" : "")}\n");
         else
             sb.Append(CultureInfo.InvariantCulture, $"cluster off: this host only, {vifs} vif(s)\n");
         StatusTable.Align(rows, sb);

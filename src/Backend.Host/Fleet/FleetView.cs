@@ -35,10 +35,21 @@ public sealed class FleetView
         var cluster = Cluster.Get(system);
         var state = cluster.State;
         LWWDictionary<string, string>? data = null;
-        var response = await DistributedData.Get(system).Replicator.Ask<IGetResponse>(
-            Dsl.Get(FleetPublisher.Key, ReadLocal.Instance), AskTimeout, cancellationToken);
-        if (response is GetSuccess success)
-            data = success.Get(FleetPublisher.Key);
+        var partial = false;
+        try
+        {
+            var response = await DistributedData.Get(system).Replicator.Ask<IGetResponse>(
+                Dsl.Get(FleetPublisher.Key, ReadLocal.Instance), AskTimeout, cancellationToken);
+            if (response is GetSuccess success)
+                data = success.Get(FleetPublisher.Key);
+        }
+        catch (AskTimeoutException)
+        {
+            // A replicator that does not answer (a daemon starved of CPU) must not turn the page into an
+            // error: the members and their reachability are this node's own view, only the others' vifs are missing.
+            partial = true;
+            Serilog.Log.Warning("fleet: the replicated summaries did not answer within {Seconds} s; /fleet shows the members without the other hosts' vifs", AskTimeout.TotalSeconds);
+        }
 
         var self = cluster.SelfAddress;
         var members = new List<FleetMemberDocument>();
@@ -56,6 +67,6 @@ public sealed class FleetView
         // Not yet a member (joining, or the fleet cannot form): this host still answers for itself.
         if (!members.Exists(m => m.Self))
             members.Insert(0, new FleetMemberDocument(self.ToString(), cluster.SelfMember.Status.ToString(), true, true, false, _summary()));
-        return new FleetDocument(true, self.ToString(), members);
+        return new FleetDocument(true, self.ToString(), members, partial);
     }
 }

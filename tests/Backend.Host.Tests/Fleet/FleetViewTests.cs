@@ -43,6 +43,8 @@ public sealed class FleetViewTests
         Assert.Matches(@"^10\.0\.0\.2:4053\s+Up\s+NO\s+\(no summary yet\)", lines[4]);
         Assert.DoesNotContain('\u001b', lines[5]);
         Assert.Matches(@"vif31\.0\s+Disabled", lines[5]);
+        Assert.EndsWith("3 vif(s) (the other hosts' summaries did not answer in time)",
+            FleetTable.Format(fleet with { Partial = true }).Split('\n')[0], StringComparison.Ordinal);
     }
 
     [Fact]
