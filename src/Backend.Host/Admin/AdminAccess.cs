@@ -37,7 +37,7 @@ public sealed class AdminAccess : IDisposable
         var before = errors.Count;
         var token = LoadToken(settings, errors, warnings);
         var certificate = settings.AdminCertificate is { } path
-            ? LoadCertificate(path, settings.AdminCertificateKey, errors, warnings)
+            ? LoadCertificate("AdminCertificate", "AdminCertificateKey", "(--admin-certificate)", path, settings.AdminCertificateKey, null, errors, warnings)
             : null;
         if (errors.Count == before)
             return new AdminAccess(token, certificate);
@@ -71,21 +71,27 @@ public sealed class AdminAccess : IDisposable
         return fromFile;
     }
 
-    private static X509Certificate2? LoadCertificate(string path, string? keyPath, List<string> errors, List<string> warnings)
+    /// <summary>
+    /// A certificate with its private key: PEM (the key in <paramref name="keyPath"/> or the same file) or
+    /// PKCS#12 (with <paramref name="password"/>, or none). Also loads the fleet's remoting certificate
+    /// (<see cref="Fleet.ClusterTls"/>); the names say which setting an error is about.
+    /// </summary>
+    internal static X509Certificate2? LoadCertificate(
+        string name, string keyName, string option, string path, string? keyPath, string? password, List<string> errors, List<string> warnings)
     {
-        const string setting = "AdminCertificate (--admin-certificate)";
+        var setting = option.Length > 0 ? $"{name} {option}" : name;
         X509Certificate2 certificate;
         try
         {
             var pem = IsPem(path);
             if (pem && keyPath is null && !File.ReadAllText(path).Contains("PRIVATE KEY-----", StringComparison.Ordinal))
             {
-                errors.Add($"{setting}: {path} has no private key (give AdminCertificateKey, or a PKCS#12 file with the key)");
+                errors.Add($"{setting}: {path} has no private key (give {keyName}, or a PKCS#12 file with the key)");
                 return null;
             }
             certificate = pem
                 ? X509Certificate2.CreateFromPemFile(path, keyPath)
-                : X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
+                : X509CertificateLoader.LoadPkcs12FromFile(path, password);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
@@ -95,11 +101,11 @@ public sealed class AdminAccess : IDisposable
         }
         if (!certificate.HasPrivateKey)
         {
-            errors.Add($"{setting}: {path} has no private key (give AdminCertificateKey, or a PKCS#12 file with the key)");
+            errors.Add($"{setting}: {path} has no private key (give {keyName}, or a PKCS#12 file with the key)");
             certificate.Dispose();
             return null;
         }
-        if (SecretFile.OpenModeWarning(keyPath is null ? "AdminCertificate" : "AdminCertificateKey", keyPath ?? path) is { } open)
+        if (SecretFile.OpenModeWarning(keyPath is null ? name : keyName, keyPath ?? path) is { } open)
             warnings.Add(open);
         if (certificate.NotAfter < DateTime.Now)
             warnings.Add($"{setting}: {certificate.Subject} expired on {certificate.NotAfter:u}; clients will refuse it");

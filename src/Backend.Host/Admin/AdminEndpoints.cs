@@ -1,5 +1,6 @@
 using System.Globalization;
 using Backend.Actors.Status;
+using Backend.Host.Fleet;
 using Backend.Host.Hosting;
 using Backend.Host.Metrics;
 using Microsoft.AspNetCore.Builder;
@@ -9,11 +10,12 @@ namespace Backend.Host.Admin;
 
 /// <summary>
 /// The admin HTTP routes: <c>/</c> (the status page, HTML), <c>/status</c> (JSON), <c>/metrics</c>
-/// (Prometheus, from the <c>xnb</c> meter), <c>/healthz</c>.
+/// (Prometheus, from the <c>xnb</c> meter, this host only), <c>/fleet</c> (JSON: every member of the
+/// cluster with its vifs; this host alone when the cluster is off), <c>/healthz</c>.
 /// </summary>
 public static class AdminEndpoints
 {
-    public static void Map(WebApplication app, VifStatusRegistry status, XnbMetrics metrics, XenEnvironment xen, HostNetworking network)
+    public static void Map(WebApplication app, VifStatusRegistry status, XnbMetrics metrics, XenEnvironment xen, HostNetworking network, FleetView fleet)
     {
         var platform = xen.Describe();
         var domid = xen.Platform.BackendDomId;
@@ -22,14 +24,16 @@ public static class AdminEndpoints
         var samples = new StatusPageSamples(TimeProvider.System);
         var host = Environment.MachineName;
 
-        app.MapGet("/", (HttpRequest request) =>
+        app.MapGet("/", async (HttpRequest request, CancellationToken cancellationToken) =>
         {
             var document = StatusDocument.From(platform, domid, status, network.UplinkStatus());
             var (now, since, seconds) = samples.Take(document, QueryNumber(request, "since", 1, long.MaxValue));
             var refresh = (int)(QueryNumber(request, "refresh", 1, 300) ?? StatusPage.DefaultRefreshSeconds);
-            return Results.Text(StatusPage.Render(document, host, XnbMetrics.Version, now, since, seconds, refresh), StatusPage.ContentType);
+            var members = fleet.Enabled ? await fleet.ReadAsync(cancellationToken) : null;
+            return Results.Text(StatusPage.Render(document, host, XnbMetrics.Version, now, since, seconds, refresh, members), StatusPage.ContentType);
         });
         app.MapGet("/status", () => Results.Json(StatusDocument.From(platform, domid, status, network.UplinkStatus()), AdminJson.Options));
+        app.MapGet("/fleet", async (CancellationToken cancellationToken) => Results.Json(await fleet.ReadAsync(cancellationToken), AdminJson.Options));
         app.MapGet("/metrics", () => Results.Text(prometheus.Write(), PrometheusWriter.ContentType));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
     }

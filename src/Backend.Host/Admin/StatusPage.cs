@@ -18,7 +18,10 @@ public static class StatusPage
     /// <summary>Seconds between refreshes unless the URL says (<c>?refresh=N</c>, 1 to 300).</summary>
     public const int DefaultRefreshSeconds = 5;
 
-    public static string Render(StatusDocument status, string host, string version, StatusPageSamples.Sample now, StatusPageSamples.Sample? since, double seconds, int refreshSeconds)
+    /// <param name="fleet">With the cluster on, every member: rendered below this host's own tables.</param>
+    public static string Render(
+        StatusDocument status, string host, string version, StatusPageSamples.Sample now, StatusPageSamples.Sample? since, double seconds, int refreshSeconds,
+        Fleet.FleetDocument? fleet = null)
     {
         var html = HtmlEncoder.Default;
         var sb = new StringBuilder(4096);
@@ -100,9 +103,56 @@ public static class StatusPage
             }
             sb.Append("</tbody></table>\n");
         }
+        if (fleet is { Cluster: true })
+            FleetSection(sb, fleet);
         sb.Append("<footer>TX is from the guest, RX to the guest (the ring's names, as netif.h and Linux netback's rings). ")
             .Append("<a href=\"/status\">/status</a> (JSON) · <a href=\"/metrics\">/metrics</a> (Prometheus)</footer>\n</body></html>\n");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Every member of the fleet, a row per vif (counters since each vif appeared: the other hosts'
+    /// summaries are not sampled here for rates). Everything another host published is HTML-encoded.
+    /// </summary>
+    private static void FleetSection(StringBuilder sb, Fleet.FleetDocument fleet)
+    {
+        var html = HtmlEncoder.Default;
+        sb.Append(CultureInfo.InvariantCulture, $"<h2>Fleet: {fleet.Members.Count} host(s)</h2>");
+        sb.Append("<table id=\"fleet\"><thead><tr><th data-col=\"host\">host</th><th data-col=\"member\">member</th><th data-col=\"reachable\">reachable</th>")
+            .Append("<th data-col=\"vif\">vif</th><th data-col=\"state\">state</th><th data-col=\"carrier\">carrier</th>")
+            .Append("<th>TX packets</th><th>RX packets</th><th>RX dropped</th><th>restarts</th></tr></thead><tbody>\n");
+        foreach (var m in fleet.Members)
+        {
+            var name = html.Encode(m.Host is { } h ? $"{h.Hostname} ({Fleet.FleetTable.Endpoint(m.Address)})" : Fleet.FleetTable.Endpoint(m.Address));
+            var vifs = m.Host?.Vifs ?? [];
+            var rowClass = m.Reachable ? "up" : "down";
+            if (vifs.Count == 0)
+            {
+                sb.Append("<tr class=\"").Append(rowClass).Append("\" data-host=\"").Append(html.Encode(m.Address)).Append("\">");
+                Cell(sb, "host", name);
+                Cell(sb, "member", html.Encode(m.Status));
+                Cell(sb, "reachable", m.Reachable ? "yes" : "no");
+                sb.Append("<td colspan=\"7\" class=\"empty\">").Append(m.Host is null ? "no summary yet" : "no vifs").Append("</td></tr>\n");
+                continue;
+            }
+            foreach (var v in vifs)
+            {
+                sb.Append("<tr class=\"").Append(v.Disabled ? "disabled" : rowClass).Append("\" data-host=\"").Append(html.Encode(m.Address))
+                    .Append("\" data-vif=\"").Append(html.Encode(v.Name)).Append("\">");
+                Cell(sb, "host", name);
+                Cell(sb, "member", html.Encode(m.Status));
+                Cell(sb, "reachable", m.Reachable ? "yes" : "no");
+                Cell(sb, "vif", html.Encode(v.Name));
+                Cell(sb, "state", v.Disabled ? "Disabled" : html.Encode(v.State));
+                Cell(sb, "carrier", v.Carrier ? "on" : "off");
+                Cell(sb, "tx-packets", v.Counters.TxPackets.ToString(CultureInfo.InvariantCulture));
+                Cell(sb, "rx-packets", v.Counters.RxPackets.ToString(CultureInfo.InvariantCulture));
+                Cell(sb, "rx-dropped", v.Counters.RxDropped.ToString(CultureInfo.InvariantCulture));
+                Cell(sb, "restarts", v.Restarts.ToString(CultureInfo.InvariantCulture));
+                sb.Append("</tr>\n");
+            }
+        }
+        sb.Append("</tbody></table>\n");
     }
 
     /// <summary>The vif table's columns: the cells' data-col, the heading, and what it counts.</summary>
@@ -156,7 +206,7 @@ public static class StatusPage
         table{border-collapse:collapse}
         th,td{padding:.25em .55em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
         th{background:#f4f4f4;font-weight:600;vertical-align:bottom;white-space:normal}
-        [data-col=vif],[data-col=state],[data-col=frontend],[data-col=carrier],[data-col=mac],[data-col=bridge],[data-col=fault],[data-col=tap]{text-align:left}
+        [data-col=vif],[data-col=state],[data-col=frontend],[data-col=carrier],[data-col=mac],[data-col=bridge],[data-col=fault],[data-col=tap],[data-col=host],[data-col=member],[data-col=reachable]{text-align:left}
         td[data-col=fault]{white-space:normal;color:#a00;max-width:30em}
         tr.up td[data-col=carrier]{color:#080}
         tr.down td[data-col=carrier]{color:#b60;font-weight:600}

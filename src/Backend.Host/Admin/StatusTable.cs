@@ -28,12 +28,19 @@ public static class StatusTable
                 v.Restarts.ToString(CultureInfo.InvariantCulture), PrintableValue.Of(v.Fault ?? "", MaxFaultLength),
             ]);
         }
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"{status.Platform}, backend domain {status.BackendDomId}, {status.Vifs.Count} vif(s), {status.VifsDisabled} disabled\n");
+        Align(rows, sb);
+        return sb.ToString();
+    }
+
+    /// <summary>Appends <paramref name="rows"/> (the first is the header) in columns two spaces apart.</summary>
+    internal static void Align(List<string[]> rows, StringBuilder sb)
+    {
         var widths = new int[rows[0].Length];
         foreach (var row in rows)
             for (var i = 0; i < row.Length; i++)
                 widths[i] = Math.Max(widths[i], row[i].Length);
-        var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{status.Platform}, backend domain {status.BackendDomId}, {status.Vifs.Count} vif(s), {status.VifsDisabled} disabled\n");
         foreach (var row in rows)
         {
             for (var i = 0; i < row.Length; i++)
@@ -44,6 +51,5 @@ public static class StatusTable
             }
             sb.Append('\n');
         }
-        return sb.ToString();
     }
 }

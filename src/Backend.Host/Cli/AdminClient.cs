@@ -55,11 +55,25 @@ public static class AdminClient
             return true;
         if (certificate is not X509Certificate2 server)
             return false;
-        foreach (var t in trusted)
-            if (t.RawDataMemory.Span.SequenceEqual(server.RawDataMemory.Span))
-                return true;
+        if (IsOneOf(trusted, server))
+            return true;
         if ((errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
             return false;
+        return ChainsTo(trusted, server, chain);
+    }
+
+    /// <summary>True when <paramref name="certificate"/> is one of <paramref name="trusted"/>, byte for byte (pinned).</summary>
+    internal static bool IsOneOf(X509Certificate2Collection trusted, X509Certificate2 certificate)
+    {
+        foreach (var t in trusted)
+            if (t.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span))
+                return true;
+        return false;
+    }
+
+    /// <summary>True when <paramref name="server"/> chains to one of <paramref name="trusted"/> (and only those: not the system's roots).</summary>
+    internal static bool ChainsTo(X509Certificate2Collection trusted, X509Certificate2 server, X509Chain? chain)
+    {
         using var ours = new X509Chain();
         ours.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         ours.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;

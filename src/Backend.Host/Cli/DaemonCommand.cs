@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Backend.Host.Admin;
+using Backend.Host.Fleet;
 using Backend.Host.Hosting;
 using Backend.Host.Sim;
 using Backend.Host.Systemd;
@@ -71,6 +72,7 @@ public static class DaemonCommand
         var errors = new List<string>(DaemonSettingsValidator.Validate(settings));
         var warnings = new List<string>();
         using var access = errors.Count == 0 ? AdminAccess.Load(settings, errors, warnings) : null;
+        using var clusterTls = errors.Count == 0 ? ClusterTls.Load(settings.Cluster.Tls, errors, warnings) : null;
         if (errors.Count > 0)
         {
             foreach (var error in errors)
@@ -82,7 +84,7 @@ public static class DaemonCommand
             Log.Warning("{Warning}", warning);
         try
         {
-            return await RunValidatedAsync(settings, access!, cancellationToken);
+            return await RunValidatedAsync(settings, access!, clusterTls, cancellationToken);
         }
         catch (StartupException ex)
         {
@@ -100,7 +102,7 @@ public static class DaemonCommand
         }
     }
 
-    private static async Task<int> RunValidatedAsync(DaemonSettings settings, AdminAccess access, CancellationToken cancellationToken)
+    private static async Task<int> RunValidatedAsync(DaemonSettings settings, AdminAccess access, ClusterTls? clusterTls, CancellationToken cancellationToken)
     {
         XenPlatformKind kind;
         try
@@ -121,7 +123,7 @@ public static class DaemonCommand
         }
 
         await using var xen = await XenEnvironment.OpenAsync(settings, demoRoot, cancellationToken);
-        await using var host = DaemonHost.Create(settings, xen, access);
+        await using var host = DaemonHost.Create(settings, xen, access, clusterTls);
         await host.StartAsync(cancellationToken);
         Console.Out.WriteLine($"ADMIN_URL={host.AdminUrl}");
         if (xen.SimRoot is { } root)

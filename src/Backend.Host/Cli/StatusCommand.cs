@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Backend.Host.Admin;
+using Backend.Host.Fleet;
 using Backend.Host.Hosting;
 
 namespace Backend.Host.Cli;
@@ -23,7 +24,8 @@ public static class StatusCommand
         var config = new Option<string?>("--config") { Description = "The daemon's settings file: its Admin URL, AdminToken(File) and AdminCertificate are used." };
         var tokenFile = new Option<string?>("--token-file") { Description = "A file whose first line is the admin token (else AdminTokenFile/AdminToken of the settings, or XNB_ADMINTOKEN)." };
         var caCert = new Option<string?>("--cacert") { Description = "Trust the certificates of this file (PEM or PKCS#12): the daemon's own, or its CA (else AdminCertificate of the settings)." };
-        var command = new Command("status", "Print the vifs of a running daemon as a table.") { admin, simRoot, domid, config, tokenFile, caCert };
+        var fleet = new Option<bool>("--fleet") { Description = "Print every member of the daemon's fleet with its vifs (GET /fleet) instead of this host's vifs." };
+        var command = new Command("status", "Print the vifs of a running daemon (or, with --fleet, of its whole fleet) as a table.") { admin, simRoot, domid, config, tokenFile, caCert, fleet };
         command.SetAction(async (parse, cancellationToken) =>
         {
             DaemonSettings settings;
@@ -72,24 +74,27 @@ public static class StatusCommand
             }
 
             using var http = AdminClient.Create(baseUri, token, trusted);
-            StatusDocument? status;
+            var resource = parse.GetValue(fleet) ? "/fleet" : "/status";
+            string table;
             try
             {
-                using var response = await http.GetAsync("/status", cancellationToken);
+                using var response = await http.GetAsync(resource, cancellationToken);
                 if (response.StatusCode == HttpStatusCode.Unauthorized)
                 {
                     Console.Error.WriteLine($"xnb status: {baseUri}: 401 Unauthorized ({(token is null ? "the endpoint asks for a token: give --token-file or --config" : "the token was refused")})");
                     return 1;
                 }
                 response.EnsureSuccessStatusCode();
-                status = await response.Content.ReadFromJsonAsync<StatusDocument>(AdminJson.Options, cancellationToken);
+                table = resource == "/fleet"
+                    ? FleetTable.Format((await response.Content.ReadFromJsonAsync<FleetDocument>(AdminJson.Options, cancellationToken))!)
+                    : StatusTable.Format((await response.Content.ReadFromJsonAsync<StatusDocument>(AdminJson.Options, cancellationToken))!);
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 Console.Error.WriteLine($"xnb status: {baseUri}: {ex.Message}{(ex.InnerException is { } inner ? $" ({inner.Message})" : "")}");
                 return 1;
             }
-            Console.Out.Write(StatusTable.Format(status!));
+            Console.Out.Write(table);
             return 0;
         });
         return command;

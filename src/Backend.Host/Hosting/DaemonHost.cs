@@ -7,6 +7,7 @@ using Backend.Actors.Hypercall;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
 using Backend.Host.Admin;
+using Backend.Host.Fleet;
 using Backend.Host.Metrics;
 using Backend.Host.Systemd;
 using Backend.Xen.Buffers;
@@ -62,8 +63,12 @@ public sealed class DaemonHost : IAsyncDisposable
     /// <summary>The backend's actors, once the actor system has started.</summary>
     public BackendActors? Backend { get; private set; }
 
+    /// <summary>This host and, with the cluster on, every member of the fleet.</summary>
+    public FleetView Fleet { get; private set; } = null!;
+
     /// <param name="access">The admin endpoint's token and certificate (<see cref="AdminAccess.Load"/>); null: none.</param>
-    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen, AdminAccess? access = null)
+    /// <param name="clusterTls">The fleet's remoting certificate (<see cref="ClusterTls.Load"/>); null: plain TCP.</param>
+    public static DaemonHost Create(DaemonSettings settings, XenEnvironment xen, AdminAccess? access = null, ClusterTls? clusterTls = null)
     {
         access ??= AdminAccess.Open;
         var builder = WebApplication.CreateSlimBuilder();
@@ -96,6 +101,9 @@ public sealed class DaemonHost : IAsyncDisposable
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;
         DaemonHost? host = null;
+        var platform = xen.Describe();
+        FleetHostDocument Summary() => FleetHostDocument.From(Environment.MachineName, XnbMetrics.Version,
+            StatusDocument.From(platform, xen.Platform.BackendDomId, status, network.UplinkStatus()), DateTimeOffset.UtcNow);
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
@@ -122,15 +130,20 @@ public sealed class DaemonHost : IAsyncDisposable
                         system.EventStream.Subscribe(ready, typeof(XenbusProtocol.Ready));
                     });
                 host!.Backend = backend;
+                if (settings.Cluster.Enabled)
+                    system.ActorOf(FleetPublisher.Props(Summary, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), settings.Cluster.Seeds), "fleet-publisher");
             });
+            if (settings.Cluster.Enabled)
+                FleetHosting.Configure(akka, settings.Cluster, clusterTls);
         });
 
         var app = builder.Build();
         var metrics = new XnbMetrics(status, network.UplinkStatus, buffers);
         host = new DaemonHost(app, status, bridges, buffers, network, metrics);
+        host.Fleet = new FleetView(Summary, settings.Cluster.Enabled ? () => app.Services.GetRequiredService<ActorSystem>() : null);
         if (access.Token is { } token)
             AdminAuthentication.Use(app, token);
-        AdminEndpoints.Map(app, status, metrics, xen, network);
+        AdminEndpoints.Map(app, status, metrics, xen, network, host.Fleet);
         return host;
     }
 

@@ -79,5 +79,8 @@ public sealed class DaemonSettings
     /// <summary>Uplinks into the host stack, each <c>tap:NAME[@BRIDGE][,linux-bridge=BR]</c> (inproc switch only).</summary>
     public List<string> Uplinks { get; set; } = [];
 
+    /// <summary>The fleet (Akka.Cluster); off by default.</summary>
+    public ClusterSettings Cluster { get; set; } = new();
+
     public const int MaxSimRootLength = 79;
 }

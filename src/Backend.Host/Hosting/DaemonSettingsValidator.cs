@@ -35,6 +35,7 @@ public static class DaemonSettingsValidator
         if (s.HypercallThreads is < 0 or > 256)
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
         ValidateNetworking(s, errors);
+        ValidateCluster(s.Cluster, errors);
         return errors;
     }
 
@@ -83,4 +84,45 @@ public static class DaemonSettingsValidator
         if (s.Uplinks.Count > 0 && s.Switch == "tap")
             errors.Add("Uplink (--uplink): uplinks join the in-process bridge; with --switch tap each vif has its own TAP instead (use --switch inproc)");
     }
+
+    /// <summary>
+    /// The fleet: an address the other nodes can reach (not a wildcard), seeds that name the system
+    /// <c>xnb</c> over the transport in use (akka.tcp, or akka.ssl.tcp with TLS), and the TLS files given together. Checked when off too: a typo must not wait for the
+    /// day the fleet is turned on.
+    /// </summary>
+    private static void ValidateCluster(ClusterSettings c, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(c.Hostname))
+            errors.Add("Cluster:Hostname: empty; give the address the other nodes reach this one at");
+        else if (c.Hostname is "0.0.0.0" or "::" or "[::]" or "*" or "+")
+            errors.Add($"Cluster:Hostname: '{c.Hostname}' is a wildcard; it is also this node's name in the fleet, so give the address the other nodes reach it at");
+        else if (Uri.CheckHostName(c.Hostname.Trim('[', ']')) == UriHostNameType.Unknown)
+            errors.Add($"Cluster:Hostname: '{c.Hostname}' is not a host name or IP address");
+        if (c.Port is < 1 or > 65535)
+            errors.Add($"Cluster:Port: {c.Port} is not 1 to 65535");
+        // Akka.Remote names its transport in the address: akka.ssl.tcp once TLS is on.
+        var scheme = c.Tls.Certificate is null ? "akka.tcp" : "akka.ssl.tcp";
+        foreach (var seed in c.Seeds)
+            if (!IsSeed(seed, scheme))
+                errors.Add($"Cluster:Seeds: '{seed}' is not {scheme}://xnb@HOST:PORT{(c.Tls.Certificate is null ? "" : " (Cluster:Tls is set)")}");
+        if (c.Enabled && c.Seeds.Count == 0)
+            errors.Add("Cluster:Seeds: none; list at least one (the first node of a fleet lists its own address)");
+        if (c.StableAfterSeconds is < 1 or > 600)
+            errors.Add($"Cluster:StableAfterSeconds: {c.StableAfterSeconds} is not 1 to 600");
+        var tls = c.Tls;
+        if (tls.Certificate is { Length: 0 })
+            errors.Add("Cluster:Tls:Certificate: empty path");
+        if (tls.Certificate is null && (tls.Key ?? tls.Password ?? tls.Authority) is not null)
+            errors.Add("Cluster:Tls:Certificate: Key, Password or Authority given without a Certificate");
+        if (tls.Key is { Length: 0 })
+            errors.Add("Cluster:Tls:Key: empty path");
+        if (tls.Authority is { Length: 0 })
+            errors.Add("Cluster:Tls:Authority: empty path");
+    }
+
+    /// <summary><c>SCHEME://xnb@HOST:PORT</c> and nothing more.</summary>
+    internal static bool IsSeed(string seed, string scheme) =>
+        Uri.TryCreate(seed, UriKind.Absolute, out var uri) && uri.Scheme == scheme && uri.UserInfo == "xnb" &&
+        uri.Host.Length > 0 && uri.Port is > 0 and <= 65535 &&
+        uri.AbsolutePath == "/" && uri.Query.Length == 0 && uri.Fragment.Length == 0;
 }

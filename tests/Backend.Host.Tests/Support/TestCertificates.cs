@@ -48,6 +48,30 @@ public sealed class TestCertificates : IDisposable
         return c;
     }
 
+    /// <summary>A fleet node's certificate, signed by the CA, for both ends of mutual TLS: PKCS#12 with <see cref="FleetPassword"/>.</summary>
+    public string FleetPkcs12 => Path.Combine(Directory, "fleet.p12");
+
+    /// <summary>Self-signed, for both ends of mutual TLS, PKCS#12 with <see cref="FleetPassword"/>: a node that is not of the fleet.</summary>
+    public string RoguePkcs12 => Path.Combine(Directory, "rogue.p12");
+
+    public const string FleetPassword = "fleet-secret";
+
+    /// <summary>Makes <see cref="FleetPkcs12"/> and <see cref="RoguePkcs12"/> (the admin tests need neither).</summary>
+    public async Task AddFleetCertificatesAsync()
+    {
+        var dir = Directory;
+        await File.WriteAllTextAsync(Path.Combine(dir, "fleet.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+        await OpenSsl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=xnb fleet node", "-keyout", "fleet.key", "-out", "fleet.csr");
+        await OpenSsl(dir, "x509", "-req", "-in", "fleet.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "fleet.ext", "-out", "fleet.pem");
+        await OpenSsl(dir, "pkcs12", "-export", "-in", "fleet.pem", "-inkey", "fleet.key", "-passout", "pass:" + FleetPassword, "-out", "fleet.p12");
+        await OpenSsl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=xnb fleet node",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "extendedKeyUsage=serverAuth,clientAuth", "-keyout", "rogue.key", "-out", "rogue.pem");
+        await OpenSsl(dir, "pkcs12", "-export", "-in", "rogue.pem", "-inkey", "rogue.key", "-passout", "pass:" + FleetPassword, "-out", "rogue.p12");
+        foreach (var secret in new[] { "fleet.key", "fleet.p12", "rogue.key", "rogue.p12" })
+            File.SetUnixFileMode(Path.Combine(dir, secret), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
     /// <summary>Writes <paramref name="content"/> to a file of this directory with <paramref name="mode"/>.</summary>
     public string WriteFile(string name, string content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
     {
