@@ -59,6 +59,7 @@ public sealed class VifConnectionActor : ReceiveActor
         // to the live rings; past ten restarts a minute the vif is disabled instead.
         new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
         {
+            _status.BeginRestart();
             Interlocked.Increment(ref _status.Restarts);
             _log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", _id, ex.Message);
             return Directive.Restart;

@@ -131,6 +131,7 @@ public sealed class DaemonHost : IAsyncDisposable
         if (access.Token is { } token)
             AdminAuthentication.Use(app, token);
         AdminEndpoints.Map(app, status, metrics, xen, network);
+        Soak.SoakFaultEndpoint.MapIfEnabled(app, () => host.Backend);
         return host;
     }
 
