@@ -7,7 +7,7 @@ using Backend.Xen.Platform.Sim;
 using Backend.Xen.Rings;
 using Backend.Xen.XenStore;
 
-namespace Backend.Actors.Tests.Support;
+namespace Backend.Xen.Platform.Sim.Netfront;
 
 /// <summary>
 /// A frontend that connects like Linux's netfront (its own domain, ring pages granted, rings initialised,
