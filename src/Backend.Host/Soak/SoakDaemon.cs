@@ -30,7 +30,21 @@ internal sealed class SoakDaemon : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public bool HasExited => _process.HasExited;
+    /// <summary>Exited, or already let go of by the runner.</summary>
+    public bool HasExited
+    {
+        get
+        {
+            try
+            {
+                return _process.HasExited;
+            }
+            catch (InvalidOperationException)
+            {
+                return true; // disposed: the runner let go of this incarnation
+            }
+        }
+    }
 
     /// <summary>The last lines of the daemon's log.</summary>
     public string Log => _process.Log;
@@ -85,6 +99,29 @@ internal sealed class SoakDaemon : IAsyncDisposable
                 rss = long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
         }
         return (rss, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length);
+    }
+
+    /// <summary>What each open file descriptor refers to (sockets and anonymous inodes by kind only), counted.</summary>
+    public Dictionary<string, int> FdTargets()
+    {
+        var targets = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var fd in Directory.GetFileSystemEntries(string.Create(CultureInfo.InvariantCulture, $"/proc/{Pid}/fd")))
+        {
+            string target;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+                continue; // closed while we looked
+            }
+            var bracket = target.IndexOf(":[", StringComparison.Ordinal);
+            if (bracket > 0)
+                target = target[..bracket];
+            targets[target] = targets.GetValueOrDefault(target) + 1;
+        }
+        return targets;
     }
 
     public async ValueTask DisposeAsync()

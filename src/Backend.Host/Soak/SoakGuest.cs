@@ -14,6 +14,7 @@ namespace Backend.Host.Soak;
 internal sealed class SoakGuest : ISimFrameConsumer
 {
     private const int MaxRoundTrips = 1 << 20;
+    private static readonly long ProbeAfterTicks = Stopwatch.Frequency / 4;
     private readonly byte[] _frame;
     private readonly byte[] _echo = new byte[SoakFrame.MinLength];
     private readonly byte[] _ping = new byte[SoakFrame.MinLength];
@@ -77,6 +78,8 @@ internal sealed class SoakGuest : ISimFrameConsumer
         await Task.Yield();
         var started = Stopwatch.GetTimestamp();
         var lastPing = 0L;
+        var lastAck = -1L;
+        var lastAckAt = started;
         var pingTicks = (long)(pingEvery.TotalSeconds * Stopwatch.Frequency);
         while (!stop.IsCancellationRequested)
         {
@@ -88,7 +91,16 @@ internal sealed class SoakGuest : ISimFrameConsumer
             }
             var next = Next;
             var due = (long)((now - started) / (double)Stopwatch.Frequency * rate);
-            if (next >= due || next - Peer.Check.Expected >= window)
+            var ack = Peer.Check.Expected;
+            if (ack != lastAck)
+            {
+                lastAck = ack;
+                lastAckAt = now;
+            }
+            // A full window whose acknowledgement has not moved for a while has lost its tail (a fault
+            // dropped the frames in flight): one more frame goes as a probe, whose arrival moves it again.
+            var windowFull = next - ack >= window && now - lastAckAt < ProbeAfterTicks;
+            if (next >= due || windowFull)
             {
                 await Delay(stop).ConfigureAwait(false);
                 continue;
@@ -111,6 +123,8 @@ internal sealed class SoakGuest : ISimFrameConsumer
                 continue;
             }
             Interlocked.Exchange(ref _next, next + 1);
+            if (next - ack >= window)
+                lastAckAt = now; // probe sent: wait as long again before the next one
         }
     }
 
