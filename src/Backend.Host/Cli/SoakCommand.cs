@@ -19,9 +19,10 @@ public static class SoakCommand
         var rate = new Option<int>("--rate") { Description = "Frames per second each guest streams (default 400).", DefaultValueFactory = _ => 400 };
         var faultEvery = new Option<double>("--fault-every") { Description = "Mean seconds between faults (default 3).", DefaultValueFactory = _ => 3 };
         var restartTarget = new Option<double>("--restart-p99-ms") { Description = "Tree-restart p99 the run must meet (default 10, issue 16's target for a Release build).", DefaultValueFactory = _ => 10 };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the seed's fault schedule and exit." };
         var command = new Command("soak", "Chaos soak: 16 simulated guests with checked streams, the daemon under a seeded fault schedule.")
         {
-            seconds, seed, output, rate, faultEvery, restartTarget,
+            seconds, seed, output, rate, faultEvery, restartTarget, dryRun,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -38,6 +39,12 @@ public static class SoakCommand
             {
                 Console.Error.WriteLine("xnb soak: --seconds 5..86400, --rate 10..100000, --fault-every 0.5..3600, --restart-p99-ms above 0");
                 return 2;
+            }
+            if (parse.GetValue(dryRun))
+            {
+                foreach (var fault in SoakSchedule.Draw(options))
+                    Console.Out.WriteLine(fault);
+                return 0;
             }
             var report = await new SoakRunner(options, Console.Error).RunAsync(cancellationToken);
             Directory.CreateDirectory(options.Output);

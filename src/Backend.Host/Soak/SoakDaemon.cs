@@ -101,27 +101,42 @@ internal sealed class SoakDaemon : IAsyncDisposable
         return (rss, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length);
     }
 
-    /// <summary>What each open file descriptor refers to (sockets and anonymous inodes by kind only), counted.</summary>
+    /// <summary>
+    /// What each open file descriptor refers to (sockets, pipes and anonymous inodes by kind only),
+    /// counted; those this process holds too are left out: the daemon inherited them when it was started
+    /// (a pipe of another child of ours that was open at that moment), they are not its own.
+    /// </summary>
     public Dictionary<string, int> FdTargets()
     {
+        var ours = new HashSet<string>(Targets("self"), StringComparer.Ordinal);
         var targets = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var fd in Directory.GetFileSystemEntries(string.Create(CultureInfo.InvariantCulture, $"/proc/{Pid}/fd")))
+        foreach (var target in Targets(Pid.ToString(CultureInfo.InvariantCulture)))
         {
-            string target;
+            if (target.Contains(":[", StringComparison.Ordinal) && ours.Contains(target))
+                continue;
+            var bracket = target.IndexOf(":[", StringComparison.Ordinal);
+            var kind = bracket > 0 ? target[..bracket] : target;
+            targets[kind] = targets.GetValueOrDefault(kind) + 1;
+        }
+        return targets;
+    }
+
+    private static IEnumerable<string> Targets(string pid)
+    {
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            string? target;
             try
             {
-                target = new FileInfo(fd).LinkTarget ?? "?";
+                target = new FileInfo(fd).LinkTarget;
             }
             catch (IOException)
             {
                 continue; // closed while we looked
             }
-            var bracket = target.IndexOf(":[", StringComparison.Ordinal);
-            if (bracket > 0)
-                target = target[..bracket];
-            targets[target] = targets.GetValueOrDefault(target) + 1;
+            if (target is not null)
+                yield return target;
         }
-        return targets;
     }
 
     public async ValueTask DisposeAsync()

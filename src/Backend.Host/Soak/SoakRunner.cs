@@ -114,7 +114,7 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
     {
         await StartDaemonAsync(cancellationToken).ConfigureAwait(false);
         // The daemon with no guest, settled: what it must come back to once the guests are gone.
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
         var (rss, fds) = _daemon!.Resources();
         _report.Baseline = new SoakResources(rss, fds);
         _baselineFds = _daemon.FdTargets();
@@ -675,6 +675,6 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         var left = (await _daemon.StatusAsync(cancellationToken).ConfigureAwait(false)).Vifs.Count;
         _report.Checks.Add(new SoakCheck("every vif forgotten once the guests are gone", left == 0, $"{left} vif(s) still listed"));
         // Let the daemon finish what the removals started (actors stopping, mappings released).
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
     }
 }
