@@ -25,21 +25,3 @@ internal sealed record SoakReport
     public List<SoakCheck> Checks { get; } = [];
     public bool Passed => Checks.All(c => c.Passed);
 }
-
-internal sealed record SoakFaultResult(string Fault, double StartedAt, double Milliseconds, string Outcome, double? TreeRestartMs);
-
-internal sealed record SoakResources(long RssKiB, int Fds);
-
-internal sealed record SoakPercentiles(int Count, double P50, double P99, double Max)
-{
-    public static SoakPercentiles? Of(List<double> samples)
-    {
-        if (samples.Count == 0)
-            return null;
-        samples.Sort();
-        return new SoakPercentiles(samples.Count, samples[(int)(samples.Count * 0.50)], samples[Math.Min(samples.Count - 1, (int)(samples.Count * 0.99))], samples[^1]);
-    }
-}
-
-/// <summary>One check of the soak: its name, whether it held, and the figures behind it.</summary>
-internal sealed record SoakCheck(string Name, bool Passed, string Detail);
