@@ -38,7 +38,7 @@ internal static class SoakMarkdown
         sb.AppendLine("|---|---|---|---|");
         foreach (var f in r.Faults)
             sb.AppendLine(ci, $"| {f.StartedAt:F1} | {f.Fault} | {f.Milliseconds:F0}{(f.TreeRestartMs is { } t ? string.Create(ci, $" (restart {t:F2})") : "")} | {f.Outcome.Replace("|", "\\|", StringComparison.Ordinal)} |");
-        foreach (var log in r.DaemonCrashLogs)
+        foreach (var log in r.DaemonLogs)
         {
             sb.AppendLine();
             sb.AppendLine("```");

@@ -15,7 +15,8 @@ internal sealed record SoakReport
     public List<SoakStreamResult> Streams { get; set; } = [];
     public int DaemonIncarnations { get; set; }
     public int DaemonCrashes { get; set; }
-    public List<string> DaemonCrashLogs { get; } = [];
+    /// <summary>The daemon's last log lines at each crash and each failed fault.</summary>
+    public List<string> DaemonLogs { get; } = [];
     public SoakResources? Baseline { get; set; }
     public SoakResources? End { get; set; }
     public SoakPercentiles? TreeRestartMs { get; set; }

@@ -233,7 +233,7 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
             {
                 seenExit = _incarnation;
                 _report.DaemonCrashes++;
-                _report.DaemonCrashLogs.Add($"daemon #{_incarnation} exited by itself at {Now}:\n{daemon.Log}");
+                _report.DaemonLogs.Add($"daemon #{_incarnation} exited by itself at {Now}:\n{daemon.Log}");
                 progress.WriteLine($"{Now}: DAEMON CRASHED (#{_incarnation})\n{daemon.Log}");
             }
             foreach (var g in _guests)
@@ -293,11 +293,35 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         {
             if (cancellationToken.IsCancellationRequested)
                 throw;
-            outcome = "FAILED: " + e.Message;
+            outcome = "FAILED: " + e.Message + await DescribeAsync(fault).ConfigureAwait(false);
         }
         var result = new SoakFaultResult(fault.ToString().Trim(), Math.Round(started, 2), Math.Round(watch.Elapsed.TotalMilliseconds, 1), outcome, restartMs);
         _report.Faults.Add(result);
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Now}: {result.Fault} -> {outcome} ({result.Milliseconds:F0} ms{(restartMs is { } r ? $", tree restart {r:F2} ms" : "")})"));
+    }
+
+    /// <summary>For a failed fault: the faulted guest's vif as the daemon and the netfront see it, and the daemon's last log lines.</summary>
+    private async Task<string> DescribeAsync(SoakFault fault)
+    {
+        var text = "";
+        if (fault.Guest >= 0)
+        {
+            var g = _guests[fault.Guest];
+            var n = g.Netfront;
+            text += $" [netfront {g.DomId}: {n?.State}/{n?.BackendState}{(n?.Failure is { } f ? ", " + f : "")}";
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                var v = await VifAsync(g.DomId, cts.Token).ConfigureAwait(false);
+                text += v is null ? "; the daemon lists no such vif]" : $"; daemon: {v.State}, frontend {v.FrontendState}, disabled {v.Disabled}, fault {v.Fault}]";
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+            {
+                text += "; /status unanswered]";
+            }
+        }
+        _report.DaemonLogs.Add($"daemon #{_incarnation} log after the failed fault \"{fault.ToString().Trim()}\":\n{_daemon!.Log}");
+        return text;
     }
 
     /// <summary>
@@ -431,7 +455,10 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
     {
         var domid = _nextHostile++;
         var mac = $"00:16:3e:ad:{domid >> 8:x2}:{domid & 0xff:x2}";
-        await _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = domid, Handle = 0, Mac = mac, Bridge = HostileBridge }, cancellationToken).ConfigureAwait(false);
+        // The daemon looks at a vif's RX ring only when it has a frame for it: the RX case joins the first
+        // pair's bridge, where that pair's broadcast reaches it (it sends nothing there itself).
+        var rx = hostileClass.StartsWith("rx-", StringComparison.Ordinal);
+        await _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = domid, Handle = 0, Mac = mac, Bridge = rx ? "soak0" : HostileBridge }, cancellationToken).ConfigureAwait(false);
         await using var store = await XenStoreClient.ConnectAsync(_socket, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -439,6 +466,8 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
             front.PostRxBuffers(16);
             var pushedBefore = front.TxProducer;
             await SoakHostile.MisbehaveAsync(front, hostileClass, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            if (rx)
+                _guests[0].Announce();
             var outcome = SoakHostile.OutcomeOf(hostileClass);
             switch (outcome)
             {
@@ -508,7 +537,7 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
             if (code != 0)
             {
                 _report.DaemonCrashes++;
-                _report.DaemonCrashLogs.Add($"daemon #{_incarnation} exited with {code} on SIGTERM:\n{old.Log}");
+                _report.DaemonLogs.Add($"daemon #{_incarnation} exited with {code} on SIGTERM:\n{old.Log}");
                 throw new SoakFaultFailedException($"the daemon exited with {code} on SIGTERM");
             }
         }
