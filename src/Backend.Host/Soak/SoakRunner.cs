@@ -128,10 +128,10 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         _clock.Start();
         try
         {
+            // Every fault of the schedule runs, late ones back to back: a replay runs the same faults in the
+            // same order however slow the machine is (the run is then longer than --seconds).
             foreach (var fault in schedule)
             {
-                if (_clock.Elapsed.TotalSeconds >= options.Seconds)
-                    break;
                 var wait = TimeSpan.FromSeconds(fault.At) - _clock.Elapsed;
                 if (wait > TimeSpan.Zero)
                     await Task.Delay(wait, cancellationToken).ConfigureAwait(false);

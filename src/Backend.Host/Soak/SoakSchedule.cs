@@ -4,7 +4,7 @@ namespace Backend.Host.Soak;
 /// The fault schedule, drawn from the seed alone (so <c>--seed</c> replays it): faults every
 /// <see cref="SoakOptions.FaultEvery"/> seconds on average, their kinds dealt from shuffled decks that
 /// hold every kind (so even a short run sees each), hostile classes dealt in turn from their own shuffled
-/// deck. Daemon restarts fall in the first two thirds only: the last incarnation must live through the
+/// deck. Every fault of the schedule runs, however late (<see cref="SoakRunner"/>). Daemon restarts fall in the first two thirds only: the last incarnation must live through the
 /// other faults before its memory and descriptors are compared with the baseline.
 /// </summary>
 internal static class SoakSchedule

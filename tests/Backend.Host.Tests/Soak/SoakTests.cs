@@ -9,6 +9,7 @@ namespace Backend.Host.Tests.Soak;
 /// and re-added, a reconnect, hostile frontends, the daemon stopped with SIGTERM and killed with
 /// SIGKILL). The soak's own exit code is the verdict: any failed check fails the test, with the report.
 /// </summary>
+[Collection(SoakCollection.Name)]
 public sealed class SoakTests
 {
     private const int Seed = 4;
