@@ -14,10 +14,13 @@ namespace Backend.Actors;
 /// </summary>
 public sealed class BackendActors
 {
-    private BackendActors(BackendServices services, IActorRef xenbus)
+    private readonly ActorSystem _system;
+
+    private BackendActors(BackendServices services, IActorRef xenbus, ActorSystem system)
     {
         Services = services;
         Xenbus = xenbus;
+        _system = system;
     }
 
     public BackendServices Services { get; }
@@ -41,7 +44,7 @@ public sealed class BackendActors
     {
         var shared = services(GrantCopyActors.Start(system, lanes, platform.CreateGrantCopier));
         beforeXenbus?.Invoke(shared);
-        return new BackendActors(shared, system.ActorOf(XenbusSupervisor.Props(shared), "xenbus"));
+        return new BackendActors(shared, system.ActorOf(XenbusSupervisor.Props(shared), "xenbus"), system);
     }
 
     /// <summary>
@@ -51,4 +54,14 @@ public sealed class BackendActors
     /// <returns>True when the data path was flushed, false at the timeout.</returns>
     public Task<bool> QuiesceAndFlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         OrderlyStop.QuiesceAndFlushAsync(Services.TxIntake, Services.Buffers, timeout, cancellationToken);
+
+    /// <summary>
+    /// Makes one vif's TX or RX ring actor throw, as a bug would (the soak's fault hook; the host exposes it
+    /// only when asked to, see <c>Backend.Host/Soak/SoakFaultEndpoint</c>). The connection actor restarts
+    /// that vif's data path. A vif without rings ignores it (the message goes to dead letters).
+    /// </summary>
+    public void InjectRingFault(Backend.Xen.Xenbus.VifId vif, bool tx, string reason) =>
+        // A ring actor of a later connection is named tx-N / rx-N (VifConnection): the pattern finds it.
+        _system.ActorSelection($"/user/xenbus/vif{vif.DomId}.{vif.Handle}/{(tx ? "tx" : "rx")}*")
+            .Tell(new Rings.RingProtocol.InjectFault(reason));
 }

@@ -24,6 +24,7 @@ public static class Program
         root.Add(ToolstackCommand.Create());
         root.Add(SimGuestCommand.Create());
         root.Add(BenchCommand.Create());
+        root.Add(SoakCommand.Create());
         return root;
     }
 }

@@ -84,6 +84,7 @@ internal sealed class RxRingActor : ReceiveActor
     {
         base.PostRestart(reason);
         Self.Tell(RingProtocol.RingEvent.Instance);
+        _status.RingReattached();
     }
 
     protected override void PreRestart(Exception reason, object message) =>

@@ -104,6 +104,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     {
         base.PostRestart(reason);
         Self.Tell(RingProtocol.RingEvent.Instance);
+        _status.RingReattached();
     }
 
     protected override void PreRestart(Exception reason, object message) =>

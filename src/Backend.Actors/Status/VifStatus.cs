@@ -38,6 +38,14 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public bool Carrier => !Disabled && State == nameof(XenbusState.Connected);
 
     public long Restarts;
+    /// <summary>
+    /// How long the last restart of the vif's data path took, in microseconds: from the connection actor's
+    /// decision to restart to the later of the two ring actors' <c>PostRestart</c> (re-attached to the
+    /// live ring, its first pass queued); 0 until one has completed. The soak reads it per fault.
+    /// </summary>
+    public long LastRestartMicroseconds;
+    private long _restartBegan;
+    private int _ringsReattached;
     public long Faults;
     public long TxPackets;
     public long TxBytes;
@@ -69,4 +77,20 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public uint TxRspProd;
     public uint RxReqCons;
     public uint RxRspProd;
+
+    /// <summary>The connection actor decided to restart the data path (both ring actors with it).</summary>
+    public void BeginRestart()
+    {
+        Volatile.Write(ref _ringsReattached, 0);
+        Volatile.Write(ref _restartBegan, System.Diagnostics.Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>A ring actor re-attached after a restart; the second one ends the restart's timing.</summary>
+    public void RingReattached()
+    {
+        var began = Volatile.Read(ref _restartBegan);
+        if (began == 0 || Interlocked.Increment(ref _ringsReattached) != 2)
+            return;
+        Volatile.Write(ref LastRestartMicroseconds, Math.Max(1, (long)System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalMicroseconds));
+    }
 }

@@ -55,6 +55,7 @@ public sealed class VifConnectionActor : ReceiveActor
         // to the live rings; past ten restarts a minute the vif is disabled instead.
         new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
         {
+            _status.BeginRestart();
             Interlocked.Increment(ref _status.Restarts);
             _log.DataPathFailed(ex);
             return Directive.Restart;

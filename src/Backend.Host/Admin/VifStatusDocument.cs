@@ -18,6 +18,7 @@ public sealed record VifStatusDocument(
     string? Fault,
     long Faults,
     long Restarts,
+    long LastRestartMicroseconds,
     VifCountersDocument Counters,
     VifRingsDocument Rings,
     TapCountersDocument? Tap,
@@ -25,7 +26,7 @@ public sealed record VifStatusDocument(
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
-        v.Disabled, v.Carrier, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts),
+        v.Disabled, v.Carrier, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts), Volatile.Read(ref v.LastRestartMicroseconds),
         new VifCountersDocument(
             Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),

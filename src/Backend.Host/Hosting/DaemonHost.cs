@@ -144,6 +144,7 @@ public sealed class DaemonHost : IAsyncDisposable
         if (access.Token is { } token)
             AdminAuthentication.Use(app, token);
         AdminEndpoints.Map(app, status, metrics, xen, network, host.Fleet);
+        Soak.SoakFaultEndpoint.MapIfEnabled(app, () => host.Backend);
         return host;
     }
 

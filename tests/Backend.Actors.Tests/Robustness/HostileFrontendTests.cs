@@ -1,3 +1,4 @@
+using Backend.Xen.Platform.Sim.Netfront;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Rings;

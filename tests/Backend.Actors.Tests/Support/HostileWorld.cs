@@ -1,3 +1,4 @@
+using Backend.Xen.Platform.Sim.Netfront;
 using Akka.Actor;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;

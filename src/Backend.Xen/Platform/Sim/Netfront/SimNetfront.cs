@@ -136,6 +136,12 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             : $"guest {DomId}: TX [{c.Tx.RingIndices}] RX [{c.Rx.RingIndices}] events {EventChannelCounters}";
     }
 
+    /// <summary>
+    /// What made a ring of the current connection unusable, as netfront would see it (a response with no
+    /// request outstanding, more responses than requests, a buffer still granted after its response), or null.
+    /// </summary>
+    public string? RingBroken => _connection is { } c ? c.Tx.Broken ?? c.Rx.Broken : null;
+
     /// <summary>TX requests pushed and not yet answered.</summary>
     public int TxOutstanding => _connection?.Tx.Outstanding ?? 0;
 

@@ -7,13 +7,14 @@ using Backend.Xen.Platform.Sim;
 using Backend.Xen.Rings;
 using Backend.Xen.XenStore;
 
-namespace Backend.Actors.Tests.Support;
+namespace Backend.Xen.Platform.Sim.Netfront;
 
 /// <summary>
 /// A frontend that connects like Linux's netfront (its own domain, ring pages granted, rings initialised,
 /// an unbound event channel, its keys in one transaction, then Connected) and then does whatever the test
 /// says: raw requests and raw <c>req_prod</c> values on both rings, notifications at will. It is the
-/// malicious guest of SIMXEN "Hostile frontends"; nothing it writes is checked.
+/// malicious guest of SIMXEN "Hostile frontends"; nothing it writes is checked. The actor tests use it case
+/// by case, the soak (<c>Backend.Host soak</c>) lets one loose mid-run.
 /// <para>
 /// Memory: page 0 is the TX ring, page 1 the RX ring, then <see cref="TxDataPages"/> TX data pages (TX page
 /// i has a grant reference of its own, granted read-only when the test fills it) and
