@@ -48,15 +48,24 @@ public sealed class OffloadTarget : FuzzTarget
         var checksum = (FrameChecksum)((mode >> 2) & 3);
         var hashTypes = (uint)(mode >> 4);
 
+        var allocated = CheckAll(bytes, checksum, gsoType, gsoSize, hashTypes);
+        // The promise is about the steady state: a path no seed warmed may allocate once for the runtime's
+        // own reasons (a type or a generic instantiation loaded on first use, seen once in a full suite run
+        // and never alone), so a path that allocated runs again and fails only if it allocates again.
+        if (IsWarm && allocated != 0 && CheckAll(bytes, checksum, gsoType, gsoSize, hashTypes) is var again and not 0)
+            throw new InvariantException($"the offload code allocated {again} bytes (and {allocated} the first time)");
+    }
+
+    /// <summary>Every check of one input; returns the bytes the calls allocated on this thread.</summary>
+    private long CheckAll(ReadOnlySpan<byte> bytes, FrameChecksum checksum, byte gsoType, ushort gsoSize, uint hashTypes)
+    {
         var before = GC.GetAllocatedBytesForCurrentThread();
         var parse = CheckLayout(bytes, out var layout);
         CheckChecksum(bytes, checksum, parse, layout);
         CheckSegmentation(bytes, gsoType, gsoSize);
         if (Toeplitz.TryHashFrame(Key, bytes, hashTypes, out _, out _) && parse != FrameParse.Ok)
             throw new InvariantException("a hash of a frame that does not parse");
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        if (IsWarm && allocated != 0)
-            throw new InvariantException($"the offload code allocated {allocated} bytes");
+        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
     private static FrameParse CheckLayout(ReadOnlySpan<byte> bytes, out FrameLayout layout)
