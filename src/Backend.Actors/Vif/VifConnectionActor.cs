@@ -14,8 +14,9 @@ namespace Backend.Actors.Vif;
 /// <see cref="Attached"/> (rings served, Connected not yet written), <see cref="Connected"/>, and
 /// <see cref="Failed"/> (the backend directory or the TAP could not be had: nothing to serve). The
 /// keys, transactions and the status they fill in are <see cref="VifXenbus"/>'s (xenbus.c), the rings,
-/// channels and ports <see cref="VifConnection"/>'s (interface.c), the log lines <see cref="VifLog"/>'s. Its children (TX ring, RX ring, port) are restarted together when
-/// one of them fails, and re-attach to the live rings without the guest noticing.
+/// channels and ports <see cref="VifConnection"/>'s (interface.c), the log lines <see cref="VifLog"/>'s.
+/// Its children (TX ring, RX ring, TAP port) are restarted together when one of them fails, and re-attach
+/// to the live rings without the guest noticing.
 /// </summary>
 public sealed class VifConnectionActor : ReceiveActor
 {

@@ -540,6 +540,11 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
                 _report.DaemonLogs.Add($"daemon #{_incarnation} exited with {code} on SIGTERM:\n{old.Log}");
                 throw new SoakFaultFailedException($"the daemon exited with {code} on SIGTERM");
             }
+            // A flush that ran out says so at Warning: kept, so that a loss at this restart can be told
+            // apart from one after it (the 5-minute run of 2026-12-06 lost 1 or 2 frames on 7 streams at
+            // one SIGTERM and had no log of it).
+            if (old.Log.Contains("orderly stop:", StringComparison.Ordinal))
+                _report.DaemonLogs.Add($"daemon #{_incarnation} at its SIGTERM ({Now}):\n{old.Log}");
         }
         await old.DisposeAsync().ConfigureAwait(false);
         await StartDaemonAsync(cancellationToken).ConfigureAwait(false);
