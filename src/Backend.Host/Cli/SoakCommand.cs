@@ -20,9 +20,10 @@ public static class SoakCommand
         var faultEvery = new Option<double>("--fault-every") { Description = "Mean seconds between faults (default 3).", DefaultValueFactory = _ => 3 };
         var restartTarget = new Option<double>("--restart-p99-ms") { Description = "Tree-restart p99 the run must meet (default 10, issue 16's target for a Release build).", DefaultValueFactory = _ => 10 };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the seed's fault schedule and exit." };
+        var faults = new Option<string?>("--faults") { Description = "Only these fault kinds, comma-separated (default every kind): " + string.Join(", ", SoakSchedule.Deck.Distinct()) + "." };
         var command = new Command("soak", "Chaos soak: 16 simulated guests with checked streams, the daemon under a seeded fault schedule.")
         {
-            seconds, seed, output, rate, faultEvery, restartTarget, dryRun,
+            seconds, seed, output, rate, faultEvery, restartTarget, dryRun, faults,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -34,7 +35,13 @@ public static class SoakCommand
                 Rate = parse.GetValue(rate),
                 FaultEvery = parse.GetValue(faultEvery),
                 RestartP99TargetMs = parse.GetValue(restartTarget),
+                Kinds = parse.GetValue(faults) is { } list ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal) : null,
             };
+            if (options.Kinds is { } kinds && (kinds.Count == 0 || !kinds.All(SoakSchedule.Deck.Contains)))
+            {
+                Console.Error.WriteLine($"xnb soak: --faults takes kinds among {string.Join(", ", SoakSchedule.Deck.Distinct())}");
+                return 2;
+            }
             if (options.Seconds is < 5 or > 86400 || options.Rate is < 10 or > 100_000 || options.FaultEvery is < 0.5 or > 3600 || options.RestartP99TargetMs <= 0)
             {
                 Console.Error.WriteLine("xnb soak: --seconds 5..86400, --rate 10..100000, --fault-every 0.5..3600, --restart-p99-ms above 0");

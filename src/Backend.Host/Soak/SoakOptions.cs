@@ -29,6 +29,9 @@ internal sealed record SoakOptions
     /// <summary>The daemon's VmRSS at the end may exceed its baseline by this much (the GC keeps what it grew to; a leak per guest or per fault grows past it).</summary>
     public long RssToleranceKiB { get; init; } = 48 * 1024;
 
+    /// <summary>The fault kinds dealt (<c>--faults</c>), to replay one kind many times; null: every kind.</summary>
+    public IReadOnlySet<string>? Kinds { get; init; }
+
     /// <summary>Tree-restart time target (issue 16): p99 at most this.</summary>
     public double RestartP99TargetMs { get; init; } = 10;
 }

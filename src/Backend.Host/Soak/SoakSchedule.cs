@@ -9,7 +9,8 @@ namespace Backend.Host.Soak;
 /// </summary>
 internal static class SoakSchedule
 {
-    private static readonly string[] Deck =
+    /// <summary>Every kind, as often as a deck deals it.</summary>
+    public static readonly string[] Deck =
     [
         SoakFault.RingFault, SoakFault.RingFault, SoakFault.VifReadded, SoakFault.Reconnect, SoakFault.GuestKilled,
         SoakFault.DaemonSigterm, SoakFault.DaemonSigkill, SoakFault.Hostile, SoakFault.Hostile, SoakFault.Hostile,
@@ -18,6 +19,7 @@ internal static class SoakSchedule
     public static IReadOnlyList<SoakFault> Draw(SoakOptions options)
     {
         var random = new Random(options.Seed);
+        var kinds = options.Kinds is { } only ? Deck.Where(only.Contains).ToArray() : Deck;
         var faults = new List<SoakFault>();
         var deck = new Queue<string>();
         var hostile = new Queue<string>();
@@ -25,12 +27,15 @@ internal static class SoakSchedule
         for (var at = Math.Min(2, options.Seconds / 10); at < options.Seconds; at += options.FaultEvery * (0.5 + random.NextDouble()))
         {
             if (deck.Count == 0)
-                Refill(deck, Deck, random);
+                Refill(deck, kinds, random);
             var kind = deck.Dequeue();
             var late = at >= options.Seconds * 2 / 3;
             if (kind is SoakFault.DaemonSigterm or SoakFault.DaemonSigkill && late)
             {
-                // Dealt too late: left out, and a kind that may come late goes in its place.
+                // Dealt too late: left out, and a kind that may come late goes in its place (none, when
+                // --faults left ring faults out).
+                if (!kinds.Contains(SoakFault.RingFault))
+                    continue;
                 kind = SoakFault.RingFault;
             }
             var guest = kind is SoakFault.RingFault or SoakFault.VifReadded or SoakFault.Reconnect ? random.Next(options.Guests) : -1;
