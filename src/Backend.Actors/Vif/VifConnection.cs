@@ -71,14 +71,19 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// or a port the frontend named wrongly (<see cref="Xen.Grants.GrantException"/>,
     /// <see cref="Xen.EventChannels.EventChannelBindException"/>) is its fault and fails only this connect.
     /// </summary>
-    public void Connect(VifConnectConfig config)
+    public void Connect(VifConnectConfig config) => Connect(config, mapped: null);
+
+    /// <param name="mapped">The TX and RX ring pages, already mapped and held for this connection (a re-attach), or null to map them.</param>
+    private void Connect(VifConnectConfig config, RingPage[]? mapped)
     {
         if (_data is not null)
             throw new InvalidOperationException($"{paths.Vif} is connected already");
         var d = _data = new Data();
+        if (mapped is not null)
+            d.Rings.AddRange(mapped);
         try
         {
-            Attach(d, config);
+            Attach(d, config, mapped);
         }
         catch
         {
@@ -89,23 +94,28 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
 
     /// <summary>
     /// The toolstack changed the vif's <c>rate</c> (Linux's <c>xen_net_rate_changed</c>): the data path is
-    /// attached again with <paramref name="config"/>, as a restart of the daemon re-attaches it (rings
-    /// mapped and channels bound anew, ring actors resuming at <c>rsp_prod</c>), without a state change,
-    /// so the guest does not reconnect. The ring actors take their rate when they start, so this is how a
-    /// new one reaches them (decisions.md); frames queued for the guest at that moment are dropped. Both
-    /// new ports are notified once, in case a notification of the old ring actors went to a port that
-    /// was being unbound. On failure as <see cref="Connect"/>: nothing is left attached.
+    /// attached again with <paramref name="config"/> (the same rings), as a restart of the daemon re-attaches
+    /// it (channels bound anew, new ring actors resuming at <c>rsp_prod</c>), without a state change, so the
+    /// guest does not reconnect. The ring pages stay mapped: the connection's holds pass to the new
+    /// connection, so a page is never unmapped under the new ring actors (and its grant's in-use bits are
+    /// never cleared under them). The ring actors take their rate when they start, so this is how a new
+    /// one reaches them (decisions.md); frames queued for the guest at that moment are dropped. Both new
+    /// ports are notified once, in case a notification of the old ring actors went to a port that was
+    /// being unbound. On failure as <see cref="Connect"/>: nothing is left attached.
     /// </summary>
     public void Reattach(VifConnectConfig config)
     {
+        var d = _data ?? throw new InvalidOperationException($"{paths.Vif} is not connected");
+        RingPage[] rings = [.. d.Rings];
+        d.Rings.Clear();
         Release(childrenStopped: false);
-        Connect(config);
+        Connect(config, rings);
         _data!.Channels!.NotifyTx();
         if (_data.Channels.Split)
             _data.Channels.NotifyRx();
     }
 
-    private void Attach(Data d, VifConnectConfig config)
+    private void Attach(Data d, VifConnectConfig config, RingPage[]? mapped)
     {
         var (backend, frontend, mtu) = config;
         var id = paths.Vif;
@@ -115,8 +125,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         status.Disabled = false;
         status.Fault = null;
 
-        var txRing = Map(d, frontend.TxRingRef);
-        var rxRing = Map(d, frontend.RxRingRef);
+        var txRing = mapped?[0] ?? Map(d, frontend.TxRingRef);
+        var rxRing = mapped?[1] ?? Map(d, frontend.RxRingRef);
         var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
         // The same rate on receive (beyond Linux): its wake-up kicks the RX actor once the actor exists.
         var rxCredit = d.RxCredit = backend.Rate is { } rate ? new RxCredit(rate, TimeProvider.System) : null;
