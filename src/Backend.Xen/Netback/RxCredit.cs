@@ -17,6 +17,7 @@ public sealed class RxCredit : IDisposable
     private readonly TxCreditScheduler _scheduler;
     private readonly ITimer _timer;
     private int _armed;
+    private volatile bool _disposed;
 
     public RxCredit(RateLimit rate, TimeProvider time)
     {
@@ -41,9 +42,17 @@ public sealed class RxCredit : IDisposable
     /// <summary>Arms the wake-up for the next period's credit, unless it is armed already.</summary>
     public void WakeWhenDue()
     {
-        if (Interlocked.Exchange(ref _armed, 1) != 0)
+        // A queue whose connection went may take one more pass before its actor stops: no wake-up then.
+        if (_disposed || Interlocked.Exchange(ref _armed, 1) != 0)
             return;
-        _timer.Change(_scheduler.Wait, Timeout.InfiniteTimeSpan);
+        try
+        {
+            _timer.Change(_scheduler.Wait, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile, as above.
+        }
     }
 
     private void Due()
@@ -52,5 +61,9 @@ public sealed class RxCredit : IDisposable
         OnDue?.Invoke();
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _timer.Dispose();
+    }
 }
