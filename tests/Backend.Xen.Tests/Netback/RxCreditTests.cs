@@ -130,7 +130,7 @@ public sealed class RxCreditTests : IDisposable
 
         Assert.Equal(RxPass.Idle, Pass(queue).Pass);
         Assert.Equal(10_000, credit.Remaining);
-        Assert.Empty(_clock.Timers.Where(t => t.Armed));
+        Assert.DoesNotContain(_clock.Timers, t => t.Armed);
 
         Post(1);
         Assert.Equal(1, Pass(queue).Done.Packets);
