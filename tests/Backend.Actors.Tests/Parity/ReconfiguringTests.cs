@@ -56,16 +56,8 @@ public sealed class ReconfiguringTests : TestKit, IAsyncLifetime
     /// <summary>Frames both ways; waits until each side has <paramref name="total"/> in all.</summary>
     private async Task ExchangeAsync(RateGuest a, RateGuest b, long total, CancellationToken ct)
     {
-        var frame = new byte[RateGuest.FrameLength];
-        foreach (var (from, to) in new[] { (a, b), (b, a) })
-        {
-            TrafficGuest.MacOf(to.DomId).CopyTo(frame, 0);
-            TrafficGuest.MacOf(from.DomId).CopyTo(frame, 6);
-            frame[12] = 0x88;
-            frame[13] = 0xb5;
-            for (var i = 0; i < Frames; i++)
-                await from.Netfront.SendAsync(frame, default, ct);
-        }
+        await a.SendAsync(b.DomId, Frames, ct);
+        await b.SendAsync(a.DomId, Frames, ct);
         await AwaitAssertAsync(() => Assert.True(a.Frames == total && b.Frames == total, $"received {a.Frames} and {b.Frames} of {total}"), TimeSpan.FromSeconds(20));
     }
 

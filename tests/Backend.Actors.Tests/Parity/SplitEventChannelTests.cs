@@ -55,16 +55,8 @@ public sealed class SplitEventChannelTests : TestKit, IAsyncLifetime
 
     private static async Task ExchangeAsync(RateGuest a, RateGuest b, CancellationToken ct)
     {
-        var frame = new byte[RateGuest.FrameLength];
-        foreach (var (from, to) in new[] { (a, b), (b, a) })
-        {
-            TrafficGuest.MacOf(to.DomId).CopyTo(frame, 0);
-            TrafficGuest.MacOf(from.DomId).CopyTo(frame, 6);
-            frame[12] = 0x88;
-            frame[13] = 0xb5;
-            for (var i = 0; i < Frames; i++)
-                await from.Netfront.SendAsync(frame, default, ct);
-        }
+        await a.SendAsync(b.DomId, Frames, ct);
+        await b.SendAsync(a.DomId, Frames, ct);
     }
 
     private async Task<uint> FrontendUIntAsync(ushort guest, string key) =>

@@ -81,6 +81,23 @@ public sealed class RateGuest : ISimFrameConsumer, IAsyncDisposable
         return Netfront.SendAsync(frame, default, ct);
     }
 
+    /// <summary>Puts <paramref name="count"/> <see cref="FrameLength"/>-byte frames for <paramref name="peer"/> on the TX ring, waiting for room.</summary>
+    public async Task SendAsync(ushort peer, int count, CancellationToken ct)
+    {
+        var frame = Frame(peer);
+        for (var i = 0; i < count; i++)
+            await Netfront.SendAsync(frame, default, ct);
+    }
+
+    private byte[] Frame(ushort peer)
+    {
+        var frame = new byte[FrameLength];
+        TrafficGuest.MacOf(peer).CopyTo(frame, 0);
+        TrafficGuest.MacOf(DomId).CopyTo(frame, 6);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), EtherType);
+        return frame;
+    }
+
     /// <summary>
     /// Sends <see cref="FrameLength"/>-byte frames to <paramref name="peer"/> at <paramref name="bytesPerSecond"/>
     /// until <paramref name="ct"/> is cancelled; a sender held back catches up as soon as it may, so it is
@@ -88,10 +105,7 @@ public sealed class RateGuest : ISimFrameConsumer, IAsyncDisposable
     /// </summary>
     public async Task OfferAsync(ushort peer, long bytesPerSecond, CancellationToken ct)
     {
-        var frame = new byte[FrameLength];
-        TrafficGuest.MacOf(peer).CopyTo(frame, 0);
-        TrafficGuest.MacOf(DomId).CopyTo(frame, 6);
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), EtherType);
+        var frame = Frame(peer);
         var clock = Stopwatch.StartNew();
         long sent = 0;
         try
