@@ -46,7 +46,7 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
         await _sim.DisposeAsync();
     }
 
-    private async Task<RateGuest> GuestAsync(ushort domid, string bridge, SimVifRate? rate = null)
+    private async Task<RateGuest> GuestAsync(ushort domid, string? bridge, SimVifRate? rate = null)
     {
         var guest = await RateGuest.StartAsync(_sim, domid, bridge, rate);
         _guests.Add(guest);
@@ -129,6 +129,30 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
         AssertUnlimited(rates[1], LimitBytesPerSecond, "guest 24's receive");
         // What the rate held back beyond the RX queue was dropped and counted, as for any slow guest.
         Assert.True(_daemon.Status.Snapshot().Single(v => v.Id.DomId == 22).RxDropped > 0, "the excess offered to guest 22 was not counted as dropped");
+    }
+
+    [Fact]
+    public async Task A_vif_whose_rate_is_malformed_from_the_start_connects_and_runs_unlimited()
+    {
+        // It used to fail at probe: error node, Closing, the guest without network (issue 15, item 6).
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        // Written after the toolstack's transaction and before the netfront starts: read at probe or at connect.
+        await RateGuest.CreateVifAsync(_sim, 41, "rate-f", Limit);
+        await _sim.XenStore.WriteAsync($"{SimToolstack.BackendPath(0, 41, 0)}/rate", "1Mb/s");
+        var sender = await GuestAsync(41, bridge: null);
+        var sink = await GuestAsync(42, "rate-f");
+        await ConnectAllAsync(cts.Token);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+        var offer = sender.OfferAsync(sink.DomId, Offered, stop.Token);
+        await Task.Delay(WarmUp, cts.Token);
+        var rate = (await MeasureAsync(cts.Token, sink))[0];
+        await stop.CancelAsync();
+        await offer;
+
+        AssertUnlimited(rate, LimitBytesPerSecond, "guest 41's transmit (rate \"1Mb/s\")");
+        Assert.Null(await _sim.XenStore.ReadAsync($"{SimToolstack.ErrorPath(0, 41, 0)}/error"));
+        Assert.Equal("1Mb/s", await _sim.XenStore.ReadAsync($"{SimToolstack.BackendPath(0, 41, 0)}/rate"));
     }
 
     [Fact]

@@ -40,17 +40,22 @@ public sealed class RateGuest : ISimFrameConsumer, IAsyncDisposable
 
     public long Frames => Interlocked.Read(ref _frames);
 
-    /// <summary>
-    /// Creates the vif (on <paramref name="bridge"/>, with <paramref name="rate"/>, served by
-    /// <paramref name="backend"/>) and starts the netfront.
-    /// </summary>
-    public static async Task<RateGuest> StartAsync(SimBackendFixture sim, ushort domid, string bridge, SimVifRate? rate = null,
-        ushort backend = 0, SimNetfrontOptions? options = null)
-    {
-        await new SimToolstack(sim.XenStore).CreateVifAsync(new SimVifSpec
+    /// <summary>Creates the vif as the toolstack does (on <paramref name="bridge"/>, with <paramref name="rate"/>, served by <paramref name="backend"/>).</summary>
+    public static Task CreateVifAsync(SimBackendFixture sim, ushort domid, string bridge, SimVifRate? rate = null, ushort backend = 0) =>
+        new SimToolstack(sim.XenStore).CreateVifAsync(new SimVifSpec
         {
             GuestDomId = domid, Handle = 0, Mac = TrafficGuest.MacText(domid), Bridge = bridge, Rate = rate, BackendDomId = backend,
         });
+
+    /// <summary>
+    /// Creates the vif (<see cref="CreateVifAsync"/>) and starts the netfront, or only starts the netfront
+    /// of a vif created already when <paramref name="bridge"/> is null.
+    /// </summary>
+    public static async Task<RateGuest> StartAsync(SimBackendFixture sim, ushort domid, string? bridge, SimVifRate? rate = null,
+        ushort backend = 0, SimNetfrontOptions? options = null)
+    {
+        if (bridge is not null)
+            await CreateVifAsync(sim, domid, bridge, rate, backend);
         var client = await XenStoreClient.ConnectAsync(sim.SocketPath);
         try
         {
