@@ -4,6 +4,7 @@ using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Rings;
 using Backend.Actors.Status;
+using Backend.Xen.Netback;
 using Backend.Xen.Xenbus;
 
 namespace Backend.Actors.Vif;
@@ -29,6 +30,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         public readonly List<uint> BoundPorts = [];
         public readonly List<IActorRef> Children = [];
         public VifChannels? Channels;
+        public VifConnectConfig? Config;
+        public RxCredit? RxCredit;
         public BridgePort? Port;
         public LearningBridge? Bridge;
         public IActorRef? Tx;
@@ -40,6 +43,9 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     public VifTap? Tap { get; private set; }
 
     public bool IsConnected => _data is not null;
+
+    /// <summary>What the vif is connected with, or null.</summary>
+    public VifConnectConfig? Config => _data?.Config;
 
     /// <summary>The local event-channel ports of the connection, as a log line names them.</summary>
     public string EventChannels => _data?.Channels is not { } c ? "" : c.Split ? $"{c.TxPort}/{c.RxPort}" : $"{c.TxPort}";
@@ -65,14 +71,19 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// or a port the frontend named wrongly (<see cref="Xen.Grants.GrantException"/>,
     /// <see cref="Xen.EventChannels.EventChannelBindException"/>) is its fault and fails only this connect.
     /// </summary>
-    public void Connect(VifConnectConfig config)
+    public void Connect(VifConnectConfig config) => Connect(config, mapped: null);
+
+    /// <param name="mapped">The TX and RX ring pages, already mapped and held for this connection (a re-attach), or null to map them.</param>
+    private void Connect(VifConnectConfig config, RingPage[]? mapped)
     {
         if (_data is not null)
             throw new InvalidOperationException($"{paths.Vif} is connected already");
         var d = _data = new Data();
+        if (mapped is not null)
+            d.Rings.AddRange(mapped);
         try
         {
-            Attach(d, config);
+            Attach(d, config, mapped);
         }
         catch
         {
@@ -81,24 +92,52 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         }
     }
 
-    private void Attach(Data d, VifConnectConfig config)
+    /// <summary>
+    /// The toolstack changed the vif's <c>rate</c> (Linux's <c>xen_net_rate_changed</c>): the data path is
+    /// attached again with <paramref name="config"/> (the same rings), as a restart of the daemon re-attaches
+    /// it (channels bound anew, new ring actors resuming at <c>rsp_prod</c>), without a state change, so the
+    /// guest does not reconnect. The ring pages stay mapped: the connection's holds pass to the new
+    /// connection, so a page is never unmapped under the new ring actors (and its grant's in-use bits are
+    /// never cleared under them). The ring actors take their rate when they start, so this is how a new
+    /// one reaches them (decisions.md); frames queued for the guest at that moment are dropped. Both new
+    /// ports are notified once, in case a notification of the old ring actors went to a port that was
+    /// being unbound. On failure as <see cref="Connect"/>: nothing is left attached.
+    /// </summary>
+    public void Reattach(VifConnectConfig config)
+    {
+        var d = _data ?? throw new InvalidOperationException($"{paths.Vif} is not connected");
+        RingPage[] rings = [.. d.Rings];
+        d.Rings.Clear();
+        Release(childrenStopped: false);
+        Connect(config, rings);
+        _data!.Channels!.NotifyTx();
+        if (_data.Channels.Split)
+            _data.Channels.NotifyRx();
+    }
+
+    private void Attach(Data d, VifConnectConfig config, RingPage[]? mapped)
     {
         var (backend, frontend, mtu) = config;
         var id = paths.Vif;
         var domid = id.DomId;
+        d.Config = config;
         // A new connection starts enabled; cleared before the ring actors start, which read it.
         status.Disabled = false;
         status.Fault = null;
 
-        var txRing = Map(d, frontend.TxRingRef);
-        var rxRing = Map(d, frontend.RxRingRef);
+        var txRing = mapped?[0] ?? Map(d, frontend.TxRingRef);
+        var rxRing = mapped?[1] ?? Map(d, frontend.RxRingRef);
         var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
-        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend);
+        // The same rate on receive (beyond Linux): its wake-up kicks the RX actor once the actor exists.
+        var rxCredit = d.RxCredit = backend.Rate is { } rate ? new RxCredit(rate, TimeProvider.System) : null;
+        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend) with { Credit = rxCredit };
         // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
         var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
         // The data path of the vif (both rings, and its TAP port) runs on its hypercall lane's thread.
         var lane = services.Hypercalls.For(domid);
         var rx = d.Rx = StartRingActor(d, rxRing, page => lane.Place(RxRingActor.Props(id, services, page, channels, rxSettings)), "rx");
+        if (rxCredit is not null)
+            rxCredit.OnDue = () => rx.Tell(RingProtocol.RingEvent.Instance);
         TxOutlet outlet;
         if (Tap is not null)
         {
@@ -230,6 +269,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         if (d is null)
             return;
         _data = null;
+        // No wake-up for a queue that is going (a restart of the RX actor keeps the same credit, a new connection has its own).
+        d.RxCredit?.Dispose();
         // The connection's hold on the ring pages; each ring actor lets go of its own when it has stopped
         // (RingPage), so no drain reads a page that is gone whatever order they stop in.
         foreach (var ring in d.Rings)

@@ -29,6 +29,7 @@ public sealed class VifConnectionActor : ReceiveActor
     // One message and one READ in flight per watched node, however often the guest writes it.
     private readonly CoalescedWatch _frontendState;
     private readonly CoalescedWatch _hotplugStatus;
+    private readonly CoalescedWatch _rate;
 
     private bool _settled;
     private bool _forgotten;
@@ -44,6 +45,7 @@ public sealed class VifConnectionActor : ReceiveActor
         _vif = new VifConnection(Context, services, paths, _status, log);
         _frontendState = new CoalescedWatch(Self, VifProtocol.FrontendStateChanged.Instance);
         _hotplugStatus = new CoalescedWatch(Self, VifProtocol.HotplugStatusChanged.Instance);
+        _rate = new CoalescedWatch(Self, VifProtocol.RateChanged.Instance);
         ReceiveAsync<VifProtocol.Start>(_ => StartAsync());
         NotServing();
     }
@@ -78,14 +80,18 @@ public sealed class VifConnectionActor : ReceiveActor
 
     private void AwaitingHotplug() => Watching(onHotplugConnected: ConnectAsync, serving: false);
 
-    private void Attached() => Watching(onHotplugConnected: AnnounceConnectedAsync, serving: true);
+    private void Attached() => Watching(onHotplugConnected: AnnounceConnectedAsync, serving: true, carrier: false);
 
-    private void Connected() => Watching(onHotplugConnected: null, serving: true);
+    private void Connected() => Watching(onHotplugConnected: null, serving: true, carrier: true);
 
-    /// <summary>Once the watches are set: the frontend's state, the hotplug script's, a ring's fatal error, and the supervisor's kicks.</summary>
-    private void Watching(Func<Task>? onHotplugConnected, bool serving)
+    /// <summary>
+    /// Once the watches are set: the frontend's state, the hotplug script's, the toolstack's rate, a ring's
+    /// fatal error, and the supervisor's kicks. <paramref name="carrier"/>: whether the carrier is on (Connected announced).
+    /// </summary>
+    private void Watching(Func<Task>? onHotplugConnected, bool serving, bool carrier = false)
     {
         ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
+        ReceiveAsync<VifProtocol.RateChanged>(_ => OnRateChangedAsync(carrier));
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(async _ =>
         {
             _hotplugStatus.Take();
@@ -115,7 +121,7 @@ public sealed class VifConnectionActor : ReceiveActor
             return;
         }
         Become(Disconnected);
-        await _xenbus.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent);
+        await _xenbus.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent, _rate.OnEvent);
     }
 
     private async Task OnFrontendStateChangedAsync()
@@ -139,8 +145,15 @@ public sealed class VifConnectionActor : ReceiveActor
                 if (state == XenbusState.Unknown || (state == XenbusState.Closed && !await _xenbus.ReadOnlineAsync()))
                     Forget();
                 break;
+            case XenbusState.Reconfiguring:
+                await ReconfigureAsync();
+                break;
+            case XenbusState.Reconfigured:
+                // As Linux's frontend_changed, whose default case this is: only a backend is Reconfigured.
+                await _xenbus.FailAsync($"saw state {(int)state} at frontend");
+                break;
             default:
-                // InitWait, Initialised, Reconfiguring: nothing to do until the frontend moves on.
+                // InitWait, Initialised: nothing to do until the frontend moves on.
                 break;
         }
         Settle();
@@ -175,6 +188,54 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         Become(Attached);
         _log.WaitingForHotplugToAnnounce();
+    }
+
+    /// <summary>
+    /// Linux netback's <c>frontend_changed</c> on Reconfiguring: <c>read_xenbus_frontend_xdp</c>, then
+    /// Reconfigured; the data path goes on as it is (Linux's netfront asks for it to change its XDP headroom,
+    /// and stays Reconfiguring). No XDP headroom is offered here (issue 15, item 4), so there is nothing to
+    /// read again. A daemon that starts again and finds the frontend Reconfiguring over a backend that was
+    /// Connected or Reconfigured attaches the rings first, as it does for Connected over Connected.
+    /// </summary>
+    private async Task ReconfigureAsync()
+    {
+        if (!_vif.IsConnected && _xenbus.State is XenbusState.Connected or XenbusState.Reconfigured
+            && (_vif.Tap is null || _xenbus.HotplugConnected))
+        {
+            if (await _xenbus.ConnectAsync(_vif.Connect) is null)
+            {
+                Become(Disconnected);
+                return;
+            }
+            Become(Connected);
+            _vif.SetCarrier(!_status.Disabled);
+            _vif.Kick();
+        }
+        await _xenbus.SwitchStateAsync(XenbusState.Reconfigured);
+    }
+
+    /// <summary>
+    /// Linux's <c>xen_net_rate_changed</c>: the new rate applies to the connected vif without a reconnect
+    /// (<see cref="VifConnection.Reattach"/>). A vif not connected reads it at its next connect; a disabled
+    /// one serves nothing, and its next connection reads it too.
+    /// </summary>
+    private async Task OnRateChangedAsync(bool carrier)
+    {
+        _rate.Take();
+        if (!_vif.IsConnected)
+            return;
+        var (rate, malformed) = await _xenbus.ReadRateAsync();
+        if (_vif.Config is not { } current || current.Backend.Rate == rate || _status.Disabled)
+            return;
+        _log.RateChanged(rate is null ? "unlimited" : $"{rate.Bytes} bytes per {rate.Microseconds} us");
+        var config = current with { Backend = current.Backend with { Rate = rate, MalformedRate = malformed } };
+        if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
+        {
+            Become(Disconnected);
+            return;
+        }
+        _vif.SetCarrier(carrier && !_status.Disabled);
+        _vif.Kick();
     }
 
     private async Task AnnounceConnectedAsync()

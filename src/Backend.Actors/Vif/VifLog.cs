@@ -28,6 +28,11 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
     public void WaitingForHotplugToAnnounce() =>
         Guest(LogLevel.InfoLevel, "{Vif}: connected, waiting for hotplug-status to read 'connected'", Vif);
 
+    public void RateMalformed(string value) =>
+        Guest(LogLevel.WarningLevel, "{Vif}: rate \"{Rate}\" is not \"bytes,usec\" with both above 0: traffic unlimited", Vif, value);
+
+    public void RateChanged(string rate) => Guest(LogLevel.InfoLevel, "{Vif}: rate now {Rate}: data path attached again", Vif, rate);
+
     public void Disconnecting() => Guest(LogLevel.InfoLevel, "{Vif}: disconnecting", Vif);
 
     public void Disabled(string reason) =>

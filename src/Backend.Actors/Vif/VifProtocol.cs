@@ -23,6 +23,12 @@ internal static class VifProtocol
         public static readonly HotplugStatusChanged Instance = new();
     }
 
+    /// <summary>The backend's <c>rate</c> node fired its watch (Linux's credit watch).</summary>
+    public sealed record RateChanged
+    {
+        public static readonly RateChanged Instance = new();
+    }
+
     /// <summary>A ring actor met a fatal protocol error: stop serving the frontend (carrier off).</summary>
     public sealed record DisableVif(string Reason);
 

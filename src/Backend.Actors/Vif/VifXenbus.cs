@@ -18,6 +18,8 @@ namespace Backend.Actors.Vif;
 internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log, BackendOptions options)
 {
     private readonly List<IAsyncDisposable> _watches = [];
+    // The malformed rate last warned about: one warning per value, not one per read.
+    private string? _warnedRate;
 
     /// <summary>The backend's state as last read or written.</summary>
     public XenbusState State => backend.State;
@@ -62,9 +64,35 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
         return null;
     }
 
-    /// <summary>Sets the watches on the frontend's state and on <c>hotplug-status</c> (<see cref="VifBackend.WatchAsync"/>), held until <see cref="Unwatch"/>.</summary>
-    public async Task WatchAsync(Action onFrontendState, Action onHotplugStatus) =>
-        _watches.AddRange(await backend.WatchAsync(onFrontendState, onHotplugStatus));
+    /// <summary>Sets the watches on the frontend's state, <c>hotplug-status</c> and <c>rate</c> (<see cref="VifBackend.WatchAsync"/>), held until <see cref="Unwatch"/>.</summary>
+    public async Task WatchAsync(Action onFrontendState, Action onHotplugStatus, Action onRate) =>
+        _watches.AddRange(await backend.WatchAsync(onFrontendState, onHotplugStatus, onRate));
+
+    /// <summary>
+    /// The toolstack's <c>rate</c> read again (Linux's <c>xen_net_rate_changed</c>): null means unlimited,
+    /// for a malformed value too, which is warned about once (<see cref="CheckRate"/>).
+    /// </summary>
+    public async Task<(RateLimit? Rate, string? Malformed)> ReadRateAsync()
+    {
+        var read = await backend.ReadRateAsync();
+        CheckRate(read.Malformed);
+        return read;
+    }
+
+    /// <summary>
+    /// As Linux's "Failed to parse network rate limit. Traffic unlimited.": one warning per malformed value
+    /// (within the vif's log budget), none again while it stays, one more if another comes later.
+    /// </summary>
+    private void CheckRate(string? malformed)
+    {
+        if (malformed is null || malformed == _warnedRate)
+        {
+            _warnedRate = malformed;
+            return;
+        }
+        _warnedRate = malformed;
+        log.RateMalformed(PrintableValue.Of(malformed));
+    }
 
     /// <summary>Removes the watches (the actor stops; not awaited, so a lost connection cannot hold its stop).</summary>
     public void Unwatch()
@@ -101,6 +129,7 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
         try
         {
             var config = await backend.ReadConnectConfigAsync();
+            CheckRate(config.Backend.MalformedRate);
             attach(config);
             return config;
         }
@@ -108,6 +137,25 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
         {
             await FailAsync(ex.Message);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Has <paramref name="reattach"/> attach the connected vif again with <paramref name="config"/> (a new
+    /// rate). A failure that is the frontend's fault (its grants or ports are no longer good) fails the
+    /// connection as a connect's would: false.
+    /// </summary>
+    public async Task<bool> ReattachAsync(VifConnectConfig config, Action<VifConnectConfig> reattach)
+    {
+        try
+        {
+            reattach(config);
+            return true;
+        }
+        catch (Exception ex) when (IsFrontendFault(ex))
+        {
+            await FailAsync(ex.Message);
+            return false;
         }
     }
 

@@ -18,7 +18,7 @@ public static class DaemonCommand
         var config = new Option<string?>("--config") { Description = "A JSON settings file (section \"Xnb\"), applied after appsettings.json." };
         var xen = new Option<string?>("--xen") { Description = "auto (default), linux or sim." };
         var simRoot = new Option<string?>("--sim-root") { Description = "SIMXEN root directory (at most 79 characters); serve its vifs, no demo guests." };
-        var domid = new Option<int?>("--domid") { Description = "The backend's domain id (default 0)." };
+        var domid = new Option<int?>("--domid") { Description = "The backend's domain id (default: read from xenstore on real Xen, 0 under SIMXEN)." };
         var xenstore = new Option<string?>("--xenstore") { Description = "xenstore socket to use instead of ROOT/xenstored.sock." };
         var admin = new Option<string?>("--admin") { Description = "Admin endpoint URL (default http://127.0.0.1:0, a free loopback port)." };
         var adminTokenFile = new Option<string?>("--admin-token-file") { Description = "A file (mode 0600) whose first line is the bearer token the admin endpoint asks for." };

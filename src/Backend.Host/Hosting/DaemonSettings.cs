@@ -12,8 +12,11 @@ public sealed class DaemonSettings
     /// <summary>SIMXEN root; none under simulated Xen means the embedded demo with a fresh root.</summary>
     public string? SimRoot { get; set; }
 
-    /// <summary>The backend's own domain id.</summary>
-    public int DomId { get; set; }
+    /// <summary>
+    /// The backend's own domain id. Not given: on real Xen it is read from xenstore (the relative
+    /// <c>domid</c> key, as in a driver domain), under SIMXEN it is 0.
+    /// </summary>
+    public int? DomId { get; set; }
 
     /// <summary>A xenstore socket to use instead of ROOT/xenstored.sock (or the real one).</summary>
     public string? XenStore { get; set; }

@@ -17,8 +17,8 @@ public static class DaemonSettingsValidator
             else if (root.Length > DaemonSettings.MaxSimRootLength)
                 errors.Add($"SimRoot (--sim-root): '{root}' is {root.Length} characters; at most {DaemonSettings.MaxSimRootLength} fit a socket path");
         }
-        if (!DomId.IsDomain(s.DomId))
-            errors.Add($"DomId (--domid): {s.DomId} is not a domain id (0 to {DomId.Max})");
+        if (s.DomId is { } domid && !DomId.IsDomain(domid))
+            errors.Add($"DomId (--domid): {domid} is not a domain id (0 to {DomId.Max})");
         if (s.XenStore is { Length: 0 })
             errors.Add("XenStore (--xenstore): empty path");
         ValidateAdmin(s, errors);

@@ -4,6 +4,7 @@ using Backend.Xen.Platform.Linux;
 using Backend.Xen.Platform.Sim;
 using Backend.Xen.XenStore;
 using Backend.Xen.XenStore.Server;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Host.Hosting;
 
@@ -53,18 +54,22 @@ public sealed class XenEnvironment : IAsyncDisposable
         {
             throw new StartupException(ex.Message);
         }
-        var domid = (ushort)settings.DomId;
         return kind == XenPlatformKind.Linux
-            ? await OpenLinuxAsync(settings, domid, cancellationToken)
-            : await OpenSimulatedAsync(settings, domid, demoRoot, cancellationToken);
+            ? await OpenLinuxAsync(settings, cancellationToken)
+            : await OpenSimulatedAsync(settings, (ushort)(settings.DomId ?? 0), demoRoot, cancellationToken);
     }
 
-    private static async Task<XenEnvironment> OpenLinuxAsync(DaemonSettings settings, ushort domid, CancellationToken cancellationToken)
+    private static async Task<XenEnvironment> OpenLinuxAsync(DaemonSettings settings, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory("/run/xnb");
         var instanceLock = TakeInstanceLock("/run/xnb/xnb.lock");
+        XenStoreClient? xs = null;
         try
         {
+            // xenstore first: without --domid the backend's own domain is read from it (a driver domain's
+            // is not 0), and the platform is made for that domain.
+            xs = settings.XenStore is { } path ? await ConnectAsync(path, cancellationToken) : OpenXenBus();
+            var domid = settings.DomId is { } given ? (ushort)given : await ReadOwnDomIdAsync(xs, cancellationToken);
             LinuxXenPlatform platform;
             try
             {
@@ -74,15 +79,40 @@ public sealed class XenEnvironment : IAsyncDisposable
             {
                 throw new StartupException(ex.Message);
             }
-            var xs = settings.XenStore is { } path
-                ? await ConnectAsync(path, cancellationToken)
-                : await platform.ConnectXenStoreAsync(cancellationToken);
             return new XenEnvironment(platform, xs, null, null, false, instanceLock);
         }
         catch
         {
+            if (xs is not null)
+                await xs.DisposeAsync();
             instanceLock.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>xenstored's socket or the xenbus device, as <see cref="LinuxXenPlatform.ConnectXenStoreAsync"/> opens it.</summary>
+    private static XenStoreClient OpenXenBus()
+    {
+        try
+        {
+            return new XenStoreClient(new XenBusDevice().OpenStream());
+        }
+        catch (Exception ex) when (ex is LinuxDeviceException or IOException or System.Net.Sockets.SocketException)
+        {
+            throw new StartupException($"xenstore: {ex.Message}");
+        }
+    }
+
+    /// <summary>The backend's own domain from xenstore (<see cref="BackendDomain"/>), when <c>--domid</c> is not given.</summary>
+    private static async Task<ushort> ReadOwnDomIdAsync(XenStoreClient xs, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await BackendDomain.ReadOwnDomIdAsync(xs, cancellationToken);
+        }
+        catch (Exception ex) when (ex is VifConfigException or XenStoreErrorException or XenStoreConnectionException or IOException)
+        {
+            throw new StartupException($"cannot read this domain's id from xenstore (give --domid): {ex.Message}");
         }
     }
 
@@ -141,7 +171,7 @@ public sealed class XenEnvironment : IAsyncDisposable
     /// The daemon's connection to xenstore at a socket path: one that is lost (the server dropped it, or
     /// xenstored restarted) is replaced and its watches set again, so every vif catches up (XenStoreClient).
     /// </summary>
-    private static async Task<IXenStore> ConnectAsync(string path, CancellationToken cancellationToken)
+    private static async Task<XenStoreClient> ConnectAsync(string path, CancellationToken cancellationToken)
     {
         try
         {

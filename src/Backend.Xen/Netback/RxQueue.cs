@@ -44,6 +44,8 @@ public sealed class RxQueue
     private GrantCopyOps? _copies;
     private bool _copying;
     private long _dropped;
+    // The last plan stopped at a frame the receive credit did not cover (RxCredit).
+    private bool _creditShort;
 
     /// <param name="ringPage">The mapped RX ring page, valid for the queue's life.</param>
     /// <param name="settings">The frontend's features and the queue's bounds.</param>
@@ -214,6 +216,12 @@ public sealed class RxQueue
                 _copying = true;
                 return RxPass.Copy;
             }
+            if (_creditShort)
+            {
+                // The head frame waits for the next period's credit: the owner is woken then.
+                _settings.Credit!.WakeWhenDue();
+                return RxPass.Idle;
+            }
             if (!noSpace)
             {
                 // Room on the ring, yet nothing planned: the head frame needs more copies than an empty
@@ -238,9 +246,16 @@ public sealed class RxQueue
     {
         var copies = _copies!;
         var count = copies.Count;
+        var credit = _settings.Credit;
+        _creditShort = false;
         while (_queueCount > 0 && _inFlightCount < MaxPacketsPerPass)
         {
             var frame = _queue[_queueHead]!;
+            if (credit is not null && !credit.Covers(frame.Length))
+            {
+                _creditShort = true;
+                break;
+            }
             var checksum = frame.ChecksumBlank ? FrameChecksum.Blank : frame.DataValidated ? FrameChecksum.Validated : FrameChecksum.None;
             var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum);
             switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet))
@@ -255,6 +270,7 @@ public sealed class RxQueue
             if (!RxCopyPlanner.TryPlan(rxFrame, ref packet, _ring, _settings.FrontendDomId, copies.Segments, ref count))
                 break;
             Dequeue();
+            credit?.Take(frame.Length);
             _inFlight[_inFlightCount] = packet;
             _inFlightFrames[_inFlightCount] = frame;
             _inFlightCount++;

@@ -13,10 +13,12 @@ namespace Backend.Xen.Netback;
 /// <param name="MaxFrames">Frames queued at most (RxQueueLength; SIMXEN: at least 512).</param>
 /// <param name="MaxBytes">Bytes queued at most: a frame is taken while the queue holds fewer (decision 21).</param>
 /// <param name="CopyBatchSize">Grant copies in one pass (one hypercall).</param>
+/// <param name="Credit">The vif's <c>rate</c> on receive, if it has one (<see cref="RxCredit"/>); the connection owns it.</param>
 public sealed record RxQueueSettings(
     ushort FrontendDomId,
     int Mtu,
     FrontendConfig Frontend,
     int MaxFrames,
     long MaxBytes,
-    int CopyBatchSize);
+    int CopyBatchSize,
+    RxCredit? Credit = null);

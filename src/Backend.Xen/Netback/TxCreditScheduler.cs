@@ -62,6 +62,20 @@ public sealed class TxCreditScheduler
         return true;
     }
 
+    /// <summary>
+    /// Whether the credit covers <paramref name="size"/> bytes now (refilled first when it falls short), without
+    /// taking it: for a caller that may still find it cannot send (the RX queue, with too few buffers posted).
+    /// </summary>
+    public bool Covers(int size)
+    {
+        if (size > _remaining)
+            Refill();
+        return size <= _remaining;
+    }
+
+    /// <summary>Takes <paramref name="size"/> bytes that <see cref="Covers"/> said are there.</summary>
+    public void Take(int size) => _remaining -= size;
+
     /// <summary>How long until the next period's credit: when a refused packet is worth another look.</summary>
     public TimeSpan Wait
     {

@@ -88,6 +88,20 @@ public sealed class XenStoreClient : IXenStore
         return IsError(reply, XenStoreErrors.ENOENT) ? null : Encoding.UTF8.GetString(Expect(reply, XenStoreMessageType.Read, path));
     }
 
+    /// <summary>
+    /// READ of a path relative to this connection's own domain (xenstored resolves it under
+    /// <c>/local/domain/&lt;caller&gt;/</c>), as <c>xenstore-read domid</c> does: the one way a domain learns its
+    /// own id through xenstore. <see cref="ReadAsync"/> takes absolute paths only, so that a path meant to be
+    /// absolute never silently resolves elsewhere. SIMXEN's embedded server answers relative paths with EINVAL.
+    /// </summary>
+    public async Task<string?> ReadRelativeAsync(string path, CancellationToken cancellationToken = default)
+    {
+        if (!XenStorePath.IsValidRelative(path))
+            throw new ArgumentException($"\"{path}\" is not a valid relative xenstore path", nameof(path));
+        var reply = await RequestAsync(XenStoreMessageType.Read, null, null, path, null, cancellationToken).ConfigureAwait(false);
+        return IsError(reply, XenStoreErrors.ENOENT) ? null : Encoding.UTF8.GetString(Expect(reply, XenStoreMessageType.Read, path));
+    }
+
     public async Task WriteAsync(string path, string value, XenStoreTransaction? transaction = null, CancellationToken cancellationToken = default)
     {
         // WRITE's value is the rest of the payload, not NUL-terminated.

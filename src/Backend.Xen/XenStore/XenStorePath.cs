@@ -35,6 +35,19 @@ public static class XenStorePath
         return true;
     }
 
+    /// <summary>
+    /// A path relative to the caller's domain (<c>domid</c>, <c>device/vif/0</c>), as xenstored's
+    /// <c>canonicalize</c> takes it: no leading, trailing or double '/', the same characters as an absolute
+    /// path, at most XENSTORE_REL_PATH_MAX characters.
+    /// </summary>
+    public static bool IsValidRelative(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Length == 0 || path.Length > XenStoreLimits.RelativePathMax || path[0] == '/' || path[0] == '@')
+            return false;
+        return IsValid("/" + path, allowSpecial: false);
+    }
+
     private static bool IsValidCharacter(char c) =>
         c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '-' or '/' or '_' or '@';
 

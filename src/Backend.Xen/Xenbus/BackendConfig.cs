@@ -5,7 +5,9 @@ namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// What the toolstack wrote into a vif's backend directory (libxl's keys, SIMXEN "The toolstack's part").
-/// Read at every connect, since a toolstack may rewrite them between connections.
+/// Read at every connect, since a toolstack may rewrite them between connections. A malformed <c>rate</c>
+/// does not fail the vif: as Linux's <c>xen_net_read_rate</c>, the vif runs unlimited
+/// (<see cref="Rate"/> null) and the value is kept in <see cref="MalformedRate"/> for the one warning.
 /// </summary>
 public sealed record BackendConfig(
     string FrontendPath,
@@ -14,7 +16,8 @@ public sealed record BackendConfig(
     string Bridge,
     uint? Mtu,
     RateLimit? Rate,
-    bool Online)
+    bool Online,
+    string? MalformedRate = null)
 {
     /// <summary>The largest MTU either end may name (an IP packet's length field).</summary>
     public const uint MaxMtu = 65535;
@@ -66,11 +69,21 @@ public sealed record BackendConfig(
         if (mtu is < MinMtu)
             throw new VifConfigException(mtuPath, mtuText, $"below the IPv4 minimum of {MinMtu}");
 
-        var rateText = rateRead.Result;
-        var rate = rateText is null ? null : RateLimit.Parse(ratePath, rateText);
+        var (rate, malformedRate) = ReadRate(rateRead.Result);
 
         var online = XenStoreValue.ParseFlag(onlinePath, onlineRead.Result, missing: false);
 
-        return new BackendConfig(frontendPath, (ushort)frontendId, mac, bridge, mtu, rate, online);
+        return new BackendConfig(frontendPath, (ushort)frontendId, mac, bridge, mtu, rate, online, malformedRate);
+    }
+
+    /// <summary>
+    /// The <c>rate</c> node's value as Linux's <c>xen_net_read_rate</c> takes it: none means unlimited, and so
+    /// does a malformed one, which is returned as the second item (to be warned about, not to fail the vif).
+    /// </summary>
+    public static (RateLimit? Rate, string? Malformed) ReadRate(string? text)
+    {
+        if (text is null)
+            return (null, null);
+        return RateLimit.TryParse(text, out var rate, out _) ? (rate, null) : (null, text);
     }
 }

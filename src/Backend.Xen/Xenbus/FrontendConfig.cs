@@ -44,18 +44,27 @@ public sealed record FrontendConfig(
         var tx = XenStoreValue.ParseUInt(P("tx-ring-ref"), Value("tx-ring-ref"));
         var rx = XenStoreValue.ParseUInt(P("rx-ring-ref"), Value("rx-ring-ref"));
 
+        // As Linux's connect_data_rings: the split keys when both are there (whatever else is), else the
+        // single one. A split key that is there and malformed is refused, in the one strict grammar
+        // (decision 38), where Linux's xenbus_gather would fall back to the single key.
         uint txPort, rxPort;
-        var split = false;
-        var single = Value("event-channel");
-        if (single is not null)
+        var splitTx = Value("event-channel-tx");
+        var splitRx = Value("event-channel-rx");
+        var split = splitTx is not null && splitRx is not null;
+        if (split)
+        {
+            txPort = ParsePort(P("event-channel-tx"), splitTx);
+            rxPort = ParsePort(P("event-channel-rx"), splitRx);
+        }
+        else if (Value("event-channel") is { } single)
         {
             txPort = rxPort = ParsePort(P("event-channel"), single);
         }
         else
         {
-            txPort = ParsePort(P("event-channel-tx"), Value("event-channel-tx"));
-            rxPort = ParsePort(P("event-channel-rx"), Value("event-channel-rx"));
-            split = true;
+            // Name the key a split frontend forgot, or the single key when it wrote neither.
+            var missing = splitTx is not null ? "event-channel-rx" : splitRx is not null ? "event-channel-tx" : "event-channel";
+            throw new VifConfigException(P(missing), null, "missing");
         }
 
         // As Linux netback: rx-flip is long gone, so a frontend that does not ask for copy cannot be served.

@@ -13,6 +13,7 @@ namespace Backend.Xen.Xenbus;
 public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
 {
     private const string HotplugStatusKey = "hotplug-status";
+    private const string RateKey = "rate";
 
     /// <summary>What the hotplug script writes to <c>hotplug-status</c> once the device is up and on its bridge.</summary>
     public const string HotplugConnected = "connected";
@@ -68,6 +69,13 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
         return IsHotplugConnected(hotplugStatus);
     }
 
+    /// <summary>
+    /// The toolstack's <c>rate</c> as Linux's <c>xen_net_rate_changed</c> reads it again: null when there is
+    /// none or it is malformed (unlimited; the malformed text in the second item).
+    /// </summary>
+    public async Task<(RateLimit? Rate, string? Malformed)> ReadRateAsync() =>
+        BackendConfig.ReadRate(await xenStore.ReadAsync(Paths.Backend(RateKey)));
+
     /// <summary>The device name the hotplug script gave the vif (<c>vifname</c>), or null.</summary>
     public Task<string?> ReadVifNameAsync() => xenStore.ReadAsync(Paths.Backend("vifname"));
 
@@ -90,17 +98,20 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     private string OtherEnd => FrontendPath ?? throw new InvalidOperationException($"{Paths.Vif}: the backend's keys are not read yet");
 
     /// <summary>
-    /// Sets the watches on the frontend's <c>state</c> and on <c>hotplug-status</c> together (one round
+    /// Sets the watches on the frontend's <c>state</c>, on <c>hotplug-status</c> and, given
+    /// <paramref name="onRate"/>, on <c>rate</c> (Linux's <c>xen_register_credit_watch</c>) together (one round
     /// trip); their initial events bring the current values in as changes. When one cannot be set, the
-    /// other is removed again before the failure goes to the caller.
+    /// others are removed again before the failure goes to the caller.
     /// </summary>
-    public async Task<IAsyncDisposable[]> WatchAsync(Action onFrontendState, Action onHotplugStatus)
+    public async Task<IAsyncDisposable[]> WatchAsync(Action onFrontendState, Action onHotplugStatus, Action? onRate = null)
     {
-        Task<IAsyncDisposable>[] watches =
-        [
+        var watches = new List<Task<IAsyncDisposable>>(3)
+        {
             xenStore.WatchAsync($"{OtherEnd}/state", $"fe:{Paths.Vif}", _ => onFrontendState()),
             xenStore.WatchAsync(Paths.Backend(HotplugStatusKey), $"hp:{Paths.Vif}", _ => onHotplugStatus()),
-        ];
+        };
+        if (onRate is not null)
+            watches.Add(xenStore.WatchAsync(Paths.Backend(RateKey), $"rate:{Paths.Vif}", _ => onRate()));
         try
         {
             return await Task.WhenAll(watches);

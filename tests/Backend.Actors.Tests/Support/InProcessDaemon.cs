@@ -10,7 +10,7 @@ namespace Backend.Actors.Tests.Support;
 
 /// <summary>
 /// One run of the backend inside the test process, as the daemon would be: its own actor system, its
-/// own SIMXEN platform (backend domain 0 on the fixture's root), its own xenstore connection, bridges,
+/// own SIMXEN platform (backend domain 0, or the one given, on the fixture's root), its own xenstore connection, bridges,
 /// buffers and status, and the backend's actors started as DaemonHost starts them (<see cref="BackendActors"/>).
 /// Stopping it is the daemon's orderly stop (<see cref="BackendActors.QuiesceAndFlushAsync"/>,
 /// <see cref="ActorSystem.Terminate"/>, then the platform); xenstore (the fixture's server) outlives it,
@@ -35,10 +35,11 @@ public sealed class InProcessDaemon : IAsyncDisposable
     public IXenStore XenStore { get; }
     public VifStatusRegistry Status => _backend.Services.Status;
 
-    public static async Task<InProcessDaemon> StartAsync(SimBackendFixture sim, string name)
+    /// <param name="backendDomId">The daemon's domain: 0, or a driver domain's (SIMXEN: it owns <c>ROOT/dom&lt;B&gt;/</c>).</param>
+    public static async Task<InProcessDaemon> StartAsync(SimBackendFixture sim, string name, ushort backendDomId = 0)
     {
         var socket = sim.SocketPath;
-        var platform = new SimXenPlatform(sim.Root, 0, async ct => await XenStoreClient.ConnectAsync(socket, ct));
+        var platform = new SimXenPlatform(sim.Root, backendDomId, async ct => await XenStoreClient.ConnectAsync(socket, ct));
         // As the daemon's (XenEnvironment): a lost connection is replaced.
         var store = await XenStoreClient.ConnectAsync(socket, reconnect: true);
         // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.

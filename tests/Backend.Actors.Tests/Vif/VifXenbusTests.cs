@@ -123,4 +123,32 @@ public sealed class VifXenbusTests : TestKit, IAsyncLifetime
         Assert.True(VifXenbus.IsFrontendFault(new IOException("map failed")));
         Assert.False(VifXenbus.IsFrontendFault(new NullReferenceException()));
     }
+
+    [Fact]
+    public async Task A_malformed_rate_is_read_as_unlimited_and_warned_about_once_per_value()
+    {
+        // As Linux's xen_net_read_rate ("Traffic unlimited"), but one line per value, not per read.
+        var xenbus = NewXenbus();
+        Assert.Null(await xenbus.ProbeAsync(_ => { }));
+        await _sim.XenStore.WriteAsync(Paths.Backend("rate"), "fast");
+        await EventFilter.Warning(contains: "traffic unlimited").ExpectAsync(1, async () =>
+        {
+            Assert.Equal((null, "fast"), await xenbus.ReadRateAsync());
+            Assert.Equal((null, "fast"), await xenbus.ReadRateAsync());
+        });
+
+        await _sim.XenStore.WriteAsync(Paths.Backend("rate"), "1000,10000");
+        await EventFilter.Warning().ExpectAsync(0, async () =>
+            Assert.Equal((new RateLimit(1000, 10000), null), await xenbus.ReadRateAsync()));
+
+        // The same bad value again after a good one, and a new bad value: a line each.
+        await EventFilter.Warning(contains: "traffic unlimited").ExpectAsync(2, async () =>
+        {
+            await _sim.XenStore.WriteAsync(Paths.Backend("rate"), "fast");
+            await xenbus.ReadRateAsync();
+            await _sim.XenStore.WriteAsync(Paths.Backend("rate"), "\u001b[31m1,0");
+            await xenbus.ReadRateAsync();
+        });
+        Assert.Equal(0, _status.Faults);
+    }
 }

@@ -14,4 +14,17 @@ public sealed class DaemonSettingsValidatorTests
         var errors = DaemonSettingsValidator.Validate(new DaemonSettings { RxQueueBytes = bytes });
         Assert.Equal(refused, errors.Any(e => e.StartsWith("RxQueueBytes:", StringComparison.Ordinal)));
     }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData(0, false)]
+    [InlineData(32751, false)]
+    [InlineData(32752, true)]
+    [InlineData(-1, true)]
+    public void DomId_may_be_left_out_and_must_be_a_domain_when_given(int? domid, bool refused)
+    {
+        // Left out, the daemon reads it from xenstore on real Xen (a driver domain) and takes 0 under SIMXEN.
+        var errors = DaemonSettingsValidator.Validate(new DaemonSettings { DomId = domid });
+        Assert.Equal(refused, errors.Any(e => e.StartsWith("DomId (--domid):", StringComparison.Ordinal)));
+    }
 }

@@ -64,6 +64,36 @@ public sealed class TxCreditSchedulerTests
     }
 
     [Fact]
+    public void Covers_refills_by_elapsed_time_and_takes_nothing_until_told()
+    {
+        var credit = Rate(1000);
+        Assert.True(credit.Covers(1000));
+        Assert.Equal(1000, credit.Remaining);
+        credit.Take(800);
+        Assert.False(credit.Covers(300));
+        _clock.Advance(Period);
+        Assert.True(credit.Covers(300));
+        Assert.Equal(1200, credit.Remaining);
+    }
+
+    [Fact]
+    public void Over_many_periods_what_is_taken_is_the_rate()
+    {
+        // A sender that always has a packet waiting: whatever the packet size, over a second it gets a
+        // second's worth of credit, not a packet per period.
+        var credit = Rate(1000);
+        long taken = 0;
+        for (var step = 0; step < 1000; step++)
+        {
+            while (credit.TryTake(1514))
+                taken += 1514;
+            _clock.Advance(TimeSpan.FromMilliseconds(1));
+        }
+        // 100 periods of 1000 bytes, and the first period's credit given at once.
+        Assert.InRange(taken, 100_000 - 1514, 101_000);
+    }
+
+    [Fact]
     public void The_largest_rate_a_toolstack_can_write_neither_overflows_nor_refuses()
     {
         var credit = new TxCreditScheduler(ulong.MaxValue, 1_000_000_000, _clock);

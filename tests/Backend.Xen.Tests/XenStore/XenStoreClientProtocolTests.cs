@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using Backend.Xen.XenStore;
+using Backend.Xen.Xenbus;
 
 namespace Backend.Xen.Tests.XenStore;
 
@@ -110,6 +111,37 @@ public sealed class XenStoreClientProtocolTests : IAsyncLifetime
 
         Assert.Equal("value of /first", await first);
         Assert.Equal("value of /second", await second);
+    }
+
+    [Fact]
+    public async Task A_relative_read_goes_out_as_written_and_the_backend_s_own_domid_is_read_with_it()
+    {
+        // As xenstore-read domid in a driver domain: xenstored resolves the path under the caller's domain.
+        var read = BackendDomain.ReadOwnDomIdAsync(_client);
+        var request = await ReceiveRequestAsync();
+        Assert.Equal(XenStoreMessageType.Read, request.Header.Type);
+        Assert.Equal("domid\0", request.Payload);
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Read, "3"));
+        Assert.Equal((ushort)3, await read);
+    }
+
+    [Theory]
+    [InlineData("32752")]
+    [InlineData("-1")]
+    [InlineData("3 ")]
+    public async Task A_domid_that_is_no_domain_is_refused(string value)
+    {
+        var read = BackendDomain.ReadOwnDomIdAsync(_client);
+        var request = await ReceiveRequestAsync();
+        await _peer.SendAsync(Reply(request, XenStoreMessageType.Read, value));
+        await Assert.ThrowsAsync<VifConfigException>(() => read);
+    }
+
+    [Fact]
+    public async Task A_relative_read_takes_relative_paths_only()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.ReadRelativeAsync("/local/domain/0/domid"));
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.ReadRelativeAsync(""));
     }
 
     [Fact]

@@ -94,6 +94,26 @@ public sealed class XenStoreWireTests
     public void Path_validity_follows_xenstored(string path, bool valid) =>
         Assert.Equal(valid, XenStorePath.IsValid(path, allowSpecial: false));
 
+    [Theory]
+    [InlineData("domid", true)]
+    [InlineData("device/vif/0", true)]
+    [InlineData("", false)]
+    [InlineData("/domid", false)]
+    [InlineData("domid/", false)]
+    [InlineData("device//vif", false)]
+    [InlineData("@introduceDomain", false)]
+    [InlineData("dom id", false)]
+    public void Relative_path_validity_follows_xenstored(string path, bool valid) =>
+        Assert.Equal(valid, XenStorePath.IsValidRelative(path));
+
+    [Fact]
+    public void Relative_path_longer_than_XENSTORE_REL_PATH_MAX_is_invalid()
+    {
+        var longest = new string('a', XenStoreLimits.RelativePathMax);
+        Assert.True(XenStorePath.IsValidRelative(longest));
+        Assert.False(XenStorePath.IsValidRelative(longest + "a"));
+    }
+
     [Fact]
     public void Special_watch_paths_are_valid_only_where_allowed()
     {

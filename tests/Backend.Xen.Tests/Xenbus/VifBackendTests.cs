@@ -90,6 +90,84 @@ public sealed class VifBackendTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Split_event_channels_are_preferred_when_both_styles_are_written()
+    {
+        // As Linux's connect_data_rings: the split keys whenever both are there.
+        await CreateVifAsync();
+        await WriteFrontendKeysAsync(split: true);
+        await _xs.WriteAsync($"{Fe}/event-channel", "9");
+        var f = (await _backend.ReadConnectConfigAsync()).Frontend;
+        Assert.Equal((3u, 4u, true), (f.TxEventChannel, f.RxEventChannel, f.SplitEventChannels));
+        Assert.Contains("split-event-channels", f.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task One_split_key_alone_falls_back_to_the_single_key_or_is_refused_naming_the_other()
+    {
+        await CreateVifAsync();
+        await WriteFrontendKeysAsync();
+        await _xs.WriteAsync($"{Fe}/event-channel-tx", "5");
+        var f = (await _backend.ReadConnectConfigAsync()).Frontend;
+        Assert.Equal((3u, 3u, false), (f.TxEventChannel, f.RxEventChannel, f.SplitEventChannels));
+
+        await _xs.RemoveAsync($"{Fe}/event-channel");
+        var ex = await Assert.ThrowsAsync<VifConfigException>(_backend.ReadConnectConfigAsync);
+        Assert.Equal($"{Fe}/event-channel-rx", ex.Path);
+    }
+
+    [Fact]
+    public async Task A_malformed_split_key_is_refused_rather_than_ignored()
+    {
+        await CreateVifAsync();
+        await WriteFrontendKeysAsync(split: true);
+        await _xs.WriteAsync($"{Fe}/event-channel", "3");
+        await _xs.WriteAsync($"{Fe}/event-channel-rx", "0");
+        var ex = await Assert.ThrowsAsync<VifConfigException>(_backend.ReadConnectConfigAsync);
+        Assert.Equal($"{Fe}/event-channel-rx", ex.Path);
+    }
+
+    [Theory]
+    [InlineData("0,1000")]
+    [InlineData("1000")]
+    [InlineData("lots")]
+    public async Task A_malformed_rate_runs_the_vif_unlimited_instead_of_failing_it(string value)
+    {
+        // As Linux's xen_net_read_rate: "Traffic unlimited", and a warning (VifXenbus).
+        await CreateVifAsync(rate: new SimVifRate(1250000, 20000));
+        await _xs.WriteAsync($"{Be}/rate", value);
+        await WriteFrontendKeysAsync();
+        var config = (await _backend.ReadConnectConfigAsync()).Backend;
+        Assert.Null(config.Rate);
+        Assert.Equal(value, config.MalformedRate);
+        Assert.Equal((null, value), await _backend.ReadRateAsync());
+    }
+
+    [Fact]
+    public async Task The_rate_is_read_again_and_its_watch_fires_when_the_toolstack_rewrites_it()
+    {
+        await CreateVifAsync(rate: new SimVifRate(1250000, 20000));
+        await _backend.ReadConfigAsync();
+        var fired = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+        var watches = await _backend.WatchAsync(() => { }, () => { }, () => fired.Writer.TryWrite(true));
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await fired.Reader.ReadAsync(cts.Token); // the initial event
+            await _xs.WriteAsync($"{Be}/rate", "2500000,20000");
+            await fired.Reader.ReadAsync(cts.Token);
+            Assert.Equal((new RateLimit(2500000, 20000), null), await _backend.ReadRateAsync());
+            await _xs.RemoveAsync($"{Be}/rate");
+            await fired.Reader.ReadAsync(cts.Token);
+            Assert.Equal((null, null), await _backend.ReadRateAsync());
+        }
+        finally
+        {
+            foreach (var watch in watches)
+                await watch.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task The_mtu_is_the_backends_else_the_frontends_else_1500()
     {
         await CreateVifAsync(mtu: 9000);
@@ -123,8 +201,6 @@ public sealed class VifBackendTests : IAsyncLifetime
     [InlineData("mtu", "67")]
     [InlineData("mtu", "65536")]
     [InlineData("mtu", " 1500")]
-    [InlineData("rate", "0,1000")]
-    [InlineData("rate", "1000")]
     [InlineData("online", "yes")]
     public async Task A_hostile_backend_key_is_refused_naming_it(string key, string value)
     {

@@ -69,6 +69,24 @@ public sealed class XenStoreValueParsingTests
     public void Malformed_rates_are_refused(string value) =>
         Assert.Throws<VifConfigException>(() => RateLimit.Parse("/be/rate", value));
 
+    [Theory]
+    [InlineData("1000")]
+    [InlineData("0,1000")]
+    [InlineData("1000,0")]
+    [InlineData("1000,2000000000")]
+    [InlineData("+1000,20")]
+    [InlineData("1000, 20")]
+    public void A_malformed_rate_is_read_as_unlimited_and_kept_for_the_warning(string value)
+    {
+        Assert.False(RateLimit.TryParse(value, out var rate, out var reason));
+        Assert.Null(rate);
+        Assert.NotEmpty(reason);
+        Assert.Equal((null, value), BackendConfig.ReadRate(value));
+    }
+
+    [Fact]
+    public void No_rate_is_unlimited_without_a_warning() => Assert.Equal((null, null), BackendConfig.ReadRate(null));
+
     [Fact]
     public void A_rate_as_libxl_writes_it_is_read()
     {

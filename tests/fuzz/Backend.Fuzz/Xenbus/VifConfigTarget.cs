@@ -136,8 +136,8 @@ public sealed class VifConfigTarget : FuzzTarget
             throw new InvariantException("bridge not as written");
         if (backend[4] is null ? b.Mtu is not null : Number(backend[4]) is not (>= BackendConfig.MinMtu and <= BackendConfig.MaxMtu) || b.Mtu != Number(backend[4]))
             throw new InvariantException($"backend mtu \"{PrintableValue.Of(backend[4] ?? "")}\" accepted as {b.Mtu}");
-        if (backend[5] is null ? b.Rate is not null : !RateAccepted(backend[5]!, b.Rate))
-            throw new InvariantException($"rate \"{PrintableValue.Of(backend[5] ?? "")}\" accepted as {b.Rate}");
+        if (backend[5] is null ? b.Rate is not null || b.MalformedRate is not null : !RateReadAsWritten(backend[5]!, b))
+            throw new InvariantException($"rate \"{PrintableValue.Of(backend[5] ?? "")}\" read as {b.Rate} (malformed: {b.MalformedRate is not null})");
         if (b.Online != (backend[6] == "1") || backend[6] is not (null or "0" or "1"))
             throw new InvariantException($"online \"{PrintableValue.Of(backend[6] ?? "")}\" accepted as {b.Online}");
 
@@ -146,7 +146,8 @@ public sealed class VifConfigTarget : FuzzTarget
             throw new InvariantException($"multi-queue-num-queues \"{PrintableValue.Of(frontend[0]!)}\" accepted");
         if (Number(frontend[1]) != f.TxRingRef || Number(frontend[2]) != f.RxRingRef)
             throw new InvariantException("ring references not as written");
-        var split = frontend[3] is null;
+        // As Linux: the split keys whenever both are written.
+        var split = frontend[4] is not null && frontend[5] is not null;
         var tx = Number(split ? frontend[4] : frontend[3]);
         var rx = Number(split ? frontend[5] : frontend[3]);
         if (f.SplitEventChannels != split || tx != f.TxEventChannel || rx != f.RxEventChannel
@@ -162,14 +163,21 @@ public sealed class VifConfigTarget : FuzzTarget
             throw new InvariantException($"mtu {config.Mtu} from backend {b.Mtu} and frontend \"{PrintableValue.Of(frontend[13] ?? "")}\"");
     }
 
-    private static bool RateAccepted(string written, RateLimit? rate)
+    /// <summary>
+    /// A rate in the grammar is read as written; any other value means unlimited (as Linux's
+    /// xen_net_read_rate) and is kept, as written, for the warning.
+    /// </summary>
+    private static bool RateReadAsWritten(string written, BackendConfig b)
     {
         var comma = written.IndexOf(',');
-        if (rate is null || comma < 0)
-            return false;
-        var bytes = Number(written[..comma], 20);
-        var usec = Number(written[(comma + 1)..], 20);
-        return bytes == rate.Bytes && usec == rate.Microseconds && bytes > 0 && usec is > 0 and <= 1_000_000_000UL;
+        var bytes = comma < 0 ? ulong.MaxValue : Number(written[..comma], 20);
+        var usec = comma < 0 ? ulong.MaxValue : Number(written[(comma + 1)..], 20);
+        // Number's "not a number" is ulong.MaxValue, which is also a rate's largest byte count.
+        var bytesValid = bytes is > 0 and < ulong.MaxValue || (comma >= 0 && written[..comma] == "18446744073709551615");
+        var valid = bytesValid && usec is > 0 and <= 1_000_000_000UL;
+        return valid
+            ? b.Rate is { } rate && rate.Bytes == bytes && rate.Microseconds == usec && b.MalformedRate is null
+            : b.Rate is null && b.MalformedRate == written;
     }
 
     private static bool Flag(string? written, bool value) => written is null ? !value : written is "0" or "1" && value == (written == "1");

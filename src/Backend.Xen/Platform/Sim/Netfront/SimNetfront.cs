@@ -314,6 +314,25 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         await WaitForConnectedAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// As Linux's netfront when XDP is set on it (<c>xennet_xdp_set</c>): Reconfiguring, then waits for the
+    /// backend to be Reconfigured. The rings stay as they are, and so does the state: Linux's netfront does
+    /// not go Connected again. (The <c>xdp-headroom</c> key is not written: no backend here offers it yet.)
+    /// </summary>
+    public async Task ReconfigureAsync(CancellationToken cancellationToken = default)
+    {
+        await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SwitchStateAsync(XenbusState.Reconfiguring, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _xenbus.Release();
+        }
+        await WaitForBackendStateAsync(s => s == XenbusState.Reconfigured, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Processes both rings now (a wake-up the backend may have skipped is never needed, but cheap).</summary>
     public void Kick()
     {
@@ -481,6 +500,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                 {
                     await WriteAsync("event-channel-tx", connection.TxPort, t).ConfigureAwait(false);
                     await WriteAsync("event-channel-rx", connection.RxPort, t).ConfigureAwait(false);
+                    if (_options.AlsoWriteSingleEventChannel)
+                        await WriteAsync("event-channel", connection.TxPort, t).ConfigureAwait(false);
                 }
                 else
                 {

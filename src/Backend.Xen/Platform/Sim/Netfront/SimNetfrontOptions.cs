@@ -18,6 +18,12 @@ public sealed record SimNetfrontOptions
     /// <summary>Separate TX and RX event channels when the backend offers <c>feature-split-event-channels</c>.</summary>
     public bool SplitEventChannels { get; init; }
 
+    /// <summary>
+    /// With split event channels, also write the single <c>event-channel</c> key (naming the TX port), as a
+    /// frontend that writes both styles: a backend must then use the split keys, as Linux netback does.
+    /// </summary>
+    public bool AlsoWriteSingleEventChannel { get; init; }
+
     /// <summary>Advertise <c>feature-sg</c>: frames of more than one slot, both ways.</summary>
     public bool FeatureSg { get; init; } = true;
 
