@@ -352,7 +352,9 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
             if (stalled.Count == 0)
                 return;
             if (deadline.Elapsed > StepTimeout)
-                throw new SoakFaultFailedException($"the stream to guest(s) {string.Join(", ", stalled.Select(r => r.DomId))} did not resume within {StepTimeout.TotalSeconds:F0} s");
+                throw new SoakFaultFailedException($"the stream to guest(s) {string.Join(", ", stalled.Select(r => r.DomId))} did not resume within {StepTimeout.TotalSeconds:F0} s; "
+                    // Both ends of each stalled stream as the guests see them: which ring waits for which side.
+                    + string.Join("; ", stalled.SelectMany(r => new[] { r, r.Peer }).Select(g => g.Netfront?.DescribeRings() ?? $"guest {g.DomId}: no netfront")));
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }
     }
