@@ -185,7 +185,7 @@ stop_daemon() { # SIGTERM, then wait until the process is gone (SIGKILL after 60
 kill "$p"; for i in $(seq 120); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.5; done
 kill -9 "$p"; sleep 1; echo "xnb did not stop within 60 s of SIGTERM: killed"'
 }
-# One rtt sample from dom0 to $1 for backend $2: 5 unmeasured round trips (the warm-up, see do_kernel), then
+# One rtt sample from dom0 to $1: 5 unmeasured round trips (the warm-up, see do_kernel), then
 # $PINGS answered ones (-w: a lost one is sent again, and shows as sent > answered). Prints
 # "<answered> <sent> <min> <p50> <avg> <max>" (ms); the round trips go to $KWORK/round.rtt, one a line, and
 # the raw ping output to the log.
@@ -316,7 +316,7 @@ sysctl -n net.ipv4.tcp_no_metrics_save > /root/no_metrics_save.orig; sysctl -qw 
     echo "SIDE-BY-SIDE 4 MiB guest->dom0, MiB/s | $k | $x | $(ratio "$x" "$k")"
   } | tee -a "$KLOG"
   local rounds; rounds="$(awk '{ n[$1]++; s[$1] += $2; if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
-    END { for (b in n) printf "%s rounds %.0f-%.0f s (mean %.0f) ", b, lo[b], hi[b], s[b] / n[b] }' "$KWORK/rounds" 2>/dev/null)"
+    END { for (b in n) printf "%s%s rounds %.0f-%.0f s (mean %.0f)", sep++ ? ", " : "", b, lo[b], hi[b], s[b] / n[b] }' "$KWORK/rounds" 2>/dev/null)"
   rm -rf "$KWORK"
   local want=$((2 * ROUNDS))
   if [ $bad = 0 ] && [ $fatal = 0 ] && [ $((kn + xn)) = $want ]; then
