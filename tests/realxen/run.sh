@@ -201,6 +201,21 @@ rtt_sample() {
 # Median of the numbers on stdin, one a line, printed with format $1 (default %.3f; "-" if there are none).
 median() { sort -g | awk -v f="${1:-%.3f}" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+# Starts the round's guest (guest.sh start "$@", environment as given). Once more if libxl killed the vif's
+# hotplug script for its timeout: that script (the stock vif-bridge, a bash script forking ip and xenstore
+# tools under emulation) runs alike for either backend and overran its time under host load (load average
+# ~30: "killing execution of /etc/xen/scripts/vif-bridge online because of timeout", xl create rc 3). The
+# retry is marked (RETRY, and on the SAMPLE line). Any other failure, xnb missing libxl's InitWait deadline
+# included, stays a failure of the sample.
+start_round_guest() {
+  local out rc
+  out="$("$G" start "$@" 2>&1)"; rc=$?
+  printf '%s\n' "$out"
+  [ $rc = 3 ] && grep -q 'vif-bridge online because of timeout' <<< "$out" || return $rc
+  echo "RETRY libxl killed the hotplug script for its timeout; xl create once more"
+  "$G" stop "$name" > /dev/null 2>&1 # xl create destroyed it already; in case it did not
+  "$G" start "$@" 2>&1
+}
 # Round $1 on backend $2 (kernel | xnb): switch dom0 to that backend, create its guest (fresh: a vif cannot
 # change backends under a running netfront here), take one rtt and one bulk sample, destroy the guest. Prints
 # the SAMPLE line. Returns 0, 1 if a sample did not run or a transfer was not intact (the next round can
@@ -215,18 +230,27 @@ kernel_round() {
     out="$(stop_daemon)" || { klog "round $n: could not stop xnb: $out"; return 2; }
     [ -z "$out" ] || klog "round $n: $out"
     "$D0" '[ ! -f /etc/modprobe.d/xnb.conf ] || mv /etc/modprobe.d/xnb.conf /root/xnb.conf.kernel-check' || return 2
-    out="$(KERNEL_NETBACK=1 GUEST_TIMEOUT=400 "$G" start "$cfg" 2>&1)"; rc=$?
+    out="$(KERNEL_NETBACK=1 GUEST_TIMEOUT=400 start_round_guest "$cfg")"; rc=$?
   else
     cfg=domu/guest.cfg name=guest ip=10.99.0.2
     # xen-netback is unloaded (the kernel round checked it); xnb is started and awaited until READY.
     start_daemon >> "$KLOG" 2>&1 || { klog "round $n: xnb did not become READY"; return 2; }
-    out="$(GUEST_TIMEOUT=400 "$G" start "$cfg" 2>&1)"; rc=$?
+    out="$(GUEST_TIMEOUT=400 start_round_guest "$cfg")"; rc=$?
   fi
   printf 'round %d (%s): guest start rc %d\n%s\n' "$n" "$be" "$rc" "$out" >> "$KLOG"
   up=$(el "$t0"); t1=$(now)
-  local ok=1 rtt="0 0 - - - -" r=""
+  local ok=1 rtt="0 0 - - - -" r="" bootping=""
+  # DOMU-PING-FAIL: the guest is up, but its 3 pings at boot went before its backend connected (seen with
+  # xnb under host load: rings mapped 74 s after the backend directory appeared, the guest's pings long
+  # gone). That is the pv check's matter; here the samples are still taken, once the guest answers, and
+  # the SAMPLE line says so.
+  if [ $rc = 1 ] && grep -q '^RESULT DOMU-PING-FAIL' <<< "$out"; then
+    rc=0; bootping="; the guest's boot pings failed (backend connected later)"; echo "$be" >> "$KWORK/bootping"
+  fi
   if [ $rc != 0 ]; then
     ok=0; klog "round $n ($be): the guest did not come up: $(echo "$out" | grep -E '^RESULT' | head -1)"
+  elif ! "$D0" "for i in \$(seq 60); do ping -c 1 -W 2 $ip > /dev/null && exit 0; done; exit 1"; then
+    ok=0; klog "round $n ($be): the guest did not answer a ping within 120 s of its start"
   else
     rtt="$(rtt_sample "$ip")"
     set -- $rtt
@@ -253,10 +277,11 @@ mv /root/xnb.conf.kernel-check /etc/modprobe.d/xnb.conf 2>/dev/null
   [ -n "$r" ] && { down="${r% *}"; upl="${r#* }"; }
   # Only a sample that ran whole counts towards the medians.
   [ $ok = 1 ] && { echo "$5 $(mibps "$down") $(mibps "$upl")" >> "$KWORK/$be.samples"; cat "$KWORK/round.rtt" >> "$KWORK/$be.rtt"; }
-  local line
-  line="$(printf 'SAMPLE %2d %-6s rtt ms min/p50/avg/max %s/%s/%s/%s (%s answered of %s sent) | 4 MiB dom0->guest %s s, %s MiB/s | guest->dom0 %s s, %s MiB/s | %s | round %s s (guest up %s s, samples %s s)' \
+  local line retry=""
+  grep -q '^RETRY' <<< "$out" && { retry="; guest created at the 2nd try (hotplug script timeout)"; echo "$be" >> "$KWORK/retries"; }
+  line="$(printf 'SAMPLE %2d %-6s rtt ms min/p50/avg/max %s/%s/%s/%s (%s answered of %s sent) | 4 MiB dom0->guest %s s, %s MiB/s | guest->dom0 %s s, %s MiB/s | %s | round %s s (guest up %s s, samples %s s%s)' \
     "$n" "$be" "$3" "$4" "$5" "$6" "$1" "$2" "$down" "$(mibps "$down")" "$upl" "$(mibps "$upl")" \
-    "$([ $ok = 1 ] && echo 'md5 equal both ways' || echo FAILED)" "$total" "$up" "$measured")"
+    "$([ $ok = 1 ] && echo 'md5 equal both ways' || echo FAILED)" "$total" "$up" "$measured" "$retry$bootping")"
   echo "$line"; echo "$line" >> "$KLOG"
   [ $ok = 1 ]
 }
@@ -317,6 +342,9 @@ sysctl -n net.ipv4.tcp_no_metrics_save > /root/no_metrics_save.orig; sysctl -qw 
   } | tee -a "$KLOG"
   local rounds; rounds="$(awk '{ n[$1]++; s[$1] += $2; if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
     END { for (b in n) printf "%s%s rounds %.0f-%.0f s (mean %.0f)", sep++ ? ", " : "", b, lo[b], hi[b], s[b] / n[b] }' "$KWORK/rounds" 2>/dev/null)"
+  local retries; retries="$(sort "$KWORK/retries" 2>/dev/null | uniq -c | awk '{ printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+  local bootpings; bootpings="$(sort "$KWORK/bootping" 2>/dev/null | uniq -c | awk '{ printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+  rounds="${rounds}; guests created at a 2nd try: ${retries:-none}; boot pings failed: ${bootpings:-none}"
   rm -rf "$KWORK"
   local want=$((2 * ROUNDS))
   if [ $bad = 0 ] && [ $fatal = 0 ] && [ $((kn + xn)) = $want ]; then
