@@ -43,12 +43,12 @@ internal sealed class SimForeignDomain
     /// must <see cref="Unclaim"/> it.
     /// <para>
     /// No lock: our count for the reference goes up first (a compare-and-swap), then the entry is pinned
-    /// as Xen's <c>_set_status_v1</c> (check, compare-and-swap the bits in, up to 5 attempts), on every use.
-    /// Counting first is what keeps the bits honest: a user that lets go while we are counted is not the
-    /// last, so it cannot clear the bits between our swap and our copy; and if our pin then fails, we let
-    /// go as that user's heir, clearing what it left to us if we are the last (<see cref="Release"/>). A count is not
-    /// taken while another user's clear is under way (<see cref="SimPinChunk.Clearing"/>): our swap must
-    /// come after that user's AND, or the AND would take our bits away in the middle of our copy.
+    /// as Xen's <c>_set_status_v1</c> (check, compare-and-swap the bits in, up to 5 attempts), on every
+    /// use. Counting first keeps the bits honest: a user that lets go while we are counted is not the
+    /// last, so it cannot clear the bits between our swap and our copy; if our pin then fails, we let go
+    /// as that user's heir and clear what it left to us if we are the last (<see cref="Release"/>). A
+    /// count is not taken while another user's clear is under way (<see cref="SimPinChunk.Clearing"/>):
+    /// our swap must come after that user's AND, or the AND would take our bits away mid-copy.
     /// </para>
     /// </summary>
     public short Claim<TInterference>(uint gref, ushort user, bool write, out uint frame, ref TInterference interference)
@@ -70,8 +70,8 @@ internal sealed class SimForeignDomain
                 continue;
             }
             // As Xen refuses a pin that would overflow its count: only a guest that names one reference
-            // in thousands of rings at once comes near.
-            if (SimPinChunk.Readers(current) == SimPinChunk.CountMask || (write && SimPinChunk.Writers(current) == SimPinChunk.CountMask))
+            // in thousands of rings at once comes near. (Writers are readers too, so they fit.)
+            if (SimPinChunk.Readers(current) == SimPinChunk.CountMask)
                 return GrantStatus.GeneralError;
             var seen = Interlocked.CompareExchange(ref pins, current + add, current);
             if (seen == current)
