@@ -355,7 +355,7 @@ public sealed class SimGrantCopierTests : IDisposable
         {
             Assert.Equal(GrantStatus.Okay, domain.Claim(10, Backend, write: false, out _));
             var endedUnderTheCopier = true;
-            var hook = new OnSwap((ref uint _, int _) =>
+            var hook = new PinHooks(swap: (ref uint _, int _) =>
             {
                 // Another user of ours (a ring mapping, a copier on another lane) lets go, and the guest
                 // tries to take its page back, between the copier's check and its swap.
@@ -377,6 +377,48 @@ public sealed class SimGrantCopierTests : IDisposable
     }
 
     [Fact]
+    public void A_claim_waits_while_the_last_user_clears_so_the_clear_never_takes_a_new_pin_s_bits()
+    {
+        Granter.Grant(10, frame: 3, Backend, readOnly: true);
+        var domain = _domains.Acquire(Guest)!;
+        try
+        {
+            short claimed = 1; // no GNTST_* value: the claim sets it
+            using var done = new ManualResetEventSlim();
+            Thread? other = null;
+            var claimedDuringTheClear = true;
+            var hook = new PinHooks(clear: _ =>
+            {
+                // The copier let go last and is about to clear GTF_reading: another user of ours (a ring
+                // mapping, a copier on another lane) claims the reference now, on its own thread.
+                other = new Thread(() =>
+                {
+                    claimed = domain.Claim(10, Backend, write: false, out _);
+                    done.Set();
+                });
+                other.Start();
+                claimedDuringTheClear = done.Wait(TimeSpan.FromMilliseconds(200));
+            });
+            Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
+            _copier.Copy(one, DomId.Self, ref hook);
+            Assert.Equal(GrantStatus.Okay, one[0].Status);
+            Assert.False(claimedDuringTheClear, "a claim went through while another user was clearing the bits");
+            Assert.True(done.Wait(TimeSpan.FromSeconds(30)), "the claim should go through once the clear is done");
+            other!.Join();
+            Assert.Equal(GrantStatus.Okay, claimed);
+            // Its pin came after the clear: the bits are set for it, and the guest cannot end access.
+            Assert.Equal(GTF_reading, InUse(10));
+            Assert.False(Granter.EndAccess(10));
+            domain.Unclaim(10, write: false);
+            Assert.Equal(0, InUse(10));
+        }
+        finally
+        {
+            domain.Release();
+        }
+    }
+
+    [Fact]
     public void A_pin_that_fails_after_another_user_let_go_clears_the_bits_that_user_left_to_it()
     {
         Granter.Grant(10, frame: 3, Backend, readOnly: false);
@@ -384,7 +426,7 @@ public sealed class SimGrantCopierTests : IDisposable
         try
         {
             Assert.Equal(GrantStatus.Okay, domain.Claim(10, Backend, write: true, out _));
-            var hook = new OnSwap((ref uint word, int attempt) =>
+            var hook = new PinHooks(swap: (ref uint word, int attempt) =>
             {
                 if (attempt != 1)
                     return;
@@ -463,18 +505,20 @@ public sealed class SimGrantCopierTests : IDisposable
             }
         })).ToArray();
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        // At least 1.5 s of rounds (the race this looks for is a few instructions wide), at most 30 s for
+        // copiers that a loaded machine hardly runs.
+        var started = DateTime.UtcNow;
         var rounds = 0;
-        for (; rounds < 20_000 && DateTime.UtcNow < deadline; rounds++)
+        for (; DateTime.UtcNow - started < TimeSpan.FromSeconds(30); rounds++)
         {
-            if (rounds >= 2000 && BothAbove0(okay) && BothAbove0(refused))
+            if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1.5) && BothAbove0(okay) && BothAbove0(refused))
                 break;
             var value = (byte)(1 + rounds % 200);
             _guest.Page(6).Fill(value);
             _guest.Page(7).Clear();
             Granter.Grant(Source, frame: 6, Backend, readOnly: true);
             Granter.Grant(Dest, frame: 7, Backend, readOnly: false);
-            Thread.SpinWait(50 + rounds % 500);
+            Thread.SpinWait(20 + rounds % 200);
             var spin = default(SpinWait);
             while (!Granter.EndAccess(Source))
                 spin.SpinOnce(sleep1Threshold: -1);

@@ -81,13 +81,13 @@ internal sealed class SimForeignDomain
         var status = GrantTable.Pin(gref, user, write, ref interference);
         if (status != GrantStatus.Okay)
         {
-            Release(ref pins, gref, write, pinned: false);
+            Release(ref pins, gref, write, pinned: false, ref interference);
             return status;
         }
         var f = GrantTable.ReadFrame(gref);
         if (f >= MemoryPages)
         {
-            Release(ref pins, gref, write, pinned: true);
+            Release(ref pins, gref, write, pinned: true, ref interference);
             return GrantStatus.BadPage;
         }
         frame = f;
@@ -101,11 +101,18 @@ internal sealed class SimForeignDomain
     }
 
     /// <summary>Drops one pin; the last one clears the bits with an atomic AND.</summary>
-    public void Unclaim(uint gref, bool write)
+    public void Unclaim<TInterference>(uint gref, bool write, ref TInterference interference)
+        where TInterference : struct, ISimPinInterference
     {
         // Claimed before, so its chunk exists.
         var chunk = Volatile.Read(ref _chunks[gref / SimPinChunk.Entries])!;
-        Release(ref chunk.Pins[gref % SimPinChunk.Entries], gref, write, pinned: true);
+        Release(ref chunk.Pins[gref % SimPinChunk.Entries], gref, write, pinned: true, ref interference);
+    }
+
+    public void Unclaim(uint gref, bool write)
+    {
+        var none = default(NoPinInterference);
+        Unclaim(gref, write, ref none);
     }
 
     /// <summary>
@@ -117,7 +124,8 @@ internal sealed class SimForeignDomain
     /// <see cref="SimPinChunk.Clearing"/> in the same swap and unmarks it after the AND; every other swap
     /// waits out a clear under way, so no count changes under it and no new pin comes before the AND.
     /// </summary>
-    private void Release(ref int pins, uint gref, bool write, bool pinned)
+    private void Release<TInterference>(ref int pins, uint gref, bool write, bool pinned, ref TInterference interference)
+        where TInterference : struct, ISimPinInterference
     {
         var take = write ? SimPinChunk.Reader | SimPinChunk.Writer : SimPinChunk.Reader;
         var current = Volatile.Read(ref pins);
@@ -164,6 +172,7 @@ internal sealed class SimForeignDomain
             }
             if (clear != 0)
             {
+                interference.BeforeClear(gref);
                 GrantTable.ClearBits(gref, clear);
                 Volatile.Write(ref pins, next);
             }
