@@ -95,7 +95,8 @@ public sealed class MacTableTests
                 table.RemoveWhere(static (e, _) => e.Mac >= 1000, 0);
         }
         await done.CancelAsync();
-        Assert.Equal([0L, 0L], await Task.WhenAll(readers));
+        var misses = await Task.WhenAll(readers);
+        Assert.Equal([0L, 0L], misses);
         Assert.Equal(64, table.Count);
     }
 }
