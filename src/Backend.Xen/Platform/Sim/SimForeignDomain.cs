@@ -8,8 +8,8 @@ namespace Backend.Xen.Platform.Sim;
 /// Another domain's grant table and memory as this process uses them, plus our own pin counts per
 /// reference: GTF_reading / GTF_writing are cleared only when the last of our users (copiers on other
 /// threads, ring mappings) lets go, so two users here never clear each other's bits. The counts take no
-/// lock (<see cref="Claim{TInterference}"/>): a copy costs two compare-and-swaps on our count, the
-/// pin's on the entry and the AND that clears it. Reference counted:
+/// lock (<see cref="Claim{TInterference}"/>): each grant side of a copy costs two compare-and-swaps on
+/// our count, the pin's on the entry and the AND that clears it. Reference counted:
 /// when the guest restarts with new files the cache moves on, and this object goes with its last user.
 /// The pin counts live in chunks (<see cref="SimPinChunk"/>) created at their first pin and kept from
 /// then on: the daemon holds one of these per guest, and most guests pin a few references only.
