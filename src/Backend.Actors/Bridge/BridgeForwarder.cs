@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
@@ -13,8 +12,17 @@ namespace Backend.Actors.Bridge;
 /// with another source is dropped and counted before anything is learned from it. Not thread-safe: one
 /// actor owns each forwarder and alone calls it. A vif's is its TX ring actor's, called after each pass
 /// (<see cref="Rings.TxOutlet"/>); an uplink's is its <see cref="BridgePortActor"/>'s, which takes the
-/// TAP reader's batches. The bridge's tables and the ports' counters are shared and concurrent, so
-/// ports forward in parallel on their own threads.
+/// TAP reader's batches. The bridge's table and the ports' counters are shared, so ports forward in
+/// parallel on their own threads.
+/// <para>
+/// The table is asked once per run of frames: a drain's frames mostly come from one source and go to one
+/// destination, so the forwarder keeps the last source it learned and the last destination's answer for
+/// as long as the bridge's <see cref="LearningBridge.Version"/> stays as it was before it asked (anything
+/// that could change the answer, this drain's own learning included, bumps it) and the drain's timestamp
+/// is the same (ageing). The destination's per-drain state is in an array by port index, not a
+/// dictionary: a frame costs no hash look-up unless its source or destination differs from the frame
+/// before it.
+/// </para>
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
 {
@@ -22,14 +30,32 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     // batch (an atomic add per frame on a line other threads read cost more than the lookup).
     private struct Outgoing
     {
-        public BridgePort Port;
+        public BridgePort? Port;
         public FrameBatch? Batch;
         public int Forwarded;
         public int Flooded;
     }
 
-    private readonly Dictionary<int, Outgoing> _outgoing = [];
+    // By BridgePort.Index; the indexes touched in this drain, in the order of their first frame.
+    private Outgoing[] _outgoing = new Outgoing[8];
+    private int[] _touched = new int[8];
+    private int _touchedCount;
     private readonly List<BridgePort> _floodTargets = [];
+
+    // The drain's memo of the table (reset at each drain: its timestamp decides ageing).
+    private bool _learned;
+    private MacAddress _learnedSource;
+    private int _learnedVersion;
+    private bool _looked;
+    private MacAddress _lookedDestination;
+    private int _lookedVersion;
+    private BridgePort? _lookedTarget;
+
+    /// <summary>
+    /// Times this forwarder asked the bridge's MAC table (a learn or a destination look-up): one per run of
+    /// frames with the same source, one per run with the same destination, while the table stays as it is.
+    /// </summary>
+    public long TableLookups { get; private set; }
 
     /// <summary>Forwards every frame of <paramref name="batch"/> and releases it; one message per destination.</summary>
     public void Forward(FrameBatch batch)
@@ -43,11 +69,18 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     {
         var now = bridge.Timestamp();
         bridge.SweepIfDue(now);
+        _learned = false;
+        _looked = false;
+        _lookedTarget = null;
         foreach (var frame in frames)
             Forward(frame, now);
-        foreach (var (_, outgoing) in _outgoing)
+        for (var i = 0; i < _touchedCount; i++)
+        {
+            ref var outgoing = ref _outgoing[_touched[i]];
             Send(outgoing);
-        _outgoing.Clear();
+            outgoing = default;
+        }
+        _touchedCount = 0;
     }
 
     private void Forward(PacketBuffer frame, long now)
@@ -67,9 +100,25 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             return;
         }
         var destination = MacAddress.Read(header);
-        bridge.Learn(source, port, now);
 
-        var target = bridge.Lookup(destination, now);
+        // The version is read before the table is asked: a change after it shows as a new version at the
+        // next frame, which then asks again.
+        var version = bridge.Version;
+        if (!_learned || source != _learnedSource || version != _learnedVersion)
+        {
+            bridge.Learn(source, port, now);
+            TableLookups++;
+            (_learned, _learnedSource, _learnedVersion) = (true, source, version);
+            version = bridge.Version; // this frame's learning may have changed the answer for its destination
+        }
+        if (!_looked || destination != _lookedDestination || version != _lookedVersion)
+        {
+            _lookedTarget = bridge.Lookup(destination, now);
+            TableLookups++;
+            (_looked, _lookedDestination, _lookedVersion) = (true, destination, version);
+        }
+
+        var target = _lookedTarget;
         if (target is not null)
         {
             if (target == port)
@@ -80,8 +129,8 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         }
 
         _floodTargets.Clear();
-        var ports = bridge.Ports;
-        for (var i = 0; i < ports.Count; i++)
+        var ports = bridge.PortArray;
+        for (var i = 0; i < ports.Length; i++)
         {
             // Checked before a copy is made for the port, not after (Enqueue checks again, for a port that
             // changed meanwhile): a broadcast to a bridge of small-MTU vifs would otherwise be copied once
@@ -129,7 +178,7 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             frame.Return();
             return;
         }
-        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_outgoing, target.Id, out _);
+        ref var entry = ref OutgoingFor(target);
         if (entry.Batch is null || entry.Batch.IsFull)
         {
             // The destination's first frame of the drain, or its batch is full: send that one, start anew.
@@ -151,9 +200,36 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             entry.Forwarded++;
     }
 
+    /// <summary>The drain's state for <paramref name="target"/>, by its index: no hash look-up.</summary>
+    private ref Outgoing OutgoingFor(BridgePort target)
+    {
+        var index = target.Index;
+        if (index >= _outgoing.Length)
+            Array.Resize(ref _outgoing, Math.Max(index + 1, _outgoing.Length * 2));
+        ref var entry = ref _outgoing[index];
+        if (entry.Port == target)
+            return ref entry;
+        if (entry.Port is null)
+        {
+            if (_touchedCount == _touched.Length)
+                Array.Resize(ref _touched, _touchedCount * 2);
+            _touched[_touchedCount++] = index;
+        }
+        else
+        {
+            // The index's port left the bridge during the drain and a new port took it: the old port's
+            // batch goes now (it is not Connected; its receiver returns what it cannot use).
+            Send(entry);
+        }
+        entry = new Outgoing { Port = target };
+        return ref entry;
+    }
+
     private static void Send(in Outgoing outgoing)
     {
-        var port = outgoing.Port;
+        if (outgoing.Batch is null)
+            return;
+        var port = outgoing.Port!;
         if (outgoing.Forwarded != 0)
             Interlocked.Add(ref port.FramesForwarded, outgoing.Forwarded);
         if (outgoing.Flooded != 0)

@@ -22,6 +22,16 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
     /// </summary>
     public MacAddress? LockedSource { get; } = lockedSource;
 
+    /// <summary>
+    /// The port's place among its bridge's ports, dense and reused after a port goes (set by
+    /// <see cref="LearningBridge.AddPort"/>): a forwarder keeps its per-destination state of a drain in an
+    /// array by it instead of a dictionary look-up per frame.
+    /// </summary>
+    internal int Index { get; set; }
+
+    /// <summary>Set once the port left its bridge: a MAC table entry still naming it is no answer.</summary>
+    internal volatile bool Removed;
+
     /// <summary>The largest non-GSO frame this port takes is MTU + 14.</summary>
     public volatile int Mtu = 1500;
 

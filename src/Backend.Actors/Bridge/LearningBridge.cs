@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Akka.Actor;
 using Backend.Xen.Abi;
 
@@ -7,8 +6,11 @@ namespace Backend.Actors.Bridge;
 /// <summary>
 /// An L2 learning bridge, one per distinct <c>bridge</c> value: a MAC table with aging, and the ports.
 /// It is shared by the forwarders of its ports (vifs' TX ring actors, uplinks' port actors), which run
-/// on their own threads, so the table is concurrent and an entry is updated in place (no allocation for
-/// a MAC it already knows).
+/// on their own threads. The table (<see cref="MacTable"/>) is read without a lock; what changes an answer
+/// of <see cref="Lookup"/> (a new MAC, a move, a removal, a port that goes) is made under the bridge's
+/// write lock and bumps <see cref="Version"/>, so that a forwarder may keep an answer for as long as the
+/// version stays (<see cref="BridgeForwarder"/>, one look-up per run of frames to a destination). A known
+/// MAC's age is refreshed in place, without the lock and without a new version: it changes no answer.
 /// The table is bounded (<see cref="BridgeOptions.MaxMacs"/>) and swept of aged entries every
 /// <see cref="SweepInterval"/> by whichever port forwards then, so that sources nobody looks up again
 /// (a guest that sent from random MACs, say) do not stay for ever.
@@ -21,20 +23,18 @@ public sealed class LearningBridge
     /// <summary>An aged entry nobody looks up goes at most this long after it aged.</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(30);
 
-    private sealed class MacEntry(BridgePort port, long seen)
-    {
-        public volatile BridgePort Port = port;
-        public long LastSeen = seen;
-    }
-
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<ulong, MacEntry> _table = new();
-    private readonly ConcurrentDictionary<int, BridgePort> _ports = new();
+    private readonly MacTable _table = new();
+    // Writers of the table and of the ports: learning a new MAC, a move, removals, ports coming and going.
+    private readonly Lock _gate = new();
+    private readonly List<int> _freeIndexes = [];
     private readonly long _agingTicks;
     private readonly long _refreshTicks;
     private readonly long _sweepTicks;
     private readonly int _maxMacs;
-    // Counted here: ConcurrentDictionary.Count takes every lock of the table.
+    private BridgePort[] _ports = [];
+    private int _nextIndex;
+    private int _version;
     private int _macCount;
     private long _lastSweep;
     private static int _nextPortId;
@@ -55,24 +55,26 @@ public sealed class LearningBridge
 
     public BridgeOptions Options { get; }
 
-    public int PortCount => _ports.Count;
+    public int PortCount => Volatile.Read(ref _ports).Length;
 
     /// <summary>Entries in the MAC table (aged ones included until a lookup or the sweep removes them).</summary>
     public int MacCount => Volatile.Read(ref _macCount);
 
     /// <summary>
-    /// The ports, as an array replaced whenever a port comes or goes: flooding reads it per frame, and
-    /// enumerating the dictionary would allocate a snapshot each time.
+    /// Bumped after every change that can change what <see cref="Lookup"/> or <see cref="Learn"/> would do:
+    /// an answer a reader got after reading version v holds while the version is still v (as of the same
+    /// timestamp, for ageing).
     /// </summary>
-    public IReadOnlyList<BridgePort> Ports => Volatile.Read(ref _portList);
+    public int Version => Volatile.Read(ref _version);
 
-    private BridgePort[] _portList = [];
+    /// <summary>
+    /// The ports, as an array replaced whenever a port comes or goes: flooding reads it per frame, and
+    /// enumerating a dictionary would allocate a snapshot each time.
+    /// </summary>
+    public IReadOnlyList<BridgePort> Ports => Volatile.Read(ref _ports);
 
-    private void PublishPorts()
-    {
-        lock (_ports)
-            Volatile.Write(ref _portList, [.. _ports.Values]);
-    }
+    /// <summary>The ports as the array itself, for the forwarder's flood (no interface call per port).</summary>
+    internal BridgePort[] PortArray => Volatile.Read(ref _ports);
 
     /// <summary>
     /// A new port. A vif's port gives its <paramref name="configuredMac"/>: under
@@ -83,18 +85,38 @@ public sealed class LearningBridge
     {
         var lockedSource = Options.SourceMac == BridgeSourceMac.Locked ? configuredMac : null;
         var port = new BridgePort(Interlocked.Increment(ref _nextPortId), portName, receiver, lockedSource);
-        _ports[port.Id] = port;
-        PublishPorts();
+        lock (_gate)
+        {
+            // The lowest free index, so that forwarders' per-port arrays stay as small as the bridge.
+            if (_freeIndexes.Count > 0)
+            {
+                port.Index = _freeIndexes[^1];
+                _freeIndexes.RemoveAt(_freeIndexes.Count - 1);
+            }
+            else
+            {
+                port.Index = _nextIndex++;
+            }
+            Volatile.Write(ref _ports, [.. _ports, port]);
+        }
         return port;
     }
 
     public void RemovePort(BridgePort port)
     {
-        _ports.TryRemove(port.Id, out _);
-        PublishPorts();
-        foreach (var (mac, entry) in _table)
-            if (entry.Port == port)
-                Remove(mac, entry);
+        lock (_gate)
+        {
+            if (port.Removed || Array.IndexOf(_ports, port) < 0)
+                return;
+            // Set before its MACs go: a forwarder that learns on the port from now on is refused (Insert),
+            // and one that still finds an entry of it in an array it read earlier gets no port (Lookup).
+            port.Removed = true;
+            Volatile.Write(ref _ports, Array.FindAll(_ports, p => p != port));
+            _freeIndexes.Add(port.Index);
+            _freeIndexes.Sort(static (a, b) => b.CompareTo(a));
+            _table.RemoveWhere(static (entry, gone) => entry.Port == gone, port);
+            Changed();
+        }
     }
 
     /// <summary>
@@ -108,42 +130,41 @@ public sealed class LearningBridge
     /// <paramref name="now"/>. A new source is not learned while the table is full: frames to it are
     /// flooded until aged entries make room. (Evicting the oldest instead would let whoever sends from
     /// many MACs push out the entries of guests in use and turn their unicast into floods; Linux's
-    /// <c>max_learned</c> refuses too.)
+    /// <c>max_learned</c> refuses too.) A known source costs one look-up and no lock.
     /// </summary>
     public void Learn(MacAddress source, BridgePort port, long now)
     {
         if (source.IsMulticast)
             return;
-        if (_table.TryGetValue(source.Value, out var entry))
+        var entry = _table.Find(source.Value);
+        if (entry is null)
         {
-            if (entry.Port != port)
-                entry.Port = port;
-            // Refreshed at most once a second: the entry's cache line is read by every port that sends
-            // to this MAC, and a write per frame would bounce it between their threads.
-            if (now - Volatile.Read(ref entry.LastSeen) > _refreshTicks)
-                Volatile.Write(ref entry.LastSeen, now);
+            Insert(source.Value, port, now);
             return;
         }
-        // The place is taken before the entry is added, so that ports learning at once never pass the bound.
-        if (Interlocked.Increment(ref _macCount) > _maxMacs || !_table.TryAdd(source.Value, new MacEntry(port, now)))
-        {
-            // Full; or another port added this MAC at the same moment, whose entry stands until the next frame.
-            Interlocked.Decrement(ref _macCount);
-        }
+        if (entry.Port != port)
+            Move(entry, port);
+        // Refreshed at most once a second: the entry's cache line is read by every port that sends to
+        // this MAC, and a write per frame would bounce it between their threads.
+        if (now - Volatile.Read(ref entry.LastSeen) > _refreshTicks)
+            Volatile.Write(ref entry.LastSeen, now);
     }
 
     /// <summary>The port a unicast destination was last seen on as of <paramref name="now"/>, or null (flood) when unknown or aged out.</summary>
     public BridgePort? Lookup(MacAddress destination, long now)
     {
-        if (destination.IsMulticast || !_table.TryGetValue(destination.Value, out var entry))
+        if (destination.IsMulticast)
+            return null;
+        var entry = _table.Find(destination.Value);
+        if (entry is null)
             return null;
         if (now - Volatile.Read(ref entry.LastSeen) > _agingTicks)
         {
-            Remove(destination.Value, entry);
+            RemoveAged(entry, now);
             return null;
         }
         var port = entry.Port;
-        return _ports.ContainsKey(port.Id) ? port : null;
+        return port.Removed ? null : port;
     }
 
     /// <summary>
@@ -155,18 +176,66 @@ public sealed class LearningBridge
         var last = Volatile.Read(ref _lastSweep);
         if (now - last < _sweepTicks || Interlocked.CompareExchange(ref _lastSweep, now, last) != last)
             return;
-        // The enumerator is the one allocation, once a sweep interval.
-        foreach (var (mac, entry) in _table)
+        lock (_gate)
         {
-            if (now - Volatile.Read(ref entry.LastSeen) > _agingTicks)
-                Remove(mac, entry);
+            // The rebuilt table is the one allocation, once a sweep interval and only when something aged.
+            if (_table.RemoveWhere(static (entry, s) => s.now - Volatile.Read(ref entry.LastSeen) > s.aging, (now, aging: _agingTicks)) != 0)
+                Changed();
         }
     }
 
-    /// <summary>Removes <paramref name="entry"/> if it is still the one for <paramref name="mac"/>.</summary>
-    private void Remove(ulong mac, MacEntry entry)
+    private void Insert(ulong mac, BridgePort port, long now)
     {
-        if (_table.TryRemove(new KeyValuePair<ulong, MacEntry>(mac, entry)))
-            Interlocked.Decrement(ref _macCount);
+        lock (_gate)
+        {
+            // A drain that still runs as its port goes would otherwise leave an entry to no port.
+            if (port.Removed)
+                return;
+            // Another port may have learned it since our look-up: this frame is the later sighting.
+            if (_table.Find(mac) is { } known)
+            {
+                MoveLocked(known, port);
+                return;
+            }
+            if (_table.Count >= _maxMacs)
+                return;
+            _table.Add(new MacEntry(mac, port, now));
+            Changed();
+        }
+    }
+
+    private void Move(MacEntry entry, BridgePort port)
+    {
+        lock (_gate)
+        {
+            // An entry removed since our look-up is learned afresh by the port's next frame.
+            if (!port.Removed && _table.Find(entry.Mac) == entry)
+                MoveLocked(entry, port);
+        }
+    }
+
+    private void MoveLocked(MacEntry entry, BridgePort port)
+    {
+        if (entry.Port == port)
+            return;
+        entry.Port = port;
+        Changed();
+    }
+
+    private void RemoveAged(MacEntry entry, long now)
+    {
+        lock (_gate)
+        {
+            // Checked again under the lock: its port may have refreshed it since.
+            if (now - Volatile.Read(ref entry.LastSeen) > _agingTicks && _table.RemoveWhere(static (e, aged) => e == aged, entry) != 0)
+                Changed();
+        }
+    }
+
+    /// <summary>Under the lock, after the change is published: the count, then the version readers compare.</summary>
+    private void Changed()
+    {
+        Volatile.Write(ref _macCount, _table.Count);
+        Volatile.Write(ref _version, _version + 1);
     }
 }

@@ -230,6 +230,122 @@ public sealed class BridgeForwarderTests : TestKit
         Assert.Equal(1, Interlocked.Read(ref jumbo.Port.FramesFlooded));
     }
 
+    [Fact]
+    public void A_drain_asks_the_table_once_per_run_of_frames_with_the_same_source_and_destination()
+    {
+        var a = AddPort("vif1.0", MacA);
+        var b = AddPort("vif2.0", MacB);
+        var c = AddPort("vif3.0", MacC);
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacB)));
+        new BridgeForwarder(_bridge, c.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacC)));
+        var fromA = new BridgeForwarder(_bridge, a.Port, _buffers);
+        fromA.Forward(Batch(Frame(MacAddress.Broadcast, MacA)));
+        Take(a.Probe);
+        Take(a.Probe);
+        Take(b.Probe);
+        Take(b.Probe);
+        Take(c.Probe);
+        Take(c.Probe);
+
+        // 100 frames to B: the source learned once, B looked up once.
+        var before = fromA.TableLookups;
+        fromA.Forward(Batch([.. Enumerable.Range(0, 100).Select(_ => Frame(MacB, MacA))]));
+        Assert.Equal(2, fromA.TableLookups - before);
+        Assert.Equal(100, Take(b.Probe).Count);
+
+        // Alternating destinations: one look-up per frame, and still one batch per destination.
+        before = fromA.TableLookups;
+        fromA.Forward(Batch([.. Enumerable.Range(0, 100).Select(i => Frame(i % 2 == 0 ? MacB : MacC, MacA))]));
+        Assert.Equal(1 + 100, fromA.TableLookups - before);
+        Assert.Equal(50, Take(b.Probe).Count);
+        Assert.Equal(50, Take(c.Probe).Count);
+        ExpectNothing(a.Probe, b.Probe, c.Probe);
+        Assert.Equal(150, Interlocked.Read(ref b.Port.FramesForwarded));
+    }
+
+    [Fact]
+    public void A_mac_that_moves_mid_drain_takes_the_next_frame_to_it_along_though_its_destination_is_the_same()
+    {
+        var a = AddPort("vif1.0", MacA);
+        var b = AddPort("vif2.0", MacB);
+        var uplink = AddPort("uplink:tap0");
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacAddress.Broadcast, MacB)));
+        Take(a.Probe);
+        Take(uplink.Probe);
+
+        // B's MAC shows up behind the uplink between two frames to it: the second is not B's port's.
+        new BridgeForwarder(_bridge, uplink.Port, _buffers).Forward(Batch(Frame(MacB, MacC), Frame(MacB, MacB), Frame(MacB, MacD)));
+        Assert.Equal([(MacB, MacC)], Take(b.Probe));
+        ExpectNothing(a.Probe, b.Probe, uplink.Probe);
+        Assert.Same(uplink.Port, _bridge.Lookup(MacB, _bridge.Timestamp()));
+
+        // And back: B sends again from its own port, and A's frames to it follow.
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacA, MacB)));
+        Take(a.Probe);
+        new BridgeForwarder(_bridge, a.Port, _buffers).Forward(Batch(Frame(MacB, MacA)));
+        Assert.Equal([(MacB, MacA)], Take(b.Probe));
+    }
+
+    [Fact]
+    public void A_port_that_goes_is_forgotten_and_a_new_port_in_its_place_gets_only_its_own_frames()
+    {
+        var (a, b, fromA) = TwoPorts();
+        var c = AddPort("vif3.0");
+        new BridgeForwarder(_bridge, b.Port, _buffers).Forward(Batch(Frame(MacA, MacB)));
+        Take(a.Probe);
+        Take(c.Probe);
+        fromA.Forward(Batch(Frame(MacB, MacA)));
+        Assert.Single(Take(b.Probe));
+
+        b.Port.Connected = false;
+        _bridge.RemovePort(b.Port);
+        var d = AddPort("vif4.0");
+        Assert.Equal(b.Port.Index, d.Port.Index);
+
+        // B is unknown now: flooded to C and D; D, in B's index, gets its frames in a batch of its own.
+        fromA.Forward(Batch(Frame(MacB, MacA), Frame(MacD, MacA)));
+        Assert.Equal([(MacB, MacA), (MacD, MacA)], Take(c.Probe));
+        Assert.Equal([(MacB, MacA), (MacD, MacA)], Take(d.Probe));
+        ExpectNothing(b.Probe, c.Probe, d.Probe);
+        Assert.Equal(1, Interlocked.Read(ref b.Port.FramesForwarded));
+        Assert.Equal(0, Interlocked.Read(ref b.Port.FramesFlooded));
+        Assert.Equal(2, Interlocked.Read(ref d.Port.FramesFlooded));
+    }
+
+    [Fact]
+    public void A_steady_drain_allocates_nothing()
+    {
+        var provider = ((Akka.Actor.ExtendedActorSystem)Sys).Provider;
+        var toB = new Support.ReleasingReceiver(provider, "b");
+        var toC = new Support.ReleasingReceiver(provider, "c");
+        var a = _bridge.AddPort("vif1.0", TestActor, MacA);
+        var b = _bridge.AddPort("vif2.0", toB, MacB);
+        var c = _bridge.AddPort("vif3.0", toC, MacC);
+        foreach (var port in new[] { a, b, c })
+            port.Connected = true;
+        _bridge.Learn(MacB, b, _bridge.Timestamp());
+        _bridge.Learn(MacC, c, _bridge.Timestamp());
+        var fromA = new BridgeForwarder(_bridge, a, _buffers);
+        var frames = new PacketBuffer[64];
+
+        void Drain()
+        {
+            for (var i = 0; i < frames.Length; i++)
+                frames[i] = Frame(i < 40 ? MacB : MacC, MacA);
+            fromA.Forward(frames);
+        }
+
+        for (var i = 0; i < 100; i++)
+            Drain();
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+            Drain();
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Assert.True(allocated == 0, $"1000 drains of 64 frames allocated {allocated} bytes");
+        Assert.Equal(1100 * 40, toB.Frames);
+        Assert.Equal(1100 * 24, toC.Frames);
+    }
+
     /// <summary>A clock that moves only when told.</summary>
     private sealed class SteppedClock : TimeProvider
     {

@@ -132,4 +132,102 @@ public sealed class LearningBridgeTests
         Assert.Equal(1, bridge.MacCount);
         Assert.Same(port, bridge.Lookup(Guest, aging + 1));
     }
+
+    [Fact]
+    public void The_version_moves_with_every_change_of_an_answer_and_not_with_a_refreshed_age()
+    {
+        var bridge = NewBridge();
+        var first = bridge.AddPort("vif1.0", ActorRefs.Nobody);
+        var second = bridge.AddPort("vif2.0", ActorRefs.Nobody);
+        var aging = (long)LearningBridge.AgingTime.TotalSeconds * Frequency;
+        var version = bridge.Version;
+        bool Changed()
+        {
+            var (before, after) = (version, version = bridge.Version);
+            return before != after;
+        }
+
+        bridge.Learn(Guest, first, 0);
+        Assert.True(Changed(), "a new MAC changes the version");
+        bridge.Learn(Guest, first, 2 * Frequency);
+        Assert.False(Changed(), "a refreshed age changes no answer");
+        bridge.Learn(Broadcast, first, 2 * Frequency);
+        Assert.False(Changed(), "multicast is never learned");
+        bridge.Learn(Guest, second, 3 * Frequency);
+        Assert.True(Changed(), "a move changes the version");
+        Assert.Same(second, bridge.Lookup(Guest, 3 * Frequency));
+        Assert.False(Changed(), "a look-up that finds its MAC changes nothing");
+
+        Assert.Null(bridge.Lookup(Guest, 3 * Frequency + aging + 1));
+        Assert.True(Changed(), "an entry aged out at a look-up changes the version");
+
+        bridge.Learn(Guest, first, 0);
+        Changed();
+        bridge.RemovePort(first);
+        Assert.True(Changed(), "a port that goes changes the version");
+        Assert.Equal(0, bridge.MacCount);
+    }
+
+    [Fact]
+    public void A_port_that_left_the_bridge_learns_nothing_more()
+    {
+        // Its TX ring may still be draining while its connection removes the port.
+        var bridge = NewBridge();
+        var gone = bridge.AddPort("vif1.0", ActorRefs.Nobody);
+        var stays = bridge.AddPort("vif2.0", ActorRefs.Nobody);
+        bridge.Learn(Nth(1), stays, 0);
+        bridge.RemovePort(gone);
+        bridge.Learn(Guest, gone, 0);
+        bridge.Learn(Nth(1), gone, 0);
+        Assert.Null(bridge.Lookup(Guest, 0));
+        Assert.Same(stays, bridge.Lookup(Nth(1), 0));
+        Assert.Equal(1, bridge.MacCount);
+        bridge.RemovePort(gone); // twice is once
+        Assert.Equal(1, bridge.PortCount);
+    }
+
+    [Fact]
+    public void Port_indexes_stay_dense_and_a_new_port_takes_the_lowest_free_one()
+    {
+        var bridge = NewBridge();
+        var ports = Enumerable.Range(0, 4).Select(i => bridge.AddPort($"vif{i}.0", ActorRefs.Nobody)).ToArray();
+        Assert.Equal([0, 1, 2, 3], ports.Select(p => p.Index));
+        bridge.RemovePort(ports[2]);
+        bridge.RemovePort(ports[1]);
+        Assert.Equal(1, bridge.AddPort("vif5.0", ActorRefs.Nobody).Index);
+        Assert.Equal(2, bridge.AddPort("vif6.0", ActorRefs.Nobody).Index);
+        Assert.Equal(4, bridge.AddPort("vif7.0", ActorRefs.Nobody).Index);
+        Assert.Equal(5, bridge.PortCount);
+    }
+
+    [Fact]
+    public async Task Ports_learning_and_looking_up_on_many_threads_agree_with_one_table()
+    {
+        // Each thread's port learns its own 200 MACs and looks up every other thread's; at the end every
+        // MAC is found on its port and counted once.
+        var bridge = new LearningBridge("xenbr0", new ManualClock(), new BridgeOptions { MaxMacs = 10_000 });
+        var ports = Enumerable.Range(0, 4).Select(i => bridge.AddPort($"vif{i}.0", ActorRefs.Nobody)).ToArray();
+        var wrong = await Task.WhenAll(ports.Select((port, t) => Task.Run(() =>
+        {
+            var misplaced = 0;
+            for (var round = 0; round < 20; round++)
+            {
+                for (var i = 0; i < 200; i++)
+                {
+                    bridge.Learn(Nth(t * 1000 + i), port, 0);
+                    var other = bridge.Lookup(Nth((t + 1) % 4 * 1000 + i), 0);
+                    if (other is not null && other != ports[(t + 1) % 4])
+                        misplaced++;
+                }
+            }
+            return misplaced;
+        })));
+        Assert.Equal([0, 0, 0, 0], wrong);
+        Assert.Equal(800, bridge.MacCount);
+        for (var t = 0; t < 4; t++)
+        {
+            for (var i = 0; i < 200; i++)
+                Assert.Same(ports[t], bridge.Lookup(Nth(t * 1000 + i), 0));
+        }
+    }
 }

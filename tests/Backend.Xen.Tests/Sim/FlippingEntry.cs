@@ -18,4 +18,8 @@ internal struct FlippingEntry(int times, uint bits) : ISimPinInterference
         if (attempt <= Times)
             entryWord ^= Bits;
     }
+
+    public readonly void BeforeClear(uint gref)
+    {
+    }
 }

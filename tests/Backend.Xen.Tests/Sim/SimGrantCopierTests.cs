@@ -346,6 +346,207 @@ public sealed class SimGrantCopierTests : IDisposable
         Assert.Equal(GrantStatus.BadDomain, _copier.Status(GrantCopies.FromGrant(9, 20, 0, _local.Address, 4)));
     }
 
+    [Fact]
+    public void A_copier_is_counted_before_its_swap_so_a_user_letting_go_meanwhile_leaves_the_bits_set()
+    {
+        Granter.Grant(10, frame: 3, Backend, readOnly: true);
+        var domain = _domains.Acquire(Guest)!;
+        try
+        {
+            Assert.Equal(GrantStatus.Okay, domain.Claim(10, Backend, write: false, out _));
+            var endedUnderTheCopier = true;
+            var hook = new PinHooks(swap: (ref uint _, int _) =>
+            {
+                // Another user of ours (a ring mapping, a copier on another lane) lets go, and the guest
+                // tries to take its page back, between the copier's check and its swap.
+                domain.Unclaim(10, write: false);
+                endedUnderTheCopier = Granter.EndAccess(10);
+            });
+            Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
+            _copier.Copy(one, DomId.Self, ref hook);
+            Assert.Equal(GrantStatus.Okay, one[0].Status);
+            Assert.False(endedUnderTheCopier, "the guest could end access while the copier was about to pin and copy");
+            Assert.Equal(0xab, _local.Span[9]);
+            Assert.Equal(0, InUse(10));
+            Assert.True(Granter.EndAccess(10));
+        }
+        finally
+        {
+            domain.Release();
+        }
+    }
+
+    [Fact]
+    public void A_claim_waits_while_the_last_user_clears_so_the_clear_never_takes_a_new_pin_s_bits()
+    {
+        Granter.Grant(10, frame: 3, Backend, readOnly: true);
+        var domain = _domains.Acquire(Guest)!;
+        try
+        {
+            short claimed = 1; // no GNTST_* value: the claim sets it
+            using var done = new ManualResetEventSlim();
+            Thread? other = null;
+            var claimedDuringTheClear = true;
+            var hook = new PinHooks(clear: _ =>
+            {
+                // The copier let go last and is about to clear GTF_reading: another user of ours (a ring
+                // mapping, a copier on another lane) claims the reference now, on its own thread.
+                other = new Thread(() =>
+                {
+                    claimed = domain.Claim(10, Backend, write: false, out _);
+                    done.Set();
+                });
+                other.Start();
+                claimedDuringTheClear = done.Wait(TimeSpan.FromMilliseconds(200));
+            });
+            Span<GrantCopySegment> one = [GrantCopies.FromGrant(Guest, 10, 0, _local.Address, 10)];
+            _copier.Copy(one, DomId.Self, ref hook);
+            Assert.Equal(GrantStatus.Okay, one[0].Status);
+            Assert.False(claimedDuringTheClear, "a claim went through while another user was clearing the bits");
+            Assert.True(done.Wait(TimeSpan.FromSeconds(30)), "the claim should go through once the clear is done");
+            other!.Join();
+            Assert.Equal(GrantStatus.Okay, claimed);
+            // Its pin came after the clear: the bits are set for it, and the guest cannot end access.
+            Assert.Equal(GTF_reading, InUse(10));
+            Assert.False(Granter.EndAccess(10));
+            domain.Unclaim(10, write: false);
+            Assert.Equal(0, InUse(10));
+        }
+        finally
+        {
+            domain.Release();
+        }
+    }
+
+    [Fact]
+    public void A_pin_that_fails_after_another_user_let_go_clears_the_bits_that_user_left_to_it()
+    {
+        Granter.Grant(10, frame: 3, Backend, readOnly: false);
+        var domain = _domains.Acquire(Guest)!;
+        try
+        {
+            Assert.Equal(GrantStatus.Okay, domain.Claim(10, Backend, write: true, out _));
+            var hook = new PinHooks(swap: (ref uint word, int attempt) =>
+            {
+                if (attempt != 1)
+                    return;
+                // The other user lets go while the copier is counted; then a hostile guest re-grants the
+                // entry to domain 7 without waiting for the bits to clear.
+                domain.Unclaim(10, write: true);
+                word = (word & 0xFFFFu) | (7u << 16);
+            });
+            Span<GrantCopySegment> one = [GrantCopies.ToGrant(_local.Address, Guest, 10, 0, 10)];
+            _copier.Copy(one, DomId.Self, ref hook);
+            Assert.Equal(GrantStatus.GeneralError, one[0].Status);
+            // Nobody of ours uses it any more: bits left set would keep the guest from ending access for ever.
+            Assert.Equal(0, InUse(10));
+            Assert.True(Granter.EndAccess(10));
+        }
+        finally
+        {
+            domain.Release();
+        }
+    }
+
+    [Fact]
+    public void A_failed_pin_with_nothing_left_to_it_leaves_another_domain_s_in_use_bits_alone()
+    {
+        // Granted to domain 7, which has it pinned for writing: our copy is refused and must not clear its bits.
+        Granter.Grant(12, frame: 3, 7, readOnly: false);
+        SetFlags(12, GTF_permit_access | GTF_reading | GTF_writing);
+        Assert.Equal(GrantStatus.GeneralError, _copier.Status(GrantCopies.ToGrant(_local.Address, Guest, 12, 0, 10)));
+        Assert.Equal(GrantStatus.GeneralError, _copier.Status(GrantCopies.FromGrant(Guest, 12, 0, _local.Address, 10)));
+        Assert.Equal(GTF_reading | GTF_writing, InUse(12));
+    }
+
+    [Fact]
+    public async Task Two_copiers_racing_a_guest_that_ends_access_fail_cleanly_and_never_copy_past_the_end()
+    {
+        // The guest grants a source page (reference 20, frame 6, read-only) and a destination page
+        // (reference 21, frame 7), lets the copiers at them, ends access (retrying while we hold them) and
+        // then uses both pages for something else. Two copiers on their own threads copy from 20 to local
+        // memory and from 20 to 21 all along. A copy that says okay must have read one round's page whole,
+        // never the guest's later bytes; a copy after the end must be general_error; after the end the
+        // destination page must stay as the guest left it.
+        const uint Source = 20, Dest = 21;
+        const byte Reused = 0xff, Mark = 0xee;
+        var pageSize = SimRoot.PageSize;
+        var stop = 0;
+        var problems = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var okay = new long[2];
+        var refused = new long[2];
+        var copiers = Enumerable.Range(0, 2).Select(t => Task.Run(() =>
+        {
+            var copier = new SimGrantCopier(_domains, Backend);
+            using var local = new LocalBuffer(pageSize);
+            Span<GrantCopySegment> batch =
+            [
+                GrantCopies.FromGrant(Guest, Source, 0, local.Address, (ushort)pageSize),
+                GrantCopies.GrantToGrant(Guest, Source, 0, Guest, Dest, 0, (ushort)pageSize),
+            ];
+            while (Volatile.Read(ref stop) == 0)
+            {
+                copier.Copy(batch);
+                foreach (var segment in batch)
+                {
+                    if (segment.Status == GrantStatus.Okay)
+                        okay[t]++;
+                    else if (segment.Status == GrantStatus.GeneralError)
+                        refused[t]++;
+                    else
+                        problems.Enqueue($"copier {t}: status {segment.Status}");
+                }
+                if (batch[0].Status == GrantStatus.Okay)
+                {
+                    var first = local.Span[0];
+                    if (first == Reused || first == 0 || local.Span.IndexOfAnyExcept(first) >= 0)
+                        problems.Enqueue($"copier {t}: an okay copy read a page that was not one round's whole (first byte {first:x2})");
+                }
+            }
+        })).ToArray();
+
+        // At least 1.5 s of rounds (the race this looks for is a few instructions wide), at most 30 s for
+        // copiers that a loaded machine hardly runs.
+        var started = DateTime.UtcNow;
+        var rounds = 0;
+        for (; DateTime.UtcNow - started < TimeSpan.FromSeconds(30); rounds++)
+        {
+            if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1.5) && BothAbove0(okay) && BothAbove0(refused))
+                break;
+            var value = (byte)(1 + rounds % 200);
+            _guest.Page(6).Fill(value);
+            _guest.Page(7).Clear();
+            Granter.Grant(Source, frame: 6, Backend, readOnly: true);
+            Granter.Grant(Dest, frame: 7, Backend, readOnly: false);
+            Thread.SpinWait(20 + rounds % 200);
+            var spin = default(SpinWait);
+            while (!Granter.EndAccess(Source))
+                spin.SpinOnce(sleep1Threshold: -1);
+            while (!Granter.EndAccess(Dest))
+                spin.SpinOnce(sleep1Threshold: -1);
+
+            // Both ended: every copy of this round is complete, and no copy may touch the pages again.
+            var written = _guest.Page(7)[0];
+            if ((written != 0 && written != value) || _guest.Page(7).IndexOfAnyExcept(written) >= 0)
+                problems.Enqueue($"round {rounds}: the destination page is not whole after the end");
+            _guest.Page(6).Fill(Reused);
+            _guest.Page(7).Fill(Mark);
+            Thread.SpinWait(50);
+            if (_guest.Page(7).IndexOfAnyExcept(Mark) >= 0)
+                problems.Enqueue($"round {rounds}: a copy wrote to the destination page after the guest ended access");
+        }
+        Volatile.Write(ref stop, 1);
+        await Task.WhenAll(copiers);
+
+        Assert.Empty(problems);
+        Assert.True(BothAbove0(okay) && BothAbove0(refused),
+            $"in {rounds} rounds each copier should have had copies both done and refused: okay {string.Join('/', okay)}, refused {string.Join('/', refused)}");
+        Assert.Equal(0, InUse(Source));
+        Assert.Equal(0, InUse(Dest));
+    }
+
+    private static bool BothAbove0(long[] counts) => Volatile.Read(ref counts[0]) > 0 && Volatile.Read(ref counts[1]) > 0;
+
     private void SetFlags(uint gref, ushort flags)
     {
         // Plays a guest writing its own entry directly.

@@ -13,4 +13,8 @@ internal struct WatchingSource(SimGranter granter, uint watchedRef) : ISimPinInt
         Calls++;
         FlagsSeen = granter.ReadEntry(watchedRef).Flags;
     }
+
+    public readonly void BeforeClear(uint gref)
+    {
+    }
 }

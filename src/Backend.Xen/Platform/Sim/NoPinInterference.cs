@@ -6,4 +6,8 @@ internal struct NoPinInterference : ISimPinInterference
     public readonly void BeforeSwap(ref uint entryWord, int attempt)
     {
     }
+
+    public readonly void BeforeClear(uint gref)
+    {
+    }
 }

@@ -7,7 +7,9 @@ namespace Backend.Xen.Platform.Sim;
 /// <summary>
 /// Another domain's grant table and memory as this process uses them, plus our own pin counts per
 /// reference: GTF_reading / GTF_writing are cleared only when the last of our users (copiers on other
-/// threads, ring mappings) lets go, so two users here never clear each other's bits. Reference counted:
+/// threads, ring mappings) lets go, so two users here never clear each other's bits. The counts take no
+/// lock (<see cref="Claim{TInterference}"/>): each grant side of a copy costs two compare-and-swaps on
+/// our count, the pin's on the entry and the AND that clears it. Reference counted:
 /// when the guest restarts with new files the cache moves on, and this object goes with its last user.
 /// The pin counts live in chunks (<see cref="SimPinChunk"/>) created at their first pin and kept from
 /// then on: the daemon holds one of these per guest, and most guests pin a few references only.
@@ -39,6 +41,15 @@ internal sealed class SimForeignDomain
     /// The grant checks after the domain check, in SIMXEN's order: bad_gntref, general_error (the pin),
     /// bad_page. On okay the entry is pinned and <paramref name="frame"/> is inside memory; the caller
     /// must <see cref="Unclaim"/> it.
+    /// <para>
+    /// No lock: our count for the reference goes up first (a compare-and-swap), then the entry is pinned
+    /// as Xen's <c>_set_status_v1</c> (check, compare-and-swap the bits in, up to 5 attempts), on every
+    /// use. Counting first keeps the bits honest: a user that lets go while we are counted is not the
+    /// last, so it cannot clear the bits between our swap and our copy; if our pin then fails, we let go
+    /// as that user's heir and clear what it left to us if we are the last (<see cref="Release"/>). A
+    /// count is not taken while another user's clear is under way (<see cref="SimPinChunk.Clearing"/>):
+    /// our swap must come after that user's AND, or the AND would take our bits away mid-copy.
+    /// </para>
     /// </summary>
     public short Claim<TInterference>(uint gref, ushort user, bool write, out uint frame, ref TInterference interference)
         where TInterference : struct, ISimPinInterference
@@ -46,21 +57,37 @@ internal sealed class SimForeignDomain
         frame = 0;
         if (gref >= SimRoot.GrantEntries)
             return GrantStatus.BadGntref;
-        var chunk = Chunk(gref);
-        var i = gref % SimPinChunk.Entries;
-        lock (chunk.Gate)
+        ref var pins = ref Chunk(gref).Pins[gref % SimPinChunk.Entries];
+        var add = write ? SimPinChunk.Reader | SimPinChunk.Writer : SimPinChunk.Reader;
+        var current = Volatile.Read(ref pins);
+        var spin = default(SpinWait);
+        while (true)
         {
-            var status = GrantTable.Pin(gref, user, write, ref interference);
-            if (status != GrantStatus.Okay)
-                return status;
-            chunk.Readers[i]++;
-            if (write)
-                chunk.Writers[i]++;
+            if ((current & SimPinChunk.Clearing) != 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                current = Volatile.Read(ref pins);
+                continue;
+            }
+            // As Xen refuses a pin that would overflow its count: only a guest that names one reference
+            // in thousands of rings at once comes near. (Writers are readers too, so they fit.)
+            if (SimPinChunk.Readers(current) == SimPinChunk.CountMask)
+                return GrantStatus.GeneralError;
+            var seen = Interlocked.CompareExchange(ref pins, current + add, current);
+            if (seen == current)
+                break;
+            current = seen;
+        }
+        var status = GrantTable.Pin(gref, user, write, ref interference);
+        if (status != GrantStatus.Okay)
+        {
+            Release(ref pins, gref, write, pinned: false, ref interference);
+            return status;
         }
         var f = GrantTable.ReadFrame(gref);
         if (f >= MemoryPages)
         {
-            Unclaim(gref, write);
+            Release(ref pins, gref, write, pinned: true, ref interference);
             return GrantStatus.BadPage;
         }
         frame = f;
@@ -74,20 +101,82 @@ internal sealed class SimForeignDomain
     }
 
     /// <summary>Drops one pin; the last one clears the bits with an atomic AND.</summary>
-    public void Unclaim(uint gref, bool write)
+    public void Unclaim<TInterference>(uint gref, bool write, ref TInterference interference)
+        where TInterference : struct, ISimPinInterference
     {
         // Claimed before, so its chunk exists.
         var chunk = Volatile.Read(ref _chunks[gref / SimPinChunk.Entries])!;
-        var i = gref % SimPinChunk.Entries;
-        lock (chunk.Gate)
+        Release(ref chunk.Pins[gref % SimPinChunk.Entries], gref, write, pinned: true, ref interference);
+    }
+
+    public void Unclaim(uint gref, bool write)
+    {
+        var none = default(NoPinInterference);
+        Unclaim(gref, write, ref none);
+    }
+
+    /// <summary>
+    /// Takes our count down, for a user whose pin succeeded (<paramref name="pinned"/>) or failed. The user
+    /// that takes the readers (writers) to 0 clears GTF_reading (GTF_writing) with an atomic AND, no
+    /// re-check (SIMXEN), if it had pinned them itself or a user that had let go while it was counted
+    /// (<see cref="SimPinChunk.LeftReading"/>): a failed pin with nothing left to it touches nothing, as
+    /// Xen's, since the entry may be another domain's pin now. It marks the word
+    /// <see cref="SimPinChunk.Clearing"/> in the same swap and unmarks it after the AND; every other swap
+    /// waits out a clear under way, so no count changes under it and no new pin comes before the AND.
+    /// </summary>
+    private void Release<TInterference>(ref int pins, uint gref, bool write, bool pinned, ref TInterference interference)
+        where TInterference : struct, ISimPinInterference
+    {
+        var take = write ? SimPinChunk.Reader | SimPinChunk.Writer : SimPinChunk.Reader;
+        var current = Volatile.Read(ref pins);
+        var spin = default(SpinWait);
+        while (true)
         {
+            if ((current & SimPinChunk.Clearing) != 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                current = Volatile.Read(ref pins);
+                continue;
+            }
+            var next = current - take;
             ushort clear = 0;
-            if (--chunk.Readers[i] == 0)
-                clear |= GTF_reading;
-            if (write && --chunk.Writers[i] == 0)
-                clear |= GTF_writing;
+            if (SimPinChunk.Readers(next) == 0)
+            {
+                // Writers are readers too, so none is left either.
+                if (pinned || (current & SimPinChunk.LeftReading) != 0)
+                    clear |= GTF_reading;
+                if (write && (pinned || (current & SimPinChunk.LeftWriting) != 0))
+                    clear |= GTF_writing;
+                next &= ~(SimPinChunk.LeftReading | SimPinChunk.LeftWriting);
+            }
+            else
+            {
+                if (pinned)
+                    next |= SimPinChunk.LeftReading;
+                if (write && SimPinChunk.Writers(next) == 0)
+                {
+                    if (pinned || (current & SimPinChunk.LeftWriting) != 0)
+                        clear |= GTF_writing;
+                    next &= ~SimPinChunk.LeftWriting;
+                }
+                else if (write && pinned)
+                {
+                    next |= SimPinChunk.LeftWriting;
+                }
+            }
+            var seen = Interlocked.CompareExchange(ref pins, clear == 0 ? next : next | SimPinChunk.Clearing, current);
+            if (seen != current)
+            {
+                current = seen;
+                continue;
+            }
             if (clear != 0)
+            {
+                interference.BeforeClear(gref);
                 GrantTable.ClearBits(gref, clear);
+                Volatile.Write(ref pins, next);
+            }
+            return;
         }
     }
 

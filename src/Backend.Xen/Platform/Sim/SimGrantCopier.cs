@@ -87,7 +87,7 @@ public sealed class SimGrantCopier : IGrantCopier
             if (status != GrantStatus.Okay)
             {
                 if (sourceIsGref)
-                    sourceDomain!.Unclaim(source.Ref, write: false);
+                    sourceDomain!.Unclaim(source.Ref, write: false, ref interference);
                 return status;
             }
         }
@@ -106,9 +106,9 @@ public sealed class SimGrantCopier : IGrantCopier
             result = GrantStatus.Okay;
         }
         if (destIsGref)
-            destDomain!.Unclaim(dest.Ref, write: true);
+            destDomain!.Unclaim(dest.Ref, write: true, ref interference);
         if (sourceIsGref)
-            sourceDomain!.Unclaim(source.Ref, write: false);
+            sourceDomain!.Unclaim(source.Ref, write: false, ref interference);
         return result;
     }
 
