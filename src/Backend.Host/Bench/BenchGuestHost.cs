@@ -236,6 +236,19 @@ internal sealed class BenchGuestHost : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// On SIMXEN a ping-pong never needs a retry; when one does (docs/performance/stalls), both guests'
+    /// rings and event-channel counters say which side waits. Appended to the file that
+    /// XNBBENCH_STALL_LOG names, if any (the guest host's stderr is not shown by the bench).
+    /// </summary>
+    private static void LogStall(BenchGuest pinger)
+    {
+        if (Environment.GetEnvironmentVariable("XNBBENCH_STALL_LOG") is not { Length: > 0 } path)
+            return;
+        var line = $"{DateTime.UtcNow:O} pinger {pinger.DomId}: {pinger.Netfront?.DescribeRings()} | peer {pinger.Peer?.DomId}: {pinger.Peer?.Netfront?.DescribeRings()}\n";
+        File.AppendAllText(path, line);
+    }
+
     private static async Task<WorkloadResult> PingPongAsync(int size, bool gso, double seconds, BenchGuest[] pingers, CancellationToken cancellationToken)
     {
         // The first round trips (caches, the JIT) are left out of the percentiles, except in a run too
@@ -263,6 +276,7 @@ internal sealed class BenchGuestHost : IAsyncDisposable
                     // A second without progress: the ping or its pong is gone; send a fresh one.
                     stalled[i] = 0;
                     retries++;
+                    LogStall(pingers[i]);
                     pingers[i].SendPing();
                 }
             }
