@@ -168,7 +168,7 @@ internal sealed class BenchGuestHost : IAsyncDisposable
         var result = workload switch
         {
             "windowed" or "unpaced" => await StreamAsync(workload, size, gso, seconds, senders, receivers, cancellationToken).ConfigureAwait(false),
-            "pingpong" => await PingPongAsync(size, gso, seconds, senders, cancellationToken).ConfigureAwait(false),
+            "pingpong" => await PingPongAsync(size, gso, seconds, senders, StallStatusUrl(), cancellationToken).ConfigureAwait(false),
             _ => throw new ArgumentException($"unknown workload \"{workload}\" (windowed, unpaced, pingpong)", nameof(workload)),
         };
         long txErrors = 0, rxErrors = 0;
@@ -241,15 +241,36 @@ internal sealed class BenchGuestHost : IAsyncDisposable
     /// rings and event-channel counters say which side waits. Appended to the file that
     /// XNBBENCH_STALL_LOG names, if any (the guest host's stderr is not shown by the bench).
     /// </summary>
-    private static void LogStall(BenchGuest pinger)
+    /// <summary>The daemon's /status, when a stall log is asked for and the daemon said where it listens.</summary>
+    private string? StallStatusUrl()
+    {
+        if (Environment.GetEnvironmentVariable("XNBBENCH_STALL_LOG") is not { Length: > 0 })
+            return null;
+        var file = _root.DomainFile(_backendDomId, "admin-url");
+        return File.Exists(file) ? File.ReadAllText(file).Trim() + "/status" : null;
+    }
+
+    private static void LogStall(BenchGuest pinger, string? statusUrl)
     {
         if (Environment.GetEnvironmentVariable("XNBBENCH_STALL_LOG") is not { Length: > 0 } path)
             return;
         var line = $"{DateTime.UtcNow:O} pinger {pinger.DomId}: {pinger.Netfront?.DescribeRings()} | peer {pinger.Peer?.DomId}: {pinger.Peer?.Netfront?.DescribeRings()}\n";
         File.AppendAllText(path, line);
+        if (statusUrl is null)
+            return;
+        try
+        {
+            // The daemon's side of the same two vifs (ring indices, events, disabled), as /status has them.
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            File.AppendAllText(path, http.GetStringAsync(statusUrl).GetAwaiter().GetResult() + "\n");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            File.AppendAllText(path, $"/status: {e.Message}\n");
+        }
     }
 
-    private static async Task<WorkloadResult> PingPongAsync(int size, bool gso, double seconds, BenchGuest[] pingers, CancellationToken cancellationToken)
+    private static async Task<WorkloadResult> PingPongAsync(int size, bool gso, double seconds, BenchGuest[] pingers, string? statusUrl, CancellationToken cancellationToken)
     {
         // The first round trips (caches, the JIT) are left out of the percentiles, except in a run too
         // short to be a measurement (the smoke run), which must still report some.
@@ -276,7 +297,7 @@ internal sealed class BenchGuestHost : IAsyncDisposable
                     // A second without progress: the ping or its pong is gone; send a fresh one.
                     stalled[i] = 0;
                     retries++;
-                    LogStall(pingers[i]);
+                    LogStall(pingers[i], statusUrl);
                     pingers[i].SendPing();
                 }
             }
