@@ -63,7 +63,10 @@ public sealed class DaemonTapSwitchTests
                 await daemon.WaitForLineAsync("READY", Start);
                 Assert.False(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} belongs to no vif any more and should have been deleted at start\n{daemon.Stderr}");
                 daemon.Signal(15);
-                Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+                // 143 once in CI (2026-12-06, 2 s into the test: not the 15 s stop timeout): the log says
+                // whether the stop threw or the signal came before the daemon's handler.
+                var code = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20));
+                Assert.True(code == 0, $"exit code {code} on SIGTERM right after READY\n{daemon.Stderr}");
             }
         }
         finally
