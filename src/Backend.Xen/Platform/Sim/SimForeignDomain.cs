@@ -63,12 +63,7 @@ internal sealed class SimForeignDomain
         var spin = default(SpinWait);
         while (true)
         {
-            if ((current & SimPinChunk.Clearing) != 0)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-                current = Volatile.Read(ref pins);
-                continue;
-            }
+            current = WaitOutClear(ref pins, current, ref spin);
             // As Xen refuses a pin that would overflow its count: only a guest that names one reference
             // in thousands of rings at once comes near. (Writers are readers too, so they fit.)
             if (SimPinChunk.Readers(current) == SimPinChunk.CountMask)
@@ -132,12 +127,7 @@ internal sealed class SimForeignDomain
         var spin = default(SpinWait);
         while (true)
         {
-            if ((current & SimPinChunk.Clearing) != 0)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-                current = Volatile.Read(ref pins);
-                continue;
-            }
+            current = WaitOutClear(ref pins, current, ref spin);
             var next = current - take;
             ushort clear = 0;
             if (SimPinChunk.Readers(next) == 0)
@@ -178,6 +168,17 @@ internal sealed class SimForeignDomain
             }
             return;
         }
+    }
+
+    /// <summary>The pin word once no clear is under way: every swap but the clearer's waits one out.</summary>
+    private static int WaitOutClear(ref int pins, int current, ref SpinWait spin)
+    {
+        while ((current & SimPinChunk.Clearing) != 0)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+            current = Volatile.Read(ref pins);
+        }
+        return current;
     }
 
     /// <summary>
