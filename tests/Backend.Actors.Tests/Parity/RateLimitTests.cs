@@ -62,6 +62,18 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
     }
 
     /// <summary>Bytes per second that reached each counter over <see cref="Window"/>, measured together.</summary>
+    /// <summary>Both senders offer <see cref="Offered"/> to their sinks; after the warm-up, what each sink gets.</summary>
+    private static async Task<double[]> OfferBothAndMeasureAsync((RateGuest From, RateGuest To) first, (RateGuest From, RateGuest To) second, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var offers = Task.WhenAll(first.From.OfferAsync(first.To.DomId, Offered, stop.Token), second.From.OfferAsync(second.To.DomId, Offered, stop.Token));
+        await Task.Delay(WarmUp, ct);
+        var rates = await MeasureAsync(ct, first.To, second.To);
+        await stop.CancelAsync();
+        await offers;
+        return rates;
+    }
+
     private static async Task<double[]> MeasureAsync(CancellationToken ct, params RateGuest[] sinks)
     {
         var before = sinks.Select(s => s.Bytes).ToArray();
@@ -93,12 +105,7 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
         var sinkB = await GuestAsync(14, "rate-b");
         await ConnectAllAsync(cts.Token);
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
-        var offers = Task.WhenAll(throttled.OfferAsync(sinkA.DomId, Offered, stop.Token), unlimited.OfferAsync(sinkB.DomId, Offered, stop.Token));
-        await Task.Delay(WarmUp, cts.Token);
-        var rates = await MeasureAsync(cts.Token, sinkA, sinkB);
-        await stop.CancelAsync();
-        await offers;
+        var rates = await OfferBothAndMeasureAsync((throttled, sinkA), (unlimited, sinkB), cts.Token);
 
         AssertHeldToLimit(rates[0], LimitBytesPerSecond, "guest 11's transmit (rate 10000,10000)");
         AssertUnlimited(rates[1], LimitBytesPerSecond, "guest 13's transmit");
@@ -118,12 +125,7 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
         var unlimited = await GuestAsync(24, "rate-d");
         await ConnectAllAsync(cts.Token);
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
-        var offers = Task.WhenAll(senderA.OfferAsync(throttled.DomId, Offered, stop.Token), senderB.OfferAsync(unlimited.DomId, Offered, stop.Token));
-        await Task.Delay(WarmUp, cts.Token);
-        var rates = await MeasureAsync(cts.Token, throttled, unlimited);
-        await stop.CancelAsync();
-        await offers;
+        var rates = await OfferBothAndMeasureAsync((senderA, throttled), (senderB, unlimited), cts.Token);
 
         AssertHeldToLimit(rates[0], LimitBytesPerSecond, "guest 22's receive (rate 10000,10000)");
         AssertUnlimited(rates[1], LimitBytesPerSecond, "guest 24's receive");
