@@ -14,6 +14,7 @@ namespace Backend.Actors.Tests.Parity;
 /// rewrites while the vif is connected. Each pair has its own bridge. Senders offer five times the rate,
 /// so a vif held to it is always backlogged; the first credit (a burst) is spent before measuring.
 /// </summary>
+[Collection(RateCollection.Name)]
 public sealed class RateLimitTests : TestKit, IAsyncLifetime
 {
     /// <summary>1 MB/s as libxl writes it: 10000 bytes every 10 ms.</summary>
