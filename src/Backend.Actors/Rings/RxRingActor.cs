@@ -107,8 +107,9 @@ internal sealed class RxRingActor : ReceiveActor
 
     /// <summary>
     /// After every message: the queue's figures are published, and once no copies or continuation are
-    /// under way the notification served, if any, is done with and the port may be unmasked. A stopped
-    /// (disabled) vif's never is.
+    /// under way the notification served, if any, is done with and the port may be unmasked; unless
+    /// another came meanwhile (<see cref="RingEventLatch"/>): then the ring is delivered into again, in a
+    /// turn of its own. A stopped (disabled) vif's never is.
     /// </summary>
     private void EndTurn()
     {
@@ -116,8 +117,8 @@ internal sealed class RxRingActor : ReceiveActor
         if (dropped != 0)
             Interlocked.Add(ref _status.RxDropped, dropped);
         Volatile.Write(ref _status.RxQueued, _queue.Queued);
-        if (!_queue.CopyInFlight && !_continuationPending && !_queue.Stopped)
-            _channels.RxEvents.Done();
+        if (!_queue.CopyInFlight && !_continuationPending && !_queue.Stopped && !_channels.RxEvents.TryFinish())
+            Self.Tell(RingProtocol.RingEvent.Instance);
     }
 
     /// <summary>One pass into the posted buffers (see the class's remarks on the budget of a turn).</summary>

@@ -131,14 +131,15 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// After every message: once nothing of the drain is under way (no copies away, no continuation, no
-    /// wait for credit), the notification it served, if any, is done with and the port may be unmasked.
-    /// A stopped (disabled) vif's never is: its guest is not listened to any more, however often it
-    /// notifies.
+    /// wait for credit), the notification it served, if any, is done with and the port may be unmasked;
+    /// unless another came meanwhile (<see cref="RingEventLatch"/>): then the ring is drained again, in a
+    /// turn of its own. A stopped (disabled) vif's never is: its guest is not listened to any more,
+    /// however often it notifies.
     /// </summary>
     private void EndTurn()
     {
-        if (!_queue.CopyInFlight && !_continuationPending && !_waitingForCredit && !_queue.Stopped)
-            _channels.TxEvents.Done();
+        if (!_queue.CopyInFlight && !_continuationPending && !_waitingForCredit && !_queue.Stopped && !_channels.TxEvents.TryFinish())
+            Self.Tell(RingProtocol.RingEvent.Instance);
     }
 
     /// <summary>

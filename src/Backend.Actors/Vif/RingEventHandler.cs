@@ -9,7 +9,7 @@ namespace Backend.Actors.Vif;
 /// Turns an event-channel notification into a <see cref="RingProtocol.RingEvent.Notification"/> for the ring actors of
 /// the port (both of them when the frontend uses one channel), on a port bound with a late EOI, as Linux's
 /// xen-netback since XSA-332. Each ring has at most one notification outstanding (<see cref="RingEventLatch"/>:
-/// a ring still busy with an earlier one is not told again, its drain covers the new one). The port stays
+/// a ring still busy with an earlier one is not told again, it drains once more before it is done). The port stays
 /// masked until every ring told has taken the notification and one ring of the port is done with its
 /// drain (Linux's <c>NETBK_COMMON_EOI</c>: the first side to go idle unmasks), so a guest that notifies in a
 /// loop costs the event-channel thread nothing meanwhile. A notification after which no ring told had
@@ -68,8 +68,9 @@ public sealed class RingEventHandler : IEventChannelHandler
         // Masked until judged and a ring is idle; a ring's drain that ended before this notification came
         // does not count.
         Interlocked.Exchange(ref _state, Masked);
-        // A ring still busy with an earlier notification is not told (its drain covers this one) and has
-        // no say in the judgement: the rings told judge it. With none told, it is not judged.
+        // A ring still busy with an earlier notification is not told (its latch has it drain again before
+        // it is done) and has no say in the judgement: the rings told judge it. With none told, it is not
+        // judged.
         var told = 0;
         if (_firstLatch.TryTell())
             told |= 1;

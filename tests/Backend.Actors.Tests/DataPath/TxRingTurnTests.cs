@@ -110,6 +110,39 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_pushed_and_notified_after_the_pass_found_the_ring_empty_is_answered_before_the_port_is_unmasked()
+    {
+        // One runt (answered without a copy): the pass finds the ring empty after it, re-arms req_event,
+        // and notifies its response. Inside that notification, still within the actor's turn, the guest
+        // pushes a second runt, crosses req_event and notifies: the stall of docs/performance/stalls.
+        _front.WriteRequest(0, new NetifTxRequest { Gref = 8, Id = 0, Size = 10 });
+        Volatile.Write(ref Header.RspEvent, 1u);
+        Volatile.Write(ref Header.ReqProd, 1u);
+        var events = new RecordingEventChannels();
+        RingEventHandler? handler = null;
+        var pushed = 0;
+        var channels = new VifChannels(new NotifyHookEventChannels(events, _ =>
+        {
+            if (pushed++ != 0)
+                return;
+            _front.WriteRequest(1, new NetifTxRequest { Gref = 8, Id = 1, Size = 10 });
+            Volatile.Write(ref Header.ReqProd, 2u);
+            Volatile.Write(ref Header.RspEvent, 2u);
+            Assert.Equal(2u, Volatile.Read(ref Header.ReqEvent));
+            handler!.OnEvent(5);
+        }));
+        var tx = StartTx(channels, CreateTestProbe().Ref);
+        handler = new RingEventHandler(events, _sim.Status.GetOrAdd(Vif), tx, channels.TxEvents);
+
+        handler.OnEvent(5);
+
+        // Both answered, and the port unmasked once, after the second drain.
+        await AwaitAssertAsync(() => Assert.Equal([5u], events.LateEois), Timeout);
+        Assert.Equal(2u, Volatile.Read(ref Header.RspProd));
+        Assert.Equal(2, pushed);
+    }
+
+    [Fact]
     public async Task A_notification_taken_before_a_restart_is_done_with_by_the_next_incarnation()
     {
         // One good request, whose copy the hypercall probe holds while the actor fails.
