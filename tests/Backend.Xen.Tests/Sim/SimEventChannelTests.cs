@@ -81,6 +81,39 @@ public sealed class SimEventChannelTests : IDisposable
         Assert.True(_backend.IsPending(local));
     }
 
+    [Fact]
+    public async Task Guests_that_never_read_their_socket_do_not_stall_the_wake_ups_of_another()
+    {
+        // 40 guests whose sockets nobody reads, 12 ports each, every port notified once: each guest's queue
+        // fills (10 datagrams) and the rest of its wake-ups fail, which SIMXEN allows.
+        var hostile = new List<SimDomain>();
+        try
+        {
+            for (ushort g = 100; g < 140; g++)
+            {
+                var domain = SimDomain.CreateGuest(_root.Root, g, 1);
+                hostile.Add(domain);
+                for (uint p = 1; p <= 12; p++)
+                    _backendChannels.Notify(_backendChannels.BindInterdomain(g, p, new RecordingHandler()));
+            }
+            Assert.True(_backendChannels.Counters.SendFailures > 0, "no hostile guest's queue filled up: the test proves nothing");
+
+            // A guest that reads still hears the backend. With one send socket for every peer, the datagrams
+            // stuck in the hostile queues filled its buffer and this wake-up failed too, while the guest's
+            // bit stayed set: it never woke.
+            var handler = new RecordingHandler();
+            _guestChannels.AllocateUnbound(33, Backend, handler);
+            var local = _backendChannels.BindInterdomain(Guest, 33, new RecordingHandler());
+            _backendChannels.Notify(local);
+            Assert.Equal(33u, await handler.NextAsync("the backend's notification to a guest beside 40 that never read"));
+        }
+        finally
+        {
+            foreach (var domain in hostile)
+                domain.Dispose();
+        }
+    }
+
     /// <summary>Notifies ordinary port 34 and waits for it: everything the guest sent before has been taken.</summary>
     private async Task ReceiveLoopBarrierAsync()
     {

@@ -26,7 +26,6 @@ internal sealed class SimEventChannelCore : IDisposable
 {
     private readonly SimDomain _domain;
     private readonly SimNotifyTargets _targets;
-    private readonly FileDescriptor _sendSocket;
     private readonly IEventChannelHandler?[] _handlers = new IEventChannelHandler?[SimRoot.EventChannelPorts];
     private readonly bool[] _lateEoi = new bool[SimRoot.EventChannelPorts];
     // Bit p set from late-EOI port p's delivery until its late EOI (as Xen's mask bitmap, in our memory).
@@ -47,7 +46,6 @@ internal sealed class SimEventChannelCore : IDisposable
     {
         _domain = domain;
         _targets = new SimNotifyTargets(domain.Root, keepTargets);
-        _sendSocket = FileDescriptor.Socket(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK, "notification socket (AF_UNIX, SOCK_DGRAM)");
         if (dedicatedThread)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -104,7 +102,8 @@ internal sealed class SimEventChannelCore : IDisposable
     /// <summary>
     /// Notifies local port <paramref name="port"/>: reads its entry (every time: a guest never caches the
     /// backend's port), sets the peer's bit and, only if it was clear, sends one datagram without blocking;
-    /// a failed send is ignored (the receiver has wake-ups queued). An unbound port, or a peer that is not
+    /// a failed send is ignored (the receiver has wake-ups queued: each target has its own socket, see
+    /// <see cref="SimNotifyTarget"/>). An unbound port, or a peer that is not
     /// there, does nothing, as in Xen.
     /// </summary>
     public void Notify(uint port, bool revalidatePeer)
@@ -127,7 +126,7 @@ internal sealed class SimEventChannelCore : IDisposable
             }
             Span<byte> datagram = stackalloc byte[sizeof(uint)];
             BinaryPrimitives.WriteUInt32LittleEndian(datagram, entry.PeerPort);
-            if (!_sendSocket.TrySendTo(datagram, in target.Address.Value))
+            if (!target.TrySend(datagram))
                 Interlocked.Increment(ref _sendFailures);
         }
         finally
@@ -152,7 +151,6 @@ internal sealed class SimEventChannelCore : IDisposable
             {
             }
         }
-        _sendSocket.Dispose();
         _targets.Dispose();
     }
 
