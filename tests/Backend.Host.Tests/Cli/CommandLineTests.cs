@@ -25,6 +25,20 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--faults", "garbage", "--faults takes kinds among")]
+    [InlineData("--faults", "ring-fault,garbage", "--faults takes kinds among")]
+    [InlineData("--faults", ",", "--faults takes kinds among")]
+    [InlineData("--seconds", "1", "--seconds 5..86400")]
+    [InlineData("--rate", "0", "--rate 10..100000")]
+    public async Task A_bad_soak_option_is_one_clear_line_before_anything_runs(string option, string value, string expected)
+    {
+        var (code, stderr) = await Run("soak", option, value, "--dry-run");
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Fact]
     public async Task An_unknown_key_in_a_config_file_is_a_clear_error()
     {
