@@ -136,7 +136,11 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
             Assert.True(sender.TrySend(FrameFor(receiver)));
         await sender.WaitForTxIdleAsync(_cts.Token);
 
-        await AwaitAssertAsync(() => Assert.True(status.RxStalled), Timeout);
+        await AwaitAssertAsync(() =>
+        {
+            Assert.True(status.RxStalled);
+            Assert.False(status.Carrier);
+        }, Timeout);
         await AwaitAssertAsync(() =>
         {
             Assert.Equal(0, Volatile.Read(ref status.RxQueued));
@@ -153,7 +157,7 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
     }
 
     [SkippableFact]
-    public async Task Under_switch_tap_a_stalled_guests_TAP_goes_carrier_off_for_the_host_and_on_again_once_it_posts()
+    public async Task Under_switch_tap_a_stalled_guests_TAP_goes_carrier_off_for_the_host_and_on_again_once_it_posts_and_off_when_disabled()
     {
         HostNetworkLab.RequirePrerequisites();
         const ushort dom = 3051;
@@ -182,8 +186,15 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
 
             receiver.PostRxBuffers(4);
             await AwaitAssertAsync(() => Assert.True(status.Carrier), Timeout);
-            Assert.Equal("1", Carrier(lab, tap));
+            await AwaitAssertAsync(() => Assert.Equal("1", Carrier(lab, tap)), Timeout);
             await pinging;
+
+            // A fatal error (an impossible TX req_prod) disables the vif: the host's link goes down with it.
+            receiver.PublishTxRequestProducer(receiver.TxProducer + 1000);
+            await AwaitAssertAsync(() => Assert.True(status.Disabled, "the vif should be disabled"), Timeout);
+            // Set by the connection actor right after it marks the vif disabled.
+            await AwaitAssertAsync(() => Assert.Equal("0", Carrier(lab, tap)), Timeout);
+            Assert.False(status.Carrier);
         }
         finally
         {
