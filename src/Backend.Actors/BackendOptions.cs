@@ -31,9 +31,6 @@ public sealed record BackendOptions
     /// <summary>Linux's <c>rx_drain_timeout</c>: a frame that has waited this long in a vif's RX queue is dropped.</summary>
     public TimeSpan RxDrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The clock of the RX timeouts (tests give their own).</summary>
-    public TimeProvider Time { get; init; } = TimeProvider.System;
-
     /// <summary>SIMXEN: a test that demands zero loss keeps at most this many frames in flight per vif.</summary>
     public const int ZeroLossWindow = 256;
 
@@ -56,8 +53,7 @@ public sealed record BackendOptions
         MaxBytes: RxQueueBytesFor(mtu, frontend.TakesGso),
         CopyBatchSize: CopyBatchSize,
         StallTimeout: RxStallTimeout,
-        DrainTimeout: RxDrainTimeout,
-        Time: Time);
+        DrainTimeout: RxDrainTimeout);
 
     /// <summary>
     /// A bound for the frames on their way to one receiver (a vif's RX actor, an uplink): as much again as

@@ -39,7 +39,7 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
         Guest(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", Vif, reason);
 
     public void RxStalled(TimeSpan timeout) =>
-        Guest(LogLevel.WarningLevel, "{Vif}: guest RX stalled: frames waited {Seconds} s for buffers it did not post; carrier off", Vif, timeout.TotalSeconds);
+        Guest(LogLevel.WarningLevel, "{Vif}: guest RX stalled: frames wait for buffers and it took none for {Seconds} s; carrier off", Vif, timeout.TotalSeconds);
 
     public void RxReady() => Guest(LogLevel.InfoLevel, "{Vif}: guest RX ready: it posts buffers again; carrier on", Vif);
 
