@@ -1,5 +1,6 @@
 using Akka.TestKit.Xunit2;
 using Backend.Actors.HostNetwork;
+using Backend.Actors.Rings;
 using Backend.Actors.Status;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Xenbus;
@@ -154,6 +155,26 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
         receiver.PostRxBuffers(1);
         await AwaitAssertAsync(() => Assert.True(status.Carrier), Timeout);
         Assert.Equal(0u, receiver.RxResponseProducer);
+    }
+
+    [Fact]
+    public async Task A_restart_of_a_stalled_vifs_data_path_brings_the_carrier_back_and_a_guest_that_still_takes_nothing_stalls_again()
+    {
+        var (sender, receiver, status) = await StartAsync(_sim.Services(Sys, Options(drain: TimeSpan.FromSeconds(60))));
+        await sender.SendAsync(FrameFor(receiver), default, _cts.Token);
+        await AwaitAssertAsync(() => Assert.False(status.Carrier), Timeout);
+
+        // The new RX queue has not seen the stall: the carrier comes back rather than stay off for good.
+        Sys.ActorSelection($"/user/xenbus/vif{Receiver}.0/rx").Tell(new RingProtocol.InjectFault("test"));
+        await AwaitAssertAsync(() => Assert.True(status.Carrier, "the carrier should come back with the restarted data path"), Timeout);
+        Assert.Equal(1, Interlocked.Read(ref status.Restarts));
+
+        await sender.SendAsync(FrameFor(receiver), default, _cts.Token);
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(2, Interlocked.Read(ref status.RxStalls));
+            Assert.False(status.Carrier);
+        }, Timeout);
     }
 
     [SkippableFact]
