@@ -22,6 +22,15 @@ public sealed record BackendOptions
     /// </summary>
     public int RxQueueBytes { get; init; } = 512 * 1024;
 
+    /// <summary>
+    /// Linux's <c>rx_stall_timeout</c>: frames that wait this long for RX buffers the guest does not post
+    /// turn the vif's carrier off until it posts again; zero never does (as Linux's 0).
+    /// </summary>
+    public TimeSpan RxStallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Linux's <c>rx_drain_timeout</c>: a frame that has waited this long in a vif's RX queue is dropped.</summary>
+    public TimeSpan RxDrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>SIMXEN: a test that demands zero loss keeps at most this many frames in flight per vif.</summary>
     public const int ZeroLossWindow = 256;
 
@@ -42,7 +51,9 @@ public sealed record BackendOptions
         frontend,
         MaxFrames: RxQueueLength,
         MaxBytes: RxQueueBytesFor(mtu, frontend.TakesGso),
-        CopyBatchSize: CopyBatchSize);
+        CopyBatchSize: CopyBatchSize,
+        StallTimeout: RxStallTimeout,
+        DrainTimeout: RxDrainTimeout);
 
     /// <summary>
     /// A bound for the frames on their way to one receiver (a vif's RX actor, an uplink): as much again as

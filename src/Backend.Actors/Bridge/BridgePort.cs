@@ -35,7 +35,10 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
     /// <summary>The largest non-GSO frame this port takes is MTU + 14.</summary>
     public volatile int Mtu = 1500;
 
-    /// <summary>Frames to a vif that is not Connected are dropped (SIMXEN "Frames").</summary>
+    /// <summary>
+    /// The vif's carrier: frames to a vif that is not Connected (SIMXEN "Frames"), disabled, or whose guest
+    /// stalled are dropped here, before any copy (the vif's connection sets it, decision 82).
+    /// </summary>
     public volatile bool Connected;
 
     /// <summary>Bounds the frames on their way to the port's receiver; null for no bound.</summary>

@@ -17,8 +17,9 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, T
     public IActorRef Target { get; } = target;
 
     /// <summary>
-    /// Frames are taken only while the carrier is on (the vif is Connected, as SIMXEN's "Frames" ask);
-    /// otherwise they are dropped and counted, so a stale backlog never reaches a frontend.
+    /// Frames are taken only while the carrier is on (the vif is Connected, as SIMXEN's "Frames" ask, and
+    /// neither disabled nor stalled); otherwise they are dropped and counted, so a stale backlog never
+    /// reaches a frontend. (The TAP's own carrier goes off with it, so the kernel sends next to nothing.)
     /// </summary>
     public volatile bool Carrier;
 

@@ -55,6 +55,19 @@ internal static class RingProtocol
         }
     }
 
+    /// <summary>
+    /// The RX actor's timer: a queued frame expires, or frames have waited for buffers for the stall
+    /// timeout (Linux: the RX thread's timed wait).
+    /// </summary>
+    public sealed record RxWatchDue
+    {
+        public static readonly RxWatchDue Instance = new();
+
+        private RxWatchDue()
+        {
+        }
+    }
+
     /// <summary>The vif was disabled (by a fatal error on either ring): consume no more requests, deliver no more frames.</summary>
     public sealed record Stop
     {

@@ -21,8 +21,14 @@ namespace Backend.Actors.Rings;
 /// <see cref="RingProtocol.DrainContinuation"/>), so a frontend that keeps moving req_prod without ever
 /// leaving room cannot hold its lane's thread.
 /// </para>
+/// <para>
+/// After every turn the queue drops the frames that waited too long and says whether the frontend stalled
+/// or posts again (<see cref="RxQueue.Watch"/>); the connection actor hears of a change
+/// (<see cref="VifProtocol.RxStall"/>) and turns the vif's carrier off or on. A timer brings the actor back
+/// when the queue has something to watch for and nothing else would (a guest that takes nothing).
+/// </para>
 /// </summary>
-internal sealed class RxRingActor : ReceiveActor
+internal sealed class RxRingActor : ReceiveActor, IWithTimers
 {
     private readonly BackendServices _services;
     private readonly RingPage _ringPage;
@@ -35,6 +41,8 @@ internal sealed class RxRingActor : ReceiveActor
     // The message that carries the queue's copies to the hypercall actor and back, made at the first pass with copies.
     private GrantCopyBatch? _copies;
     private bool _continuationPending;
+    // The watch timer is armed for this timestamp (of the queue's clock), or not armed (0).
+    private long _watchDue;
 
     public RxRingActor(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxQueueSettings settings)
     {
@@ -57,10 +65,17 @@ internal sealed class RxRingActor : ReceiveActor
             _continuationPending = false;
             Deliver();
         });
+        Receive<RingProtocol.RxWatchDue>(_ =>
+        {
+            _watchDue = 0;
+            Deliver();
+        });
         Receive<GrantCopyBatch>(OnCopied);
         Receive<RingProtocol.InjectFault>(f => throw new InvalidOperationException($"injected fault: {f.Reason}"));
         Receive<RingProtocol.Stop>(_ => _queue.Stop());
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(VifId vif, BackendServices services, RingPage ringPage, VifChannels channels, RxQueueSettings settings) =>
         Akka.Actor.Props.Create(() => new RxRingActor(vif, services, ringPage, channels, settings));
@@ -83,6 +98,9 @@ internal sealed class RxRingActor : ReceiveActor
     protected override void PostRestart(Exception reason)
     {
         base.PostRestart(reason);
+        // The new queue has not stalled, whatever the last one had found: the carrier comes back, and a
+        // guest that still takes nothing stalls again after the timeout.
+        Context.Parent.Tell(new VifProtocol.RxStall(Stalled: false));
         Self.Tell(RingProtocol.RingEvent.Instance);
         _status.RingReattached();
     }
@@ -113,12 +131,35 @@ internal sealed class RxRingActor : ReceiveActor
     /// </summary>
     private void EndTurn()
     {
+        var change = _queue.Watch();
+        if (change != RxCarrierChange.None)
+            Context.Parent.Tell(new VifProtocol.RxStall(Stalled: change == RxCarrierChange.Off));
         var dropped = _queue.TakeDropped();
         if (dropped != 0)
             Interlocked.Add(ref _status.RxDropped, dropped);
+        var expired = _queue.TakeExpired();
+        if (expired != 0)
+            Interlocked.Add(ref _status.RxExpired, expired);
         Volatile.Write(ref _status.RxQueued, _queue.Queued);
+        ArmWatch();
         if (!_queue.CopyInFlight && !_continuationPending && !_queue.Stopped && !_channels.RxEvents.TryFinish())
             Self.Tell(RingProtocol.RingEvent.Instance);
+    }
+
+    /// <summary>
+    /// The timer for the queue's next watch, when it has one and no earlier timer is armed: in steady
+    /// state (nothing queued between turns, or a timer already armed) no timer is made.
+    /// </summary>
+    private void ArmWatch()
+    {
+        if (_queue.UntilWatch() is not { } delay)
+            return;
+        var time = _settings.Time ?? TimeProvider.System;
+        var due = time.GetTimestamp() + (long)(delay.TotalSeconds * time.TimestampFrequency);
+        if (_watchDue != 0 && _watchDue <= due)
+            return;
+        _watchDue = due;
+        Timers.StartSingleTimer(RingProtocol.RxWatchDue.Instance, RingProtocol.RxWatchDue.Instance, delay);
     }
 
     /// <summary>One pass into the posted buffers (see the class's remarks on the budget of a turn).</summary>

@@ -31,11 +31,14 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public volatile Bridge.BridgePort? BridgePort;
 
     /// <summary>
-    /// The link as the guest and the host see it: up while the vif is Connected and not disabled. Linux
-    /// netback also drops the carrier of a guest that stops taking frames (rx_stall_timeout); this daemon
-    /// has no stall detection yet (issue 15), so Connected and not disabled is the whole rule today.
+    /// The link as the host sees it, as Linux netback's <c>netif_carrier_ok</c>: on from Connected until the
+    /// vif disconnects, is disabled, or its guest stalls (<see cref="RxStalled"/>). Written by the vif's
+    /// connection (<c>VifConnection</c>), which applies it to the bridge port or the TAP in the same step.
     /// </summary>
-    public bool Carrier => !Disabled && State == nameof(XenbusState.Connected);
+    public volatile bool Carrier;
+
+    /// <summary>The guest left frames waiting for RX buffers for the stall timeout and has not posted since (carrier off).</summary>
+    public volatile bool RxStalled;
 
     public long Restarts;
     /// <summary>
@@ -53,6 +56,10 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     public long RxPackets;
     public long RxBytes;
     public long RxDropped;
+    /// <summary>Times the guest stalled (Linux's "Guest Rx stalled"): frames waited for buffers for the stall timeout.</summary>
+    public long RxStalls;
+    /// <summary>Of <see cref="RxDropped"/>, the frames that waited in the RX queue for the drain timeout.</summary>
+    public long RxExpired;
     public long Notifications;
     /// <summary>Event-channel notifications from the guest handed to the ring actors (one at a time: late EOI).</summary>
     public long Events;

@@ -22,6 +22,11 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
 {
     private Data? _data;
     private int _childGeneration;
+    // The state machine's wish (Connected announced), before the vif's own reasons for no carrier.
+    private bool _carrierWanted;
+    // What this run last set the TAP's carrier to; null until it first did (a TAP left by an earlier run
+    // keeps whatever it had until the vif connects, so a restart does not flap the host's link).
+    private bool? _tapCarrier;
 
     /// <summary>The resources of one connection, released together.</summary>
     private sealed class Data
@@ -37,6 +42,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         public IActorRef? Tx;
         public IActorRef? Rx;
         public TapFrameReader? TapReader;
+        // The RX ring actor found its guest stalled (Linux's stalled_queues, of one queue).
+        public bool RxStalled;
     }
 
     /// <summary>The vif's own device (<c>--switch tap</c>), or null.</summary>
@@ -108,7 +115,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         var d = _data ?? throw new InvalidOperationException($"{paths.Vif} is not connected");
         RingPage[] rings = [.. d.Rings];
         d.Rings.Clear();
-        Release(childrenStopped: false);
+        // The TAP's carrier stays as it is: the caller turns it on again at once.
+        Release(childrenStopped: false, tapCarrierOff: false);
         Connect(config, rings);
         _data!.Channels!.NotifyTx();
         if (_data.Channels.Split)
@@ -212,13 +220,64 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         return child;
     }
 
-    /// <summary>Carrier on or off (<c>netif_carrier_on</c>): whether frames are taken for the guest.</summary>
+    /// <summary>
+    /// The state machine's carrier (<c>netif_carrier_on</c> at Connected): frames are taken for the guest
+    /// while it is on and the vif is neither disabled nor stalled (<see cref="ApplyCarrier"/>).
+    /// </summary>
     public void SetCarrier(bool on)
     {
-        if (_data?.Port is { } port)
+        _carrierWanted = on;
+        ApplyCarrier();
+    }
+
+    /// <summary>
+    /// The RX ring actor <paramref name="rx"/> found its guest stalled, or taking frames again (Linux's
+    /// <c>xenvif_queue_carrier_off/on</c>): the carrier follows. False when nothing changed, or the word
+    /// comes from a ring actor of an earlier connection.
+    /// </summary>
+    public bool OnRxStall(IActorRef rx, bool stalled)
+    {
+        if (_data is not { } d || !rx.Equals(d.Rx) || d.RxStalled == stalled)
+            return false;
+        d.RxStalled = stalled;
+        status.RxStalled = stalled;
+        if (stalled)
+            Interlocked.Increment(ref status.RxStalls);
+        ApplyCarrier();
+        return true;
+    }
+
+    /// <summary>
+    /// The carrier is on while the state machine wants it and the vif is connected, not disabled and its
+    /// guest not stalled: the bridge port forwards to the vif, the TAP reader takes frames, and the TAP's
+    /// own carrier (TUNSETCARRIER) tells the host stack, so that a Linux bridge stops sending to it.
+    /// </summary>
+    private void ApplyCarrier()
+    {
+        var d = _data;
+        var on = d is not null && _carrierWanted && !d.RxStalled && !status.Disabled;
+        if (d?.Port is { } port)
             port.Connected = on;
-        if (_data?.TapReader is { } reader)
+        if (d?.TapReader is { } reader)
             reader.Carrier = on;
+        status.Carrier = on;
+        SetTapCarrier(on);
+    }
+
+    private void SetTapCarrier(bool on)
+    {
+        if (Tap is null || _tapCarrier == on)
+            return;
+        try
+        {
+            Tap.Device.SetCarrier(on);
+            _tapCarrier = on;
+        }
+        catch (Xen.Platform.Native.LinuxDeviceException ex)
+        {
+            // The daemon's own view (bridge port, reader) holds either way; the host's link is then not told.
+            log.Warning("{Vif}: setting the carrier of {Tap} {State}: {Reason}", paths.Vif, Tap.Device.Name, on ? "on" : "off", ex.Message);
+        }
     }
 
     /// <summary>Makes both ring actors look at their rings.</summary>
@@ -241,14 +300,14 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         status.Fault = reason;
         Interlocked.Increment(ref status.Faults);
         Interlocked.Increment(ref services.Status.DisabledTotal);
-        SetCarrier(false);
+        ApplyCarrier();
         _data?.Tx?.Tell(RingProtocol.Stop.Instance);
         _data?.Rx?.Tell(RingProtocol.Stop.Instance);
         return true;
     }
 
     /// <summary>Undoes <see cref="Connect"/> (or what of it was done): ports unbound, carrier off, children stopped, ring holds released.</summary>
-    public void Disconnect() => Release(childrenStopped: false);
+    public void Disconnect() => Release(childrenStopped: false, tapCarrierOff: true);
 
     /// <summary>
     /// The connection actor stops (or restarts): its children are stopped or stopping with it. The TAP is
@@ -256,19 +315,25 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// </summary>
     public void Free(bool deleteTap)
     {
-        Release(childrenStopped: true);
+        // A daemon that stops leaves the TAP's carrier as it is, for its next run to take over without a flap.
+        Release(childrenStopped: true, tapCarrierOff: false);
         if (Tap is null)
             return;
         services.Taps!.StopReading(Tap.Device);
         Tap.Close(delete: deleteTap);
     }
 
-    private void Release(bool childrenStopped)
+    private void Release(bool childrenStopped, bool tapCarrierOff)
     {
         var d = _data;
         if (d is null)
             return;
         _data = null;
+        _carrierWanted = false;
+        status.Carrier = false;
+        status.RxStalled = false;
+        if (tapCarrierOff)
+            SetTapCarrier(false);
         // No wake-up for a queue that is going (a restart of the RX actor keeps the same credit, a new connection has its own).
         d.RxCredit?.Dispose();
         // The connection's hold on the ring pages; each ring actor lets go of its own when it has stopped

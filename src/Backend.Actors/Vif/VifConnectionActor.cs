@@ -99,6 +99,7 @@ public sealed class VifConnectionActor : ReceiveActor
                 await onHotplugConnected();
         });
         Receive<VifProtocol.DisableVif>(OnDisable);
+        Receive<VifProtocol.RxStall>(OnRxStall);
         if (!serving)
         {
             NotServing();
@@ -263,6 +264,17 @@ public sealed class VifConnectionActor : ReceiveActor
         // The TX ring is no longer read, but the guest can reconnect and misbehave again: within its budget.
         if (_vif.Disable(message.Reason))
             _log.Disabled(message.Reason);
+    }
+
+    private void OnRxStall(VifProtocol.RxStall message)
+    {
+        // One line per change, within the guest's budget: a guest that stalls and recovers in a loop is rate-limited.
+        if (!_vif.OnRxStall(Sender, message.Stalled))
+            return;
+        if (message.Stalled)
+            _log.RxStalled(_services.Options.RxStallTimeout);
+        else
+            _log.RxReady();
     }
 
     /// <summary>Tells the supervisor, once, that this vif has acted on its frontend's first state (see RingGate).</summary>

@@ -38,6 +38,11 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
     public void Disabled(string reason) =>
         Guest(LogLevel.WarningLevel, "{Vif}: frontend misbehaved, vif disabled (carrier off): {Reason}", Vif, reason);
 
+    public void RxStalled(TimeSpan timeout) =>
+        Guest(LogLevel.WarningLevel, "{Vif}: guest RX stalled: frames wait for buffers and it took none for {Seconds} s; carrier off", Vif, timeout.TotalSeconds);
+
+    public void RxReady() => Guest(LogLevel.InfoLevel, "{Vif}: guest RX ready: it posts buffers again; carrier on", Vif);
+
     public void CannotConnect(string reason) => Guest(LogLevel.ErrorLevel, "{Vif}: cannot connect: {Reason}", Vif, reason);
 
     public void FailureNotRecorded(string reason) =>

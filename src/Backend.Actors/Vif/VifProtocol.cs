@@ -32,6 +32,12 @@ internal static class VifProtocol
     /// <summary>A ring actor met a fatal protocol error: stop serving the frontend (carrier off).</summary>
     public sealed record DisableVif(string Reason);
 
+    /// <summary>
+    /// From the RX ring actor: its guest left frames waiting for buffers for the stall timeout
+    /// (<paramref name="Stalled"/>), or takes frames again (Linux's <c>xenvif_queue_carrier_off/on</c>).
+    /// </summary>
+    public sealed record RxStall(bool Stalled);
+
     /// <summary>To the supervisor: the vif has acted on its frontend's first state (attached or not).</summary>
     public sealed record Settled(VifId Vif);
 

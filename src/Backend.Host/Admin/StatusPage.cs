@@ -69,7 +69,8 @@ public static class StatusPage
             Cell(sb, "vif", html.Encode(v.Name));
             Cell(sb, "state", html.Encode(v.State));
             Cell(sb, "frontend", html.Encode(v.FrontendState));
-            Cell(sb, "carrier", v.Carrier ? "on" : "off");
+            // Why it is off when the guest is the reason: it stopped taking frames (rx_stall_timeout).
+            Cell(sb, "carrier", v.Carrier ? "on" : v.RxStalled ? "off (rx stalled)" : "off");
             Cell(sb, "mac", html.Encode(v.Mac));
             Cell(sb, "bridge", html.Encode(v.Tap?.Device ?? v.Bridge));
             Cell(sb, "mtu", v.Mtu.ToString(CultureInfo.InvariantCulture));
@@ -161,7 +162,7 @@ public static class StatusPage
         ("vif", "vif", "vif&lt;domid&gt;.&lt;handle&gt;"),
         ("state", "state", "the backend's xenbus state"),
         ("frontend", "frontend", "the frontend's xenbus state"),
-        ("carrier", "carrier", "link up: Connected and not disabled"),
+        ("carrier", "carrier", "link up: Connected, not disabled, guest not stalled (rx_stall_timeout)"),
         ("mac", "MAC", "the vif's configured MAC"),
         ("bridge", "bridge or TAP", "its bridge, or its TAP device with --switch tap"),
         ("mtu", "MTU", "the vif's MTU"),

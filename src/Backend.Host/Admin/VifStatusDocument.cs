@@ -15,6 +15,7 @@ public sealed record VifStatusDocument(
     string Features,
     bool Disabled,
     bool Carrier,
+    bool RxStalled,
     string? Fault,
     long Faults,
     long Restarts,
@@ -26,12 +27,13 @@ public sealed record VifStatusDocument(
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
-        v.Disabled, v.Carrier, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts), Volatile.Read(ref v.LastRestartMicroseconds),
+        v.Disabled, v.Carrier, v.RxStalled, v.Fault, Interlocked.Read(ref v.Faults), Interlocked.Read(ref v.Restarts), Volatile.Read(ref v.LastRestartMicroseconds),
         new VifCountersDocument(
             Interlocked.Read(ref v.TxPackets), Interlocked.Read(ref v.TxBytes), Interlocked.Read(ref v.TxErrors),
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
             Interlocked.Read(ref v.Notifications), Interlocked.Read(ref v.Events), Interlocked.Read(ref v.SpuriousEvents),
-            Interlocked.Read(ref v.RxGsoChecksumFixup), Interlocked.Read(ref v.TxFragOverflow)),
+            Interlocked.Read(ref v.RxGsoChecksumFixup), Interlocked.Read(ref v.TxFragOverflow),
+            Interlocked.Read(ref v.RxStalls), Interlocked.Read(ref v.RxExpired)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
         v.BridgePort is { } port ? BridgePortDocument.From(port) : null);

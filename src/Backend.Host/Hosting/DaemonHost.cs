@@ -97,6 +97,8 @@ public sealed class DaemonHost : IAsyncDisposable
             WriteHotplugStatus = xen.Simulated,
             RxQueueLength = settings.RxQueueLength,
             RxQueueBytes = settings.RxQueueBytes,
+            RxStallTimeout = TimeSpan.FromMilliseconds(settings.RxStallTimeoutMs),
+            RxDrainTimeout = TimeSpan.FromMilliseconds(settings.RxDrainTimeoutMs),
             Switch = network.Switch,
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;

@@ -58,6 +58,15 @@ public sealed class DaemonSettings
     /// </summary>
     public int RxQueueBytes { get; set; } = 512 * 1024;
 
+    /// <summary>
+    /// Linux's <c>rx_stall_timeout_msecs</c>: a guest that leaves frames waiting this long for RX buffers it
+    /// does not post has its vif's carrier turned off until it posts again; 0 never does.
+    /// </summary>
+    public int RxStallTimeoutMs { get; set; } = 60_000;
+
+    /// <summary>Linux's <c>rx_drain_timeout_msecs</c>: a frame that has waited this long in a vif's RX queue is dropped.</summary>
+    public int RxDrainTimeoutMs { get; set; } = 10_000;
+
     /// <summary>Pinned hypercall actors (grant-copy threads); 0 means one per core.</summary>
     public int HypercallThreads { get; set; }
 

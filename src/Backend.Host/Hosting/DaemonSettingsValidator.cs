@@ -5,6 +5,9 @@ namespace Backend.Host.Hosting;
 /// <summary>Checks <see cref="DaemonSettings"/> and says, one line per bad value, what is wrong and where.</summary>
 public static class DaemonSettingsValidator
 {
+    /// <summary>An hour: a frame or a stalled guest held longer is no longer a timeout but a leak.</summary>
+    private const int MaxRxTimeoutMs = 3_600_000;
+
     public static IReadOnlyList<string> Validate(DaemonSettings s)
     {
         var errors = new List<string>();
@@ -32,6 +35,10 @@ public static class DaemonSettingsValidator
             errors.Add($"RxQueueLength: {s.RxQueueLength}; SIMXEN asks for at least 512 (at most 65536)");
         if (s.RxQueueBytes is < 65536 or > 1 << 30)
             errors.Add($"RxQueueBytes: {s.RxQueueBytes}; at least 65536 (one largest frame), at most 1073741824");
+        if (s.RxStallTimeoutMs is < 0 or > MaxRxTimeoutMs)
+            errors.Add($"RxStallTimeoutMs: {s.RxStallTimeoutMs}; 0 (never) to {MaxRxTimeoutMs} milliseconds");
+        if (s.RxDrainTimeoutMs is < 1 or > MaxRxTimeoutMs)
+            errors.Add($"RxDrainTimeoutMs: {s.RxDrainTimeoutMs}; 1 to {MaxRxTimeoutMs} milliseconds");
         if (s.HypercallThreads is < 0 or > 256)
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
         ValidateNetworking(s, errors);

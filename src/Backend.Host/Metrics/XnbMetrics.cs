@@ -77,7 +77,9 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_tx_errors_total", true, "TX requests answered with an error.", v => Interlocked.Read(ref v.TxErrors)),
         ("xnb_vif_rx_packets_total", true, "Frames delivered to the guest (RX ring).", v => Interlocked.Read(ref v.RxPackets)),
         ("xnb_vif_rx_bytes_total", true, "Bytes delivered to the guest (RX ring).", v => Interlocked.Read(ref v.RxBytes)),
-        ("xnb_vif_rx_dropped_total", true, "Frames for the guest dropped (queue full, too long, not connected).", v => Interlocked.Read(ref v.RxDropped)),
+        ("xnb_vif_rx_dropped_total", true, "Frames for the guest dropped (queue full, too long, not connected, expired, stalled).", v => Interlocked.Read(ref v.RxDropped)),
+        ("xnb_vif_rx_expired_total", true, "Of the frames for the guest dropped, those that waited in its RX queue for the drain timeout (rx_drain_timeout).", v => Interlocked.Read(ref v.RxExpired)),
+        ("xnb_vif_rx_stalls_total", true, "Times the guest left frames waiting for RX buffers for the stall timeout (rx_stall_timeout; carrier off).", v => Interlocked.Read(ref v.RxStalls)),
         ("xnb_vif_rx_gso_checksum_fixup_total", true, "Linux netback's rx_gso_checksum_fixup: GSO frames from the guest without csum_blank (rx is the host's side).", v => Interlocked.Read(ref v.RxGsoChecksumFixup)),
         ("xnb_vif_tx_frag_overflow_total", true, "Linux netback's tx_frag_overflow: frames from the guest with more slots than a Linux skb has frags.", v => Interlocked.Read(ref v.TxFragOverflow)),
         ("xnb_vif_notifications_total", true, "Event-channel notifications sent to the guest.", v => Interlocked.Read(ref v.Notifications)),
@@ -93,7 +95,8 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_bridge_dropped_backlog_total", true, "Frames for the vif dropped at the bridge because too many were already on their way to it.", v => v.BridgePort is { } p ? Interlocked.Read(ref p.FramesDroppedBacklog) : 0),
         ("xnb_vif_connected", false, "1 when the backend state is Connected.", v => v.State == "Connected" ? 1 : 0),
         ("xnb_vif_disabled", false, "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
-        ("xnb_vif_carrier", false, "1 while the vif's link is up: Connected and not disabled.", v => v.Carrier ? 1 : 0),
+        ("xnb_vif_carrier", false, "1 while the vif's link is up: Connected, not disabled and its guest not stalled.", v => v.Carrier ? 1 : 0),
+        ("xnb_vif_rx_stalled", false, "1 while the guest has stalled: frames waited for RX buffers for the stall timeout (carrier off).", v => v.RxStalled ? 1 : 0),
     ];
 
     // A TAP's counters, for a vif's (--switch tap; 0 otherwise) as for an uplink's.

@@ -21,6 +21,13 @@ namespace Backend.Xen.Netback;
 /// moved meanwhile (Linux's <c>xenvif_rx_ring_slots_available</c>), so a frontend that keeps moving
 /// req_prod without ever leaving room costs one pass per turn of its owner, never a loop.
 /// </para>
+/// <para>
+/// A frontend that stops posting buffers (Linux's <c>rx_stall_timeout</c>, <c>rx_drain_timeout</c>): each
+/// frame is dropped once it has been queued for the drain timeout, and a frame that waits for buffers when
+/// none has been planned for the stall timeout stalls the queue; the owner turns the carrier off, and the
+/// queue drops every frame that comes until the frontend posts again (<see cref="Watch"/>, decision 82).
+/// The owner calls <see cref="Watch"/> after each turn and again within <see cref="UntilWatch"/>.
+/// </para>
 /// Not thread-safe: one owner at a time (a ring actor); only the copies may run elsewhere.
 /// </summary>
 public sealed class RxQueue
@@ -30,9 +37,15 @@ public sealed class RxQueue
     private readonly BackRing<NetifRxRequest, NetifRxResponse> _ring;
     private readonly RxQueueSettings _settings;
     private readonly PacketBufferPool _buffers;
+    private readonly TimeProvider _time;
+    // The timeouts in the clock's timestamp units; 0: not applied.
+    private readonly long _stallTicks;
+    private readonly long _drainTicks;
 
-    // Allocated at the first frame for this vif: an idle guest never pays for them (about 30 KiB a vif).
+    // Allocated at the first frame for this vif: an idle guest never pays for them (about 34 KiB a vif).
     private PacketBuffer?[] _queue = null!;
+    // When each queued frame expires (Linux's XENVIF_RX_CB(skb)->expires), by the queue's slot.
+    private long[] _expires = null!;
     private int _queueHead;
     private int _queueCount;
     // Bytes of the queued frames, counted as Linux counts skb->len.
@@ -46,6 +59,13 @@ public sealed class RxQueue
     private long _dropped;
     // The last plan stopped at a frame the receive credit did not cover (RxCredit).
     private bool _creditShort;
+    // The head frame waits for buffers: the last pass found too few posted for it, and none was planned since.
+    private bool _waiting;
+    // Linux's last_rx_time: when a frame was last planned, the carrier came back, or the queue began.
+    private long _lastProgress;
+    // A frame was planned since the queue stalled: the frontend posts again.
+    private bool _plannedSinceStall;
+    private long _expired;
 
     /// <param name="ringPage">The mapped RX ring page, valid for the queue's life.</param>
     /// <param name="settings">The frontend's features and the queue's bounds.</param>
@@ -61,6 +81,16 @@ public sealed class RxQueue
         _ring.AttachAtResponseProducer();
         _settings = settings;
         _buffers = buffers;
+        _time = settings.Time ?? TimeProvider.System;
+        _stallTicks = Ticks(settings.StallTimeout);
+        _drainTicks = Ticks(settings.DrainTimeout);
+        _lastProgress = _time.GetTimestamp();
+    }
+
+    private long Ticks(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        return timeout == TimeSpan.Zero ? 0 : Math.Max(1, (long)(timeout.TotalSeconds * _time.TimestampFrequency));
     }
 
     public uint RequestConsumer => _ring.RequestConsumer;
@@ -82,6 +112,12 @@ public sealed class RxQueue
     /// <summary>The vif was disabled: everything queued was dropped, and every frame that comes is.</summary>
     public bool Stopped { get; private set; }
 
+    /// <summary>
+    /// The frontend left frames waiting for buffers for the stall timeout (Linux's <c>queue->stalled</c>):
+    /// the carrier is off and every frame that comes is dropped, until it posts again.
+    /// </summary>
+    public bool Stalled { get; private set; }
+
     /// <summary>What the fatal error was, once there was one (for the log and the vif's status).</summary>
     public string? Fault { get; private set; }
 
@@ -96,11 +132,21 @@ public sealed class RxQueue
         return dropped;
     }
 
+    /// <summary>Of the frames dropped, those that expired in the queue (the drain timeout), since the last call.</summary>
+    public long TakeExpired()
+    {
+        var expired = _expired;
+        _expired = 0;
+        return expired;
+    }
+
     /// <summary>Takes a frame (the caller's buffer becomes the queue's), after the offloads the frontend did not negotiate.</summary>
     public void Accept(PacketBuffer frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        if (Stopped)
+        // A stalled queue's carrier is off: what still comes (sent before the senders knew) is dropped at once,
+        // not held for the drain timeout, which is why Linux turns the carrier off at all.
+        if (Stopped || Stalled)
         {
             Drop(frame);
             return;
@@ -153,6 +199,7 @@ public sealed class RxQueue
         if (_queue is not null)
             return;
         _queue = new PacketBuffer?[_settings.MaxFrames];
+        _expires = new long[_settings.MaxFrames];
         _inFlightFrames = new PacketBuffer?[MaxPacketsPerPass];
         _inFlight = new RxPacket[MaxPacketsPerPass];
         // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
@@ -168,7 +215,9 @@ public sealed class RxQueue
             Drop(frame);
             return;
         }
-        _queue[(_queueHead + _queueCount) % _queue.Length] = frame;
+        var slot = (_queueHead + _queueCount) % _queue.Length;
+        _queue[slot] = frame;
+        _expires[slot] = _drainTicks == 0 ? long.MaxValue : _time.GetTimestamp() + _drainTicks;
         _queueCount++;
         _queueBytes += frame.Length;
     }
@@ -213,6 +262,7 @@ public sealed class RxQueue
             var noSpace = Plan(reqProd);
             if (_inFlightCount > 0)
             {
+                _lastProgress = _time.GetTimestamp();
                 _copying = true;
                 return RxPass.Copy;
             }
@@ -234,7 +284,8 @@ public sealed class RxQueue
             // xenvif_rx_ring_slots_available, ask to be told of the next request and look again only if
             // the frontend posted one meanwhile, and then at another pass: looking again in this one
             // while req_prod stands still, or moves without ever leaving room, would spin for as long as
-            // the frontend wishes.
+            // the frontend wishes. The head frame now waits on the frontend (Watch's stall check).
+            _waiting = true;
             _ring.SetRequestEvent(unchecked(reqProd + 1));
             return _ring.ReadRequestProducer() != reqProd ? RxPass.More : RxPass.Idle;
         }
@@ -270,6 +321,9 @@ public sealed class RxQueue
             if (!RxCopyPlanner.TryPlan(rxFrame, ref packet, _ring, _settings.FrontendDomId, copies.Segments, ref count))
                 break;
             Dequeue();
+            // Linux's last_rx_time: a frame planned is the frontend taking frames.
+            _waiting = false;
+            _plannedSinceStall = true;
             credit?.Take(frame.Length);
             _inFlight[_inFlightCount] = packet;
             _inFlightFrames[_inFlightCount] = frame;
@@ -309,6 +363,72 @@ public sealed class RxQueue
             _inFlightFrames[i] = null;
         }
         _inFlightCount = 0;
+    }
+
+    /// <summary>
+    /// After a turn of the owner, and when <see cref="UntilWatch"/> says: drops the frames queued for the
+    /// drain timeout (Linux's <c>xenvif_rx_queue_drop_expired</c>), then says whether the queue stalled (its
+    /// head frame waits for buffers and none has been planned for the stall timeout: <c>xenvif_rx_queue_stalled</c>) or
+    /// a stalled queue's frontend posts again (<c>xenvif_rx_queue_ready</c>: a frame was planned, or, with
+    /// none queued, a request is posted). A stalled queue with nothing queued asks to be told of the next
+    /// request (req_event), so that the notification brings the owner back here.
+    /// </summary>
+    public RxCarrierChange Watch()
+    {
+        if (Stopped)
+            return RxCarrierChange.None;
+        var now = _time.GetTimestamp();
+        while (_queueCount > 0 && _expires[_queueHead] <= now)
+        {
+            _expired++;
+            Drop(Dequeue());
+        }
+        if (_queueCount == 0)
+            _waiting = false;
+        if (Stalled)
+        {
+            if (!_plannedSinceStall && !(_queueCount == 0 && RequestPosted()))
+                return RxCarrierChange.None;
+            Stalled = false;
+            // As Linux's xenvif_queue_carrier_on: the stall clock starts again.
+            _lastProgress = now;
+            return RxCarrierChange.On;
+        }
+        if (_stallTicks == 0 || !_waiting || now - _lastProgress < _stallTicks)
+            return RxCarrierChange.None;
+        Stalled = true;
+        _waiting = false;
+        _plannedSinceStall = false;
+        return RxCarrierChange.Off;
+    }
+
+    /// <summary>
+    /// How soon <see cref="Watch"/> has something to do though nothing else happens (the head frame expires,
+    /// the stall timeout runs out); null when only a frame or a notification can change anything.
+    /// </summary>
+    public TimeSpan? UntilWatch()
+    {
+        if (Stopped)
+            return null;
+        var due = long.MaxValue;
+        if (_queueCount > 0)
+            due = _expires[_queueHead];
+        if (_waiting && !Stalled && _stallTicks != 0)
+            due = Math.Min(due, _lastProgress + _stallTicks);
+        if (due == long.MaxValue)
+            return null;
+        var now = _time.GetTimestamp();
+        return due <= now ? TimeSpan.Zero : _time.GetElapsedTime(now, due);
+    }
+
+    /// <summary>Whether a request is posted; if not, the frontend's next one will notify (as xenvif_rx_ring_slots_available).</summary>
+    private bool RequestPosted()
+    {
+        var reqProd = _ring.ReadRequestProducer();
+        if (reqProd != _ring.RequestConsumer)
+            return true;
+        _ring.SetRequestEvent(unchecked(reqProd + 1));
+        return _ring.ReadRequestProducer() != reqProd;
     }
 
     /// <summary>The vif was disabled: drop what is queued (counted) and everything that comes.</summary>

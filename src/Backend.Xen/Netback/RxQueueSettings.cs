@@ -14,6 +14,12 @@ namespace Backend.Xen.Netback;
 /// <param name="MaxBytes">Bytes queued at most: a frame is taken while the queue holds fewer (decision 21).</param>
 /// <param name="CopyBatchSize">Grant copies in one pass (one hypercall).</param>
 /// <param name="Credit">The vif's <c>rate</c> on receive, if it has one (<see cref="RxCredit"/>); the connection owns it.</param>
+/// <param name="StallTimeout">
+/// Linux's <c>rx_stall_timeout</c>: frames that wait this long for buffers the frontend does not post make
+/// the queue stalled (carrier off); zero never stalls, as Linux's 0.
+/// </param>
+/// <param name="DrainTimeout">Linux's <c>rx_drain_timeout</c>: a frame queued this long is dropped; zero keeps frames.</param>
+/// <param name="Time">The clock of both timeouts; the system's when null.</param>
 public sealed record RxQueueSettings(
     ushort FrontendDomId,
     int Mtu,
@@ -21,4 +27,7 @@ public sealed record RxQueueSettings(
     int MaxFrames,
     long MaxBytes,
     int CopyBatchSize,
-    RxCredit? Credit = null);
+    RxCredit? Credit = null,
+    TimeSpan StallTimeout = default,
+    TimeSpan DrainTimeout = default,
+    TimeProvider? Time = null);

@@ -171,6 +171,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
         // Carrier off: a frame to it is dropped at its bridge port, and nothing reaches its RX ring.
         var port = _sim.Bridges.Get(SimVifSpec.DefaultBridge).Ports.Single(p => p.Name == $"vif{Hostile}.0");
         Assert.False(port.Connected);
+        Assert.False(status.Carrier, "a disabled vif's carrier is off in its status too");
         var dropped = Interlocked.Read(ref port.FramesDroppedDown);
         await _pair.A.Netfront.SendAsync(TrafficGuest.Marker(_front.Mac, _pair.A.Mac), default, _cts.Token);
         await AwaitAssertAsync(() => Assert.True(Interlocked.Read(ref port.FramesDroppedDown) > dropped), Timeout);

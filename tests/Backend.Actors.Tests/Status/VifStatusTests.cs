@@ -6,7 +6,7 @@ using Backend.Xen.Netback;
 
 namespace Backend.Actors.Tests.Status;
 
-/// <summary>A vif's carrier, and Linux netback's ethtool counters counted from a TX packet as Linux counts them.</summary>
+/// <summary>Linux netback's ethtool counters, counted from a TX packet as Linux counts them.</summary>
 public sealed class VifStatusTests
 {
     private static TxPacket Packet(int dataSlots, bool gso, bool checksumBlank)
@@ -34,16 +34,5 @@ public sealed class VifStatusTests
         var packet = Packet(dataSlots, gso: false, checksumBlank: true);
         Assert.Equal(expected == 1, packet.OverflowsSkbFrags);
         Assert.False(packet.NeedsGsoChecksumFixup);
-    }
-
-    [Theory]
-    [InlineData("Connected", false, true)]
-    [InlineData("Connected", true, false)]
-    [InlineData("InitWait", false, false)]
-    [InlineData("Closing", false, false)]
-    public void The_carrier_is_up_while_connected_and_not_disabled(string state, bool disabled, bool carrier)
-    {
-        var status = new VifStatus(new VifId(5, 0)) { State = state, Disabled = disabled };
-        Assert.Equal(carrier, status.Carrier);
     }
 }

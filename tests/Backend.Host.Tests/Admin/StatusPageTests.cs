@@ -28,6 +28,8 @@ public sealed partial class StatusPageTests
         var v = _registry.GetOrAdd(new VifId(domid, 0));
         v.State = state;
         v.FrontendState = state;
+        // As the vif's connection writes it: on from Connected (the tests that disable one turn it off).
+        v.Carrier = state == "Connected";
         v.Mac = $"00:16:3e:00:00:{domid:x2}";
         v.Bridge = "xenbr0";
         v.Mtu = 1500;
@@ -55,18 +57,24 @@ public sealed partial class StatusPageTests
         var down = Vif(4, "InitWait");
         var disabled = Vif(5);
         disabled.Disabled = true;
+        disabled.Carrier = false;
+        var stalled = Vif(6);
+        stalled.RxStalled = true;
+        stalled.Carrier = false;
+        stalled.RxStalls = 1;
 
         var html = Page();
-        Assert.Equal(["vif3.0", "vif4.0", "vif5.0"], Row().Matches(html).Select(m => m.Groups["vif"].Value));
+        Assert.Equal(["vif3.0", "vif4.0", "vif5.0", "vif6.0"], Row().Matches(html).Select(m => m.Groups["vif"].Value));
         Assert.Equal("Connected", CellOf(html, "vif3.0", "state"));
         Assert.Equal("on", CellOf(html, "vif3.0", "carrier"));
         Assert.Equal("off", CellOf(html, "vif4.0", "carrier"));
         Assert.Equal("off", CellOf(html, "vif5.0", "carrier"));
+        Assert.Equal("off (rx stalled)", CellOf(html, "vif6.0", "carrier"));
         Assert.Equal("4", CellOf(html, "vif3.0", "rx-dropped"));
         Assert.Equal("2", CellOf(html, "vif3.0", "faults"));
         Assert.Equal("00:16:3e:00:00:03", CellOf(html, "vif3.0", "mac"));
         Assert.Contains("class=\"disabled\"", Row().Matches(html).Single(m => m.Groups["vif"].Value == "vif5.0").Value, StringComparison.Ordinal);
-        Assert.Contains("3 vifs, 2 connected, 2 carrier off, 1 disabled", html, StringComparison.Ordinal);
+        Assert.Contains("4 vifs, 3 connected, 3 carrier off, 1 disabled", html, StringComparison.Ordinal);
     }
 
     [Fact]

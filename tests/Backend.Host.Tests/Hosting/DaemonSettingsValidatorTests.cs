@@ -16,6 +16,29 @@ public sealed class DaemonSettingsValidatorTests
     }
 
     [Theory]
+    [InlineData(-1, true)]
+    [InlineData(0, false)]          // Linux's 0: never stalls
+    [InlineData(60_000, false)]     // Linux's default
+    [InlineData(3_600_000, false)]
+    [InlineData(3_600_001, true)]
+    public void RxStallTimeoutMs_is_0_for_never_or_at_most_an_hour(int ms, bool refused)
+    {
+        var errors = DaemonSettingsValidator.Validate(new DaemonSettings { RxStallTimeoutMs = ms });
+        Assert.Equal(refused, errors.Any(e => e.StartsWith("RxStallTimeoutMs:", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(0, true)]           // every frame would expire as it is queued
+    [InlineData(1, false)]
+    [InlineData(10_000, false)]     // Linux's default
+    [InlineData(3_600_001, true)]
+    public void RxDrainTimeoutMs_is_1_ms_to_an_hour(int ms, bool refused)
+    {
+        var errors = DaemonSettingsValidator.Validate(new DaemonSettings { RxDrainTimeoutMs = ms });
+        Assert.Equal(refused, errors.Any(e => e.StartsWith("RxDrainTimeoutMs:", StringComparison.Ordinal)));
+    }
+
+    [Theory]
     [InlineData(null, false)]
     [InlineData(0, false)]
     [InlineData(32751, false)]

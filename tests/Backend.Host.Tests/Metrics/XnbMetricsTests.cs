@@ -66,6 +66,9 @@ public sealed class XnbMetricsTests
         ["xnb_vif_connected"] = v => v.GetProperty("state").GetString() == "Connected" ? 1 : 0,
         ["xnb_vif_disabled"] = v => v.GetProperty("disabled").GetBoolean() ? 1 : 0,
         ["xnb_vif_carrier"] = v => v.GetProperty("carrier").GetBoolean() ? 1 : 0,
+        ["xnb_vif_rx_stalled"] = v => v.GetProperty("rxStalled").GetBoolean() ? 1 : 0,
+        ["xnb_vif_rx_stalls_total"] = v => Counter(v, "rxStalls"),
+        ["xnb_vif_rx_expired_total"] = v => Counter(v, "rxExpired"),
     };
 
     private static long Counter(JsonElement vif, string name) => vif.GetProperty("counters").GetProperty(name).GetInt64();
@@ -91,6 +94,8 @@ public sealed class XnbMetricsTests
             v.TxPackets = ++next; v.TxBytes = ++next; v.TxErrors = ++next; v.RxPackets = ++next; v.RxBytes = ++next;
             v.RxDropped = ++next; v.Notifications = ++next; v.Events = ++next; v.SpuriousEvents = ++next;
             v.RxGsoChecksumFixup = ++next; v.TxFragOverflow = ++next; v.Faults = ++next; v.Restarts = ++next;
+            v.RxStalls = ++next; v.RxExpired = ++next;
+            v.Carrier = true;
         }
         var bridged = registry.GetOrAdd(new VifId(5, 0));
         bridged.BridgePort = new BridgePort(1, "vif5.0", ActorRefs.Nobody)
@@ -102,7 +107,11 @@ public sealed class XnbMetricsTests
         tapped.TapCounters = new TapPortCounters { FromHost = 601, ToHost = 602, FromHostDropped = 603, ToHostDropped = 604 };
         var disabled = registry.GetOrAdd(new VifId(9, 0));
         disabled.Disabled = true;
+        disabled.Carrier = false;
         disabled.Fault = "fatal TX ring error";
+        // A guest that stalled: carrier off for its own reason.
+        tapped.RxStalled = true;
+        tapped.Carrier = false;
         registry.DisabledTotal = 1;
         return registry;
     }
@@ -149,6 +158,9 @@ public sealed class XnbMetricsTests
         Assert.Equal(1, exposition.Value("xnb_vifs_disabled_total{}"));
         Assert.Equal(3, exposition.Value("xnb_vifs{}"));
         Assert.Equal(0, exposition.Value("xnb_vif_carrier{device=\"vif9.0\",domid=\"9\",handle=\"0\",vif=\"vif9.0\"}"));
+        Assert.Equal(1, exposition.Value("xnb_vif_carrier{device=\"vif5.0\",domid=\"5\",handle=\"0\",vif=\"vif5.0\"}"));
+        Assert.Equal(0, exposition.Value("xnb_vif_carrier{device=\"web1-eth1\",domid=\"6\",handle=\"1\",vif=\"vif6.1\"}"));
+        Assert.Equal(1, exposition.Value("xnb_vif_rx_stalled{device=\"web1-eth1\",domid=\"6\",handle=\"1\",vif=\"vif6.1\"}"));
         Assert.Equal(1, exposition.Value($"xnb_build_info{{version=\"{XnbMetrics.Version}\"}}"));
         Assert.Equal(32, exposition.Value("xnb_uplink_to_host_total{bridge=\"lan\",uplink=\"xnbup0\"}"));
     }

@@ -84,6 +84,7 @@ public class LinuxAbiTests
         ("TUNSETPERSIST", (long)TunIoctl.TUNSETPERSIST),
         ("TUNSETOFFLOAD", (long)TunIoctl.TUNSETOFFLOAD),
         ("TUNSETVNETHDRSZ", (long)TunIoctl.TUNSETVNETHDRSZ),
+        ("TUNSETCARRIER", (long)TunIoctl.TUNSETCARRIER),
         ("SIOCGIFFLAGS", (long)TunIoctl.SIOCGIFFLAGS),
         ("SIOCSIFFLAGS", (long)TunIoctl.SIOCSIFFLAGS),
         ("SIOCGIFINDEX", (long)TunIoctl.SIOCGIFINDEX),

@@ -131,6 +131,33 @@ public sealed class TapDeviceTests
     }
 
     [SkippableFact]
+    public void Carrier_off_takes_the_link_down_for_the_host_and_on_brings_it_back()
+    {
+        RequireTun();
+        var name = NewName();
+        try
+        {
+            using var tap = TapDevice.Open(name);
+            tap.SetUp(true);
+            // An attached descriptor turns the carrier on: that is where a vif's TAP starts.
+            Assert.True(tap.Carrier, $"{name}: carrier should be on with the descriptor attached");
+
+            tap.SetCarrier(false);
+            Assert.False(tap.Carrier, $"{name}: carrier still on after TUNSETCARRIER 0");
+
+            tap.SetCarrier(true);
+            Assert.True(tap.Carrier, $"{name}: carrier still off after TUNSETCARRIER 1");
+
+            tap.SetUp(false);
+            Assert.Null(tap.Carrier);
+        }
+        finally
+        {
+            TapDevice.Delete(name);
+        }
+    }
+
+    [SkippableFact]
     public async Task A_frame_the_kernel_sends_arrives_through_the_poller_with_its_header()
     {
         RequireTun();

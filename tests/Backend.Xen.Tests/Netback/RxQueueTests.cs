@@ -16,6 +16,9 @@ public sealed class RxQueueTests : IDisposable
     private readonly RxTestRing _ring = new();
     private readonly PacketBufferPool _pool = new();
     private readonly GuestPages _guest = new(Domid);
+    private readonly ManualClock _clock = new();
+    private static readonly TimeSpan Stall = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(10);
 
     public void Dispose()
     {
@@ -24,11 +27,16 @@ public sealed class RxQueueTests : IDisposable
     }
 
     private static RxQueueSettings Settings(int maxFrames = 512, long maxBytes = 1 << 20, int mtu = 1500, bool sg = true,
-        bool gso = true, bool checksumOffload = true, int copyBatchSize = 512) =>
+        bool gso = true, bool checksumOffload = true, int copyBatchSize = 512, TimeSpan stall = default, TimeSpan drain = default,
+        TimeProvider? time = null) =>
         new(Domid, mtu,
             new FrontendConfig(TxRingRef: 0, RxRingRef: 0, TxEventChannel: 1, RxEventChannel: 1, SplitEventChannels: false, RxNotify: true,
                 ScatterGather: sg, GsoTcpV4: gso, GsoTcpV6: gso, Ipv4ChecksumOffload: checksumOffload, Ipv6ChecksumOffload: checksumOffload),
-            maxFrames, maxBytes, copyBatchSize);
+            maxFrames, maxBytes, copyBatchSize, StallTimeout: stall, DrainTimeout: drain, Time: time);
+
+    /// <summary>A queue with Linux's timeouts (60 s stall, 10 s drain) on the test's clock.</summary>
+    private RxQueue NewTimedQueue(TimeSpan? stall = null, TimeSpan? drain = null) =>
+        NewQueue(Settings(stall: stall ?? Stall, drain: drain ?? Drain, time: _clock));
 
     private RxQueue NewQueue(RxQueueSettings? settings = null) => new(_ring.Address, settings ?? Settings(), _pool);
 
@@ -248,5 +256,162 @@ public sealed class RxQueueTests : IDisposable
         Assert.False(queue.Copies!.CopyWith(_guest, out _));
         Assert.Equal(0, _guest.Copies);
         Assert.Equal(0, queue.TakeDropped()); // given back, not dropped
+    }
+
+    [Fact]
+    public void A_frame_queued_for_the_drain_timeout_is_dropped_and_counted_as_expired_and_a_later_one_stays()
+    {
+        var queue = NewTimedQueue();
+        queue.Accept(Frame(60));
+        queue.Accept(Frame(60));
+        Assert.Equal(Drain, queue.UntilWatch());
+        _clock.Advance(TimeSpan.FromSeconds(4));
+        queue.Accept(Frame(60));
+
+        _clock.Advance(TimeSpan.FromSeconds(6) - TimeSpan.FromTicks(1));
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        Assert.Equal(3, queue.Queued);
+        Assert.Equal(TimeSpan.FromTicks(1), queue.UntilWatch());
+
+        _clock.Advance(TimeSpan.FromTicks(1));
+        queue.Watch();
+        Assert.Equal(1, queue.Queued);
+        Assert.Equal(2, queue.TakeExpired());
+        Assert.Equal(2, queue.TakeDropped());      // expired frames are dropped frames, as Linux's rx_dropped
+        Assert.Equal(TimeSpan.FromSeconds(4), queue.UntilWatch());
+        Assert.Equal(1, _pool.Outstanding);
+        queue.Release();
+    }
+
+    [Fact]
+    public void A_frame_that_waits_for_buffers_when_none_was_taken_for_the_stall_timeout_stalls_the_queue()
+    {
+        var queue = NewTimedQueue();
+        Post(1000);
+        queue.Accept(Frame(60));
+        Assert.Equal(RxPass.Copy, Pass(queue).Pass);  // the frontend takes one frame: the stall clock starts again
+
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        queue.Accept(Frame(60));
+        Assert.Equal(RxPass.Idle, Pass(queue).Pass); // no buffer posted: it waits
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        Assert.Equal(TimeSpan.FromSeconds(10), queue.UntilWatch()); // its drain comes before the stall
+        Assert.False(queue.Stalled);
+
+        // Frames keep coming and expiring, none is taken: a frame that waits 60 s after the last frame
+        // taken stalls the queue.
+        for (var t = 0; t < 2; t++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(10));
+            queue.Accept(Frame(60));
+            Pass(queue);
+            Assert.Equal(RxCarrierChange.None, queue.Watch());
+        }
+        Assert.Equal(TimeSpan.FromSeconds(10), queue.UntilWatch());
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        queue.Accept(Frame(60));
+        Pass(queue);
+        Assert.Equal(RxCarrierChange.Off, queue.Watch());
+        Assert.True(queue.Stalled);
+        Assert.Equal(RxCarrierChange.None, queue.Watch());   // said once
+
+        // Stalled, the queue takes nothing more (its carrier is off); what it holds still drains.
+        queue.Accept(Frame(60));
+        Assert.Equal(1, queue.Queued);
+        Assert.Equal(3, queue.TakeExpired());
+        Assert.Equal(3 + 1, queue.TakeDropped());            // three expired, then the one refused
+        queue.Release();
+    }
+
+    [Fact]
+    public void A_stalled_queue_comes_back_once_its_frontend_posts_and_a_frame_is_taken()
+    {
+        var queue = NewTimedQueue(drain: TimeSpan.FromHours(1));
+        queue.Accept(Frame(60));
+        Pass(queue);
+        _clock.Advance(Stall);
+        Assert.Equal(RxCarrierChange.Off, queue.Watch());
+
+        Post(1000);
+        var (pass, done) = Pass(queue);
+        Assert.Equal((RxPass.Copy, 1), (pass, done.Packets));
+        Assert.Equal(RxCarrierChange.On, queue.Watch());
+        Assert.False(queue.Stalled);
+
+        // Carrier on starts the stall clock again (Linux's xenvif_queue_carrier_on).
+        queue.Accept(Frame(60));
+        Pass(queue);
+        _clock.Advance(Stall - TimeSpan.FromTicks(1));
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        queue.Release();
+    }
+
+    [Fact]
+    public void A_stalled_queue_that_drained_asks_to_be_told_of_the_next_request_and_comes_back_when_one_is_posted()
+    {
+        var queue = NewTimedQueue();
+        queue.Accept(Frame(60));
+        Pass(queue);
+        _clock.Advance(Stall);
+        queue.Accept(Frame(60));
+        Pass(queue);
+        Assert.Equal(RxCarrierChange.Off, queue.Watch());
+        Assert.Equal(1, queue.TakeExpired());                // the first, 60 s past its drain timeout
+        Assert.Equal(1, queue.Queued);
+        Assert.Equal(Drain, queue.UntilWatch());
+
+        _clock.Advance(Drain);
+        Volatile.Write(ref _ring.Header.ReqEvent, 0);
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        Assert.Equal(0, queue.Queued);
+        Assert.Equal(1, queue.TakeExpired());
+        Assert.Null(queue.UntilWatch());                     // only the frontend can change anything now
+        Assert.Equal(1u, Volatile.Read(ref _ring.Header.ReqEvent)); // req_prod + 1: the next post notifies
+
+        Post(1000);
+        Assert.Equal(RxCarrierChange.On, queue.Watch());
+        queue.Release();
+    }
+
+    [Fact]
+    public void A_frontend_that_never_posts_stalls_at_the_first_frame_that_waits_after_the_stall_timeout()
+    {
+        // Linux's rule: the clock runs from the last frame taken (here, none since the queue began), not
+        // from the frame that waits.
+        var queue = NewTimedQueue();
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        queue.Accept(Frame(60));
+        Pass(queue);
+        Assert.Equal(RxCarrierChange.Off, queue.Watch());
+        queue.Release();
+    }
+
+    [Fact]
+    public void With_a_stall_timeout_of_zero_frames_only_expire()
+    {
+        var queue = NewTimedQueue(stall: TimeSpan.Zero);
+        queue.Accept(Frame(60));
+        Pass(queue);
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        Assert.False(queue.Stalled);
+        Assert.Equal(1, queue.TakeExpired());
+        Assert.Null(queue.UntilWatch());
+    }
+
+    [Fact]
+    public void A_frame_waiting_for_receive_credit_never_stalls_the_queue()
+    {
+        // The rate holds it back, not the frontend, which has a buffer posted.
+        using var credit = new RxCredit(new RateLimit(100, 1_000_000), _clock);
+        var queue = NewQueue(Settings(stall: Stall, drain: TimeSpan.FromHours(1), time: _clock) with { Credit = credit });
+        Post(1000, 1001);
+        queue.Accept(Frame(60));
+        queue.Accept(Frame(60));
+        Assert.Equal(RxPass.Copy, Pass(queue).Pass);
+        Assert.Equal(RxPass.Idle, Pass(queue).Pass);
+        _clock.Advance(Stall);
+        Assert.Equal(RxCarrierChange.None, queue.Watch());
+        queue.Release();
     }
 }

@@ -90,6 +90,34 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>TUNSETOFFLOAD with TunIoctl.TUN_F_* flags: which blank-checksum and GSO frames the stack may hand us.</summary>
     public void SetOffload(uint tunFlags) => Control(TunIoctl.TUNSETOFFLOAD, (void*)tunFlags, "TUNSETOFFLOAD");
 
+    /// <summary>
+    /// TUNSETCARRIER: the link as the host stack sees it, as Linux netback's <c>netif_carrier_on/off</c> on
+    /// its vif. Off, the kernel sends nothing to the device (its qdisc drops) and a Linux bridge disables
+    /// the port, so a guest that takes no frames costs the host nothing.
+    /// </summary>
+    public void SetCarrier(bool on)
+    {
+        var value = on ? 1 : 0;
+        // Unlike TUNSETPERSIST, TUNSETCARRIER reads its int through the pointer.
+        Control(TunIoctl.TUNSETCARRIER, &value, "TUNSETCARRIER");
+    }
+
+    /// <summary>The carrier as sysfs shows it, or null while the interface is down (the kernel then answers EINVAL).</summary>
+    public bool? Carrier
+    {
+        get
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(SysfsDirectory(Name), "carrier")).Trim() == "1";
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
     /// <summary>Marks the interface as ours: its alias becomes <see cref="AliasPrefix"/> + <paramref name="what"/>.</summary>
     public void SetAlias(string what) => File.WriteAllText(Path.Combine(SysfsDirectory(Name), "ifalias"), AliasPrefix + what + "\n");
 

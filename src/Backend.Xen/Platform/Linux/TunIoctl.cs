@@ -13,6 +13,8 @@ public static class TunIoctl
     internal const nuint TUNSETPERSIST = (1u << 30) | (4u << 16) | ('T' << 8) | 203;
     internal const nuint TUNSETOFFLOAD = (1u << 30) | (4u << 16) | ('T' << 8) | 208;
     internal const nuint TUNSETVNETHDRSZ = (1u << 30) | (4u << 16) | ('T' << 8) | 216;
+    /// <summary>Linux 5.0: the device's carrier on or off (<c>netif_carrier_on/off</c>), the int read through the pointer.</summary>
+    internal const nuint TUNSETCARRIER = (1u << 30) | (4u << 16) | ('T' << 8) | 226;
 
     internal const nuint SIOCGIFFLAGS = 0x8913;
     internal const nuint SIOCSIFFLAGS = 0x8914;
