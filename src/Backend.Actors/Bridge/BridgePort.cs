@@ -37,7 +37,7 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
 
     /// <summary>
     /// The vif's carrier: frames to a vif that is not Connected (SIMXEN "Frames"), disabled, or whose guest
-    /// stalled are dropped here, before any copy (the vif's connection sets it, decision 82).
+    /// stalled are dropped here, before any copy (the vif's connection sets it, decision 76).
     /// </summary>
     public volatile bool Connected;
 

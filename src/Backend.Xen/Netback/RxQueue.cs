@@ -25,7 +25,7 @@ namespace Backend.Xen.Netback;
 /// A frontend that stops posting buffers (Linux's <c>rx_stall_timeout</c>, <c>rx_drain_timeout</c>): each
 /// frame is dropped once it has been queued for the drain timeout, and a frame that waits for buffers when
 /// none has been planned for the stall timeout stalls the queue; the owner turns the carrier off, and the
-/// queue drops every frame that comes until the frontend posts again (<see cref="Watch"/>, decision 82).
+/// queue drops every frame that comes until the frontend posts again (<see cref="Watch"/>, decision 76).
 /// The owner calls <see cref="Watch"/> after each turn and again within <see cref="UntilWatch"/>.
 /// </para>
 /// Not thread-safe: one owner at a time (a ring actor); only the copies may run elsewhere.
