@@ -19,7 +19,9 @@ public sealed class DaemonTapSwitchTests
     public async Task A_vifs_TAP_outlives_the_daemon_and_is_swept_by_the_next_start_once_its_vif_is_gone()
     {
         HostNetworkLab.RequirePrerequisites();
-        const ushort domid = 3041;
+        // Not 3041 (Backend.Actors.Tests' TapSwitchTests): CI runs the test projects at once against one
+        // kernel, and the TAP's name is the vif's, so two projects with one domid fight over one device.
+        const ushort domid = 3051;
         var tap = TapDevice.VifName(domid, 0);
         Skip.If(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} exists already on this host; not touching it");
         using var root = new SimTestRoot();
@@ -31,7 +33,7 @@ public sealed class DaemonTapSwitchTests
             var socket = Path.Combine(root.Path, "xenstored.sock");
             await using var xs = await XenStoreClient.ConnectAsync(socket);
             var toolstack = new SimToolstack(xs);
-            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = domid, Handle = 0, Mac = "00:16:3e:0b:e1:01" });
+            await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = domid, Handle = 0, Mac = "00:16:3e:0b:eb:01" });
 
             await using (var daemon = DaemonProcess.Start("--sim-root", root.Path, "--switch", "tap"))
             {
