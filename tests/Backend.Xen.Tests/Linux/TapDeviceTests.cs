@@ -5,8 +5,10 @@ namespace Backend.Xen.Tests.Linux;
 
 /// <summary>
 /// Real TAP devices (needs root and /dev/net/tun). Each test makes its own <c>xnbt&lt;random&gt;</c>
-/// interface and deletes it in <c>finally</c>; the only traffic is between the test and the kernel.
+/// interface and deletes it after (<see cref="WithTapName(Func{string, Task})"/>); the only traffic is
+/// between the test and the kernel. The class runs alone (<see cref="TapCollection"/>): see there why.
 /// </summary>
+[Collection(TapCollection.Name)]
 public sealed class TapDeviceTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
@@ -14,6 +16,40 @@ public sealed class TapDeviceTests
     private const int EIO = 5;
 
     private static string NewName() => "xnbt" + Random.Shared.Next().ToString("x8");
+
+    /// <summary>
+    /// Runs <paramref name="test"/> with a fresh interface name, then deletes the TAP of that name if the
+    /// test left one. A delete that fails after the test failed is reported with the test's failure,
+    /// never instead of it (a <c>finally</c> that throws replaces the exception in flight).
+    /// </summary>
+    private static async Task WithTapName(Func<string, Task> test)
+    {
+        var name = NewName();
+        try
+        {
+            await test(name);
+        }
+        catch (Exception failure)
+        {
+            try
+            {
+                TapDevice.Delete(name);
+            }
+            catch (Exception cleanup)
+            {
+                throw new AggregateException($"the test failed, then deleting {name} failed too", failure, cleanup);
+            }
+            throw;
+        }
+        TapDevice.Delete(name);
+    }
+
+    private static void WithTapName(Action<string> test) =>
+        WithTapName(name =>
+        {
+            test(name);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
 
     private static void RequireTun() =>
         Skip.IfNot(Path.Exists(TunIoctl.DevicePath) && Environment.UserName == "root", "needs root and /dev/net/tun");
@@ -42,8 +78,7 @@ public sealed class TapDeviceTests
     public void A_persistent_tap_outlives_its_descriptor_reopens_by_name_and_is_gone_once_deleted()
     {
         RequireTun();
-        var name = NewName();
-        try
+        WithTapName(name =>
         {
             using (var tap = TapDevice.Open(name))
             {
@@ -70,38 +105,28 @@ public sealed class TapDeviceTests
                 tap.Delete();
             }
             Assert.False(Directory.Exists(Sysfs(name)), $"{name} is still there after Delete");
-        }
-        finally
-        {
-            TapDevice.Delete(name);
-        }
+        });
     }
 
     [SkippableFact]
     public void Deleting_by_name_removes_a_persistent_tap_and_a_missing_one_is_no_error()
     {
         RequireTun();
-        var name = NewName();
-        try
+        WithTapName(name =>
         {
             using (var tap = TapDevice.Open(name))
                 tap.SetPersistent(true);
             TapDevice.Delete(name);
             Assert.False(Directory.Exists(Sysfs(name)));
             TapDevice.Delete(name);
-        }
-        finally
-        {
-            TapDevice.Delete(name);
-        }
+        });
     }
 
     [SkippableFact]
     public void A_written_frame_is_received_by_the_interface_and_a_bad_header_is_an_errno_not_an_exception()
     {
         RequireTun();
-        var name = NewName();
-        try
+        WithTapName(name =>
         {
             using var tap = TapDevice.Open(name);
             var frame = BroadcastFrame();
@@ -123,11 +148,7 @@ public sealed class TapDeviceTests
 
             tap.SetUp(false);
             Assert.False(tap.IsUp);
-        }
-        finally
-        {
-            TapDevice.Delete(name);
-        }
+        });
     }
 
     [SkippableFact]
@@ -162,8 +183,7 @@ public sealed class TapDeviceTests
     {
         RequireTun();
         Skip.IfNot(Directory.Exists("/proc/sys/net/ipv6"), "needs IPv6: the kernel's own solicitations are the traffic");
-        var name = NewName();
-        try
+        await WithTapName(async name =>
         {
             using var tap = TapDevice.Open(name);
             var handler = new FirstFrame();
@@ -182,11 +202,7 @@ public sealed class TapDeviceTests
                 poller.Remove(tap);
             }
             Assert.Empty(faults);
-        }
-        finally
-        {
-            TapDevice.Delete(name);
-        }
+        });
     }
 
     [Theory]
