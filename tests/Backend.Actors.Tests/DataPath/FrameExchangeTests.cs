@@ -123,7 +123,7 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
         }
     }
 
-    private static async Task Send(SimNetfront guest, byte[] destination, byte[] source, Receiver peer, int count, int seed, CancellationToken ct)
+    internal static async Task Send(SimNetfront guest, byte[] destination, byte[] source, Receiver peer, int count, int seed, CancellationToken ct)
     {
         var random = new Random(seed);
         var frame = new byte[65535];
