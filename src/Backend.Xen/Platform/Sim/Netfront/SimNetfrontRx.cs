@@ -204,24 +204,18 @@ internal sealed class SimNetfrontRx
             }
             _moreData = (flags & NetRxFlags.MoreData) != 0;
             _slots++;
-            if (rsp.Status < 0 || rsp.Offset + rsp.Status > NetifConstants.PageSize || _slots > SimNetfrontLayout.MaxRxSlots
-                || _length + rsp.Status > SimNetfrontLayout.MaxFrame)
+            // The first slot is copied whole: its extras, which say whether a headroom leads it, come after it
+            // (the frame buffer has room for it: SimNetfrontLayout.MaxFrame is above the largest headroom a page leaves).
+            var skip = _slots > 1 ? _xdpHeadroom : 0;
+            if (rsp.Status < skip || rsp.Offset + rsp.Status > NetifConstants.PageSize || _slots > SimNetfrontLayout.MaxRxSlots
+                || _length + rsp.Status - skip > SimNetfrontLayout.MaxFrame)
             {
                 _frameBad = true;
             }
             else if (!_frameBad)
             {
-                // The first slot is copied whole: its extras, which say whether a headroom leads it, come after it.
-                var skip = _slots > 1 ? _xdpHeadroom : 0;
-                if (rsp.Status < skip)
-                {
-                    _frameBad = true;
-                }
-                else
-                {
-                    _domain.Page(SimNetfrontLayout.FirstRxFrame + (uint)id).Slice(rsp.Offset + skip, rsp.Status - skip).CopyTo(_frame.AsSpan(_length));
-                    _length += rsp.Status - skip;
-                }
+                _domain.Page(SimNetfrontLayout.FirstRxFrame + (uint)id).Slice(rsp.Offset + skip, rsp.Status - skip).CopyTo(_frame.AsSpan(_length));
+                _length += rsp.Status - skip;
             }
         }
         if (_inFrame && !_expectExtra && !_moreData)
