@@ -38,32 +38,6 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
         await _sim.DisposeAsync();
     }
 
-    /// <summary>Checks the frames (<see cref="FrameExchangeTests.Receiver"/>) and counts the headrooms they came with.</summary>
-    private sealed class HeadroomReceiver(int expected) : ISimFrameConsumer
-    {
-        public readonly FrameExchangeTests.Receiver Frames = new(expected);
-        private readonly Dictionary<ushort, int> _headrooms = [];
-
-        public IReadOnlyDictionary<ushort, int> Headrooms
-        {
-            get
-            {
-                lock (_headrooms)
-                    return new Dictionary<ushort, int>(_headrooms);
-            }
-        }
-
-        public void OnFrame(ReadOnlySpan<byte> frame, in SimRxFrameInfo info)
-        {
-            if (CheckedFrames.Verify(frame, out _) is not null)
-            {
-                lock (_headrooms)
-                    _headrooms[info.XdpHeadroom] = _headrooms.GetValueOrDefault(info.XdpHeadroom) + 1;
-            }
-            Frames.OnFrame(frame, info);
-        }
-    }
-
     private async Task<(SimNetfront G1, SimNetfront G2)> StartPairAsync(ushort d1, ushort d2, ushort? headroom1, CancellationToken ct)
     {
         var toolstack = new SimToolstack(_sim.XenStore);
@@ -74,13 +48,7 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
         var g2 = await StartGuest(d2, null);
         await g1.WaitForConnectedAsync(ct);
         await g2.WaitForConnectedAsync(ct);
-        // SIMXEN: each guest broadcasts once so that the bridge learns its MAC before traffic starts.
-        var hello = new byte[60];
-        hello.AsSpan(0, 6).Fill(0xff);
-        Mac1.CopyTo(hello, 6);
-        await g1.SendAsync(hello, default, ct);
-        Mac2.CopyTo(hello, 6);
-        await g2.SendAsync(hello, default, ct);
+        await FrameExchangeTests.HelloAsync(g1, Mac1, g2, Mac2, ct);
         await AwaitAssertAsync(() => Assert.Equal(2, _sim.Status.Snapshot().Sum(v => Interlocked.Read(ref v.RxPackets))), TimeSpan.FromSeconds(10));
         return (g1, g2);
     }
@@ -94,26 +62,26 @@ public sealed class XdpHeadroomTests : TestKit, IAsyncLifetime
     }
 
     /// <summary>Frames of 1 to 18 slots both ways; returns what each side received.</summary>
-    private static async Task<(HeadroomReceiver Rx1, HeadroomReceiver Rx2)> ExchangeAsync(SimNetfront g1, SimNetfront g2, int seed, CancellationToken ct)
+    private static async Task<(FrameExchangeTests.Receiver Rx1, FrameExchangeTests.Receiver Rx2)> ExchangeAsync(SimNetfront g1, SimNetfront g2, int seed, CancellationToken ct)
     {
-        var rx1 = new HeadroomReceiver(PerGuest);
-        var rx2 = new HeadroomReceiver(PerGuest);
+        var rx1 = new FrameExchangeTests.Receiver(PerGuest);
+        var rx2 = new FrameExchangeTests.Receiver(PerGuest);
         g1.Consumer = rx1;
         g2.Consumer = rx2;
         await Task.WhenAll(
-            FrameExchangeTests.Send(g1, Mac2, Mac1, rx2.Frames, PerGuest, seed, ct),
-            FrameExchangeTests.Send(g2, Mac1, Mac2, rx1.Frames, PerGuest, seed + 1, ct));
+            FrameExchangeTests.Send(g1, Mac2, Mac1, rx2, PerGuest, seed, ct),
+            FrameExchangeTests.Send(g2, Mac1, Mac2, rx1, PerGuest, seed + 1, ct));
         try
         {
-            await Task.WhenAll(rx1.Frames.Done.Task, rx2.Frames.Done.Task).WaitAsync(ct);
+            await Task.WhenAll(rx1.Done.Task, rx2.Done.Task).WaitAsync(ct);
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"received {rx1.Frames.Count} and {rx2.Frames.Count} of {PerGuest}; RX errors {g1.Counters.RxErrors} and {g2.Counters.RxErrors}; {g1.RingBroken}");
+            Assert.Fail($"received {rx1.Count} and {rx2.Count} of {PerGuest}; RX errors {g1.Counters.RxErrors} and {g2.Counters.RxErrors}; {g1.RingBroken}");
         }
-        Assert.Empty(rx1.Frames.Problems);
-        Assert.Empty(rx2.Frames.Problems);
-        Assert.True(rx1.Frames.GsoFrames > 0 && rx2.Frames.GsoFrames > 0, "GSO frames should arrive with their GSO extra");
+        Assert.Empty(rx1.Problems);
+        Assert.Empty(rx2.Problems);
+        Assert.True(rx1.GsoFrames > 0 && rx2.GsoFrames > 0, "GSO frames should arrive with their GSO extra");
         return (rx1, rx2);
     }
 
