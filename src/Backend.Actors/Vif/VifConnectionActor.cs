@@ -193,10 +193,12 @@ public sealed class VifConnectionActor : ReceiveActor
 
     /// <summary>
     /// Linux netback's <c>frontend_changed</c> on Reconfiguring: <c>read_xenbus_frontend_xdp</c>, then
-    /// Reconfigured; the data path goes on as it is (Linux's netfront asks for it to change its XDP headroom,
-    /// and stays Reconfiguring). No XDP headroom is offered here (issue 15, item 4), so there is nothing to
-    /// read again. A daemon that starts again and finds the frontend Reconfiguring over a backend that was
-    /// Connected or Reconfigured attaches the rings first, as it does for Connected over Connected.
+    /// Reconfigured (Linux's netfront asks for it to change its XDP headroom, and stays Reconfiguring). A
+    /// new headroom reaches the connected vif's RX ring as a new rate does (<see cref="VifConnection.Reattach"/>,
+    /// decision 78): the rings stay, frames queued for the guest are dropped; the same headroom changes
+    /// nothing. A daemon that starts again and finds the frontend Reconfiguring over a backend that was
+    /// Connected or Reconfigured attaches the rings first, as it does for Connected over Connected, and
+    /// reads the headroom with the other keys.
     /// </summary>
     private async Task ReconfigureAsync()
     {
@@ -211,6 +213,22 @@ public sealed class VifConnectionActor : ReceiveActor
             Become(Connected);
             _vif.SetCarrier(!_status.Disabled);
             _vif.Kick();
+        }
+        else if (_vif.IsConnected && !_status.Disabled && _vif.Config is { } current)
+        {
+            var headroom = await _xenbus.ReadXdpHeadroomAsync();
+            if (headroom != current.Frontend.XdpHeadroom)
+            {
+                _log.XdpHeadroomChanged(headroom);
+                var config = current with { Frontend = current.Frontend with { XdpHeadroom = headroom } };
+                if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
+                {
+                    Become(Disconnected);
+                    return;
+                }
+                _vif.SetCarrier(!_status.Disabled);
+                _vif.Kick();
+            }
         }
         await _xenbus.SwitchStateAsync(XenbusState.Reconfigured);
     }

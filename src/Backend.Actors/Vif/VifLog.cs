@@ -33,6 +33,9 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
 
     public void RateChanged(string rate) => Guest(LogLevel.InfoLevel, "{Vif}: rate now {Rate}: data path attached again", Vif, rate);
 
+    public void XdpHeadroomChanged(ushort headroom) =>
+        Guest(LogLevel.InfoLevel, "{Vif}: frontend reconfigured, XDP headroom now {Headroom}: data path attached again", Vif, headroom);
+
     public void Disconnecting() => Guest(LogLevel.InfoLevel, "{Vif}: disconnecting", Vif);
 
     public void Disabled(string reason) =>

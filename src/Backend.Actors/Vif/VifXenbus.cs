@@ -116,6 +116,9 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
         return state;
     }
 
+    /// <summary>The frontend's <c>xdp-headroom</c>, read again at Reconfiguring (<see cref="VifBackend.ReadXdpHeadroomAsync"/>).</summary>
+    public Task<ushort> ReadXdpHeadroomAsync() => backend.ReadXdpHeadroomAsync();
+
     /// <summary>The toolstack's <c>online</c>.</summary>
     public Task<bool> ReadOnlineAsync() => backend.ReadOnlineAsync();
 

@@ -20,6 +20,12 @@ public static class NetifConstants
     /// <summary>__CONST_RING_SIZE(xen_netif_ctrl, 4096).</summary>
     public const int CtrlRingSize = 128;
 
+    /// <summary>
+    /// XEN_NETIF_MAX_XDP_HEADROOM: the largest <c>xdp-headroom</c> a backend takes (Linux netback clamps a
+    /// larger one to it).
+    /// </summary>
+    public const ushort MaxXdpHeadroom = 0x7FFF;
+
     /// <summary>Ethernet header length: the smallest frame a TX chain may carry in its first slot.</summary>
     public const int EthernetHeaderLength = 14;
 }

@@ -4,7 +4,7 @@ namespace Backend.Xen.Abi;
 
 /// <summary>
 /// <c>struct netif_extra_info</c> (xen/io/netif.h), 8 bytes: a type, flags and a 6-byte union
-/// (gso / mcast / hash). The union members overlap exactly as in C.
+/// (gso / mcast / hash / xdp). The union members overlap exactly as in C.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 8)]
 public struct NetifExtraInfo
@@ -28,4 +28,9 @@ public struct NetifExtraInfo
     [FieldOffset(3)] public byte HashAlgorithm;
     /// <summary>u.hash.value[4], little-endian as the frontend reads it.</summary>
     [FieldOffset(4)] public uint HashValue;
+
+    // u.xdp: struct { uint16_t headroom; uint16_t pad[2]; } (not in Xen 4.17's netif.h; see NetifExtraType.Xdp).
+    [FieldOffset(2)] public ushort XdpHeadroom;
+    [FieldOffset(4)] public ushort XdpPad0;
+    [FieldOffset(6)] public ushort XdpPad1;
 }

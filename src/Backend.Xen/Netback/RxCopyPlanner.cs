@@ -23,7 +23,7 @@ public static class RxCopyPlanner
             return 0;
         int segments = 0;
         for (int slot = 0; slot < packet.DataSlots; slot++)
-            segments += SegmentsFor(frame.Address + slot * PageSize, packet.DataSlotLength(slot));
+            segments += SegmentsFor(frame.Address + slot * packet.SlotRoom, packet.DataSlotLength(slot));
         return segments;
     }
 
@@ -56,9 +56,10 @@ public static class RxCopyPlanner
             NetifRxRequest request = ring.CopyRequest(packet.DataSlotIndex(slot));
             packet.RequestIds[slot] = request.Id;
 
-            nint source = frame.Address + slot * PageSize;
+            nint source = frame.Address + slot * packet.SlotRoom;
             int remaining = packet.DataSlotLength(slot);
-            int offset = 0;
+            // Every data slot starts at the headroom, not only the first (Linux's xenvif_rx_data_slot).
+            int offset = packet.Headroom;
             while (remaining > 0)
             {
                 int toSourcePageEnd = PageSize - (int)(source & (PageSize - 1));

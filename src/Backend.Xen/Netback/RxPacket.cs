@@ -4,27 +4,33 @@ namespace Backend.Xen.Netback;
 
 /// <summary>
 /// A frame's place on the RX ring (FreeBSD's struct xnb_pkt for the receive side): which slots it
-/// takes, the flags of its first response, its GSO extra, and which segments of the grant-copy batch
-/// carry its data. Built by <see cref="RxSlotPlanner"/>, completed by <see cref="RxCopyPlanner"/>,
+/// takes, the flags of its first response, its extras (GSO, then XDP, as Linux's xenvif_rx_next_skb
+/// orders them), the headroom left in each data slot, and which segments of the grant-copy batch carry
+/// its data. Built by <see cref="RxSlotPlanner"/>, completed by <see cref="RxCopyPlanner"/>,
 /// answered by <see cref="RxResponder"/>.
 /// </summary>
 public struct RxPacket
 {
     /// <summary>
-    /// A 65535-byte IP packet behind a VLAN-tagged Ethernet header needs 17 pages; netfront accepts
-    /// XEN_NETIF_NR_SLOTS_MIN (18) data slots, so this never exceeds what a frontend takes.
+    /// XEN_NETIF_NR_SLOTS_MIN, what netfront accepts (xennet_get_responses). A 65535-byte IP packet behind a
+    /// VLAN-tagged Ethernet header needs 17 whole pages, 18 with netfront's XDP headroom (256 bytes); a
+    /// frame that needs more (a larger headroom) is refused rather than sent to be dropped by the frontend.
     /// </summary>
-    public const int MaxDataSlots = 17;
+    public const int MaxDataSlots = NetifConstants.NrSlotsMin;
 
     /// <summary>Largest frame: the largest IP packet (GSO included) behind Ethernet and one VLAN tag.</summary>
     public const int MaxFrameLength = 0xFFFF + NetifConstants.EthernetHeaderLength + 4;
 
     /// <summary>Ring index of the first slot (car).</summary>
     public uint Start;
-    /// <summary>Data slots: one per 4096 bytes of frame.</summary>
+    /// <summary>Data slots: one per <see cref="SlotRoom"/> bytes of frame.</summary>
     public int DataSlots;
     /// <summary>A GSO extra follows the first data slot (in slot <see cref="Start"/> + 1).</summary>
     public bool HasExtra;
+    /// <summary>An XDP extra follows the first data slot (after the GSO extra, if any).</summary>
+    public bool HasXdpExtra;
+    /// <summary>The frontend's <c>xdp-headroom</c>: where the data starts in every data slot (Linux's xenvif_rx_data_slot).</summary>
+    public ushort Headroom;
     /// <summary>Frame length in bytes.</summary>
     public int Size;
     /// <summary>Flags of the first response when the copy succeeds.</summary>
@@ -36,8 +42,14 @@ public struct RxPacket
     public int SegmentCount;
     public RxRequestIds RequestIds;
 
-    /// <summary>Slots taken on the ring, the GSO extra included.</summary>
-    public readonly int Slots => DataSlots + (HasExtra ? 1 : 0);
+    /// <summary>Extra slots, between data slots 0 and 1.</summary>
+    public readonly int ExtraSlots => (HasExtra ? 1 : 0) + (HasXdpExtra ? 1 : 0);
+
+    /// <summary>Slots taken on the ring, the extras included.</summary>
+    public readonly int Slots => DataSlots + ExtraSlots;
+
+    /// <summary>Bytes of frame a data slot carries: the page after the headroom.</summary>
+    public readonly int SlotRoom => NetifConstants.PageSize - Headroom;
 
     /// <summary>Ring index just past this packet (cdr of the next).</summary>
     public readonly uint End => unchecked(Start + (uint)Slots);
@@ -45,11 +57,11 @@ public struct RxPacket
     /// <summary>False for the packet of a refused frame: it takes no slot, no copy, no response.</summary>
     public readonly bool IsValid => DataSlots > 0;
 
-    /// <summary>Ring index of data slot <paramref name="dataSlot"/>: the extra sits between data slots 0 and 1.</summary>
+    /// <summary>Ring index of data slot <paramref name="dataSlot"/>: the extras sit between data slots 0 and 1.</summary>
     public readonly uint DataSlotIndex(int dataSlot) =>
-        unchecked(Start + (uint)dataSlot + (HasExtra && dataSlot > 0 ? 1u : 0u));
+        unchecked(Start + (uint)dataSlot + (dataSlot > 0 ? (uint)ExtraSlots : 0u));
 
-    /// <summary>Bytes carried by data slot <paramref name="dataSlot"/>: a whole page but in the last.</summary>
+    /// <summary>Bytes of frame carried by data slot <paramref name="dataSlot"/>: <see cref="SlotRoom"/> but in the last.</summary>
     public readonly int DataSlotLength(int dataSlot) =>
-        Math.Min(NetifConstants.PageSize, Size - dataSlot * NetifConstants.PageSize);
+        Math.Min(SlotRoom, Size - dataSlot * SlotRoom);
 }

@@ -202,15 +202,15 @@ public sealed class RxQueue
         _expires = new long[_settings.MaxFrames];
         _inFlightFrames = new PacketBuffer?[MaxPacketsPerPass];
         _inFlight = new RxPacket[MaxPacketsPerPass];
-        // A 65535-byte frame is 17 slots and, from a buffer not aligned to pages, up to 34 segments.
+        // A 65535-byte frame is 17 slots (18 after an XDP headroom of 256) and, from a buffer not aligned to pages, up to twice as many segments.
         _copies = new GrantCopyOps(_settings.CopyBatchSize);
     }
 
     private void Enqueue(PacketBuffer frame)
     {
         EnsureQueue();
-        // Without feature-sg a frontend takes one page per frame (Linux netback drops the rest too).
-        if (QueueFull || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize))
+        // Without feature-sg a frontend takes one page per frame, after its XDP headroom (Linux netback drops the rest too).
+        if (QueueFull || (!_settings.Frontend.ScatterGather && frame.Length > NetifConstants.PageSize - _settings.Frontend.XdpHeadroom))
         {
             Drop(frame);
             return;
@@ -309,7 +309,7 @@ public sealed class RxQueue
             }
             var checksum = frame.ChecksumBlank ? FrameChecksum.Blank : frame.DataValidated ? FrameChecksum.Validated : FrameChecksum.None;
             var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum);
-            switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet))
+            switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet, _settings.Frontend.XdpHeadroom))
             {
                 case RxPlanStatus.NoSpace:
                     copies.Count = count;

@@ -7,9 +7,10 @@ namespace Backend.Xen.Netback;
 
 /// <summary>
 /// Writes the responses of packets whose copies have run (FreeBSD's xnb_rxpkt2rsp): each in the slot of
-/// the request it answers, id echoed, offset 0, status = bytes in that slot; NETRXF_more_data on every
-/// data slot but the last; on the first, NETRXF_extra_info when the GSO extra follows and the checksum
-/// flags; the GSO extra (netif_extra_info) in its own slot. Responses are not pushed: the caller pushes
+/// the request it answers, id echoed, offset 0, status = where the data ends in that slot (the headroom
+/// plus its bytes, as Linux's xenvif_rx_data_slot); NETRXF_more_data on every data slot but the last; on
+/// the first, NETRXF_extra_info when extras follow and the checksum flags; the GSO extra, then the XDP
+/// extra (netif_extra_info, XEN_NETIF_EXTRA_FLAG_MORE on all but the last) each in its own slot. Responses are not pushed: the caller pushes
 /// once per batch with <see cref="BackRing{TRequest,TResponse}.PushResponsesAndCheckNotify"/>.
 /// </summary>
 /// <remarks>
@@ -61,23 +62,30 @@ public static class RxResponder
                 Id = packet.RequestIds[slot],
                 Offset = 0,
                 Flags = (ushort)flags,
-                Status = failed ? NetifResponseStatus.Error : (short)packet.DataSlotLength(slot),
+                Status = failed ? NetifResponseStatus.Error : (short)(packet.Headroom + packet.DataSlotLength(slot)),
             };
             ring.WriteResponse(packet.DataSlotIndex(slot), response);
         }
 
+        uint extraSlot = packet.Start + 1;
         if (packet.HasExtra)
         {
             var extra = new NetifExtraInfo
             {
                 Type = NetifExtraType.Gso,
-                Flags = 0,
+                Flags = packet.HasXdpExtra ? NetifExtraFlags.More : (byte)0,
                 GsoSize = packet.GsoSize,
                 GsoType = packet.GsoType,
                 GsoPad = 0,
                 GsoFeatures = 0,
             };
-            ring.WriteResponse(packet.Start + 1, Unsafe.As<NetifExtraInfo, NetifRxResponse>(ref extra));
+            ring.WriteResponse(extraSlot++, Unsafe.As<NetifExtraInfo, NetifRxResponse>(ref extra));
+        }
+        if (packet.HasXdpExtra)
+        {
+            // As Linux's xenvif_rx_next_skb: zeroed, the headroom, no flags (it is the last extra here).
+            var extra = new NetifExtraInfo { Type = NetifExtraType.Xdp, Flags = 0, XdpHeadroom = packet.Headroom };
+            ring.WriteResponse(extraSlot, Unsafe.As<NetifExtraInfo, NetifRxResponse>(ref extra));
         }
 
         ring.ResponseProducer = packet.End;

@@ -6,9 +6,10 @@ namespace Backend.Xen.Netback;
 
 /// <summary>
 /// Decides which rx requests a frame consumes (FreeBSD's xnb_mbufc2pkt): the frontend posts requests
-/// that each grant one whole page (rx-copy, as Linux netfront), so data fills pages from offset 0,
-/// 4096 bytes per slot, and a GSO frame takes one more slot for its GSO extra right after the first
-/// (as Linux's xenvif_rx). Pure: it reads and writes nothing on the ring.
+/// that each grant one whole page (rx-copy, as Linux netfront), so data fills pages from the frontend's
+/// XDP headroom (0 unless it set <c>xdp-headroom</c>) to the page's end, and the extras take slots right
+/// after the first: a GSO frame's GSO extra, then, with a headroom, the XDP extra (as Linux's xenvif_rx,
+/// decision 78). Pure: it reads and writes nothing on the ring.
 /// </summary>
 /// <example>
 /// One RX ring drain, many frames, one grant-copy hypercall, one push:
@@ -35,16 +36,23 @@ public static class RxSlotPlanner
     /// caller checks it with <see cref="BackRing{TRequest,TResponse}.RequestProducerOverflow"/> and disables
     /// the vif when it overflows; should it not, an impossible req_prod (ahead by more than the ring, or
     /// behind req_cons) still plans nothing rather than walking over stale slots.</param>
+    /// <param name="headroom">The frontend's <c>xdp-headroom</c> (bounded by <see cref="NetifConstants.MaxXdpHeadroom"/> when read).</param>
     public static RxPlanStatus Plan(in RxFrame frame, BackRing<NetifRxRequest, NetifRxResponse> ring, uint requestProducer,
-        out RxPacket packet)
+        out RxPacket packet, ushort headroom = 0)
     {
         uint available = ring.RequestProducerOverflow(requestProducer) ? 0 : ring.UnconsumedRequests(requestProducer);
-        return Plan(frame, ring.RequestConsumer, available, out packet);
+        return Plan(frame, ring.RequestConsumer, available, out packet, headroom);
     }
 
     /// <param name="start">Ring index of the first free request.</param>
     /// <param name="available">Posted requests not yet consumed, from <paramref name="start"/> on.</param>
-    public static RxPlanStatus Plan(in RxFrame frame, uint start, uint available, out RxPacket packet)
+    /// <param name="headroom">
+    /// The frontend's <c>xdp-headroom</c>: every data slot carries the page after it. A frame that would
+    /// need more data slots than a frontend takes (<see cref="RxPacket.MaxDataSlots"/>), as every frame
+    /// does under a headroom of a page or more, is <see cref="RxPlanStatus.Invalid"/>: dropped and counted,
+    /// never sent in pieces netfront refuses, nor waited for.
+    /// </param>
+    public static RxPlanStatus Plan(in RxFrame frame, uint start, uint available, out RxPacket packet, ushort headroom = 0)
     {
         packet = default;
         if (frame.Length <= 0 || frame.Length > RxPacket.MaxFrameLength || frame.Address == 0)
@@ -56,15 +64,19 @@ public static class RxSlotPlanner
         if (frame.Checksum is not (FrameChecksum.None or FrameChecksum.Blank or FrameChecksum.Validated))
             return RxPlanStatus.Invalid;
 
-        int dataSlots = (frame.Length + NetifConstants.PageSize - 1) / NetifConstants.PageSize;
-        int slots = dataSlots + (frame.IsGso ? 1 : 0);
+        int room = NetifConstants.PageSize - headroom;
+        if (room <= 0 || frame.Length > RxPacket.MaxDataSlots * room)
+            return RxPlanStatus.Invalid;
+        int dataSlots = (frame.Length + room - 1) / room;
+        bool xdp = headroom != 0;
+        int slots = dataSlots + (frame.IsGso ? 1 : 0) + (xdp ? 1 : 0);
         if ((uint)slots > available)
             return RxPlanStatus.NoSpace;
 
         var flags = NetRxFlags.None;
         if (dataSlots > 1)
             flags |= NetRxFlags.MoreData;
-        if (frame.IsGso)
+        if (frame.IsGso || xdp)
             flags |= NetRxFlags.ExtraInfo;
         // A GSO frame's checksums are by nature to be filled per segment: Linux only ever has GSO on a
         // CHECKSUM_PARTIAL skb, so xenvif_rx flags it csum_blank whatever the caller said.
@@ -78,6 +90,8 @@ public static class RxSlotPlanner
             Start = start,
             DataSlots = dataSlots,
             HasExtra = frame.IsGso,
+            HasXdpExtra = xdp,
+            Headroom = headroom,
             Size = frame.Length,
             Flags = flags,
             GsoType = frame.GsoType,

@@ -79,6 +79,8 @@ public static class TxPacketParser
                     case NetifExtraType.MulticastAdd: multicastAdd = extra; break;
                     case NetifExtraType.MulticastDel: multicastDel = extra; break;
                     case NetifExtraType.Hash: hash = extra; break;
+                    // Linux's xenvif_get_extras takes any type below XEN_NETIF_EXTRA_TYPE_MAX and reads no XDP extra on TX.
+                    case NetifExtraType.Xdp: break;
                     default: return TxPacket.Fatal(start, TxFault.InvalidExtraType);
                 }
                 more = (byte)(extra.Flags & NetifExtraFlags.More);

@@ -1,11 +1,17 @@
+using Backend.Xen.Abi;
 using Backend.Xen.XenStore;
 
 namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// The keys a netfront writes before it goes Connected. Every one is guest-controlled: each is parsed
-/// strictly, and a bad one fails this vif's connection (xenbus error node, state Closing), nothing else.
+/// strictly, and a bad one fails this vif's connection (xenbus error node, state Closing), nothing else;
+/// <c>xdp-headroom</c> alone is read as Linux reads it (<see cref="ParseXdpHeadroom"/>), never refused.
 /// </summary>
+/// <param name="XdpHeadroom">
+/// The frontend's <c>xdp-headroom</c>, read at connect and again at Reconfiguring (Linux's
+/// <c>read_xenbus_frontend_xdp</c>, from <c>read_xenbus_vif_flags</c> and <c>frontend_changed</c>).
+/// </param>
 public sealed record FrontendConfig(
     uint TxRingRef,
     uint RxRingRef,
@@ -17,7 +23,8 @@ public sealed record FrontendConfig(
     bool GsoTcpV4,
     bool GsoTcpV6,
     bool Ipv4ChecksumOffload,
-    bool Ipv6ChecksumOffload)
+    bool Ipv6ChecksumOffload,
+    ushort XdpHeadroom = 0)
 {
     /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
     public const uint MaxPort = (1u << 17) - 1;
@@ -80,13 +87,38 @@ public sealed record FrontendConfig(
             GsoTcpV4: XenStoreValue.ParseFlag(P("feature-gso-tcpv4"), Value("feature-gso-tcpv4")),
             GsoTcpV6: XenStoreValue.ParseFlag(P("feature-gso-tcpv6"), Value("feature-gso-tcpv6")),
             Ipv4ChecksumOffload: !noCsum,
-            Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")));
+            Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")),
+            XdpHeadroom: ParseXdpHeadroom(Value("xdp-headroom")));
+    }
+
+    /// <summary>
+    /// Linux's <c>read_xenbus_frontend_xdp</c>: <c>xenbus_scanf(..., "xdp-headroom", "%hu")</c>, 0 when it
+    /// does not parse one value (no key, no digits), else clamped to <see cref="NetifConstants.MaxXdpHeadroom"/>.
+    /// The kernel's <c>%hu</c> skips leading white space, takes the decimal digits that follow (no sign) and
+    /// keeps their value's low 16 bits; what comes after them is ignored. A headroom that leaves too little
+    /// of a page is not refused here, as Linux does not: the frames it makes undeliverable are dropped
+    /// and counted (<see cref="Netback.RxSlotPlanner"/>).
+    /// </summary>
+    public static ushort ParseXdpHeadroom(string? value)
+    {
+        if (value is null)
+            return 0;
+        var i = 0;
+        while (i < value.Length && value[i] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r')
+            i++;
+        var start = i;
+        uint low16 = 0;
+        for (; i < value.Length && value[i] is >= '0' and <= '9'; i++)
+            low16 = (low16 * 10 + (uint)(value[i] - '0')) & 0xFFFF;
+        if (i == start)
+            return 0;
+        return (ushort)Math.Min(low16, NetifConstants.MaxXdpHeadroom);
     }
 
     /// <summary>What the frontend asked for, as the status shows it ("sg,gso-tcpv4,...").</summary>
     public string Describe()
     {
-        var parts = new List<string>(7);
+        var parts = new List<string>(8);
         if (ScatterGather) parts.Add("sg");
         if (GsoTcpV4) parts.Add("gso-tcpv4");
         if (GsoTcpV6) parts.Add("gso-tcpv6");
@@ -94,6 +126,7 @@ public sealed record FrontendConfig(
         if (Ipv6ChecksumOffload) parts.Add("ipv6-csum");
         if (RxNotify) parts.Add("rx-notify");
         if (SplitEventChannels) parts.Add("split-event-channels");
+        if (XdpHeadroom != 0) parts.Add($"xdp-headroom={XdpHeadroom}");
         return string.Join(',', parts);
     }
 
@@ -102,7 +135,7 @@ public sealed record FrontendConfig(
     [
         "multi-queue-num-queues", "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx",
         "request-rx-copy", "feature-no-csum-offload", "feature-rx-notify", "feature-sg", "feature-gso-tcpv4",
-        "feature-gso-tcpv6", "feature-ipv6-csum-offload",
+        "feature-gso-tcpv6", "feature-ipv6-csum-offload", "xdp-headroom",
     ];
 
     private static uint ParsePort(string path, string? value)

@@ -16,5 +16,7 @@ internal static class NetbackFeatures
         new("feature-rx-copy", "1"),
         new("feature-rx-flip", "0"),
         new("feature-split-event-channels", "1"),
+        // Linux's provides_xdp_headroom (on by default): the frontend may set xdp-headroom (decision 78).
+        new("feature-xdp-headroom", "1"),
     ];
 }

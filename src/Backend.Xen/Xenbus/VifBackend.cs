@@ -76,6 +76,10 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     public async Task<(RateLimit? Rate, string? Malformed)> ReadRateAsync() =>
         BackendConfig.ReadRate(await xenStore.ReadAsync(Paths.Backend(RateKey)));
 
+    /// <summary>The frontend's <c>xdp-headroom</c> as Linux's <c>read_xenbus_frontend_xdp</c> reads it at Reconfiguring (<see cref="FrontendConfig.ParseXdpHeadroom"/>).</summary>
+    public async Task<ushort> ReadXdpHeadroomAsync() =>
+        FrontendConfig.ParseXdpHeadroom(await xenStore.ReadAsync($"{OtherEnd}/xdp-headroom"));
+
     /// <summary>The device name the hotplug script gave the vif (<c>vifname</c>), or null.</summary>
     public Task<string?> ReadVifNameAsync() => xenStore.ReadAsync(Paths.Backend("vifname"));
 

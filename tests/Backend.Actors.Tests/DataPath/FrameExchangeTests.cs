@@ -40,6 +40,17 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public readonly List<string> Problems = [];
         public int GsoFrames;
+        private readonly Dictionary<ushort, int> _headrooms = [];
+
+        /// <summary>How many of the frames came with each XDP headroom (0: no XDP extra).</summary>
+        public Dictionary<ushort, int> Headrooms
+        {
+            get
+            {
+                lock (Problems)
+                    return new Dictionary<ushort, int>(_headrooms);
+            }
+        }
 
         public int Count => Volatile.Read(ref _count);
 
@@ -56,6 +67,7 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
                     Problems.Add($"frame {sequence} delivered twice or unexpected");
                 else
                     _seen[sequence.Value] = true;
+                _headrooms[info.XdpHeadroom] = _headrooms.GetValueOrDefault(info.XdpHeadroom) + 1;
             }
             if (info.GsoType != NetifGsoType.None)
                 Interlocked.Increment(ref GsoFrames);
@@ -91,12 +103,7 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
 
         // SIMXEN: each guest broadcasts once so that the bridge learns its MAC before traffic starts.
         byte[] mac1 = [0x00, 0x16, 0x3e, 0, 0, 1], mac2 = [0x00, 0x16, 0x3e, 0, 0, 2], broadcast = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        var hello = new byte[60];
-        hello.AsSpan(0, 6).Fill(0xff);
-        mac1.CopyTo(hello, 6);
-        await g1.SendAsync(hello, default, cts.Token);
-        mac2.CopyTo(hello, 6);
-        await g2.SendAsync(hello, default, cts.Token);
+        await HelloAsync(g1, mac1, g2, mac2, cts.Token);
         await AwaitAssertAsync(() => Assert.Equal(2, _sim.Status.Snapshot().Sum(v => Interlocked.Read(ref v.RxPackets))), TimeSpan.FromSeconds(10));
 
         var send1 = Send(g1, mac2, mac1, rx2, perGuest, seed: 1, cts.Token);
@@ -123,7 +130,18 @@ public sealed class FrameExchangeTests : TestKit, IAsyncLifetime
         }
     }
 
-    private static async Task Send(SimNetfront guest, byte[] destination, byte[] source, Receiver peer, int count, int seed, CancellationToken ct)
+    /// <summary>SIMXEN: each guest broadcasts once so that the bridge learns its MAC before traffic starts.</summary>
+    internal static async Task HelloAsync(SimNetfront g1, byte[] mac1, SimNetfront g2, byte[] mac2, CancellationToken ct)
+    {
+        var hello = new byte[60];
+        hello.AsSpan(0, 6).Fill(0xff);
+        mac1.CopyTo(hello, 6);
+        await g1.SendAsync(hello, default, ct);
+        mac2.CopyTo(hello, 6);
+        await g2.SendAsync(hello, default, ct);
+    }
+
+    internal static async Task Send(SimNetfront guest, byte[] destination, byte[] source, Receiver peer, int count, int seed, CancellationToken ct)
     {
         var random = new Random(seed);
         var frame = new byte[65535];

@@ -8,8 +8,8 @@ namespace Backend.Actors.Tests.Parity;
 
 /// <summary>
 /// Reconfiguring as Linux netback's <c>frontend_changed</c> handles it (issue 15, item 8): Reconfiguring from
-/// the frontend is answered Reconfigured (after re-reading <c>xdp-headroom</c>, which is not offered here)
-/// and the data path goes on; Reconfigured from a frontend is its default case, <c>xenbus_dev_fatal</c>. A
+/// the frontend is answered Reconfigured (after re-reading <c>xdp-headroom</c>: XdpHeadroomTests) and the
+/// data path goes on; Reconfigured from a frontend is its default case, <c>xenbus_dev_fatal</c>. A
 /// daemon that starts again under a frontend left Reconfiguring attaches its rings again.
 /// </summary>
 public sealed class ReconfiguringTests : TestKit, IAsyncLifetime
@@ -68,7 +68,7 @@ public sealed class ReconfiguringTests : TestKit, IAsyncLifetime
         var (a, b) = await PairAsync(61, 62, cts.Token);
         await ExchangeAsync(a, b, Frames, cts.Token);
 
-        await a.Netfront.ReconfigureAsync(cts.Token);
+        await a.Netfront.ReconfigureAsync(cancellationToken: cts.Token);
 
         Assert.Equal("8", await _sim.XenStore.ReadAsync($"{SimToolstack.BackendPath(0, 61, 0)}/state"));
         await ExchangeAsync(a, b, 2 * Frames, cts.Token);
@@ -82,7 +82,7 @@ public sealed class ReconfiguringTests : TestKit, IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var (a, b) = await PairAsync(63, 64, cts.Token);
-        await a.Netfront.ReconfigureAsync(cts.Token);
+        await a.Netfront.ReconfigureAsync(cancellationToken: cts.Token);
         await ExchangeAsync(a, b, Frames, cts.Token);
 
         await _daemons[0].StopAsync();

@@ -113,7 +113,13 @@ public sealed class NetifAbiTests
         yield return ("XEN_NETIF_EXTRA_TYPE_MCAST_ADD", "XEN_NETIF_EXTRA_TYPE_MCAST_ADD", NetifExtraType.MulticastAdd);
         yield return ("XEN_NETIF_EXTRA_TYPE_MCAST_DEL", "XEN_NETIF_EXTRA_TYPE_MCAST_DEL", NetifExtraType.MulticastDel);
         yield return ("XEN_NETIF_EXTRA_TYPE_HASH", "XEN_NETIF_EXTRA_TYPE_HASH", NetifExtraType.Hash);
+        yield return ("XEN_NETIF_EXTRA_TYPE_XDP", "XEN_NETIF_EXTRA_TYPE_XDP", NetifExtraType.Xdp);
         yield return ("XEN_NETIF_EXTRA_TYPE_MAX", "XEN_NETIF_EXTRA_TYPE_MAX", NetifExtraType.Max);
+        yield return ("XEN_NETIF_MAX_XDP_HEADROOM", "XEN_NETIF_MAX_XDP_HEADROOM", NetifConstants.MaxXdpHeadroom);
+        yield return ("sizeof(netif_extra_info with u.xdp)", "sizeof(XNB_EXTRA_INFO)", Unsafe.SizeOf<NetifExtraInfo>());
+        yield return ("netif_extra_info.u.xdp.headroom", "offsetof(XNB_EXTRA_INFO, u.xdp.headroom)", Off<NetifExtraInfo>(nameof(NetifExtraInfo.XdpHeadroom)));
+        yield return ("netif_extra_info.u.xdp.pad[0]", "offsetof(XNB_EXTRA_INFO, u.xdp.pad[0])", Off<NetifExtraInfo>(nameof(NetifExtraInfo.XdpPad0)));
+        yield return ("netif_extra_info.u.xdp.pad[1]", "offsetof(XNB_EXTRA_INFO, u.xdp.pad[1])", Off<NetifExtraInfo>(nameof(NetifExtraInfo.XdpPad1)));
         yield return ("XEN_NETIF_EXTRA_FLAG_MORE", "XEN_NETIF_EXTRA_FLAG_MORE", NetifExtraFlags.More);
         yield return ("XEN_NETIF_GSO_TYPE_NONE", "XEN_NETIF_GSO_TYPE_NONE", NetifGsoType.None);
         yield return ("XEN_NETIF_GSO_TYPE_TCPV4", "XEN_NETIF_GSO_TYPE_TCPV4", NetifGsoType.TcpV4);
@@ -186,6 +192,33 @@ public sealed class NetifAbiTests
             #include <xen/io/netif.h>
             #include <xen/grant_table.h>
             #include <xen/gntdev.h>
+            #ifdef XEN_NETIF_EXTRA_TYPE_XDP
+            #define XNB_EXTRA_INFO struct netif_extra_info
+            #else
+            /* Xen 4.17's netif.h predates the XDP extra. As the netif.h change that added it: the next
+               free type (the old MAX), MAX one more, the limit, and u.xdp in the union. */
+            enum { XNB_OLD_MAX = XEN_NETIF_EXTRA_TYPE_MAX }; /* its value now: a macro would expand later */
+            #define XEN_NETIF_EXTRA_TYPE_XDP (XNB_OLD_MAX)
+            #undef XEN_NETIF_EXTRA_TYPE_MAX
+            #define XEN_NETIF_EXTRA_TYPE_MAX (XNB_OLD_MAX + 1)
+            #define XEN_NETIF_MAX_XDP_HEADROOM 0x7FFF
+            struct xnb_netif_extra_info {
+                uint8_t type;
+                uint8_t flags;
+                union {
+                    struct { uint16_t size; uint8_t type; uint8_t pad; uint16_t features; } gso;
+                    struct { uint8_t addr[6]; } mcast;
+                    struct { uint8_t type; uint8_t algorithm; uint8_t value[4]; } hash;
+                    struct { uint16_t headroom; uint16_t pad[2]; } xdp;
+                    uint16_t pad[3];
+                } u;
+            };
+            /* The rest of the union must be the header's, or the copy above proves nothing. */
+            _Static_assert(sizeof(struct xnb_netif_extra_info) == sizeof(struct netif_extra_info), "size");
+            _Static_assert(offsetof(struct xnb_netif_extra_info, u.hash.value) == offsetof(struct netif_extra_info, u.hash.value), "hash");
+            _Static_assert(offsetof(struct xnb_netif_extra_info, u.gso.features) == offsetof(struct netif_extra_info, u.gso.features), "gso");
+            #define XNB_EXTRA_INFO struct xnb_netif_extra_info
+            #endif
             int main(void)
             {
 
@@ -218,6 +251,15 @@ public sealed class NetifAbiTests
     [SkippableFact]
     public void Grant_copy_segment_and_grant_statuses_match_linux_and_xen_headers() =>
         AssertMatches(GrantChecks(), "/usr/include/xen/grant_table.h", "/usr/include/xen/gntdev.h", "/usr/include/xen/io/netif.h");
+
+    /// <summary>The XDP extra as netfront reads it: type 5, no flags, the headroom little-endian at byte 2, zero padding.</summary>
+    [Fact]
+    public void Xdp_extra_is_laid_out_byte_for_byte_as_netif_h()
+    {
+        var extra = new NetifExtraInfo { Type = NetifExtraType.Xdp, Flags = NetifExtraFlags.More, XdpHeadroom = 0x1234 };
+        var bytes = MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref extra, 1)).ToArray();
+        Assert.Equal(new byte[] { 5, 1, 0x34, 0x12, 0, 0, 0, 0 }, bytes);
+    }
 
     [Fact]
     public void Probe_names_are_unique_so_no_value_hides_another()

@@ -344,9 +344,9 @@ public class RxFreeBsdPortTests
     }
 
     internal static RxPacket PlanAndCopy(RxTestRing ring, GuestPages guest, in RxFrame frame,
-        out GrantCopySegment[] batch, out int used)
+        out GrantCopySegment[] batch, out int used, ushort headroom = 0)
     {
-        Assert.Equal(RxPlanStatus.Ok, RxSlotPlanner.Plan(frame, ring.Back, ring.Back.ReadRequestProducer(), out RxPacket packet));
+        Assert.Equal(RxPlanStatus.Ok, RxSlotPlanner.Plan(frame, ring.Back, ring.Back.ReadRequestProducer(), out RxPacket packet, headroom));
         batch = new GrantCopySegment[64];
         used = 0;
         Assert.True(RxCopyPlanner.TryPlan(frame, ref packet, ring.Back, Domid, batch, ref used));
@@ -354,9 +354,9 @@ public class RxFreeBsdPortTests
         return packet;
     }
 
-    internal static int SendOne(RxTestRing ring, GuestPages guest, in RxFrame frame)
+    internal static int SendOne(RxTestRing ring, GuestPages guest, in RxFrame frame, ushort headroom = 0)
     {
-        RxPacket packet = PlanAndCopy(ring, guest, frame, out GrantCopySegment[] batch, out int used);
+        RxPacket packet = PlanAndCopy(ring, guest, frame, out GrantCopySegment[] batch, out int used, headroom);
         int responses = RxResponder.Respond(packet, batch.AsSpan(0, used), ring.Back);
         ring.Back.PushResponsesAndCheckNotify();
         return responses;

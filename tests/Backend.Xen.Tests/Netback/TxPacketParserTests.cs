@@ -410,6 +410,19 @@ public sealed class TxPacketParserTests : IDisposable
         Assert.Equal(2, packet.RingSlots);
     }
 
+    [Fact]
+    public void An_xdp_extra_on_tx_is_taken_and_ignored_as_linux_does()
+    {
+        // xenvif_get_extras takes any type below XEN_NETIF_EXTRA_TYPE_MAX (6 since the XDP extra).
+        var xdp = new NetifExtraInfo { Type = NetifExtraType.Xdp, XdpHeadroom = 256 };
+        _ring.Request(1000, NetTxFlags.ExtraInfo | NetTxFlags.MoreData).Extra(xdp).Request(300, id: 9).Push();
+        var packet = _ring.Parse();
+        Assert.Equal(TxOutcome.Packet, packet.Outcome);
+        Assert.Equal(1, packet.ExtraCount);
+        Assert.Equal(3, packet.RingSlots);
+        Assert.False(packet.HasGso);
+    }
+
     [Theory]
     [InlineData(NetifExtraType.None)]
     [InlineData(NetifExtraType.Max)]

@@ -11,6 +11,8 @@ public sealed class NetbackFeaturesTests
         Assert.Equal("1", features["feature-rx-copy"]);
         Assert.Equal("0", features["feature-rx-flip"]);
         Assert.Equal("1", features["feature-sg"]);
+        // As Linux's netback_probe with provides_xdp_headroom (its default).
+        Assert.Equal("1", features["feature-xdp-headroom"]);
     }
 
     [Fact]

@@ -315,15 +315,20 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     }
 
     /// <summary>
-    /// As Linux's netfront when XDP is set on it (<c>xennet_xdp_set</c>): Reconfiguring, then waits for the
-    /// backend to be Reconfigured. The rings stay as they are, and so does the state: Linux's netfront does
-    /// not go Connected again. (The <c>xdp-headroom</c> key is not written: no backend here offers it yet.)
+    /// As Linux's netfront when XDP is set on it (<c>xennet_xdp_set</c>): writes <c>xdp-headroom</c> (when
+    /// <paramref name="xdpHeadroom"/> is given; written before the state, so that the backend's read at
+    /// Reconfiguring sees it), Reconfiguring, then waits for the backend to be Reconfigured. The rings stay
+    /// as they are, and so does the state: Linux's netfront does not go Connected again, so a second call
+    /// repeats a state the backend has acted on already and changes nothing there (as Linux's
+    /// <c>xenbus_switch_state</c>, which writes no state that is already the device's).
     /// </summary>
-    public async Task ReconfigureAsync(CancellationToken cancellationToken = default)
+    public async Task ReconfigureAsync(ushort? xdpHeadroom = null, CancellationToken cancellationToken = default)
     {
         await _xenbus.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (xdpHeadroom is { } headroom)
+                await _store.WriteAsync(FrontendPath + "/xdp-headroom", headroom.ToString(CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false);
             await SwitchStateAsync(XenbusState.Reconfiguring, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -484,6 +489,9 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         var backendSg = await ReadFeatureAsync("feature-sg", cancellationToken).ConfigureAwait(false);
         var backendSplit = await ReadFeatureAsync("feature-split-event-channels", cancellationToken).ConfigureAwait(false);
         var rxCopy = await ReadFeatureAsync("feature-rx-copy", cancellationToken).ConfigureAwait(false);
+        // As netfront's talk_to_netback: its XDP state goes to a backend that offers the headroom.
+        var xdpHeadroom = _options.XdpHeadroom is not null && await ReadFeatureAsync("feature-xdp-headroom", cancellationToken).ConfigureAwait(false)
+            ? _options.XdpHeadroom : null;
         if (!rxCopy)
             throw new InvalidOperationException($"{BackendPath} does not offer feature-rx-copy, the only receive mode netfront has");
         var sg = _options.FeatureSg && backendSg;
@@ -516,6 +524,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await WriteAsync("feature-gso-tcpv6", 1, t).ConfigureAwait(false);
                 if (_options.NoCsumOffload)
                     await WriteAsync("feature-no-csum-offload", 1, t).ConfigureAwait(false);
+                if (xdpHeadroom is { } headroom)
+                    await WriteAsync("xdp-headroom", headroom, t).ConfigureAwait(false);
             }, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch

@@ -34,6 +34,13 @@ public sealed record SimNetfrontOptions
     /// <summary>Advertise <c>feature-no-csum-offload</c>: the backend must not hand us blank checksums.</summary>
     public bool NoCsumOffload { get; init; }
 
+    /// <summary>
+    /// Written as <c>xdp-headroom</c> at connect when the backend offers <c>feature-xdp-headroom</c>, as
+    /// Linux's netfront does (256, XDP_PACKET_HEADROOM, with an XDP program); null writes nothing (a
+    /// netfront from before XDP). <see cref="SimNetfront.ReconfigureAsync"/> changes it later.
+    /// </summary>
+    public ushort? XdpHeadroom { get; init; }
+
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Root, nameof(Root));

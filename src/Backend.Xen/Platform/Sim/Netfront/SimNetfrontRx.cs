@@ -38,6 +38,8 @@ internal sealed class SimNetfrontRx
     private NetRxFlags _flags;
     private byte _gsoType;
     private ushort _gsoSize;
+    // The XDP extra's headroom (0: none came): where the data starts in each data slot of this frame.
+    private ushort _xdpHeadroom;
 
     private long _received;
     private long _errors;
@@ -179,11 +181,17 @@ internal sealed class SimNetfrontRx
                 _gsoType = extra.GsoType;
                 _gsoSize = extra.GsoSize;
             }
+            else if (extra.Type == NetifExtraType.Xdp)
+            {
+                _xdpHeadroom = extra.XdpHeadroom;
+            }
             else if (extra.Type is NetifExtraType.None or >= NetifExtraType.Max)
             {
                 _frameBad = true;
             }
             _expectExtra = (extra.Flags & NetifExtraFlags.More) != 0;
+            if (!_expectExtra && _xdpHeadroom != 0)
+                SkipFirstSlotHeadroom();
         }
         else
         {
@@ -196,20 +204,40 @@ internal sealed class SimNetfrontRx
             }
             _moreData = (flags & NetRxFlags.MoreData) != 0;
             _slots++;
-            if (rsp.Status < 0 || rsp.Offset + rsp.Status > NetifConstants.PageSize || _slots > SimNetfrontLayout.MaxRxSlots
-                || _length + rsp.Status > SimNetfrontLayout.MaxFrame)
+            // The first slot is copied whole: its extras, which say whether a headroom leads it, come after it
+            // (the frame buffer has room for it: SimNetfrontLayout.MaxFrame is above the largest headroom a page leaves).
+            var skip = _slots > 1 ? _xdpHeadroom : 0;
+            if (rsp.Status < skip || rsp.Offset + rsp.Status > NetifConstants.PageSize || _slots > SimNetfrontLayout.MaxRxSlots
+                || _length + rsp.Status - skip > SimNetfrontLayout.MaxFrame)
             {
                 _frameBad = true;
             }
             else if (!_frameBad)
             {
-                _domain.Page(SimNetfrontLayout.FirstRxFrame + (uint)id).Slice(rsp.Offset, rsp.Status).CopyTo(_frame.AsSpan(_length));
-                _length += rsp.Status;
+                _domain.Page(SimNetfrontLayout.FirstRxFrame + (uint)id).Slice(rsp.Offset + skip, rsp.Status - skip).CopyTo(_frame.AsSpan(_length));
+                _length += rsp.Status - skip;
             }
         }
         if (_inFrame && !_expectExtra && !_moreData)
             Deliver();
         return true;
+    }
+
+    /// <summary>
+    /// As netfront with XDP: the backend left the XDP extra's headroom before the data of every data slot,
+    /// the first included, whose status counts it (Linux netback's xenvif_rx_data_slot).
+    /// </summary>
+    private void SkipFirstSlotHeadroom()
+    {
+        if (_frameBad)
+            return;
+        if (_length < _xdpHeadroom)
+        {
+            _frameBad = true;
+            return;
+        }
+        _frame.AsSpan(_xdpHeadroom, _length - _xdpHeadroom).CopyTo(_frame);
+        _length -= _xdpHeadroom;
     }
 
     private void Deliver()
@@ -221,7 +249,7 @@ internal sealed class SimNetfrontRx
         else
         {
             _received++;
-            var info = new SimRxFrameInfo(_flags, _gsoType, _gsoSize, _slots);
+            var info = new SimRxFrameInfo(_flags, _gsoType, _gsoSize, _slots, _xdpHeadroom);
             try
             {
                 _consumer()?.OnFrame(_frame.AsSpan(0, _length), info);
@@ -237,5 +265,6 @@ internal sealed class SimNetfrontRx
         _flags = NetRxFlags.None;
         _gsoType = 0;
         _gsoSize = 0;
+        _xdpHeadroom = 0;
     }
 }
