@@ -4,6 +4,7 @@ using Akka.Logger.Serilog;
 using Backend.Actors;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
+using Backend.Actors.Scheduling;
 using Backend.Actors.Status;
 using Backend.Actors.Xenbus;
 using Backend.Host.Admin;
@@ -109,7 +110,8 @@ public sealed class DaemonHost : IAsyncDisposable
 
         builder.Services.AddAkka("xnb", (akka, _) =>
         {
-            akka.AddHocon(GrantCopyActors.DispatcherHocon(hypercallThreads) + "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
+            // A scheduler that sleeps until its next deadline: Akka's ticks every 10 ms (issue 17).
+            akka.AddHocon(DeadlineScheduler.Hocon + GrantCopyActors.DispatcherHocon(hypercallThreads) + "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\nakka.stdout-loglevel = OFF\n" +
                 // Watch events that race a vif tree's stop land in dead letters by design.
                 "akka.log-dead-letters-during-shutdown = off\nakka.log-dead-letters = off", HoconAddMode.Prepend);
             akka.ConfigureLoggers(loggers =>

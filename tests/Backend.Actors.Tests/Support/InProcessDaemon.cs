@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
+using Backend.Actors.Scheduling;
 using Backend.Actors.Status;
 using Backend.Xen.Buffers;
 using Backend.Xen.Platform.Sim;
@@ -43,7 +44,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
         // As the daemon's (XenEnvironment): a lost connection is replaced.
         var store = await XenStoreClient.ConnectAsync(socket, reconnect: true);
         // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.
-        var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + GrantCopyActors.DispatcherHocon(2));
+        var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + DeadlineScheduler.Hocon + GrantCopyActors.DispatcherHocon(2));
         var backend = BackendActors.Start(system, 2, platform, lanes => new BackendServices(platform, store, new BridgeSet(TimeProvider.System),
             new PacketBufferPool(), lanes, new VifStatusRegistry(), new BackendOptions { WriteHotplugStatus = true }));
         return new InProcessDaemon(system, backend, platform, store);
