@@ -18,7 +18,7 @@ public sealed class RingEventHandlerTests : TestKit
 
     private readonly RecordingEventChannels _channels = new();
     private readonly VifStatus _status = new(new VifId(3, 0));
-    private readonly ManualTimeProvider _time = new();
+    private readonly ManualClock _time = new();
     private readonly RingEventLatch _txLatch = new();
     private readonly RingEventLatch _rxLatch = new();
 

@@ -18,7 +18,7 @@ internal sealed class SimForeignDomain
 {
     private readonly SimMappedFile? _memory;
     private readonly SimPinChunk?[] _chunks = new SimPinChunk?[SimRoot.GrantEntries / SimPinChunk.Entries];
-    private int _references = 1;
+    private SimReferenceCount _references = SimReferenceCount.One;
 
     public SimForeignDomain(ushort domid, SimMappedFile grantTable, SimMappedFile? memory)
     {
@@ -201,22 +201,11 @@ internal sealed class SimForeignDomain
 
     public SimPageMapping MapPage(uint frame, bool writable) => _memory!.MapPage(frame, writable);
 
-    public bool TryAddReference()
-    {
-        var current = Volatile.Read(ref _references);
-        while (current > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _references, current + 1, current);
-            if (seen == current)
-                return true;
-            current = seen;
-        }
-        return false;
-    }
+    public bool TryAddReference() => _references.TryAdd();
 
     public void Release()
     {
-        if (Interlocked.Decrement(ref _references) != 0)
+        if (_references.Release() != 0)
             return;
         GrantTable.File.Release();
         _memory?.Release();

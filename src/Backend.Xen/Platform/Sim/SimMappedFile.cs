@@ -14,7 +14,7 @@ internal sealed unsafe class SimMappedFile
 {
     private readonly byte* _address;
     private readonly FileDescriptor? _descriptor;
-    private int _references = 1;
+    private SimReferenceCount _references = SimReferenceCount.One;
 
     private SimMappedFile(string path, byte* address, nuint length, FileIdentity identity, FileDescriptor? descriptor)
     {
@@ -94,22 +94,11 @@ internal sealed unsafe class SimMappedFile
     }
 
     /// <summary>Takes one more reference; false when the file has already been released.</summary>
-    public bool TryAddReference()
-    {
-        var current = Volatile.Read(ref _references);
-        while (current > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _references, current + 1, current);
-            if (seen == current)
-                return true;
-            current = seen;
-        }
-        return false;
-    }
+    public bool TryAddReference() => _references.TryAdd();
 
     public void Release()
     {
-        var left = Interlocked.Decrement(ref _references);
+        var left = _references.Release();
         if (left == 0)
         {
             FileDescriptor.Unmap(_address, Length);

@@ -16,10 +16,10 @@ namespace Backend.Xen.Platform.Sim;
 /// true, since only the target's own queue can fill its socket.
 /// </para>
 /// </summary>
-internal sealed class SimNotifyTarget : IDisposable
+internal sealed class SimNotifyTarget
 {
     private readonly FileDescriptor _socket;
-    private int _references = 1;
+    private SimReferenceCount _references = SimReferenceCount.One;
 
     /// <summary>Takes over <paramref name="pending"/>'s mapping; opened with one reference, the caller's.</summary>
     public SimNotifyTarget(ushort domid, SimEventChannelPending pending, SimSocketAddress address)
@@ -42,30 +42,19 @@ internal sealed class SimNotifyTarget : IDisposable
     public bool TrySend(ReadOnlySpan<byte> datagram) => _socket.TrySendTo(datagram, in Address.Value);
 
     /// <summary>Takes one more reference; false when the target has already been released.</summary>
-    public bool TryAddReference()
-    {
-        var current = Volatile.Read(ref _references);
-        while (current > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _references, current + 1, current);
-            if (seen == current)
-                return true;
-            current = seen;
-        }
-        return false;
-    }
+    public bool TryAddReference() => _references.TryAdd();
 
     public void Release()
     {
-        var left = Interlocked.Decrement(ref _references);
+        var left = _references.Release();
         if (left == 0)
-            Dispose();
+            Close();
         else if (left < 0)
             throw new InvalidOperationException($"the notification target of domain {DomId} released more often than referenced");
     }
 
-    /// <summary>Only through the last <see cref="Release"/>.</summary>
-    public void Dispose()
+    /// <summary>At the last <see cref="Release"/>.</summary>
+    private void Close()
     {
         Pending.File.Release();
         _socket.Dispose();

@@ -61,7 +61,16 @@ internal sealed class SimNotifyTargets : IDisposable
             if (file is null)
                 return null;
             // Opened with one reference, the caller's; the cache's own on top when it keeps targets.
-            current = new SimNotifyTarget(domid, new SimEventChannelPending(file), slot.Address);
+            try
+            {
+                current = new SimNotifyTarget(domid, new SimEventChannelPending(file), slot.Address);
+            }
+            catch
+            {
+                // No socket for it (out of descriptors): the mapping is not left behind.
+                file.Release();
+                throw;
+            }
             if (_keepOpened)
                 current.TryAddReference();
             Volatile.Write(ref slot.Current, current);

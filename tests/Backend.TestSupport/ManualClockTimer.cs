@@ -1,7 +1,7 @@
-namespace Backend.Xen.Tests.Netback;
+namespace Backend.TestSupport;
 
 /// <summary>A <see cref="ManualClock"/>'s timer: armed with a due time, fired by the test.</summary>
-internal sealed class ManualClockTimer(TimerCallback callback, object? state, TimeSpan dueTime) : ITimer
+public sealed class ManualClockTimer(TimerCallback callback, object? state, TimeSpan dueTime) : ITimer
 {
     /// <summary>The due time it was last armed with; infinite when disarmed, fired or disposed.</summary>
     public TimeSpan DueTime { get; private set; } = dueTime;

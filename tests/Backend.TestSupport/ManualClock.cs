@@ -1,7 +1,7 @@
-namespace Backend.Xen.Tests.Netback;
+namespace Backend.TestSupport;
 
 /// <summary>A clock that moves only when the test says, so that a period is checked by its length, not waited for.</summary>
-internal sealed class ManualClock : TimeProvider
+public sealed class ManualClock : TimeProvider
 {
     private readonly List<ManualClockTimer> _timers = [];
     private long _now = TimeSpan.TicksPerDay;
