@@ -44,7 +44,8 @@ public static class FleetHosting
             // Replicate the summaries about as often as they are written.
             "akka.cluster.distributed-data.gossip-interval = 1s\n" +
             // A seed that is down would otherwise be a warning every few seconds; FleetPublisher says it once.
-            "akka.remote.log-remote-lifecycle-events = off\n",
+            "akka.remote.log-remote-lifecycle-events = off\n" +
+            FleetDispatcher.Hocon,
             HoconAddMode.Prepend);
     }
 }

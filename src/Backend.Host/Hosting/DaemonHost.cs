@@ -135,7 +135,7 @@ public sealed class DaemonHost : IAsyncDisposable
                     });
                 host!.Backend = backend;
                 if (settings.Cluster.Enabled)
-                    system.ActorOf(FleetPublisher.Props(Summary, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), settings.Cluster.Seeds), "fleet-publisher");
+                    system.ActorOf(FleetPublisher.Props(Summary, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), settings.Cluster.Seeds).WithDispatcher(FleetDispatcher.Id), "fleet-publisher");
             });
             if (settings.Cluster.Enabled)
                 FleetHosting.Configure(akka, settings.Cluster, clusterTls);
