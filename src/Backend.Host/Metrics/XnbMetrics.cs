@@ -77,7 +77,7 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_tx_errors_total", true, "TX requests answered with an error.", v => Interlocked.Read(ref v.TxErrors)),
         ("xnb_vif_rx_packets_total", true, "Frames delivered to the guest (RX ring).", v => Interlocked.Read(ref v.RxPackets)),
         ("xnb_vif_rx_bytes_total", true, "Bytes delivered to the guest (RX ring).", v => Interlocked.Read(ref v.RxBytes)),
-        ("xnb_vif_rx_dropped_total", true, "Frames for the guest dropped (queue full, too long, not connected, expired, stalled).", v => Interlocked.Read(ref v.RxDropped)),
+        ("xnb_vif_rx_dropped_total", true, "Frames for the guest dropped (queue full, too long, not connected, expired, stalled, or queued when its RX ring actor stopped or restarted).", v => Interlocked.Read(ref v.RxDropped)),
         ("xnb_vif_rx_expired_total", true, "Of the frames for the guest dropped, those that waited in its RX queue for the drain timeout (rx_drain_timeout).", v => Interlocked.Read(ref v.RxExpired)),
         ("xnb_vif_rx_stalls_total", true, "Times the guest left frames waiting for RX buffers for the stall timeout (rx_stall_timeout; carrier off).", v => Interlocked.Read(ref v.RxStalls)),
         ("xnb_vif_rx_gso_checksum_fixup_total", true, "Linux netback's rx_gso_checksum_fixup: GSO frames from the guest without csum_blank (rx is the host's side).", v => Interlocked.Read(ref v.RxGsoChecksumFixup)),
