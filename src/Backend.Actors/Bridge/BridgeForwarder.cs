@@ -87,6 +87,7 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     {
         if (frame.Length < 14)
         {
+            Interlocked.Increment(ref port.FramesDroppedRunt);
             frame.Return();
             return;
         }
@@ -122,7 +123,11 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         if (target is not null)
         {
             if (target == port)
-                frame.Return(); // never back out of the port it came in on
+            {
+                // Never back out of the port it came in on.
+                Interlocked.Increment(ref port.FramesDroppedHairpin);
+                frame.Return();
+            }
             else
                 Enqueue(target, frame, flooded: false);
             return;
@@ -136,9 +141,14 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             // changed meanwhile): a broadcast to a bridge of small-MTU vifs would otherwise be copied once
             // per port only to be dropped.
             var p = ports[i];
-            if (p == port || !p.Connected)
+            if (p == port)
                 continue;
-            if (frame.GsoType == 0 && frame.Length > p.Mtu + 14)
+            // Every frame a daemon drops is counted: a port that is down misses the flood as it would
+            // miss a unicast frame (the orderly stop's flush cannot tell a frame dropped uncounted from
+            // one delivered).
+            if (!p.Connected)
+                Interlocked.Increment(ref p.FramesDroppedDown);
+            else if (frame.GsoType == 0 && frame.Length > p.Mtu + 14)
                 Interlocked.Increment(ref p.FramesDroppedMtu);
             else
                 _floodTargets.Add(p);
@@ -159,7 +169,10 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             Enqueue(p, copy, flooded: true);
         }
         if (_floodTargets.Count == 0)
+        {
+            Interlocked.Increment(ref port.FramesDroppedNoPort);
             frame.Return();
+        }
     }
 
     private void Enqueue(BridgePort target, PacketBuffer frame, bool flooded)

@@ -54,4 +54,20 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
 
     /// <summary>Frames dropped because too many were already on their way to the port (its backlog was full).</summary>
     public long FramesDroppedBacklog;
+
+    /// <summary>Frames from this port dropped for being shorter than an Ethernet header (14 bytes).</summary>
+    public long FramesDroppedRunt;
+
+    /// <summary>
+    /// Frames from this port dropped because their destination was learned on this port itself (a bridge
+    /// never sends a frame back out of the port it came in on).
+    /// </summary>
+    public long FramesDroppedHairpin;
+
+    /// <summary>
+    /// Broadcast and unknown-unicast frames from this port that no other port took: none other was on the
+    /// bridge and Connected, or each one that was is counted in its own <see cref="FramesDroppedDown"/>
+    /// or <see cref="FramesDroppedMtu"/>.
+    /// </summary>
+    public long FramesDroppedNoPort;
 }

@@ -105,13 +105,20 @@ internal sealed class RxRingActor : ReceiveActor, IWithTimers
         _status.RingReattached();
     }
 
-    protected override void PreRestart(Exception reason, object message) =>
+    protected override void PreRestart(Exception reason, object message)
+    {
         // Not PostStop: the ring page stays held for the next incarnation.
         _queue.Release();
+        Interlocked.Add(ref _status.RxDropped, _queue.TakeDropped());
+    }
 
     protected override void PostStop()
     {
-        _queue?.Release();
+        if (_queue is not null)
+        {
+            _queue.Release();
+            Interlocked.Add(ref _status.RxDropped, _queue.TakeDropped());
+        }
         _ringPage.Release();
     }
 

@@ -25,6 +25,11 @@ public sealed class XenbusSupervisor : ReceiveActor
     // Trees stopped for good and not yet terminated: a connection actor still starting when it was
     // stopped creates its status entry after StopVif removed it, so the entry goes again at Terminated.
     private readonly Dictionary<IActorRef, VifId> _stopping = [];
+    // Vifs whose backend directory came back while their last tree was still stopping: Akka keeps a
+    // child's name until it has terminated, so the new tree is spawned at the old one's Terminated.
+    // (Spawning it at once threw InvalidActorNameException in the supervisor, whose restart stopped every
+    // vif's tree: the frames in flight to all guests were lost — the soak's loss after a quick re-add.)
+    private readonly HashSet<VifId> _awaitingStop = [];
     // The handles of each domain's vifs in _vifs: a domain's rescan looks at its own vifs, not at all of
     // them (an O(vifs) scan per event made connecting a thousand guests quadratic).
     private readonly Dictionary<ushort, HashSet<uint>> _handles = [];
@@ -247,6 +252,7 @@ public sealed class XenbusSupervisor : ReceiveActor
             if (!present.Contains(id))
                 StopVif(id, "backend directory removed");
         _forgotten.RemoveWhere(id => scope(id) && !present.Contains(id));
+        _awaitingStop.RemoveWhere(id => scope(id) && !present.Contains(id));
         foreach (var id in present)
             if (!_vifs.ContainsKey(id) && !_forgotten.Contains(id))
                 SpawnVif(id);
@@ -254,7 +260,15 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private void SpawnVif(VifId id)
     {
-        var child = Context.ActorOf(VifConnectionActor.Props(new VifPaths(_backendDomId, id), _services), $"vif{id.DomId}.{id.Handle}");
+        var name = $"vif{id.DomId}.{id.Handle}";
+        if (!Context.Child(name).IsNobody())
+        {
+            // Its last tree is still stopping (it holds the name, and the rings until its PostStop).
+            if (_awaitingStop.Add(id))
+                _log.Info("{Vif}: backend directory back while its last tree stops; served once it has stopped", id);
+            return;
+        }
+        var child = Context.ActorOf(VifConnectionActor.Props(new VifPaths(_backendDomId, id), _services), name);
         Context.Watch(child);
         _vifs[id] = child;
         _byActor[child] = id;
@@ -319,6 +333,11 @@ public sealed class XenbusSupervisor : ReceiveActor
 
     private void OnForgotten(VifProtocol.VifForgotten message)
     {
+        // Only the vif's current tree speaks for it. A tree already let go (its directory removed) may
+        // still see its frontend vanish and say so; marked forgotten then, a vif whose directory came
+        // back meanwhile was never served again (the soak's re-added vif that never reconnected).
+        if (!_vifs.TryGetValue(message.Vif, out var current) || !current.Equals(Sender))
+            return;
         // Until its directory goes, a forgotten vif is not served again (libxl removes it next).
         _forgotten.Add(message.Vif);
         StopVif(message.Vif, "forgotten");
@@ -331,6 +350,8 @@ public sealed class XenbusSupervisor : ReceiveActor
             // Unless the vif came back meanwhile (a new tree owns the entry then).
             if (!_vifs.ContainsKey(stopped))
                 _services.Status.Remove(stopped);
+            if (_awaitingStop.Remove(stopped) && !_vifs.ContainsKey(stopped) && !_forgotten.Contains(stopped))
+                SpawnVif(stopped);
             return;
         }
         // A vif tree that exhausted its restarts stops; keep its status so the fault stays visible.

@@ -442,18 +442,20 @@ public sealed class RxQueue
     /// <summary>
     /// At a stop or restart of the owner: the queued frames go back to the pool, and those of copies still
     /// away through them, once no copy can read them any more (<see cref="GrantCopyOps.Abandon"/>). The
-    /// queue takes no pass after this.
+    /// queue takes no pass after this. Those frames are lost to the guest and counted as dropped
+    /// (<see cref="TakeDropped"/>): its owner adds them to the vif's count, as for any other drop.
     /// </summary>
     public void Release()
     {
         Stopped = true;
         while (_queueCount > 0)
-            Dequeue().Return();
+            Drop(Dequeue());
         if (!_copying)
         {
             ReturnInFlight();
             return;
         }
+        _dropped += _inFlightCount;
         var abandoned = new List<PacketBuffer>(_inFlightCount);
         for (var i = 0; i < _inFlightCount; i++)
         {

@@ -116,6 +116,35 @@ public sealed class BridgeForwarderTests : TestKit
     }
 
     [Fact]
+    public void Every_frame_the_bridge_drops_is_counted_the_flood_to_nobody_a_port_down_a_hairpin_and_a_runt()
+    {
+        // Before, these four went back to the pool without a count: the orderly stop's flush (the pool
+        // empty) could not tell them from frames delivered, and neither could /status.
+        var (a, b, fromA) = TwoPorts();
+        b.Port.Connected = false;
+        fromA.Forward(Batch(Frame(MacD, MacA), Frame(MacD, MacA))); // unknown unicast, the only other port down
+        ExpectNothing(a.Probe, b.Probe);
+        Assert.Equal(2, Interlocked.Read(ref b.Port.FramesDroppedDown));
+        Assert.Equal(2, Interlocked.Read(ref a.Port.FramesDroppedNoPort));
+
+        b.Port.Connected = true;
+        _bridge.Learn(MacC, a.Port, _bridge.Timestamp()); // C is behind A's own port
+        var runt = _buffers.Rent(13);
+        runt.Length = 13;
+        fromA.Forward(Batch(Frame(MacC, MacA), runt));
+        ExpectNothing(a.Probe, b.Probe);
+        Assert.Equal(1, Interlocked.Read(ref a.Port.FramesDroppedHairpin));
+        Assert.Equal(1, Interlocked.Read(ref a.Port.FramesDroppedRunt));
+        Assert.Equal(0, _buffers.Outstanding);
+
+        // The counters count drops only: a flood that reaches a port is not one.
+        fromA.Forward(Batch(Frame(MacD, MacA)));
+        Assert.Single(Take(b.Probe));
+        Assert.Equal(2, Interlocked.Read(ref a.Port.FramesDroppedNoPort));
+        Assert.Equal(2, Interlocked.Read(ref b.Port.FramesDroppedDown));
+    }
+
+    [Fact]
     public void Frames_for_a_port_down_or_over_its_mtu_are_dropped_and_counted()
     {
         var (a, b, fromA) = TwoPorts();

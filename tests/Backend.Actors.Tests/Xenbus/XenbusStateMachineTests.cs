@@ -313,4 +313,31 @@ public sealed class XenbusStateMachineTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(() => Assert.DoesNotContain(_sim.Status.Snapshot(), v => v.Id.DomId == 20), Timeout);
         Assert.Null(await _sim.XenStore.ReadAsync(Be(20)));
     }
+    [Fact]
+    public async Task A_vif_re_added_while_its_last_tree_stops_is_served_again_and_no_other_vifs_tree_restarts()
+    {
+        // Found by the soak (seed 20261205): its vif was removed and added again just after a daemon
+        // restart; the supervisor spawned the new tree under the name the stopping one still held, threw
+        // InvalidActorNameException, and its restart stopped every vif's tree, losing every frame in flight
+        // to every guest. Each cycle here re-adds the vif as soon as the supervisor has let it go.
+        const int Cycles = 30;
+        await CreateVif(40, "00:16:3e:00:00:28");
+        await CreateVif(41, "00:16:3e:00:00:29");
+        StartSupervisor();
+        await AwaitValue($"{Be(40)}/state", "2");
+        await AwaitValue($"{Be(41)}/state", "2");
+        var neighbour = await Sys.ActorSelection("/user/xenbus/vif41.0").ResolveOne(Timeout);
+
+        for (var cycle = 0; cycle < Cycles; cycle++)
+        {
+            await _toolstack.RemoveVifAsync(40, 0);
+            await AwaitAssertAsync(async () => Assert.Equal(1, await Sys.ActorSelection("/user/xenbus").Ask<int>(XenbusProtocol.GetVifCount.Instance, Timeout)), Timeout, TimeSpan.FromMilliseconds(1));
+            await CreateVif(40, "00:16:3e:00:00:28");
+            await AwaitValue($"{Be(40)}/state", "2");
+        }
+
+        // The neighbour's tree is the one it had (a restart of the supervisor would have made a new one).
+        Assert.Equal(neighbour, await Sys.ActorSelection("/user/xenbus/vif41.0").ResolveOne(Timeout));
+        Assert.Contains(_sim.Status.Snapshot(), v => v.Id.DomId == 40);
+    }
 }

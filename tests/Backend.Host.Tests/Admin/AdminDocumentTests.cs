@@ -29,6 +29,9 @@ public sealed class AdminDocumentTests
             FramesDroppedDown = 14,
             FramesDroppedSpoofed = 16,
             FramesDroppedBacklog = 15,
+            FramesDroppedRunt = 17,
+            FramesDroppedHairpin = 18,
+            FramesDroppedNoPort = 19,
         };
         bridged.BridgePort = port;
         tapped = registry.GetOrAdd(new VifId(6, 1));
@@ -52,6 +55,9 @@ public sealed class AdminDocumentTests
         Assert.Equal(14, port.GetProperty("droppedDown").GetInt64());
         Assert.Equal(16, port.GetProperty("droppedSpoofed").GetInt64());
         Assert.Equal(15, port.GetProperty("droppedBacklog").GetInt64());
+        Assert.Equal(17, port.GetProperty("droppedRunt").GetInt64());
+        Assert.Equal(18, port.GetProperty("droppedHairpin").GetInt64());
+        Assert.Equal(19, port.GetProperty("droppedNoPort").GetInt64());
         Assert.Equal(JsonValueKind.Null, vifs["vif5.0"].GetProperty("tap").ValueKind);
         Assert.Equal(7, vifs["vif5.0"].GetProperty("counters").GetProperty("rxPackets").GetInt64());
         Assert.Equal(8, vifs["vif5.0"].GetProperty("counters").GetProperty("events").GetInt64());
@@ -91,6 +97,7 @@ public sealed class AdminDocumentTests
     [InlineData("xnb_vif_bridge_dropped_down_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 14")]
     [InlineData("xnb_vif_bridge_dropped_spoofed_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 16")]
     [InlineData("xnb_vif_bridge_dropped_backlog_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 15")]
+    [InlineData("xnb_vif_bridge_dropped_no_port_total{vif=\"vif5.0\",device=\"vif5.0\",domid=\"5\",handle=\"0\"} 19")]
     [InlineData("xnb_vif_bridge_forwarded_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 0")]
     [InlineData("xnb_vif_tap_from_host_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 21")]
     [InlineData("xnb_vif_tap_to_host_total{vif=\"vif6.1\",device=\"vif6.1\",domid=\"6\",handle=\"1\"} 22")]
@@ -122,8 +129,9 @@ public sealed class AdminDocumentTests
         var names = metrics.Where(l => !l.StartsWith('#')).Select(l => l.Split('{', ' ')[0]).Distinct().ToList();
         // The 33 of before the meter (issue 17 keeps them all, PrometheusNamesTests lists them) and, since,
         // the two Linux netback ethtool counters, the carrier, the build info and the start time, and the
-        // RX stall's three (stalled, stalls, expired frames).
-        Assert.Equal(41, names.Count);
+        // RX stall's three (stalled, stalls, expired frames), and the bridge's drops once uncounted (runt,
+        // hairpin, flooded to no port).
+        Assert.Equal(44, names.Count);
         foreach (var name in names)
         {
             Assert.Contains($"# HELP {name} ", string.Join('\n', metrics), StringComparison.Ordinal);

@@ -59,6 +59,9 @@ public sealed class XnbMetricsTests
         ["xnb_vif_bridge_dropped_down_total"] = v => Port(v, "droppedDown"),
         ["xnb_vif_bridge_dropped_spoofed_total"] = v => Port(v, "droppedSpoofed"),
         ["xnb_vif_bridge_dropped_backlog_total"] = v => Port(v, "droppedBacklog"),
+        ["xnb_vif_bridge_dropped_runt_total"] = v => Port(v, "droppedRunt"),
+        ["xnb_vif_bridge_dropped_hairpin_total"] = v => Port(v, "droppedHairpin"),
+        ["xnb_vif_bridge_dropped_no_port_total"] = v => Port(v, "droppedNoPort"),
         ["xnb_vif_tap_from_host_total"] = v => Tap(v, "fromHost"),
         ["xnb_vif_tap_to_host_total"] = v => Tap(v, "toHost"),
         ["xnb_vif_tap_from_host_dropped_total"] = v => Tap(v, "fromHostDropped"),
@@ -101,6 +104,7 @@ public sealed class XnbMetricsTests
         bridged.BridgePort = new BridgePort(1, "vif5.0", ActorRefs.Nobody)
         {
             FramesForwarded = 501, FramesFlooded = 502, FramesDroppedMtu = 503, FramesDroppedDown = 504, FramesDroppedSpoofed = 505, FramesDroppedBacklog = 506,
+            FramesDroppedRunt = 507, FramesDroppedHairpin = 508, FramesDroppedNoPort = 509,
         };
         var tapped = registry.GetOrAdd(new VifId(6, 1));
         tapped.TapDevice = "web1-eth1";

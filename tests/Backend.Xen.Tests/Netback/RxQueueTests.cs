@@ -255,7 +255,9 @@ public sealed class RxQueueTests : IDisposable
         Assert.Equal(0, _pool.Outstanding); // the copy had not begun: it never will
         Assert.False(queue.Copies!.CopyWith(_guest, out _));
         Assert.Equal(0, _guest.Copies);
-        Assert.Equal(0, queue.TakeDropped()); // given back, not dropped
+        // Given back to the pool, and lost to the guest: counted as dropped (issue 16, no silent drop;
+        // before, a ring actor's restart lost its queued frames without a count).
+        Assert.Equal(2, queue.TakeDropped());
     }
 
     [Fact]
