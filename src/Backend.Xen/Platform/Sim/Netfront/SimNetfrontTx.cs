@@ -160,8 +160,9 @@ internal sealed class SimNetfrontTx
     }
 
     /// <summary>
-    /// Puts a multicast control request on the ring, as a frontend with multicast control does (Windows'
-    /// XENVIF): a dummy request (no page, size 0) with one <paramref name="type"/> extra
+    /// Puts a multicast control request on the ring, as netif.h describes it ("dummy transmit requests
+    /// containing XEN_NETIF_EXTRA_TYPE_MCAST_{ADD,DEL} extra-info fragments"): a request that grants no
+    /// page (size 0) with one <paramref name="type"/> extra
     /// (MCAST_ADD or MCAST_DEL) naming <paramref name="address"/>. The task completes with the backend's
     /// answer (NETIF_RSP_OKAY or NETIF_RSP_ERROR); null when the ring has no room now.
     /// </summary>
