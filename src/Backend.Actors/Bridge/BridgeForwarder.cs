@@ -8,7 +8,8 @@ namespace Backend.Actors.Bridge;
 /// A port's forwarding on its learning bridge, as a plain object its owner calls: takes the frames of one
 /// drain, learns their source MACs and hands them to the destination ports' receivers (RX ring actors, an
 /// uplink), one batch per destination. Broadcast and unknown unicast are flooded, each extra copy into a
-/// pooled buffer. A frame from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>)
+/// pooled buffer; a multicast frame only to the ports whose <see cref="BridgePort.Multicast"/> filter
+/// accepts it. A frame from a port locked to one source MAC (<see cref="BridgePort.LockedSource"/>)
 /// with another source is dropped and counted before anything is learned from it. Not thread-safe: one
 /// actor owns each forwarder and alone calls it. A vif's is its TX ring actor's, called after each pass
 /// (<see cref="Rings.TxOutlet"/>); an uplink's is its <see cref="BridgePortActor"/>'s, which takes the
@@ -135,6 +136,8 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
 
         _floodTargets.Clear();
         var ports = bridge.PortArray;
+        // Only a multicast (not broadcast) frame is for a port's multicast filter: one test per frame flooded.
+        var filtered = destination.IsMulticast && destination != MacAddress.Broadcast;
         for (var i = 0; i < ports.Length; i++)
         {
             // Checked before a copy is made for the port, not after (Enqueue checks again, for a port that
@@ -148,6 +151,9 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             // one delivered).
             if (!p.Connected)
                 Interlocked.Increment(ref p.FramesDroppedDown);
+            else if (filtered && p.Multicast is { } multicast && !multicast.Accepts(destination))
+                // Linux's xenvif_start_xmit: a guest that asked for multicast control gets only its groups.
+                multicast.CountFiltered();
             else if (frame.GsoType == 0 && frame.Length > p.Mtu + 14)
                 Interlocked.Increment(ref p.FramesDroppedMtu);
             else

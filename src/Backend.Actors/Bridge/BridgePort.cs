@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Backend.Xen.Abi;
+using Backend.Xen.Netback;
 
 namespace Backend.Actors.Bridge;
 
@@ -40,6 +41,13 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
     /// stalled are dropped here, before any copy (the vif's connection sets it, decision 76).
     /// </summary>
     public volatile bool Connected;
+
+    /// <summary>
+    /// The vif's multicast filter (its frontend's MCAST_ADD/DEL list while it asked for multicast control),
+    /// consulted when a multicast frame is flooded; null for a port that takes every frame (an uplink).
+    /// Frames it refuses are counted in its <see cref="MulticastFilter.Filtered"/>.
+    /// </summary>
+    public volatile MulticastFilter? Multicast;
 
     /// <summary>Bounds the frames on their way to the port's receiver; null for no bound.</summary>
     public volatile FrameBacklog? Backlog;

@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Backend.Actors.Bridge;
+using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
+using Backend.Xen.Netback;
 using Backend.Xen.Platform.Linux;
 
 namespace Backend.Actors.HostNetwork;
@@ -26,6 +28,12 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, T
     /// <summary>The largest non-GSO frame taken is <see cref="Mtu"/> + 14; 0 takes any size (a bridge checks per port).</summary>
     public volatile int Mtu;
 
+    /// <summary>
+    /// A vif's multicast filter: a multicast frame from the host that it refuses is dropped before it is
+    /// copied, as Linux's <c>xenvif_start_xmit</c> does, and counted there; null takes every frame (an uplink).
+    /// </summary>
+    public volatile MulticastFilter? Multicast;
+
     /// <summary>Bounds the frames on their way to <see cref="Target"/>; beyond it they are dropped and counted.</summary>
     public FrameBacklog? Backlog { get; init; }
 
@@ -37,6 +45,11 @@ public sealed class TapFrameReader(PacketBufferPool buffers, IActorRef target, T
             || (mtu > 0 && header.GsoType == VirtioNetHeader.GsoNone && frame.Length > mtu + 14))
         {
             Interlocked.Increment(ref counters.FromHostDropped);
+            return;
+        }
+        if ((frame[0] & 1) != 0 && Multicast is { } multicast && !multicast.Accepts(MacAddress.Read(frame)))
+        {
+            multicast.CountFiltered();
             return;
         }
         _batch ??= FrameBatch.Rent(Backlog);

@@ -92,7 +92,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         var credit = _rate is null ? null : new TxCreditScheduler(_rate.Bytes, _rate.Microseconds, TimeProvider.System);
-        _queue = new TxQueue(_ringPage.Address, _vif.DomId, _services.Buffers, credit);
+        _queue = new TxQueue(_ringPage.Address, _vif.DomId, _services.Buffers, credit, _status.Multicast);
         if (_outlet.Port is { } port)
             _forwarder = new BridgeForwarder(_outlet.Bridge!, port, _services.Buffers);
         // A vif disabled before a restart of its tree stays disabled: the ring is never read again.

@@ -37,6 +37,14 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     /// </summary>
     public volatile bool Carrier;
 
+    /// <summary>
+    /// The vif's multicast filter (Linux's per-vif list and <c>multicast_control</c>): kept here, beside the
+    /// counters, so that it lives as long as the vif does in this daemon, through restarts of its actors:
+    /// its TX ring amends it, its bridge port and TAP reader consult it, the connection resets it at
+    /// disconnect. <see cref="MulticastFilter.Filtered"/> is the vif's <c>rxMulticastFiltered</c>.
+    /// </summary>
+    public MulticastFilter Multicast { get; } = new();
+
     /// <summary>The guest left frames waiting for RX buffers for the stall timeout and has not posted since (carrier off).</summary>
     public volatile bool RxStalled;
 

@@ -78,7 +78,16 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// or a port the frontend named wrongly (<see cref="Xen.Grants.GrantException"/>,
     /// <see cref="Xen.EventChannels.EventChannelBindException"/>) is its fault and fails only this connect.
     /// </summary>
-    public void Connect(VifConnectConfig config) => Connect(config, mapped: null);
+    /// <param name="resumed">
+    /// The backend was Connected already (a daemon, or this vif's tree, started again under a connected
+    /// frontend): the multicast filter the frontend built is kept if this daemon holds it, else it is lost
+    /// and the vif accepts every multicast frame until its frontend connects anew (decision 83).
+    /// </param>
+    public void Connect(VifConnectConfig config, bool resumed)
+    {
+        status.Multicast.Connect(config.Frontend.RequestMulticastControl, resumed);
+        Connect(config, mapped: null);
+    }
 
     /// <param name="mapped">The TX and RX ring pages, already mapped and held for this connection (a re-attach), or null to map them.</param>
     private void Connect(VifConnectConfig config, RingPage[]? mapped)
@@ -151,7 +160,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             Tap.SetOffload(frontend);
-            d.TapReader = new TapFrameReader(services.Buffers, rx, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog };
+            d.TapReader = new TapFrameReader(services.Buffers, rx, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog, Multicast = status.Multicast };
             outlet = TxOutlet.ToActor(StartChild(d, lane.Place(VifTapPortActor.Props(Tap, d.TapReader, services.Taps!)), "tap-port"));
         }
         else
@@ -160,6 +169,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
             d.Port = d.Bridge.AddPort(id.ToString(), rx, backend.Mac);
             d.Port.Mtu = mtu;
             d.Port.Backlog = rxBacklog;
+            d.Port.Multicast = status.Multicast;
             status.BridgePort = d.Port;
             // The TX actor forwards on the port itself (TxOutlet): no actor between the TX and RX rings.
             outlet = TxOutlet.ToBridge(d.Bridge, d.Port);
@@ -307,7 +317,12 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     }
 
     /// <summary>Undoes <see cref="Connect"/> (or what of it was done): ports unbound, carrier off, children stopped, ring holds released.</summary>
-    public void Disconnect() => Release(childrenStopped: false, tapCarrierOff: true);
+    public void Disconnect()
+    {
+        Release(childrenStopped: false, tapCarrierOff: true);
+        // Linux's xenvif_disconnect_data frees the list: the next connection starts with none.
+        status.Multicast.Reset();
+    }
 
     /// <summary>
     /// The connection actor stops (or restarts): its children are stopped or stopping with it. The TAP is

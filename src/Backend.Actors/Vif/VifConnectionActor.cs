@@ -30,6 +30,7 @@ public sealed class VifConnectionActor : ReceiveActor
     private readonly CoalescedWatch _frontendState;
     private readonly CoalescedWatch _hotplugStatus;
     private readonly CoalescedWatch _rate;
+    private readonly CoalescedWatch _multicastControl;
 
     private bool _settled;
     private bool _forgotten;
@@ -46,6 +47,7 @@ public sealed class VifConnectionActor : ReceiveActor
         _frontendState = new CoalescedWatch(Self, VifProtocol.FrontendStateChanged.Instance);
         _hotplugStatus = new CoalescedWatch(Self, VifProtocol.HotplugStatusChanged.Instance);
         _rate = new CoalescedWatch(Self, VifProtocol.RateChanged.Instance);
+        _multicastControl = new CoalescedWatch(Self, VifProtocol.MulticastControlChanged.Instance);
         ReceiveAsync<VifProtocol.Start>(_ => StartAsync());
         NotServing();
     }
@@ -92,6 +94,7 @@ public sealed class VifConnectionActor : ReceiveActor
     {
         ReceiveAsync<VifProtocol.FrontendStateChanged>(_ => OnFrontendStateChangedAsync());
         ReceiveAsync<VifProtocol.RateChanged>(_ => OnRateChangedAsync(carrier));
+        ReceiveAsync<VifProtocol.MulticastControlChanged>(_ => OnMulticastControlChangedAsync());
         ReceiveAsync<VifProtocol.HotplugStatusChanged>(async _ =>
         {
             _hotplugStatus.Take();
@@ -122,7 +125,7 @@ public sealed class VifConnectionActor : ReceiveActor
             return;
         }
         Become(Disconnected);
-        await _xenbus.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent, _rate.OnEvent);
+        await _xenbus.WatchAsync(_frontendState.OnEvent, _hotplugStatus.OnEvent, _rate.OnEvent, _multicastControl.OnEvent);
     }
 
     private async Task OnFrontendStateChangedAsync()
@@ -173,7 +176,9 @@ public sealed class VifConnectionActor : ReceiveActor
             _log.WaitingForHotplugToServe();
             return;
         }
-        if (await _xenbus.ConnectAsync(_vif.Connect) is not { } config)
+        // Connected already: a daemon (or this vif's tree) that starts again under a connected frontend.
+        var resumed = _xenbus.State == XenbusState.Connected;
+        if (await _xenbus.ConnectAsync(c => _vif.Connect(c, resumed)) is not { } config)
         {
             Become(Disconnected);
             return;
@@ -205,7 +210,7 @@ public sealed class VifConnectionActor : ReceiveActor
         if (!_vif.IsConnected && _xenbus.State is XenbusState.Connected or XenbusState.Reconfigured
             && (_vif.Tap is null || _xenbus.HotplugConnected))
         {
-            if (await _xenbus.ConnectAsync(_vif.Connect) is null)
+            if (await _xenbus.ConnectAsync(c => _vif.Connect(c, resumed: true)) is null)
             {
                 Become(Disconnected);
                 return;
@@ -255,6 +260,21 @@ public sealed class VifConnectionActor : ReceiveActor
         }
         _vif.SetCarrier(carrier && !_status.Disabled);
         _vif.Kick();
+    }
+
+    /// <summary>
+    /// Linux's <c>xen_mcast_ctrl_changed</c> (<c>feature-dynamic-multicast-control</c>): the frontend's
+    /// <c>request-multicast-control</c> sampled again and applied to the connected vif's filter at once; a
+    /// vif not connected samples it at its next connect.
+    /// </summary>
+    private async Task OnMulticastControlChangedAsync()
+    {
+        _multicastControl.Take();
+        if (!_vif.IsConnected)
+            return;
+        var on = await _xenbus.ReadMulticastControlAsync();
+        if (_vif.IsConnected)
+            _status.Multicast.Control = on;
     }
 
     private async Task AnnounceConnectedAsync()

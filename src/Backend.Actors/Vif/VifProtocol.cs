@@ -29,6 +29,12 @@ internal static class VifProtocol
         public static readonly RateChanged Instance = new();
     }
 
+    /// <summary>The frontend's <c>request-multicast-control</c> node fired its watch (Linux's <c>mcast_ctrl_watch</c>).</summary>
+    public sealed record MulticastControlChanged
+    {
+        public static readonly MulticastControlChanged Instance = new();
+    }
+
     /// <summary>A ring actor met a fatal protocol error: stop serving the frontend (carrier off).</summary>
     public sealed record DisableVif(string Reason);
 

@@ -64,9 +64,15 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
         return null;
     }
 
-    /// <summary>Sets the watches on the frontend's state, <c>hotplug-status</c> and <c>rate</c> (<see cref="VifBackend.WatchAsync"/>), held until <see cref="Unwatch"/>.</summary>
-    public async Task WatchAsync(Action onFrontendState, Action onHotplugStatus, Action onRate) =>
-        _watches.AddRange(await backend.WatchAsync(onFrontendState, onHotplugStatus, onRate));
+    /// <summary>
+    /// Sets the watches on the frontend's state, <c>hotplug-status</c>, <c>rate</c> and the frontend's
+    /// <c>request-multicast-control</c> (<see cref="VifBackend.WatchAsync"/>), held until <see cref="Unwatch"/>.
+    /// </summary>
+    public async Task WatchAsync(Action onFrontendState, Action onHotplugStatus, Action onRate, Action onMulticastControl) =>
+        _watches.AddRange(await backend.WatchAsync(onFrontendState, onHotplugStatus, onRate, onMulticastControl));
+
+    /// <summary>The frontend's <c>request-multicast-control</c>, read again at its watch event.</summary>
+    public Task<bool> ReadMulticastControlAsync() => backend.ReadMulticastControlAsync();
 
     /// <summary>
     /// The toolstack's <c>rate</c> read again (Linux's <c>xen_net_rate_changed</c>): null means unlimited,

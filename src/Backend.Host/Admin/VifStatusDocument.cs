@@ -22,6 +22,7 @@ public sealed record VifStatusDocument(
     long LastRestartMicroseconds,
     VifCountersDocument Counters,
     VifRingsDocument Rings,
+    VifMulticastDocument Multicast,
     TapCountersDocument? Tap,
     BridgePortDocument? Port)
 {
@@ -33,8 +34,9 @@ public sealed record VifStatusDocument(
             Interlocked.Read(ref v.RxPackets), Interlocked.Read(ref v.RxBytes), Interlocked.Read(ref v.RxDropped),
             Interlocked.Read(ref v.Notifications), Interlocked.Read(ref v.Events), Interlocked.Read(ref v.SpuriousEvents),
             Interlocked.Read(ref v.RxGsoChecksumFixup), Interlocked.Read(ref v.TxFragOverflow),
-            Interlocked.Read(ref v.RxStalls), Interlocked.Read(ref v.RxExpired)),
+            Interlocked.Read(ref v.RxStalls), Interlocked.Read(ref v.RxExpired), Interlocked.Read(ref v.Multicast.Filtered)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
+        VifMulticastDocument.From(v.Multicast),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
         v.BridgePort is { } port ? BridgePortDocument.From(port) : null);
 }

@@ -80,6 +80,7 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_rx_dropped_total", true, "Frames for the guest dropped (queue full, too long, not connected, expired, stalled, or queued when its RX ring actor stopped or restarted).", v => Interlocked.Read(ref v.RxDropped)),
         ("xnb_vif_rx_expired_total", true, "Of the frames for the guest dropped, those that waited in its RX queue for the drain timeout (rx_drain_timeout).", v => Interlocked.Read(ref v.RxExpired)),
         ("xnb_vif_rx_stalls_total", true, "Times the guest left frames waiting for RX buffers for the stall timeout (rx_stall_timeout; carrier off).", v => Interlocked.Read(ref v.RxStalls)),
+        ("xnb_vif_rx_multicast_filtered_total", true, "Multicast frames for the guest dropped by its multicast filter (it asked for multicast control and had not joined the group).", v => Interlocked.Read(ref v.Multicast.Filtered)),
         ("xnb_vif_rx_gso_checksum_fixup_total", true, "Linux netback's rx_gso_checksum_fixup: GSO frames from the guest without csum_blank (rx is the host's side).", v => Interlocked.Read(ref v.RxGsoChecksumFixup)),
         ("xnb_vif_tx_frag_overflow_total", true, "Linux netback's tx_frag_overflow: frames from the guest with more slots than a Linux skb has frags.", v => Interlocked.Read(ref v.TxFragOverflow)),
         ("xnb_vif_notifications_total", true, "Event-channel notifications sent to the guest.", v => Interlocked.Read(ref v.Notifications)),
@@ -99,6 +100,7 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_connected", false, "1 when the backend state is Connected.", v => v.State == "Connected" ? 1 : 0),
         ("xnb_vif_disabled", false, "1 when the vif was disabled for a fatal frontend error.", v => v.Disabled ? 1 : 0),
         ("xnb_vif_carrier", false, "1 while the vif's link is up: Connected, not disabled and its guest not stalled.", v => v.Carrier ? 1 : 0),
+        ("xnb_vif_multicast_control", false, "1 while the guest's request-multicast-control is on: multicast frames reach it only for the groups it joined.", v => v.Multicast.Control ? 1 : 0),
         ("xnb_vif_rx_stalled", false, "1 while the guest has stalled: frames waited for RX buffers for the stall timeout (carrier off).", v => v.RxStalled ? 1 : 0),
     ];
 

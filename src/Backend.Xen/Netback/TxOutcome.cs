@@ -23,8 +23,8 @@ public enum TxOutcome
 
     /// <summary>
     /// A request carrying a multicast add/del extra. As Linux's xenvif_tx_build_gops, only the first slot
-    /// and its extras are consumed and answered (OKAY unless the layer above refuses the address); no
-    /// frame is delivered.
+    /// and its extras are consumed and answered (by the vif's <see cref="MulticastFilter.Apply"/>: OKAY, or
+    /// ERROR for an add to a full list); no frame is delivered.
     /// </summary>
     MulticastControl,
 

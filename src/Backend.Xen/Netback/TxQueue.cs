@@ -29,6 +29,7 @@ public sealed class TxQueue
     private readonly ushort _frontendDomId;
     private readonly PacketBufferPool _buffers;
     private readonly TxCreditScheduler? _credit;
+    private readonly MulticastFilter _multicast;
 
     // Allocated at the first request the ring carries (an idle guest never pays for them: about 38 KiB a
     // vif): the copied requests of every packet of the pass (a pass never holds more slots than the ring
@@ -49,6 +50,8 @@ public sealed class TxQueue
         public int SegmentOffset;
         public int SegmentCount;
         public PacketBuffer? Buffer;
+        // The data slots' status before any copy: ERROR for an invalid packet or a refused multicast add.
+        public short Status;
     }
 
     /// <summary>Why a pass ended.</summary>
@@ -65,7 +68,12 @@ public sealed class TxQueue
     /// <param name="frontendDomId">The frontend's domain, owner of the grant references.</param>
     /// <param name="buffers">Where the frames' buffers come from.</param>
     /// <param name="credit">The vif's <c>rate</c>, if it has one.</param>
-    public TxQueue(nint ringPage, ushort frontendDomId, PacketBufferPool buffers, TxCreditScheduler? credit = null)
+    /// <param name="multicast">
+    /// The vif's multicast filter, which MCAST_ADD/MCAST_DEL extras amend (shared by the vif's queues and
+    /// read by whoever delivers frames to it); null gives the queue one of its own, so that the answers
+    /// are still Linux's.
+    /// </param>
+    public TxQueue(nint ringPage, ushort frontendDomId, PacketBufferPool buffers, TxCreditScheduler? credit = null, MulticastFilter? multicast = null)
     {
         ArgumentNullException.ThrowIfNull(buffers);
         _ring = new BackRing<NetifTxRequest, NetifTxResponse>(ringPage);
@@ -75,6 +83,7 @@ public sealed class TxQueue
         _frontendDomId = frontendDomId;
         _buffers = buffers;
         _credit = credit;
+        _multicast = multicast ?? new MulticastFilter();
     }
 
     public uint RequestConsumer => _ring.RequestConsumer;
@@ -163,8 +172,12 @@ public sealed class TxQueue
                     Fault = $"fatal TX ring error: {packet.Fault} at request {_ring.RequestConsumer}";
                     return PassEnd.Fatal;
                 case TxOutcome.Error:
-                case TxOutcome.MulticastControl:
                     AddPending(packet, buffer: null, segmentCount: 0);
+                    continue;
+                case TxOutcome.MulticastControl:
+                    // Applied as it is consumed, as Linux does, and answered with the pass. (A restart of the
+                    // owner before the answer reads it again: an add then counts twice, as a repeated one.)
+                    AddPending(packet, buffer: null, segmentCount: 0, _multicast.Apply(packet));
                     continue;
                 case TxOutcome.Packet:
                     var segments = TxCopyPlanner.SegmentCount(packet, scratch);
@@ -186,10 +199,11 @@ public sealed class TxQueue
         return PassEnd.Bound;
     }
 
-    private void AddPending(in TxPacket packet, PacketBuffer? buffer, int segmentCount)
+    private void AddPending(in TxPacket packet, PacketBuffer? buffer, int segmentCount, short? status = null)
     {
         ref var p = ref _pending[_pendingCount++];
         p.Packet = packet;
+        p.Status = status ?? TxResponder.StatusOf(packet);
         p.SlotOffset = _slotsUsed;
         p.SegmentOffset = _copies!.Count - segmentCount;
         p.SegmentCount = segmentCount;
@@ -218,7 +232,7 @@ public sealed class TxQueue
         {
             ref var p = ref _pending[i];
             var slots = _slots.AsSpan(p.SlotOffset, p.Packet.DataSlots);
-            var status = TxResponder.StatusOf(p.Packet);
+            var status = p.Status;
             if (p.Buffer is { } buffer)
             {
                 if (TxCopyPlanner.Succeeded(_copies!.Segments.AsSpan(p.SegmentOffset, p.SegmentCount), out _))

@@ -12,6 +12,11 @@ namespace Backend.Xen.Xenbus;
 /// The frontend's <c>xdp-headroom</c>, read at connect and again at Reconfiguring (Linux's
 /// <c>read_xenbus_frontend_xdp</c>, from <c>read_xenbus_vif_flags</c> and <c>frontend_changed</c>).
 /// </param>
+/// <param name="RequestMulticastControl">
+/// The frontend's <c>request-multicast-control</c> as sampled at connect (Linux's <c>connect</c>); the
+/// backend watches it afterwards (<c>feature-dynamic-multicast-control</c>), read as Linux reads it
+/// (<see cref="ParseMulticastControl"/>), never refused.
+/// </param>
 public sealed record FrontendConfig(
     uint TxRingRef,
     uint RxRingRef,
@@ -24,7 +29,8 @@ public sealed record FrontendConfig(
     bool GsoTcpV6,
     bool Ipv4ChecksumOffload,
     bool Ipv6ChecksumOffload,
-    ushort XdpHeadroom = 0)
+    ushort XdpHeadroom = 0,
+    bool RequestMulticastControl = false)
 {
     /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
     public const uint MaxPort = (1u << 17) - 1;
@@ -88,7 +94,8 @@ public sealed record FrontendConfig(
             GsoTcpV6: XenStoreValue.ParseFlag(P("feature-gso-tcpv6"), Value("feature-gso-tcpv6")),
             Ipv4ChecksumOffload: !noCsum,
             Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")),
-            XdpHeadroom: ParseXdpHeadroom(Value("xdp-headroom")));
+            XdpHeadroom: ParseXdpHeadroom(Value("xdp-headroom")),
+            RequestMulticastControl: ParseMulticastControl(Value("request-multicast-control")));
     }
 
     /// <summary>
@@ -99,20 +106,31 @@ public sealed record FrontendConfig(
     /// of a page is not refused here, as Linux does not: the frames it makes undeliverable are dropped
     /// and counted (<see cref="Netback.RxSlotPlanner"/>).
     /// </summary>
-    public static ushort ParseXdpHeadroom(string? value)
+    public static ushort ParseXdpHeadroom(string? value) =>
+        ScanUnsigned(value, out var low32) ? (ushort)Math.Min(low32 & 0xFFFF, NetifConstants.MaxXdpHeadroom) : (ushort)0;
+
+    /// <summary>
+    /// Linux's <c>!!xenbus_read_unsigned(otherend, "request-multicast-control", 0)</c>: the <c>%u</c> value
+    /// (<see cref="ScanUnsigned"/>) is non-zero; no key, or no digits, is off.
+    /// </summary>
+    public static bool ParseMulticastControl(string? value) => ScanUnsigned(value, out var low32) && low32 != 0;
+
+    /// <summary>
+    /// The kernel's <c>sscanf("%u")</c>: skips leading white space, takes the decimal digits that follow (no
+    /// sign), keeps their value's low 32 bits, ignores what comes after them; false when there are no digits.
+    /// </summary>
+    private static bool ScanUnsigned(string? value, out uint low32)
     {
+        low32 = 0;
         if (value is null)
-            return 0;
+            return false;
         var i = 0;
         while (i < value.Length && value[i] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r')
             i++;
         var start = i;
-        uint low16 = 0;
         for (; i < value.Length && value[i] is >= '0' and <= '9'; i++)
-            low16 = (low16 * 10 + (uint)(value[i] - '0')) & 0xFFFF;
-        if (i == start)
-            return 0;
-        return (ushort)Math.Min(low16, NetifConstants.MaxXdpHeadroom);
+            low32 = unchecked(low32 * 10 + (uint)(value[i] - '0'));
+        return i != start;
     }
 
     /// <summary>What the frontend asked for, as the status shows it ("sg,gso-tcpv4,...").</summary>
@@ -127,6 +145,7 @@ public sealed record FrontendConfig(
         if (RxNotify) parts.Add("rx-notify");
         if (SplitEventChannels) parts.Add("split-event-channels");
         if (XdpHeadroom != 0) parts.Add($"xdp-headroom={XdpHeadroom}");
+        if (RequestMulticastControl) parts.Add("multicast-control");
         return string.Join(',', parts);
     }
 
@@ -135,7 +154,7 @@ public sealed record FrontendConfig(
     [
         "multi-queue-num-queues", "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx",
         "request-rx-copy", "feature-no-csum-offload", "feature-rx-notify", "feature-sg", "feature-gso-tcpv4",
-        "feature-gso-tcpv6", "feature-ipv6-csum-offload", "xdp-headroom",
+        "feature-gso-tcpv6", "feature-ipv6-csum-offload", "xdp-headroom", "request-multicast-control",
     ];
 
     private static uint ParsePort(string path, string? value)

@@ -18,5 +18,9 @@ internal static class NetbackFeatures
         new("feature-split-event-channels", "1"),
         // Linux's provides_xdp_headroom (on by default): the frontend may set xdp-headroom (decision 78).
         new("feature-xdp-headroom", "1"),
+        // Linux's netback_probe: the frontend may ask for multicast filtering (request-multicast-control),
+        // and change its mind while connected: the backend watches the key (decision 83).
+        new("feature-multicast-control", "1"),
+        new("feature-dynamic-multicast-control", "1"),
     ];
 }

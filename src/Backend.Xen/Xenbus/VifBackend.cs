@@ -14,6 +14,7 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
 {
     private const string HotplugStatusKey = "hotplug-status";
     private const string RateKey = "rate";
+    private const string MulticastControlKey = "request-multicast-control";
 
     /// <summary>What the hotplug script writes to <c>hotplug-status</c> once the device is up and on its bridge.</summary>
     public const string HotplugConnected = "connected";
@@ -80,6 +81,10 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     public async Task<ushort> ReadXdpHeadroomAsync() =>
         FrontendConfig.ParseXdpHeadroom(await xenStore.ReadAsync($"{OtherEnd}/xdp-headroom"));
 
+    /// <summary>The frontend's <c>request-multicast-control</c>, sampled again at its watch event (Linux's <c>xen_mcast_ctrl_changed</c>).</summary>
+    public async Task<bool> ReadMulticastControlAsync() =>
+        FrontendConfig.ParseMulticastControl(await xenStore.ReadAsync($"{OtherEnd}/{MulticastControlKey}"));
+
     /// <summary>The device name the hotplug script gave the vif (<c>vifname</c>), or null.</summary>
     public Task<string?> ReadVifNameAsync() => xenStore.ReadAsync(Paths.Backend("vifname"));
 
@@ -104,18 +109,22 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     /// <summary>
     /// Sets the watches on the frontend's <c>state</c>, on <c>hotplug-status</c> and, given
     /// <paramref name="onRate"/>, on <c>rate</c> (Linux's <c>xen_register_credit_watch</c>) together (one round
-    /// trip); their initial events bring the current values in as changes. When one cannot be set, the
-    /// others are removed again before the failure goes to the caller.
+    /// trip) and, given <paramref name="onMulticastControl"/>, on the frontend's
+    /// <c>request-multicast-control</c> (Linux's <c>xen_register_mcast_ctrl_watch</c>); their initial events
+    /// bring the current values in as changes. When one cannot be set, the others are removed again before
+    /// the failure goes to the caller.
     /// </summary>
-    public async Task<IAsyncDisposable[]> WatchAsync(Action onFrontendState, Action onHotplugStatus, Action? onRate = null)
+    public async Task<IAsyncDisposable[]> WatchAsync(Action onFrontendState, Action onHotplugStatus, Action? onRate = null, Action? onMulticastControl = null)
     {
-        var watches = new List<Task<IAsyncDisposable>>(3)
+        var watches = new List<Task<IAsyncDisposable>>(4)
         {
             xenStore.WatchAsync($"{OtherEnd}/state", $"fe:{Paths.Vif}", _ => onFrontendState()),
             xenStore.WatchAsync(Paths.Backend(HotplugStatusKey), $"hp:{Paths.Vif}", _ => onHotplugStatus()),
         };
         if (onRate is not null)
             watches.Add(xenStore.WatchAsync(Paths.Backend(RateKey), $"rate:{Paths.Vif}", _ => onRate()));
+        if (onMulticastControl is not null)
+            watches.Add(xenStore.WatchAsync($"{OtherEnd}/{MulticastControlKey}", $"mcast:{Paths.Vif}", _ => onMulticastControl()));
         try
         {
             return await Task.WhenAll(watches);

@@ -2,6 +2,7 @@ using Akka.TestKit.Xunit2;
 using Backend.Actors.Bridge;
 using Backend.Xen.Abi;
 using Backend.Xen.Buffers;
+using Backend.Xen.Netback;
 
 namespace Backend.Actors.Tests.DataPath;
 
@@ -10,7 +11,7 @@ namespace Backend.Actors.Tests.DataPath;
 /// one batch per destination, and the port counters; a MAC learned mid-drain counts for the frames after
 /// it (the answers of a table read per frame, which any caching of lookups must keep). A vif's port sends
 /// only from its configured MAC unless the bridge allows any; a flood copies only for the ports that take
-/// the frame.
+/// the frame; a multicast frame only for the ports whose multicast filter accepts it.
 /// </summary>
 public sealed class BridgeForwarderTests : TestKit
 {
@@ -100,6 +101,38 @@ public sealed class BridgeForwarderTests : TestKit
         Assert.Equal(2, Interlocked.Read(ref c.Port.FramesFlooded));
         Assert.Equal(1, Interlocked.Read(ref a.Port.FramesFlooded));
         Assert.Equal(0, Interlocked.Read(ref a.Port.FramesForwarded));
+    }
+
+    [Fact]
+    public void A_multicast_frame_is_flooded_only_to_the_ports_whose_filter_accepts_it_and_broadcast_to_all()
+    {
+        var group = new MacAddress(0x01005E0000FB);
+        var other = new MacAddress(0x01005E000001);
+        var sender = AddPort("vif1.0");
+        var subscribed = AddPort("vif2.0");
+        var unsubscribed = AddPort("vif3.0");
+        var uncontrolled = AddPort("vif4.0");
+        var uplink = AddPort("uplink");
+        subscribed.Port.Multicast = new MulticastFilter();
+        subscribed.Port.Multicast.Connect(control: true, resumed: false);
+        subscribed.Port.Multicast.Add(group);
+        unsubscribed.Port.Multicast = new MulticastFilter();
+        unsubscribed.Port.Multicast.Connect(control: true, resumed: false);
+        uncontrolled.Port.Multicast = new MulticastFilter();
+        uncontrolled.Port.Multicast.Connect(control: false, resumed: false);
+        var fromSender = new BridgeForwarder(_bridge, sender.Port, _buffers);
+
+        fromSender.Forward(Batch(Frame(group, MacA), Frame(other, MacA), Frame(MacAddress.Broadcast, MacA)));
+
+        Assert.Equal([(group, MacA), (MacAddress.Broadcast, MacA)], Take(subscribed.Probe));
+        Assert.Equal([(MacAddress.Broadcast, MacA)], Take(unsubscribed.Probe));
+        Assert.Equal([(group, MacA), (other, MacA), (MacAddress.Broadcast, MacA)], Take(uncontrolled.Probe));
+        Assert.Equal([(group, MacA), (other, MacA), (MacAddress.Broadcast, MacA)], Take(uplink.Probe)); // no filter: every frame
+        ExpectNothing(sender.Probe, subscribed.Probe, unsubscribed.Probe, uncontrolled.Probe, uplink.Probe);
+        Assert.Equal(1, Interlocked.Read(ref subscribed.Port.Multicast.Filtered));
+        Assert.Equal(2, Interlocked.Read(ref unsubscribed.Port.Multicast.Filtered));
+        Assert.Equal(0, Interlocked.Read(ref uncontrolled.Port.Multicast.Filtered));
+        Assert.Equal(0, _buffers.Outstanding);
     }
 
     [Fact]

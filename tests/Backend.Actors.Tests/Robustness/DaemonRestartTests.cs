@@ -3,6 +3,8 @@ using Akka.TestKit.Xunit2;
 using Backend.Actors.Tests.Support;
 using Backend.Xen.Abi;
 using Backend.Xen.Platform.Sim.Toolstack;
+using Backend.Xen.XenStore;
+using Backend.Xen.Platform.Sim.Netfront;
 using Xunit.Abstractions;
 
 namespace Backend.Actors.Tests.Robustness;
@@ -21,6 +23,8 @@ public sealed class DaemonRestartTests : TestKit, IAsyncLifetime
     private readonly List<InProcessDaemon> _daemons = [];
     private SimBackendFixture _sim = null!;
     private TrafficPair? _pair;
+    private static readonly TimeSpan McastTimeout = TimeSpan.FromSeconds(20);
+    private readonly List<IAsyncDisposable> _owned = [];
 
     public DaemonRestartTests(ITestOutputHelper output) : base(@"akka.loglevel = INFO", output) => _output = output;
 
@@ -33,6 +37,8 @@ public sealed class DaemonRestartTests : TestKit, IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        foreach (var owned in _owned)
+            await owned.DisposeAsync();
         foreach (var d in _daemons)
             await d.DisposeAsync();
         if (_pair is not null)
@@ -109,5 +115,43 @@ public sealed class DaemonRestartTests : TestKit, IAsyncLifetime
         foreach (var w in watches)
             await w.DisposeAsync();
         _output.WriteLine($"took {clock.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>
+    /// Decision 83: the restarted daemon never saw the multicast list the frontend built (it will not send it
+    /// again), so the re-attached vif accepts every multicast frame until its frontend connects anew.
+    /// </summary>
+    [Fact]
+    public async Task A_daemon_restarted_under_a_connected_frontend_accepts_all_multicast_until_the_frontend_reconnects()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        const ushort guest = 71;
+        await new SimToolstack(_sim.XenStore).CreateVifAsync(new SimVifSpec { GuestDomId = guest, Handle = 0, Mac = "00:16:3e:00:00:47" });
+        var store = await XenStoreClient.ConnectAsync(_sim.SocketPath);
+        _owned.Add(store);
+        var netfront = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = _sim.Root, DomId = guest, RequestMulticastControl = true }, store, cancellationToken: cts.Token);
+        _owned.Insert(0, netfront);
+        var group = new MacAddress(0x01005E0000FB);
+        var other = new MacAddress(0x01005E000001);
+
+        var first = await StartDaemonAsync("xnb-mcast-first");
+        await netfront.WaitForConnectedAsync(cts.Token);
+        Assert.Equal(NetifResponseStatus.Okay, await netfront.SendMulticastControlAsync(NetifExtraType.MulticastAdd, group, cts.Token));
+        var before = first.Status.GetOrAdd(new Xen.Xenbus.VifId(guest, 0)).Multicast;
+        Assert.True(before.Control);
+        Assert.False(before.Accepts(other));
+
+        await first.StopAsync();
+        var second = await StartDaemonAsync("xnb-mcast-second");
+        var after = second.Status.GetOrAdd(new Xen.Xenbus.VifId(guest, 0));
+        await AwaitConditionAsync(() => Task.FromResult(after.Carrier), McastTimeout);
+        Assert.True(after.Multicast.Lost, "the list was built with another daemon");
+        Assert.True(after.Multicast.Control, "request-multicast-control is read again at the re-attach");
+        Assert.True(after.Multicast.Accepts(other), "a lost list must not drop the groups the guest joined");
+
+        await netfront.ReconnectAsync(cts.Token);
+        await AwaitConditionAsync(() => Task.FromResult(after.Carrier && !after.Multicast.Lost), McastTimeout);
+        Assert.False(after.Multicast.Accepts(group), "a new connection starts with an empty list");
+        Assert.True(after.Multicast.Control);
     }
 }

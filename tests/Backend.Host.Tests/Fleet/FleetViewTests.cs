@@ -5,7 +5,7 @@ namespace Backend.Host.Tests.Fleet;
 
 public sealed class FleetViewTests
 {
-    private static readonly VifCountersDocument Counters = new(7, 700, 1, 9, 900, 2, 0, 0, 0, 0, 0, 0, 0);
+    private static readonly VifCountersDocument Counters = new(7, 700, 1, 9, 900, 2, 0, 0, 0, 0, 0, 0, 0, 0);
 
     private static FleetHostDocument Host(string name, params FleetVifDocument[] vifs) =>
         new(name, 0, "0.1.0", "simulated Xen at /x", DateTimeOffset.UnixEpoch, 0, vifs);

@@ -72,6 +72,8 @@ public sealed class XnbMetricsTests
         ["xnb_vif_rx_stalled"] = v => v.GetProperty("rxStalled").GetBoolean() ? 1 : 0,
         ["xnb_vif_rx_stalls_total"] = v => Counter(v, "rxStalls"),
         ["xnb_vif_rx_expired_total"] = v => Counter(v, "rxExpired"),
+        ["xnb_vif_rx_multicast_filtered_total"] = v => Counter(v, "rxMulticastFiltered"),
+        ["xnb_vif_multicast_control"] = v => v.GetProperty("multicast").GetProperty("control").GetBoolean() ? 1 : 0,
     };
 
     private static long Counter(JsonElement vif, string name) => vif.GetProperty("counters").GetProperty(name).GetInt64();
@@ -97,7 +99,8 @@ public sealed class XnbMetricsTests
             v.TxPackets = ++next; v.TxBytes = ++next; v.TxErrors = ++next; v.RxPackets = ++next; v.RxBytes = ++next;
             v.RxDropped = ++next; v.Notifications = ++next; v.Events = ++next; v.SpuriousEvents = ++next;
             v.RxGsoChecksumFixup = ++next; v.TxFragOverflow = ++next; v.Faults = ++next; v.Restarts = ++next;
-            v.RxStalls = ++next; v.RxExpired = ++next;
+            v.RxStalls = ++next; v.RxExpired = ++next; v.Multicast.Filtered = ++next;
+            v.Multicast.Control = domid == 6;
             v.Carrier = true;
         }
         var bridged = registry.GetOrAdd(new VifId(5, 0));

@@ -26,7 +26,7 @@ public sealed class TxQueueTests : IDisposable
         _ring.Dispose();
     }
 
-    private TxQueue NewQueue(TxCreditScheduler? credit = null) => new(_ring.Page.Address, Domid, _pool, credit);
+    private TxQueue NewQueue(TxCreditScheduler? credit = null, MulticastFilter? multicast = null) => new(_ring.Page.Address, Domid, _pool, credit, multicast);
 
     private ref SharedRingHeader Header => ref _ring.Page.Header;
 
@@ -116,6 +116,37 @@ public sealed class TxQueueTests : IDisposable
         Assert.Equal(3u, Volatile.Read(ref Header.RspProd));
         Assert.Equal(NetifResponseStatus.Error, Response(2).Status);
         Assert.Equal(3u, queue.RequestConsumer);
+    }
+
+    [Fact]
+    public void Multicast_extras_amend_the_vif_s_filter_and_are_answered_as_Linux_answers_them_in_ring_order()
+    {
+        var filter = new MulticastFilter();
+        filter.Connect(control: true, resumed: false);
+        for (var i = 0; i < MulticastFilter.MaxAddresses - 1; i++)
+            filter.Add(new MacAddress(0x01_00_5E_01_00_00UL + (uint)i));
+        byte[] group = [0x01, 0x00, 0x5E, 0x00, 0x00, 0xFB];
+        byte[] full = [0x01, 0x00, 0x5E, 0x00, 0x00, 0xFC];
+        Grant(100, 1);
+        _ring.Request(0, NetTxFlags.ExtraInfo, id: 0).Multicast(NetifExtraType.MulticastAdd, group).Push(); // the 64th: OKAY
+        _ring.Request(60, id: 1, gref: 100).Push();
+        _ring.Request(0, NetTxFlags.ExtraInfo, id: 2).Multicast(NetifExtraType.MulticastAdd, full).Push();  // the 65th: ERROR
+        _ring.Request(0, NetTxFlags.ExtraInfo, id: 3).Multicast(NetifExtraType.MulticastDel, full).Push();  // not listed: OKAY
+        var queue = NewQueue(multicast: filter);
+
+        var pass = Pass(queue);
+        Assert.Equal((4, 1, 1), (pass.Answered, pass.Errors, pass.Frames));
+        AssertAnswered(0, 0, NetifResponseStatus.Okay);
+        Assert.Equal(NetifResponseStatus.Null, Response(1).Status); // the extra
+        AssertAnswered(2, 1, NetifResponseStatus.Okay);
+        AssertAnswered(3, 2, NetifResponseStatus.Error);
+        Assert.Equal(NetifResponseStatus.Null, Response(4).Status);
+        AssertAnswered(5, 3, NetifResponseStatus.Okay);
+        Assert.Equal(MulticastFilter.MaxAddresses, filter.Count);
+        Assert.True(filter.Accepts(MacAddress.Read(group)));
+        // The refused add was taken back by the delete that matched nothing: filtering again.
+        Assert.False(filter.AcceptsAll);
+        Assert.False(filter.Accepts(MacAddress.Read(full)));
     }
 
     [Fact]

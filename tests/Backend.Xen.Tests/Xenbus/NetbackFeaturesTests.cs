@@ -13,6 +13,9 @@ public sealed class NetbackFeaturesTests
         Assert.Equal("1", features["feature-sg"]);
         // As Linux's netback_probe with provides_xdp_headroom (its default).
         Assert.Equal("1", features["feature-xdp-headroom"]);
+        // As Linux's netback_probe: multicast filtering, and request-multicast-control watched while connected.
+        Assert.Equal("1", features["feature-multicast-control"]);
+        Assert.Equal("1", features["feature-dynamic-multicast-control"]);
     }
 
     [Fact]

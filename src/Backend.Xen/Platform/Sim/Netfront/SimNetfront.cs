@@ -243,6 +243,29 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         }
     }
 
+    /// <summary>
+    /// Sends a multicast control request (<see cref="NetifExtraType.MulticastAdd"/> or
+    /// <see cref="NetifExtraType.MulticastDel"/> naming <paramref name="address"/>) on the TX ring, waiting
+    /// for room when it is full, and returns the backend's answer (NETIF_RSP_OKAY or NETIF_RSP_ERROR).
+    /// </summary>
+    public async Task<short> SendMulticastControlAsync(byte type, MacAddress address, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var c = _connection ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+            if (c.Tx.TrySendMulticastControl(type, address) is { } answer)
+                return await answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes <c>request-multicast-control</c> while connected, as a frontend of a backend with
+    /// <c>feature-dynamic-multicast-control</c> may at any time (netif.h).
+    /// </summary>
+    public Task SetMulticastControlAsync(bool on, CancellationToken cancellationToken = default) =>
+        _store.WriteAsync(FrontendPath + "/request-multicast-control", on ? "1" : "0", null, cancellationToken);
+
     /// <summary>Waits until every frame sent so far has been answered by the backend (nothing left on the TX ring).</summary>
     public Task WaitForTxIdleAsync(CancellationToken cancellationToken = default) =>
         (_connection?.Tx.WhenIdle() ?? Task.CompletedTask).WaitAsync(cancellationToken);
@@ -492,6 +515,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         // As netfront's talk_to_netback: its XDP state goes to a backend that offers the headroom.
         var xdpHeadroom = _options.XdpHeadroom is not null && await ReadFeatureAsync("feature-xdp-headroom", cancellationToken).ConfigureAwait(false)
             ? _options.XdpHeadroom : null;
+        // Multicast control only from a backend that filters (netif.h: set before Connected).
+        var multicastControl = _options.RequestMulticastControl && await ReadFeatureAsync("feature-multicast-control", cancellationToken).ConfigureAwait(false);
         if (!rxCopy)
             throw new InvalidOperationException($"{BackendPath} does not offer feature-rx-copy, the only receive mode netfront has");
         var sg = _options.FeatureSg && backendSg;
@@ -526,6 +551,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await WriteAsync("feature-no-csum-offload", 1, t).ConfigureAwait(false);
                 if (xdpHeadroom is { } headroom)
                     await WriteAsync("xdp-headroom", headroom, t).ConfigureAwait(false);
+                if (multicastControl)
+                    await WriteAsync("request-multicast-control", 1, t).ConfigureAwait(false);
             }, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch

@@ -41,6 +41,13 @@ public sealed record SimNetfrontOptions
     /// </summary>
     public ushort? XdpHeadroom { get; init; }
 
+    /// <summary>
+    /// Write <c>request-multicast-control</c> = 1 at connect when the backend offers
+    /// <c>feature-multicast-control</c>: multicast frames then reach us only for the groups we add
+    /// (<see cref="SimNetfront.SendMulticastControlAsync"/>).
+    /// </summary>
+    public bool RequestMulticastControl { get; init; }
+
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Root, nameof(Root));

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Backend.Xen.Abi;
 using Backend.Xen.Rings;
 
@@ -22,6 +23,8 @@ internal sealed class SimNetfrontTx
     private readonly uint[] _grefs = new uint[NetifConstants.TxRingSize];
     private readonly bool[] _inFlight = new bool[NetifConstants.TxRingSize];
     private readonly bool[] _stuck = new bool[NetifConstants.TxRingSize];
+    // A multicast control request's answer, by its id (it grants no page).
+    private readonly TaskCompletionSource<short>?[] _control = new TaskCompletionSource<short>?[NetifConstants.TxRingSize];
     private readonly ushort[] _freeIds = new ushort[NetifConstants.TxRingSize];
     private readonly Lock _gate = new();
     private int _freeCount;
@@ -156,6 +159,44 @@ internal sealed class SimNetfrontTx
         }
     }
 
+    /// <summary>
+    /// Puts a multicast control request on the ring, as netif.h describes it ("dummy transmit requests
+    /// containing XEN_NETIF_EXTRA_TYPE_MCAST_{ADD,DEL} extra-info fragments"): a request that grants no
+    /// page (size 0) with one <paramref name="type"/> extra
+    /// (MCAST_ADD or MCAST_DEL) naming <paramref name="address"/>. The task completes with the backend's
+    /// answer (NETIF_RSP_OKAY or NETIF_RSP_ERROR); null when the ring has no room now.
+    /// </summary>
+    public Task<short>? TrySendMulticastControl(byte type, MacAddress address)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+                throw new InvalidOperationException("the TX ring is closed (the vif is not connected)");
+            if (_broken is not null)
+                throw new InvalidOperationException("the TX ring is unusable: " + _broken);
+            if (_ring.FreeRequests < 2 || _freeCount < 1)
+            {
+                CollectLocked();
+                if (_ring.FreeRequests < 2 || _freeCount < 1)
+                    return null;
+            }
+            var id = _freeIds[--_freeCount];
+            var answer = _control[id] = new TaskCompletionSource<short>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _inFlight[id] = true;
+            var prod = _ring.RequestProducer;
+            _ring.WriteRequest(prod++, new NetifTxRequest { Gref = 0, Offset = 0, Flags = (ushort)NetTxFlags.ExtraInfo, Id = id, Size = 0 });
+            var extra = new NetifExtraInfo { Type = type, Flags = 0 };
+            var slot = default(NetifTxRequest);
+            Unsafe.WriteUnaligned(ref Unsafe.As<NetifTxRequest, byte>(ref slot), extra);
+            address.Write(MemoryMarshal.AsBytes(new Span<NetifTxRequest>(ref slot))[2..8]);
+            _ring.WriteRequest(prod++, slot);
+            _ring.RequestProducer = prod;
+            if (_ring.PushRequestsAndCheckNotify())
+                _notify();
+            return answer.Task;
+        }
+    }
+
     /// <summary>Completes once every request pushed so far has its response (or the ring closes).</summary>
     public Task WhenIdle()
     {
@@ -194,6 +235,9 @@ internal sealed class SimNetfrontTx
             _closed = true;
             for (var id = 0; id < _grefs.Length; id++)
             {
+                // An unanswered multicast control request fails (its reference, never granted, ends at once).
+                _control[id]?.TrySetException(new InvalidOperationException("the vif disconnected before the backend answered the multicast control request"));
+                _control[id] = null;
                 if (_inFlight[id] || _stuck[id])
                 {
                     if (!_granter.EndAccess(_grefs[id]))
@@ -237,9 +281,17 @@ internal sealed class SimNetfrontTx
                     _ring.ResponseConsumer = cons + 1;
                     return;
                 }
+                _inFlight[id] = false;
+                if (_control[id] is { } answer)
+                {
+                    _control[id] = null;
+                    _freeIds[_freeCount++] = id;
+                    freed = true;
+                    answer.TrySetResult(rsp.Status);
+                    continue;
+                }
                 if (rsp.Status != NetifResponseStatus.Okay)
                     _errors++;
-                _inFlight[id] = false;
                 if (_granter.EndAccess(_grefs[id]))
                 {
                     _freeIds[_freeCount++] = id;
