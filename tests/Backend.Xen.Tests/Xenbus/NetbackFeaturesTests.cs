@@ -13,6 +13,8 @@ public sealed class NetbackFeaturesTests
         Assert.Equal("1", features["feature-sg"]);
         // As Linux's netback_probe with provides_xdp_headroom (its default).
         Assert.Equal("1", features["feature-xdp-headroom"]);
+        // As Linux's netback_probe: the control ring (hashing), decision 82.
+        Assert.Equal("1", features["feature-ctrl-ring"]);
     }
 
     [Fact]
