@@ -54,8 +54,8 @@ public sealed class CtrlRingEndToEndTests
         Assert.Equal("1", await xs.ReadAsync($"{SimToolstack.BackendPath(0, Rss, 0)}/feature-ctrl-ring"));
         Assert.True(rss.HasCtrlRing);
         Assert.False(plain.HasCtrlRing);
-        Assert.Equal(JsonValueKind.Null, (await VifAsync(http, Plain)).GetProperty("ctrlRing").ValueKind);
-        Assert.Equal("none", (await VifAsync(http, Rss)).GetProperty("ctrlRing").GetProperty("hashAlgorithm").GetString());
+        Assert.Equal(JsonValueKind.Null, (await StatusJson.VifAsync(http, Plain)).GetProperty("ctrlRing").ValueKind);
+        Assert.Equal("none", (await StatusJson.VifAsync(http, Rss)).GetProperty("ctrlRing").GetProperty("hashAlgorithm").GetString());
 
         // The handshake of an RSS frontend, as Windows PV drivers make it.
         await Expect(NetifCtrlStatus.NotSupported, rss.CtrlRequestAsync(NetifCtrlType.GetHashFlags, cancellationToken: cts.Token));
@@ -82,13 +82,13 @@ public sealed class CtrlRingEndToEndTests
         await Expect(NetifCtrlStatus.NotSupported, rss.CtrlRequestAsync(NetifCtrlType.AddGrefMapping, rss.CtrlDataRef, 1, cancellationToken: cts.Token));
         await Expect(NetifCtrlStatus.NotSupported, rss.CtrlRequestAsync(0xBEEF, 1, 2, 3, cts.Token));
 
-        var ctrl = (await VifAsync(http, Rss)).GetProperty("ctrlRing");
+        var ctrl = (await StatusJson.VifAsync(http, Rss)).GetProperty("ctrlRing");
         Assert.Equal("toeplitz", ctrl.GetProperty("hashAlgorithm").GetString());
         Assert.Equal("ipv4,ipv4-tcp", ctrl.GetProperty("hashFlags").GetString());
         Assert.Equal(8, ctrl.GetProperty("hashMappingSize").GetInt32());
         Assert.Equal(19, ctrl.GetProperty("requests").GetInt64());
         Assert.Equal(12, ctrl.GetProperty("refused").GetInt64());
-        Assert.False((await VifAsync(http, Rss)).GetProperty("disabled").GetBoolean());
+        Assert.False((await StatusJson.VifAsync(http, Rss)).GetProperty("disabled").GetBoolean());
 
         // A TCP frame to the RSS frontend carries the hash of its flow; a non-IP one carries none.
         byte[] src = IPAddress.Parse("66.9.149.187").GetAddressBytes(), dst = IPAddress.Parse("161.142.100.80").GetAddressBytes();
@@ -148,12 +148,6 @@ public sealed class CtrlRingEndToEndTests
                 return info;
             await Task.Delay(10, cancellationToken);
         }
-    }
-
-    private static async Task<JsonElement> VifAsync(HttpClient http, ushort domid)
-    {
-        using var status = JsonDocument.Parse(await http.GetStringAsync("/status"));
-        return status.RootElement.GetProperty("vifs").EnumerateArray().Single(v => v.GetProperty("domId").GetInt32() == domid).Clone();
     }
 
     /// <summary>What came with each frame a guest received, in order.</summary>
