@@ -173,6 +173,9 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         return CtrlRequestAsync(NetifCtrlType.SetHashMapping, CtrlDataRef, (uint)entries.Length, offset, cancellationToken);
     }
 
+    /// <summary>A hostile frontend's move: sets the ctrl ring's req_prod to <paramref name="reqProd"/>, whatever it pushed, and notifies.</summary>
+    public void PushCtrlRequestProducer(uint reqProd) => Ctrl.PushRequestProducer(reqProd);
+
     private SimNetfrontCtrl Ctrl =>
         _connection?.Ctrl ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no control ring (state {State})");
 

@@ -111,6 +111,17 @@ internal sealed class SimNetfrontCtrl
         _pending = null;
     }
 
+    /// <summary>A hostile frontend's move: publishes <paramref name="reqProd"/> as the ring's req_prod and notifies.</summary>
+    public void PushRequestProducer(uint reqProd)
+    {
+        lock (_gate)
+        {
+            _ring.RequestProducer = reqProd;
+            _ring.PushRequestsAndCheckNotify();
+        }
+        _notify();
+    }
+
     /// <summary>No more requests; whoever waits is told.</summary>
     public void Close()
     {
