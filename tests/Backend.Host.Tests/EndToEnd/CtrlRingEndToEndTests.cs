@@ -114,6 +114,15 @@ public sealed class CtrlRingEndToEndTests
         var plainInfo = await OneFrameAsync(plainFrames, cts.Token);
         Assert.False(plainInfo.HasHash);
         Assert.Equal(NetRxFlags.None, plainInfo.Flags & NetRxFlags.ExtraInfo);
+
+        // A frontend that sends the hash of its frame in a TX hash extra (as Windows PV drivers do) is served
+        // as before: the frame goes through, nothing is disabled.
+        await rss.SendAsync(TcpFrame(RssMac, dst, 1766, src, 2794), new SimTxOptions { HasHash = true, HashType = 1, HashValue = 0x12345678 }, cts.Token);
+        plainInfo = await OneFrameAsync(plainFrames, cts.Token);
+        Assert.False(plainInfo.HasHash);
+        await rss.WaitForTxIdleAsync(cts.Token);
+        Assert.Equal(0, rss.Counters.TxErrors);
+        Assert.False((await StatusJson.VifAsync(http, Rss)).GetProperty("disabled").GetBoolean());
     }
 
     private static readonly byte[] Broadcast = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];

@@ -153,6 +153,39 @@ public sealed class RxHashExtraTests : IDisposable
     }
 
     [Fact]
+    public void Hashing_frames_and_writing_their_extras_allocates_nothing_in_steady_state()
+    {
+        var frame = Frames.Ipv4Tcp("66.9.149.187", 2794, "161.142.100.80", 1766);
+        var queue = NewQueue();
+        Configure(NetifCtrlStatus.HashAlgorithmToeplitz, VifHashConfig.SupportedFlags);
+        for (uint i = 0; i < 200; i++)
+            _guest.Grant(1000 + i);
+        _ring.Post([.. Enumerable.Range(0, 200).Select(i => ((ushort)i, 1000u + (uint)i))]);
+
+        void OneFrame()
+        {
+            var buffer = _pool.Rent(frame.Length);
+            frame.CopyTo(buffer.Span);
+            buffer.Length = frame.Length;
+            queue.Accept(buffer);
+            queue.Collect();
+            queue.Copies!.CopyWith(_guest, out _);
+            queue.Complete();
+        }
+
+        for (var i = 0; i < 20; i++)
+            OneFrame();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 60; i++)
+            OneFrame();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(NetifExtraType.Hash, _ring.Extra(RspProd - 1).Type);
+        Assert.Equal(160u, RspProd);
+    }
+
+    [Fact]
     public void The_hash_extra_counts_in_the_slots_a_frame_needs()
     {
         uint reqProd = _ring.PostMany(1);
