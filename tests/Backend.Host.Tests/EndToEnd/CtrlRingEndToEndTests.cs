@@ -27,7 +27,7 @@ public sealed class CtrlRingEndToEndTests
         "6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa");
 
     [Fact]
-    public async Task A_frontend_with_a_ctrl_ring_sets_toeplitz_hashing_and_gets_hash_extras_and_one_without_is_unchanged()
+    public async Task A_frontend_with_a_ctrl_ring_sets_toeplitz_hashing_and_gets_hash_extras_takes_tx_hash_extras_and_one_without_is_unchanged()
     {
         using var root = new SimTestRoot();
         await using var daemon = DaemonProcess.Start("--sim-root", root.Path);
