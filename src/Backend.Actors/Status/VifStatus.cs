@@ -48,6 +48,12 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     /// <summary>The guest left frames waiting for RX buffers for the stall timeout and has not posted since (carrier off).</summary>
     public volatile bool RxStalled;
 
+    /// <summary>The hash its frontend set, while the vif's control ring is connected; null without one.</summary>
+    public volatile Xen.Ctrl.VifHash? Hash;
+    /// <summary>Control ring requests answered, and of those the ones not answered SUCCESS.</summary>
+    public long CtrlRequests;
+    public long CtrlRequestsRefused;
+
     public long Restarts;
     /// <summary>
     /// How long the last restart of the vif's data path took, in microseconds: from the connection actor's

@@ -1,9 +1,11 @@
 using Akka.Actor;
 using Akka.Event;
 using Backend.Actors.Bridge;
+using Backend.Actors.Ctrl;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Rings;
 using Backend.Actors.Status;
+using Backend.Xen.Ctrl;
 using Backend.Xen.Netback;
 using Backend.Xen.Xenbus;
 
@@ -27,6 +29,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     // What this run last set the TAP's carrier to; null until it first did (a TAP left by an earlier run
     // keeps whatever it had until the vif connects, so a restart does not flap the host's link).
     private bool? _tapCarrier;
+    // What the frontend set over its control ring: a new connection starts afresh, a re-attach keeps it.
+    private VifHash? _hash;
 
     /// <summary>The resources of one connection, released together.</summary>
     private sealed class Data
@@ -41,6 +45,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         public LearningBridge? Bridge;
         public IActorRef? Tx;
         public IActorRef? Rx;
+        public IActorRef? Ctrl;
         public TapFrameReader? TapReader;
         // The RX ring actor found its guest stalled (Linux's stalled_queues, of one queue).
         public bool RxStalled;
@@ -134,7 +139,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
 
     private void Attach(Data d, VifConnectConfig config, RingPage[]? mapped)
     {
-        var (backend, frontend, mtu) = config;
+        var (backend, frontend, mtu, _) = config;
         var id = paths.Vif;
         var domid = id.DomId;
         d.Config = config;
@@ -147,7 +152,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
         // The same rate on receive (beyond Linux): its wake-up kicks the RX actor once the actor exists.
         var rxCredit = d.RxCredit = backend.Rate is { } rate ? new RxCredit(rate, TimeProvider.System) : null;
-        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend) with { Credit = rxCredit };
+        var hash = mapped is not null && _hash is not null ? _hash : _hash = new VifHash();
+        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend) with { Credit = rxCredit, Hash = config.CtrlRing is null ? null : hash };
         // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
         var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
         // The data path of the vif (both rings, and its TAP port) runs on its hypercall lane's thread.
@@ -185,6 +191,16 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         else
         {
             channels.TxPort = channels.RxPort = Bind(d, frontend.TxEventChannel, new RingEventHandler(events, status, tx, channels.TxEvents, rx, channels.RxEvents));
+        }
+        if (config.CtrlRing is { } ctrl)
+        {
+            // Linux's connect_ctrl_ring; mapped after the data rings, so that a re-attach finds its page third.
+            var ctrlRing = mapped is { Length: > 2 } ? mapped[2] : Map(d, ctrl.RingRef);
+            var ctrlChannel = new CtrlChannel(events);
+            var handler = new CtrlRequestHandler(hash, domid, queues: 1);
+            var ctrlActor = d.Ctrl = StartRingActor(d, ctrlRing, page => CtrlRingActor.Props(id, services, page, ctrlChannel, handler), "ctrl");
+            ctrlChannel.Port = Bind(d, ctrl.EventChannel, new RingEventHandler(events, status, ctrlActor, ctrlChannel.Events));
+            status.Hash = hash;
         }
         status.Mtu = mtu;
         status.Features = frontend.Describe();
@@ -295,6 +311,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     {
         _data?.Tx?.Tell(RingProtocol.RingEvent.Instance);
         _data?.Rx?.Tell(RingProtocol.RingEvent.Instance);
+        _data?.Ctrl?.Tell(RingProtocol.RingEvent.Instance);
     }
 
     /// <summary>
@@ -347,6 +364,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         _carrierWanted = false;
         status.Carrier = false;
         status.RxStalled = false;
+        status.Hash = null;
         if (tapCarrierOff)
             SetTapCarrier(false);
         // No wake-up for a queue that is going (a restart of the RX actor keeps the same credit, a new connection has its own).

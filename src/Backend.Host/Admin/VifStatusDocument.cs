@@ -24,7 +24,8 @@ public sealed record VifStatusDocument(
     VifRingsDocument Rings,
     VifMulticastDocument Multicast,
     TapCountersDocument? Tap,
-    BridgePortDocument? Port)
+    BridgePortDocument? Port,
+    CtrlRingDocument? CtrlRing)
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
@@ -38,5 +39,6 @@ public sealed record VifStatusDocument(
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
         VifMulticastDocument.From(v.Multicast),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
-        v.BridgePort is { } port ? BridgePortDocument.From(port) : null);
+        v.BridgePort is { } port ? BridgePortDocument.From(port) : null,
+        CtrlRingDocument.From(v));
 }

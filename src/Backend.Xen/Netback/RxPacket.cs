@@ -4,8 +4,8 @@ namespace Backend.Xen.Netback;
 
 /// <summary>
 /// A frame's place on the RX ring (FreeBSD's struct xnb_pkt for the receive side): which slots it
-/// takes, the flags of its first response, its extras (GSO, then XDP, as Linux's xenvif_rx_next_skb
-/// orders them), the headroom left in each data slot, and which segments of the grant-copy batch carry
+/// takes, the flags of its first response, its extras (GSO, hash, then XDP: Linux's xenvif_rx_extra_slot
+/// writes them in the order of their types), the headroom left in each data slot, and which segments of the grant-copy batch carry
 /// its data. Built by <see cref="RxSlotPlanner"/>, completed by <see cref="RxCopyPlanner"/>,
 /// answered by <see cref="RxResponder"/>.
 /// </summary>
@@ -27,7 +27,9 @@ public struct RxPacket
     public int DataSlots;
     /// <summary>A GSO extra follows the first data slot (in slot <see cref="Start"/> + 1).</summary>
     public bool HasExtra;
-    /// <summary>An XDP extra follows the first data slot (after the GSO extra, if any).</summary>
+    /// <summary>A hash extra follows the first data slot (after the GSO extra, if any).</summary>
+    public bool HasHashExtra;
+    /// <summary>An XDP extra follows the first data slot (after the GSO and hash extras, if any).</summary>
     public bool HasXdpExtra;
     /// <summary>The frontend's <c>xdp-headroom</c>: where the data starts in every data slot (Linux's xenvif_rx_data_slot).</summary>
     public ushort Headroom;
@@ -37,13 +39,16 @@ public struct RxPacket
     public NetRxFlags Flags;
     public byte GsoType;
     public ushort GsoSize;
+    /// <summary>The hash extra's value and _XEN_NETIF_CTRL_HASH_TYPE_* number.</summary>
+    public uint HashValue;
+    public byte HashType;
     /// <summary>Index of this packet's first segment in the grant-copy batch.</summary>
     public int FirstSegment;
     public int SegmentCount;
     public RxRequestIds RequestIds;
 
     /// <summary>Extra slots, between data slots 0 and 1.</summary>
-    public readonly int ExtraSlots => (HasExtra ? 1 : 0) + (HasXdpExtra ? 1 : 0);
+    public readonly int ExtraSlots => (HasExtra ? 1 : 0) + (HasHashExtra ? 1 : 0) + (HasXdpExtra ? 1 : 0);
 
     /// <summary>Slots taken on the ring, the extras included.</summary>
     public readonly int Slots => DataSlots + ExtraSlots;

@@ -298,6 +298,8 @@ public sealed class RxQueue
         var copies = _copies!;
         var count = copies.Count;
         var credit = _settings.Credit;
+        // Read once a pass: a change over the control ring applies from the next pass on.
+        var hash = _settings.Hash?.Current;
         _creditShort = false;
         while (_queueCount > 0 && _inFlightCount < MaxPacketsPerPass)
         {
@@ -308,7 +310,12 @@ public sealed class RxQueue
                 break;
             }
             var checksum = frame.ChecksumBlank ? FrameChecksum.Blank : frame.DataValidated ? FrameChecksum.Validated : FrameChecksum.None;
-            var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum);
+            var hashed = false;
+            uint hashValue = 0;
+            byte hashType = 0;
+            if (hash is { Hashing: true })
+                hashed = hash.TryHashFrame(frame.Frame, out hashValue, out hashType);
+            var rxFrame = new RxFrame(frame.Address, frame.Length, frame.GsoType, frame.GsoSize, checksum, hashed, hashValue, hashType);
             switch (RxSlotPlanner.Plan(rxFrame, _ring, reqProd, out var packet, _settings.Frontend.XdpHeadroom))
             {
                 case RxPlanStatus.NoSpace:

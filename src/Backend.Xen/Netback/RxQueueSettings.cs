@@ -20,6 +20,10 @@ namespace Backend.Xen.Netback;
 /// </param>
 /// <param name="DrainTimeout">Linux's <c>rx_drain_timeout</c>: a frame queued this long is dropped; zero keeps frames.</param>
 /// <param name="Time">The clock of both timeouts; the system's when null.</param>
+/// <param name="Hash">
+/// The hash the frontend set over its control ring, or null without a ctrl ring: while it has Toeplitz and
+/// some type enabled, every frame whose flow it hashes carries a hash extra.
+/// </param>
 public sealed record RxQueueSettings(
     ushort FrontendDomId,
     int Mtu,
@@ -30,4 +34,5 @@ public sealed record RxQueueSettings(
     RxCredit? Credit = null,
     TimeSpan StallTimeout = default,
     TimeSpan DrainTimeout = default,
-    TimeProvider? Time = null);
+    TimeProvider? Time = null,
+    Ctrl.VifHash? Hash = null);

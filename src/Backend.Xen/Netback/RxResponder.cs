@@ -9,8 +9,8 @@ namespace Backend.Xen.Netback;
 /// Writes the responses of packets whose copies have run (FreeBSD's xnb_rxpkt2rsp): each in the slot of
 /// the request it answers, id echoed, offset 0, status = where the data ends in that slot (the headroom
 /// plus its bytes, as Linux's xenvif_rx_data_slot); NETRXF_more_data on every data slot but the last; on
-/// the first, NETRXF_extra_info when extras follow and the checksum flags; the GSO extra, then the XDP
-/// extra (netif_extra_info, XEN_NETIF_EXTRA_FLAG_MORE on all but the last) each in its own slot. Responses are not pushed: the caller pushes
+/// the first, NETRXF_extra_info when extras follow and the checksum flags; the GSO extra, the hash extra,
+/// then the XDP extra (netif_extra_info, XEN_NETIF_EXTRA_FLAG_MORE on all but the last) each in its own slot. Responses are not pushed: the caller pushes
 /// once per batch with <see cref="BackRing{TRequest,TResponse}.PushResponsesAndCheckNotify"/>.
 /// </summary>
 /// <remarks>
@@ -73,11 +73,25 @@ public static class RxResponder
             var extra = new NetifExtraInfo
             {
                 Type = NetifExtraType.Gso,
-                Flags = packet.HasXdpExtra ? NetifExtraFlags.More : (byte)0,
+                Flags = packet.HasHashExtra || packet.HasXdpExtra ? NetifExtraFlags.More : (byte)0,
                 GsoSize = packet.GsoSize,
                 GsoType = packet.GsoType,
                 GsoPad = 0,
                 GsoFeatures = 0,
+            };
+            ring.WriteResponse(extraSlot++, Unsafe.As<NetifExtraInfo, NetifRxResponse>(ref extra));
+        }
+        if (packet.HasHashExtra)
+        {
+            // As Linux's xenvif_rx_next_skb for a frame with a software hash: algorithm Toeplitz, the type
+            // of the hash, its value as the u32 netif.h's value[4] holds (little-endian).
+            var extra = new NetifExtraInfo
+            {
+                Type = NetifExtraType.Hash,
+                Flags = packet.HasXdpExtra ? NetifExtraFlags.More : (byte)0,
+                HashType = packet.HashType,
+                HashAlgorithm = (byte)NetifCtrlStatus.HashAlgorithmToeplitz,
+                HashValue = packet.HashValue,
             };
             ring.WriteResponse(extraSlot++, Unsafe.As<NetifExtraInfo, NetifRxResponse>(ref extra));
         }

@@ -8,8 +8,8 @@ namespace Backend.Xen.Netback;
 /// Decides which rx requests a frame consumes (FreeBSD's xnb_mbufc2pkt): the frontend posts requests
 /// that each grant one whole page (rx-copy, as Linux netfront), so data fills pages from the frontend's
 /// XDP headroom (0 unless it set <c>xdp-headroom</c>) to the page's end, and the extras take slots right
-/// after the first: a GSO frame's GSO extra, then, with a headroom, the XDP extra (as Linux's xenvif_rx,
-/// decision 78). Pure: it reads and writes nothing on the ring.
+/// after the first: a GSO frame's GSO extra, then a hashed frame's hash extra, then, with a headroom, the
+/// XDP extra (as Linux's xenvif_rx, in the order of their types; decisions 78 and 82). Pure: it reads and writes nothing on the ring.
 /// </summary>
 /// <example>
 /// One RX ring drain, many frames, one grant-copy hypercall, one push:
@@ -69,14 +69,14 @@ public static class RxSlotPlanner
             return RxPlanStatus.Invalid;
         int dataSlots = (frame.Length + room - 1) / room;
         bool xdp = headroom != 0;
-        int slots = dataSlots + (frame.IsGso ? 1 : 0) + (xdp ? 1 : 0);
+        int slots = dataSlots + (frame.IsGso ? 1 : 0) + (frame.HasHash ? 1 : 0) + (xdp ? 1 : 0);
         if ((uint)slots > available)
             return RxPlanStatus.NoSpace;
 
         var flags = NetRxFlags.None;
         if (dataSlots > 1)
             flags |= NetRxFlags.MoreData;
-        if (frame.IsGso || xdp)
+        if (frame.IsGso || frame.HasHash || xdp)
             flags |= NetRxFlags.ExtraInfo;
         // A GSO frame's checksums are by nature to be filled per segment: Linux only ever has GSO on a
         // CHECKSUM_PARTIAL skb, so xenvif_rx flags it csum_blank whatever the caller said.
@@ -90,12 +90,15 @@ public static class RxSlotPlanner
             Start = start,
             DataSlots = dataSlots,
             HasExtra = frame.IsGso,
+            HasHashExtra = frame.HasHash,
             HasXdpExtra = xdp,
             Headroom = headroom,
             Size = frame.Length,
             Flags = flags,
             GsoType = frame.GsoType,
             GsoSize = frame.IsGso ? frame.GsoSize : (ushort)0,
+            HashValue = frame.HasHash ? frame.Hash : 0,
+            HashType = frame.HasHash ? frame.HashType : (byte)0,
         };
         return RxPlanStatus.Ok;
     }

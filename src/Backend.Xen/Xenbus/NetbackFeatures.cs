@@ -2,8 +2,8 @@ namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// The features netback publishes in its backend directory before it first goes InitWait (Linux's
-/// <c>netback_probe</c>), those of Linux's list that this backend implements. Multi-queue and the control
-/// ring are not offered: a frontend asking for more than one queue is refused (<see cref="FrontendConfig"/>).
+/// <c>netback_probe</c>), those of Linux's list that this backend implements. Multi-queue is not offered: a
+/// frontend asking for more than one queue is refused (<see cref="FrontendConfig"/>).
 /// </summary>
 internal static class NetbackFeatures
 {
@@ -22,5 +22,7 @@ internal static class NetbackFeatures
         // and change its mind while connected: the backend watches the key (decision 83).
         new("feature-multicast-control", "1"),
         new("feature-dynamic-multicast-control", "1"),
+        // The control ring (FrontendCtrlRing, Ctrl/CtrlRequestHandler): hashing set by the frontend (decision 82).
+        new("feature-ctrl-ring", "1"),
     ];
 }

@@ -150,12 +150,13 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
         // Asked for with the frontend's other keys: one round trip.
         var frontendMtuRead = xenStore.ReadAsync(frontendMtuPath);
         var frontendRead = FrontendConfig.ReadAsync(xenStore, backend.FrontendPath);
-        // WhenAll throws the first task's failure: the frontend's keys before its mtu.
-        await Task.WhenAll(frontendRead, frontendMtuRead);
+        var ctrlRead = FrontendCtrlRing.ReadAsync(xenStore, backend.FrontendPath);
+        // WhenAll throws the first task's failure: the frontend's keys before its mtu and its ctrl ring.
+        await Task.WhenAll(frontendRead, frontendMtuRead, ctrlRead);
         var frontendMtu = frontendMtuRead.Result;
         var mtu = backend.Mtu
             ?? (frontendMtu is null ? BackendConfig.DefaultMtu : XenStoreValue.ParseUInt(frontendMtuPath, frontendMtu, BackendConfig.MaxMtu));
-        return new VifConnectConfig(backend, frontendRead.Result, (int)mtu);
+        return new VifConnectConfig(backend, frontendRead.Result, (int)mtu, ctrlRead.Result);
     }
 
     /// <summary>

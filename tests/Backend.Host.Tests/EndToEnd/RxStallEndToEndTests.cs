@@ -43,7 +43,7 @@ public sealed class RxStallEndToEndTests
         // Posts no RX buffer until told.
         await using var receiver = await HostileFrontend.ConnectAsync(simRoot, xs2, Receiver, 0, cts.Token);
         await sender.WaitForConnectedAsync(cts.Token);
-        await Until(async () => (await VifAsync(http, Receiver)).GetProperty("carrier").GetBoolean(), cts.Token);
+        await Until(async () => (await StatusJson.VifAsync(http, Receiver)).GetProperty("carrier").GetBoolean(), cts.Token);
 
         // Frames for it until it has stalled: broadcasts, flooded to every port whose carrier is on.
         var frame = Packets.Ethernet([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x00, 0x16, 0x3e, 0x00, 0x00, 0x41], 0x88B5, new byte[46]);
@@ -57,12 +57,12 @@ public sealed class RxStallEndToEndTests
                     await Task.Delay(20, CancellationToken.None);
                 }
             }, CancellationToken.None);
-            await Until(async () => (await VifAsync(http, Receiver)) is var v && v.GetProperty("rxStalled").GetBoolean() && !v.GetProperty("carrier").GetBoolean(), cts.Token);
+            await Until(async () => (await StatusJson.VifAsync(http, Receiver)) is var v && v.GetProperty("rxStalled").GetBoolean() && !v.GetProperty("carrier").GetBoolean(), cts.Token);
             sending.Cancel();
             await traffic;
         }
 
-        var stalled = await VifAsync(http, Receiver);
+        var stalled = await StatusJson.VifAsync(http, Receiver);
         Assert.Equal(1, stalled.GetProperty("counters").GetProperty("rxStalls").GetInt64());
         var metrics = await http.GetStringAsync("/metrics", cts.Token);
         var labels = $"{{vif=\"vif{Receiver}.0\",device=\"vif{Receiver}.0\",domid=\"{Receiver}\",handle=\"0\"}}";
@@ -73,7 +73,7 @@ public sealed class RxStallEndToEndTests
         // What waited for it is dropped after the drain timeout: no frame is left holding a buffer.
         await Until(async () =>
         {
-            var v = await VifAsync(http, Receiver);
+            var v = await StatusJson.VifAsync(http, Receiver);
             return v.GetProperty("counters").GetProperty("rxExpired").GetInt64() > 0 && await BuffersOutAsync(http) == 0;
         }, cts.Token);
         Assert.Equal(0u, receiver.RxResponseProducer);
@@ -81,17 +81,11 @@ public sealed class RxStallEndToEndTests
         // It posts: the carrier comes back, and frames reach it again.
         receiver.PostRxBuffers(4);
         // The connection clears the stall before it turns the carrier on: carrier on means both are seen.
-        await Until(async () => (await VifAsync(http, Receiver)).GetProperty("carrier").GetBoolean(), cts.Token);
-        Assert.False((await VifAsync(http, Receiver)).GetProperty("rxStalled").GetBoolean());
+        await Until(async () => (await StatusJson.VifAsync(http, Receiver)).GetProperty("carrier").GetBoolean(), cts.Token);
+        Assert.False((await StatusJson.VifAsync(http, Receiver)).GetProperty("rxStalled").GetBoolean());
         await sender.SendAsync(frame, default, cts.Token);
         await Until(() => Task.FromResult(receiver.RxResponseProducer == 1), cts.Token);
         Assert.Contains($"xnb_vif_carrier{labels} 1\n", await http.GetStringAsync("/metrics", cts.Token), StringComparison.Ordinal);
-    }
-
-    private static async Task<JsonElement> VifAsync(HttpClient http, ushort domid)
-    {
-        using var status = JsonDocument.Parse(await http.GetStringAsync("/status"));
-        return status.RootElement.GetProperty("vifs").EnumerateArray().Single(v => v.GetProperty("domId").GetInt32() == domid).Clone();
     }
 
     /// <summary>Packet buffers out of the daemon's pool: every frame held anywhere holds one.</summary>

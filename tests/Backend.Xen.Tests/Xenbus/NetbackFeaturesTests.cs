@@ -16,6 +16,8 @@ public sealed class NetbackFeaturesTests
         // As Linux's netback_probe: multicast filtering, and request-multicast-control watched while connected.
         Assert.Equal("1", features["feature-multicast-control"]);
         Assert.Equal("1", features["feature-dynamic-multicast-control"]);
+        // As Linux's netback_probe: the control ring (hashing), decision 82.
+        Assert.Equal("1", features["feature-ctrl-ring"]);
     }
 
     [Fact]

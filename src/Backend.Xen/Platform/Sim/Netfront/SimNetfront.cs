@@ -142,6 +142,43 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// </summary>
     public string? RingBroken => _connection is { } c ? c.Tx.Broken ?? c.Rx.Broken : null;
 
+    /// <summary>Whether the connection has a control ring (asked for with <see cref="SimNetfrontOptions.CtrlRing"/>, offered by the backend).</summary>
+    public bool HasCtrlRing => _connection?.Ctrl is not null;
+
+    /// <summary>
+    /// Sends one control ring request with any values (a test may be a hostile frontend) and waits for its
+    /// response. The grant reference of the ctrl data page, which <see cref="WriteCtrlData"/> fills, is
+    /// <see cref="CtrlDataRef"/>.
+    /// </summary>
+    public Task<NetifCtrlResponse> CtrlRequestAsync(ushort type, uint data0 = 0, uint data1 = 0, uint data2 = 0, CancellationToken cancellationToken = default) =>
+        Ctrl.RequestAsync(type, data0, data1, data2, cancellationToken);
+
+    /// <summary>The grant reference of the page ctrl requests point at (granted read-only to the backend).</summary>
+    public uint CtrlDataRef => Ctrl.DataRef;
+
+    /// <summary>Writes the start of the ctrl data page.</summary>
+    public void WriteCtrlData(ReadOnlySpan<byte> data) => Ctrl.WriteData(data);
+
+    /// <summary>SET_HASH_KEY with <paramref name="key"/> in the ctrl data page.</summary>
+    public Task<NetifCtrlResponse> SetHashKeyAsync(ReadOnlySpan<byte> key, CancellationToken cancellationToken = default)
+    {
+        WriteCtrlData(key);
+        return CtrlRequestAsync(NetifCtrlType.SetHashKey, CtrlDataRef, (uint)key.Length, 0, cancellationToken);
+    }
+
+    /// <summary>SET_HASH_MAPPING of <paramref name="entries"/> (little-endian u32s in the ctrl data page) at <paramref name="offset"/>.</summary>
+    public Task<NetifCtrlResponse> SetHashMappingAsync(ReadOnlySpan<uint> entries, uint offset, CancellationToken cancellationToken = default)
+    {
+        WriteCtrlData(MemoryMarshal.AsBytes(entries));
+        return CtrlRequestAsync(NetifCtrlType.SetHashMapping, CtrlDataRef, (uint)entries.Length, offset, cancellationToken);
+    }
+
+    /// <summary>A hostile frontend's move: sets the ctrl ring's req_prod to <paramref name="reqProd"/>, whatever it pushed, and notifies.</summary>
+    public void PushCtrlRequestProducer(uint reqProd) => Ctrl.PushRequestProducer(reqProd);
+
+    private SimNetfrontCtrl Ctrl =>
+        _connection?.Ctrl ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no control ring (state {State})");
+
     /// <summary>TX requests pushed and not yet answered.</summary>
     public int TxOutstanding => _connection?.Tx.Outstanding ?? 0;
 
@@ -369,6 +406,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             return;
         c.Tx.Collect();
         c.Rx.Poll();
+        c.Ctrl?.Poll();
     }
 
     void IEventChannelHandler.OnEvent(uint localPort)
@@ -380,6 +418,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             c.Tx.Collect();
         if (localPort == c.RxPort)
             c.Rx.Poll();
+        if (localPort == c.CtrlPort)
+            c.Ctrl?.Poll();
     }
 
     /// <summary>
@@ -521,8 +561,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             throw new InvalidOperationException($"{BackendPath} does not offer feature-rx-copy, the only receive mode netfront has");
         var sg = _options.FeatureSg && backendSg;
         var split = _options.SplitEventChannels && backendSplit;
+        // As a frontend with RSS: a control ring when the backend offers one.
+        var ctrl = _options.CtrlRing && await ReadFeatureAsync("feature-ctrl-ring", cancellationToken).ConfigureAwait(false);
 
-        var connection = CreateConnection(sg, split);
+        var connection = CreateConnection(sg, split, ctrl);
         try
         {
             await _store.RunTransactionAsync(async t =>
@@ -553,6 +595,11 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await WriteAsync("xdp-headroom", headroom, t).ConfigureAwait(false);
                 if (multicastControl)
                     await WriteAsync("request-multicast-control", 1, t).ConfigureAwait(false);
+                if (ctrl)
+                {
+                    await WriteAsync(FrontendCtrlRing.RingRefKey, connection.CtrlRingRef, t).ConfigureAwait(false);
+                    await WriteAsync(FrontendCtrlRing.EventChannelKey, connection.CtrlPort, t).ConfigureAwait(false);
+                }
             }, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -572,12 +619,16 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             _store.WriteAsync(FrontendPath + "/" + key, value.ToString(CultureInfo.InvariantCulture), t, cancellationToken);
     }
 
-    private Connection CreateConnection(bool sg, bool split)
+    private Connection CreateConnection(bool sg, bool split, bool ctrl)
     {
         var granter = _domain.Granter!;
         var txFrame = TakeRingFrame();
         var rxFrame = TakeRingFrame();
-        var connection = new Connection { Sg = sg, SplitEventChannels = split, TxFrame = txFrame, RxFrame = rxFrame };
+        var connection = new Connection
+        {
+            Sg = sg, SplitEventChannels = split, TxFrame = txFrame, RxFrame = rxFrame,
+            HasCtrl = ctrl, CtrlFrame = ctrl ? TakeRingFrame() : 0, CtrlDataFrame = ctrl ? TakeRingFrame() : 0,
+        };
         try
         {
             _domain.Page(txFrame).Clear();
@@ -591,6 +642,16 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             connection.Channels = _eventChannels;
             connection.TxPort = _eventChannels.AllocateUnbound(BackendDomId, this);
             connection.RxPort = split ? _eventChannels.AllocateUnbound(BackendDomId, this) : connection.TxPort;
+            if (ctrl)
+            {
+                _domain.Page(connection.CtrlFrame).Clear();
+                connection.CtrlDataRef = granter.AllocateReference();
+                granter.Grant(connection.CtrlDataRef, connection.CtrlDataFrame, BackendDomId, readOnly: true);
+                connection.Ctrl = new SimNetfrontCtrl(PageAddress(connection.CtrlFrame), _domain, connection.CtrlDataFrame, connection.CtrlDataRef, connection.NotifyCtrl);
+                connection.CtrlRingRef = granter.AllocateReference();
+                granter.Grant(connection.CtrlRingRef, connection.CtrlFrame, BackendDomId, readOnly: false);
+                connection.CtrlPort = _eventChannels.AllocateUnbound(BackendDomId, this);
+            }
             return connection;
         }
         catch
@@ -689,6 +750,13 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         public uint RxRingRef { get; set; }
         public uint TxPort { get; set; }
         public uint RxPort { get; set; }
+        public SimNetfrontCtrl? Ctrl { get; set; }
+        public bool HasCtrl { get; init; }
+        public uint CtrlFrame { get; init; }
+        public uint CtrlDataFrame { get; init; }
+        public uint CtrlRingRef { get; set; }
+        public uint CtrlDataRef { get; set; }
+        public uint CtrlPort { get; set; }
         public bool Sg { get; init; }
         public bool SplitEventChannels { get; init; }
         public bool GsoTcpV4 { get; set; }
@@ -697,6 +765,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         public void NotifyTx() => Channels?.Notify(TxPort);
 
         public void NotifyRx() => Channels?.Notify(RxPort);
+
+        public void NotifyCtrl() => Channels?.Notify(CtrlPort);
 
         public void Release(SimGuestEventChannels channels, SimGranter granter, bool[] ringFrameInUse)
         {
@@ -710,6 +780,16 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             ReleaseRing(TxRingRef, TxFrame);
             ReleaseRing(RxRingRef, RxFrame);
             TxRingRef = RxRingRef = 0;
+            if (HasCtrl)
+            {
+                if (CtrlPort != 0)
+                    channels.Close(CtrlPort);
+                CtrlPort = 0;
+                Ctrl?.Close();
+                ReleaseRing(CtrlRingRef, CtrlFrame);
+                ReleaseRing(CtrlDataRef, CtrlDataFrame);
+                CtrlRingRef = CtrlDataRef = 0;
+            }
 
             void ReleaseRing(uint gref, uint frame)
             {

@@ -48,6 +48,12 @@ public sealed record SimNetfrontOptions
     /// </summary>
     public bool RequestMulticastControl { get; init; }
 
+    /// <summary>
+    /// Set up a control ring (<c>ctrl-ring-ref</c>, <c>event-channel-ctrl</c>) when the backend offers
+    /// <c>feature-ctrl-ring</c>, as a frontend that sets hashing does (<see cref="SimNetfront.CtrlRequestAsync"/>).
+    /// </summary>
+    public bool CtrlRing { get; init; }
+
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Root, nameof(Root));

@@ -40,6 +40,11 @@ internal sealed class SimNetfrontRx
     private ushort _gsoSize;
     // The XDP extra's headroom (0: none came): where the data starts in each data slot of this frame.
     private ushort _xdpHeadroom;
+    // The hash extra, if one came.
+    private bool _hasHash;
+    private byte _hashType;
+    private byte _hashAlgorithm;
+    private uint _hash;
 
     private long _received;
     private long _errors;
@@ -185,6 +190,13 @@ internal sealed class SimNetfrontRx
             {
                 _xdpHeadroom = extra.XdpHeadroom;
             }
+            else if (extra.Type == NetifExtraType.Hash)
+            {
+                _hasHash = true;
+                _hashType = extra.HashType;
+                _hashAlgorithm = extra.HashAlgorithm;
+                _hash = extra.HashValue;
+            }
             else if (extra.Type is NetifExtraType.None or >= NetifExtraType.Max)
             {
                 _frameBad = true;
@@ -249,7 +261,7 @@ internal sealed class SimNetfrontRx
         else
         {
             _received++;
-            var info = new SimRxFrameInfo(_flags, _gsoType, _gsoSize, _slots, _xdpHeadroom);
+            var info = new SimRxFrameInfo(_flags, _gsoType, _gsoSize, _slots, _xdpHeadroom, _hasHash, _hashType, _hashAlgorithm, _hash);
             try
             {
                 _consumer()?.OnFrame(_frame.AsSpan(0, _length), info);
@@ -266,5 +278,8 @@ internal sealed class SimNetfrontRx
         _gsoType = 0;
         _gsoSize = 0;
         _xdpHeadroom = 0;
+        _hasHash = false;
+        _hashType = _hashAlgorithm = 0;
+        _hash = 0;
     }
 }

@@ -99,7 +99,8 @@ internal sealed class SimNetfrontTx
         if (slots > 1 && !_sg)
             throw new InvalidOperationException($"a frame of {slots} slots needs feature-sg on both sides");
         var gso = options.GsoType != NetifGsoType.None;
-        var need = slots + (gso ? 1 : 0);
+        var hash = options.HasHash;
+        var need = slots + (gso ? 1 : 0) + (hash ? 1 : 0);
         lock (_gate)
         {
             if (_closed)
@@ -135,14 +136,21 @@ internal sealed class SimNetfrontTx
                 var slotFlags = s + 1 < slots ? NetTxFlags.MoreData : NetTxFlags.None;
                 if (s == 0)
                 {
-                    slotFlags |= flags | (gso ? NetTxFlags.ExtraInfo : NetTxFlags.None);
+                    slotFlags |= flags | (gso || hash ? NetTxFlags.ExtraInfo : NetTxFlags.None);
                     _ring.WriteRequest(prod++, new NetifTxRequest { Gref = _grefs[id], Offset = 0, Flags = (ushort)slotFlags, Id = id, Size = (ushort)frame.Length });
                     if (gso)
                     {
-                        var extra = new NetifExtraInfo { Type = NetifExtraType.Gso, Flags = 0, GsoSize = options.GsoSize, GsoType = options.GsoType };
-                        var slot = default(NetifTxRequest);
-                        Unsafe.WriteUnaligned(ref Unsafe.As<NetifTxRequest, byte>(ref slot), extra);
-                        _ring.WriteRequest(prod++, slot);
+                        var extra = new NetifExtraInfo { Type = NetifExtraType.Gso, Flags = hash ? NetifExtraFlags.More : (byte)0, GsoSize = options.GsoSize, GsoType = options.GsoType };
+                        WriteExtra(ref prod, extra);
+                    }
+                    if (hash)
+                    {
+                        var extra = new NetifExtraInfo
+                        {
+                            Type = NetifExtraType.Hash, Flags = 0, HashType = options.HashType,
+                            HashAlgorithm = (byte)NetifCtrlStatus.HashAlgorithmToeplitz, HashValue = options.HashValue,
+                        };
+                        WriteExtra(ref prod, extra);
                     }
                 }
                 else
@@ -195,6 +203,13 @@ internal sealed class SimNetfrontTx
                 _notify();
             return answer.Task;
         }
+    }
+
+    private void WriteExtra(ref uint prod, NetifExtraInfo extra)
+    {
+        var slot = default(NetifTxRequest);
+        Unsafe.WriteUnaligned(ref Unsafe.As<NetifTxRequest, byte>(ref slot), extra);
+        _ring.WriteRequest(prod++, slot);
     }
 
     /// <summary>Completes once every request pushed so far has its response (or the ring closes).</summary>

@@ -3,7 +3,8 @@ using Backend.Xen.Abi;
 namespace Backend.Xen.Platform.Sim.Netfront;
 
 /// <summary>
-/// How one frame goes on the TX ring: its checksum flags, an optional GSO extra, and the largest data
+/// How one frame goes on the TX ring: its checksum flags, an optional GSO extra, an optional hash extra
+/// (after the GSO extra, as Windows PV drivers send the hash of a frame they hashed), and the largest data
 /// slot to cut it into (4096 by default; smaller values make longer chains, as fragmented skbs do).
 /// </summary>
 public readonly record struct SimTxOptions
@@ -18,6 +19,14 @@ public readonly record struct SimTxOptions
     public byte GsoType { get; init; }
 
     public ushort GsoSize { get; init; }
+
+    /// <summary>Send a XEN_NETIF_EXTRA_TYPE_HASH extra with <see cref="HashType"/> and <see cref="HashValue"/> (algorithm Toeplitz).</summary>
+    public bool HasHash { get; init; }
+
+    /// <summary>The hash extra's _XEN_NETIF_CTRL_HASH_TYPE_* number.</summary>
+    public byte HashType { get; init; }
+
+    public uint HashValue { get; init; }
 
     /// <summary>Bytes per data slot, 1..4096; 0 means 4096.</summary>
     public int MaxSlotBytes { get; init; }
