@@ -2,7 +2,7 @@ using Backend.Actors.Status;
 
 namespace Backend.Host.Admin;
 
-/// <summary>One vif in <c>GET /status</c>.</summary>
+/// <summary>One vif in <c>GET /status</c>; <see cref="Queues"/> only for a vif connected with more than one queue.</summary>
 public sealed record VifStatusDocument(
     string Name,
     ushort DomId,
@@ -23,7 +23,8 @@ public sealed record VifStatusDocument(
     VifCountersDocument Counters,
     VifRingsDocument Rings,
     TapCountersDocument? Tap,
-    BridgePortDocument? Port)
+    BridgePortDocument? Port,
+    IReadOnlyList<VifQueueDocument>? Queues = null)
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
@@ -36,5 +37,6 @@ public sealed record VifStatusDocument(
             Interlocked.Read(ref v.RxStalls), Interlocked.Read(ref v.RxExpired)),
         new VifRingsDocument(Volatile.Read(ref v.TxReqCons), Volatile.Read(ref v.TxRspProd), Volatile.Read(ref v.RxReqCons), Volatile.Read(ref v.RxRspProd)),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
-        v.BridgePort is { } port ? BridgePortDocument.From(port) : null);
+        v.BridgePort is { } port ? BridgePortDocument.From(port) : null,
+        v.Queues is { Length: > 0 } queues ? [.. queues.Select(VifQueueDocument.From)] : null);
 }
