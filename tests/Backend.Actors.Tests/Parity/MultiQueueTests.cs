@@ -46,35 +46,18 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
         await _sim.DisposeAsync();
     }
 
-    /// <summary>A guest that records, per flow, whether its frames came in order.</summary>
-    private sealed class FlowGuest(SimNetfront netfront, IXenStore client, ushort domid) : ISimFrameConsumer, IAsyncDisposable
+    /// <summary>A guest's netfront with its flow counter.</summary>
+    private sealed class FlowGuest(SimNetfront netfront, IXenStore client, ushort domid) : IAsyncDisposable
     {
-        private readonly int[] _next = new int[Flows];
-        private int _received;
-        private int _outOfOrder;
-
         public SimNetfront Netfront { get; } = netfront;
 
         public ushort DomId { get; } = domid;
 
-        public int Received => Volatile.Read(ref _received);
+        public SimFlowCounter Counter { get; } = new(0x0A000000u | domid, Flows);
 
-        public int OutOfOrder => Volatile.Read(ref _outOfOrder);
+        public int Received => Counter.Received;
 
-        public void OnFrame(ReadOnlySpan<byte> frame, in SimRxFrameInfo info)
-        {
-            if (frame.Length < 50 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != 0x0800)
-                return;
-            var flow = BinaryPrimitives.ReadInt32BigEndian(frame[42..]);
-            var seq = BinaryPrimitives.ReadInt32BigEndian(frame[46..]);
-            if ((uint)flow >= Flows)
-                return;
-            // One thread per RX queue at most (the event-channel loop): a flow is on one queue.
-            if (seq != _next[flow])
-                Interlocked.Increment(ref _outOfOrder);
-            _next[flow] = seq + 1;
-            Interlocked.Increment(ref _received);
-        }
+        public int OutOfOrder => Counter.OutOfOrder;
 
         public async ValueTask DisposeAsync()
         {
@@ -89,7 +72,7 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
         var client = await XenStoreClient.ConnectAsync(_sim.SocketPath);
         var netfront = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = _sim.Root, DomId = domid, Queues = queues }, client);
         var guest = new FlowGuest(netfront, client, domid);
-        netfront.Consumer = guest;
+        netfront.Consumer = guest.Counter;
         _disposables.Add(guest);
         await netfront.WaitForConnectedAsync(new CancellationTokenSource(Timeout).Token);
         return guest;

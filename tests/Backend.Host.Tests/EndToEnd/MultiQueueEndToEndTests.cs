@@ -20,34 +20,6 @@ public sealed class MultiQueueEndToEndTests
     private const int Flows = 16;
     private const int FramesPerFlow = 32;
 
-    /// <summary>Counts, per flow, the frames received and those out of order.</summary>
-    private sealed class FlowCounter : ISimFrameConsumer
-    {
-        // By sender (its address's last byte mod 8: the test's domids differ there) and flow.
-        private readonly int[] _next = new int[8 * Flows];
-        private int _received;
-        private int _outOfOrder;
-
-        public int Received => Volatile.Read(ref _received);
-
-        public int OutOfOrder => Volatile.Read(ref _outOfOrder);
-
-        public void OnFrame(ReadOnlySpan<byte> frame, in SimRxFrameInfo info)
-        {
-            if (frame.Length < 50 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != 0x0800)
-                return;
-            var flow = BinaryPrimitives.ReadInt32BigEndian(frame[42..]);
-            var seq = BinaryPrimitives.ReadInt32BigEndian(frame[46..]);
-            if ((uint)flow >= Flows)
-                return;
-            var key = (frame[14 + 15] % 8 * Flows) + flow;
-            if (seq != _next[key])
-                Interlocked.Increment(ref _outOfOrder);
-            _next[key] = seq + 1;
-            Interlocked.Increment(ref _received);
-        }
-    }
-
     private static byte[] Mac(ushort domid) => [0x00, 0x16, 0x3e, 0x00, (byte)(domid >> 8), (byte)domid];
 
     private static byte[] FlowFrame(ushort from, ushort to, int flow, int seq)
@@ -70,7 +42,7 @@ public sealed class MultiQueueEndToEndTests
     }
 
     /// <summary>Every flow, flow f on TX queue f mod the sender's queues, within SIMXEN's zero-loss window.</summary>
-    private static async Task SendFlowsAsync(SimNetfront from, FlowCounter to, ushort fromId, ushort toId, CancellationToken ct)
+    private static async Task SendFlowsAsync(SimNetfront from, SimFlowCounter to, ushort fromId, ushort toId, CancellationToken ct)
     {
         var start = to.Received;
         for (var seq = 0; seq < FramesPerFlow; seq++)
@@ -99,7 +71,7 @@ public sealed class MultiQueueEndToEndTests
         var toolstack = new SimToolstack(xs);
         var simRoot = new SimRoot(root.Path);
         var guests = new (ushort Id, int Queues)[] { (71, 2), (72, 4), (73, 1) };
-        var fronts = new List<(SimNetfront Front, FlowCounter Counter, ushort Id)>();
+        var fronts = new List<(SimNetfront Front, SimFlowCounter Counter, ushort Id)>();
         var clients = new List<XenStoreClient>();
         try
         {
@@ -108,7 +80,7 @@ public sealed class MultiQueueEndToEndTests
                 await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = id, Handle = 0, Mac = string.Join(':', Mac(id).Select(b => b.ToString("x2"))) });
                 var client = await XenStoreClient.ConnectAsync(socket);
                 clients.Add(client);
-                var counter = new FlowCounter();
+                var counter = new SimFlowCounter(0x0A000000u | id, Flows);
                 var front = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = simRoot, DomId = id, Queues = queues }, client, counter);
                 fronts.Add((front, counter, id));
             }
