@@ -13,6 +13,19 @@ public sealed record BackendOptions
     /// </summary>
     public bool WriteHotplugStatus { get; init; }
 
+    /// <summary>
+    /// Linux's <c>xenvif_max_queues</c>: published as <c>multi-queue-max-queues</c>, the most queues a frontend
+    /// may ask for (1 to <see cref="FrontendConfig.MaxQueuesLimit"/>; see <see cref="DefaultMaxQueues"/>).
+    /// </summary>
+    public int MaxQueues { get; init; } = 1;
+
+    /// <summary>
+    /// <paramref name="setting"/>, or for 0 one queue per data-path lane, clamped to 1..8 as Linux's default
+    /// (one per CPU) is: more queues than lanes would put two queues of one vif on one thread.
+    /// </summary>
+    public static int DefaultMaxQueues(int setting, int lanes) =>
+        setting > 0 ? setting : Math.Clamp(lanes, 1, FrontendConfig.MaxQueuesLimit);
+
     /// <summary>Frames queued for a guest that posts no rx buffers before further ones are dropped.</summary>
     public int RxQueueLength { get; init; } = 512;
 

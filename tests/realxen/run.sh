@@ -3,7 +3,11 @@
 #
 #   tests/realxen/run.sh [checks...]      default: all checks, in order
 #
-# Checks: setup boot package daemon pv pvh guest2guest bulk rate restart attach saverestore destroy kernel
+# Checks: setup boot package daemon pv pvh guest2guest bulk rate multiqueue restart attach saverestore destroy kernel
+# The PV and PVH guests get 2 vCPUs (a copy of the test bed's cfg, which has 1), so stock netfront asks for
+# 2 queues; the daemon runs with MaxQueues=2 whatever dom0's core count. "multiqueue" checks that the PV
+# guest connected with 2 queues, that a multi-flow transfer is intact (md5 per flow) and that /status
+# shows traffic on both queues; "restart" then checks the 2 queues are re-attached unnoticed.
 # "package" builds the Debian package (deploy/build-deb.sh) and installs it in dom0 with dpkg -i, as an
 # administrator would; the daemon then runs from what the package installed (/usr/bin/xnb, /etc/xnb).
 # Each prints "CHECK <name> OK|FAIL <seconds>s <detail>"; the last line is "REALXEN <n> passed, <m> failed".
@@ -62,13 +66,20 @@ do_package() {
   echo "installed $("$D0" "dpkg-query -W -f='\${Package} \${Version} \${Status}' xnb") ($(du -h "$deb" | cut -f1))"
 }
 start_daemon() {
-  "$D0" "rmmod xen-netback 2>/dev/null; cd /root; : > $LOG; $XNB > $LOG 2>&1 & echo \$! > /root/xnb.pid"
+  "$D0" "rmmod xen-netback 2>/dev/null; cd /root; : > $LOG; XNB_MAXQUEUES=2 $XNB > $LOG 2>&1 & echo \$! > /root/xnb.pid"
   for _ in $(seq 1 240); do "$D0" "grep -q '^READY' $LOG" && return 0; sleep 3; done
   "$D0" "tail -20 $LOG"; return 1
 }
 do_daemon() { start_daemon && "$D0" "grep -m1 ADMIN_URL $LOG"; }
-do_pv() { GUEST_TIMEOUT=400 "$G" start domu/guest.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
-do_pvh() { GUEST_TIMEOUT=400 "$G" start domu/guest-pvh.cfg | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
+# The test bed's cfg $1 with 2 vCPUs (../shared stays as it is): its path, for guest.sh start.
+two_vcpus() {
+  local dir="${TMPDIR:-/tmp}/xnb-realxen-cfg"; mkdir -p "$dir"
+  sed -e 's/^ *vcpus *=.*/vcpus = 2/' "$R/domu/$1.cfg" > "$dir/$1.cfg"
+  grep -q '^vcpus = 2' "$dir/$1.cfg" || echo 'vcpus = 2' >> "$dir/$1.cfg"
+  echo "$dir/$1.cfg"
+}
+do_pv() { GUEST_TIMEOUT=400 "$G" start "$(two_vcpus guest)" | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
+do_pvh() { GUEST_TIMEOUT=400 "$G" start "$(two_vcpus guest-pvh)" | grep -E '^(RESULT|TIME)' | tr '\n' ' '; }
 do_guest2guest() {
   "$G" exec guest 'ping -c 3 -W 5 10.99.0.4' | grep -q ' 0% packet loss' || { echo "PV -> PVH failed"; return 1; }
   "$G" exec guestpvh 'ping -c 3 -W 5 10.99.0.2' | grep -q ' 0% packet loss' || { echo "PVH -> PV failed"; return 1; }
@@ -154,6 +165,41 @@ do_rate() {
     printf "rate key %s; guest->dom0 %.2f Mb/s, dom0->guest %.2f Mb/s against %s Mb/s\n", key, ru, rd, lim
     exit !(ru <= lim * 1.1 && rd <= lim * 1.1 && ru >= lim * 0.5) }'
 }
+# GET /status from dom0 (busybox wget: dom0 has no curl), on one line.
+status_json() { "$D0" 'busybox wget -qO- http://127.0.0.1:8690/status' | tr -d '\n'; }
+# The "queues" array of vif<domid>.0 in /status, or nothing (one queue, or no such vif).
+vif_queues() { status_json | grep -oE "\"name\":\"vif$1\.0\"[^]]*\"queues\":\[[^]]*\]" | grep -oE '"queues":\[.*'; }
+# Whether every queue in $1 (a "queues" array) has a nonzero value of field $2; prints the values.
+every_queue() { local v; v="$(echo "$1" | grep -oE "\"$2\":[0-9]+" | cut -d: -f2 | tr '\n' ' ')"; echo "$v"; [ -n "$v" ] && ! echo " $v" | grep -q ' 0 '; }
+do_multiqueue() { # the PV guest (2 vCPUs) on 2 queues: 4 flows at once intact, traffic on both queues
+  local d; d="$("$D0" 'xl domid guest')"
+  local n; n="$("$D0" "xenstore-read /local/domain/$d/device/vif/0/multi-queue-num-queues 2>/dev/null; true")"
+  [ "$n" = 2 ] || { echo "the guest asked for '$n' queues, not 2 (max $("$D0" "xenstore-read /local/domain/0/backend/vif/$d/0/multi-queue-max-queues"))"; return 1; }
+  "$D0" '[ -f /root/blob ] || { head -c 4194304 /dev/urandom > /root/blob; md5sum /root/blob | cut -d" " -f1 > /root/blob.md5; }'
+  local want; want="$("$D0" 'cat /root/blob.md5')"
+  # Four listeners, as bulk_with's (busybox nc on a FIFO it holds open), then four socat senders at once:
+  # four TCP flows (different ports), which the flow hash spreads over the two queues.
+  "$G" exec guest 'for p in 5011 5012 5013 5014; do rm -f /tmp/mf$p /tmp/mf$p.md5 /tmp/hold$p; mkfifo /tmp/hold$p
+(nc -l -p $p <> /tmp/hold$p > /tmp/mf$p; md5sum /tmp/mf$p > /tmp/mf$p.md5) &
+done
+for i in $(seq 100); do [ $(netstat -ltn | grep -cE ":501[1-4] ") = 4 ] && break; sleep 0.1; done; echo listening' >/dev/null
+  "$D0" 'for p in 5011 5012 5013 5014; do socat -t 120 -T 120 - TCP:10.99.0.2:$p < /root/blob > /dev/null & done; wait' || { echo "a socat to the guest failed"; return 1; }
+  local got=""
+  for _ in $(seq 1 30); do
+    got="$("$G" exec guest 'cat /tmp/mf501[1-4].md5 2>/dev/null' | grep -oE '^[0-9a-f]{32}' | tr '\n' ' ')"
+    [ "$(echo "$got" | wc -w)" = 4 ] && break
+    sleep 3
+  done
+  for m in $got; do [ "$m" = "$want" ] || { echo "a flow's md5 $m != $want (all: $got)"; return 1; }; done
+  [ "$(echo "$got" | wc -w)" = 4 ] || { echo "only $(echo "$got" | wc -w) of 4 flows finished: $got"; return 1; }
+  local q; q="$(vif_queues "$d")"
+  [ -n "$q" ] || { echo "/status has no queues for vif$d.0"; return 1; }
+  [ "$(echo "$q" | grep -o '"queue":' | wc -l)" = 2 ] || { echo "/status queues: $q"; return 1; }
+  local rx tx
+  rx="$(every_queue "$q" rxPackets)" || { echo "a queue delivered nothing to the guest: rxPackets $rx"; return 1; }
+  tx="$(every_queue "$q" txPackets)" || { echo "a queue took nothing from the guest: txPackets $tx"; return 1; }
+  echo "2 queues; 4 flows of 4 MiB at once, md5 equal; per queue rxPackets $rx/ txPackets $tx"
+}
 do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never leaves 4
   local d; d="$("$D0" 'xl domid guest')"
   "$D0" "(xenstore-watch /local/domain/$d/device/vif/0/state > /root/festate.log 2>&1 &) ; echo"
@@ -175,7 +221,11 @@ do_restart() { # kill -9 mid-ping, restart: pings resume, frontend state never l
   "$D0" "[ \$(xenstore-read /local/domain/$d/device/vif/0/state) = 4 ]" || { echo "frontend not Connected"; return 1; }
   # xenstore-watch prints the path once per event; one line means only its initial event fired.
   [ "$("$D0" 'wc -l < /root/festate.log')" -le 1 ] || { echo "frontend state changed: $states"; return 1; }
-  echo "daemon back in ${restart}s; pings ${before} -> ${after}; frontend stayed Connected"
+  # The guest's 2 queues were re-attached, both serving again (pings go on whichever queue their flow hashes to; a
+  # queue's indices in /status are those of the new ring actors, which resume at rsp_prod: nonzero once attached).
+  local q; q="$(vif_queues "$d")"
+  [ "$(echo "$q" | grep -o '"queue":' | wc -l)" = 2 ] || { echo "after the restart /status queues: ${q:-none}"; return 1; }
+  echo "daemon back in ${restart}s; pings ${before} -> ${after}; frontend stayed Connected on 2 queues"
 }
 do_attach() { # a second vif detached and attached three times
   for i in 1 2 3; do
@@ -380,7 +430,7 @@ sysctl -n net.ipv4.tcp_no_metrics_save > /root/no_metrics_save.orig; sysctl -qw 
   return 1
 }
 
-all=(setup boot package daemon pv pvh guest2guest bulk rate restart attach saverestore destroy kernel)
+all=(setup boot package daemon pv pvh guest2guest bulk rate multiqueue restart attach saverestore destroy kernel)
 for c in "${@:-${all[@]}}"; do check "$c" "do_$c"; done
 [ "${KEEP:-0}" = 1 ] || "$R/stop.sh" >/dev/null 2>&1
 echo "REALXEN $passed passed, $failed failed"

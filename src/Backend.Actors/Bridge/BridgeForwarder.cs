@@ -24,6 +24,11 @@ namespace Backend.Actors.Bridge;
 /// dictionary: a frame costs no hash look-up unless its source or destination differs from the frame
 /// before it.
 /// </para>
+/// <para>
+/// A destination with several queues (<see cref="BridgePort.QueueReceivers"/>) gets one batch per queue its
+/// frames were steered to (<see cref="BridgePort.Steering"/>), kept in an array per port index that lives
+/// as long as the forwarder: no allocation per frame or per drain once it has seen the port.
+/// </para>
 /// </summary>
 public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, PacketBufferPool buffers)
 {
@@ -40,6 +45,8 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
     // By BridgePort.Index; the indexes touched in this drain, in the order of their first frame.
     private Outgoing[] _outgoing = new Outgoing[8];
     private int[] _touched = new int[8];
+    // By BridgePort.Index: a multi-queue destination's batch per queue for the drain (queue 0's is Outgoing.Batch).
+    private FrameBatch?[]?[] _queueBatches = new FrameBatch?[8][];
     private int _touchedCount;
     private readonly List<BridgePort> _floodTargets = [];
 
@@ -198,25 +205,53 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
             return;
         }
         ref var entry = ref OutgoingFor(target);
-        if (entry.Batch is null || entry.Batch.IsFull)
+        FrameBatch batch;
+        if (target.QueueReceivers is { Length: > 1 } receivers)
         {
-            // The destination's first frame of the drain, or its batch is full: send that one, start anew.
-            if (entry.Batch is not null)
-                Send(entry);
-            entry = new Outgoing { Port = target, Batch = FrameBatch.Rent(target.Backlog) };
+            batch = QueueBatch(target, receivers, target.Steering.Select(frame.Frame, receivers.Length));
+        }
+        else
+        {
+            if (entry.Batch is null || entry.Batch.IsFull)
+            {
+                // The destination's first frame of the drain, or its batch is full: send that one, start anew.
+                if (entry.Batch is not null)
+                    Send(entry.Port!, entry.Batch, entry.Port!.Receiver);
+                entry.Batch = FrameBatch.Rent(target.Backlog);
+            }
+            batch = entry.Batch;
         }
         // Too many frames on their way to it already (its lane is behind): drop rather than queue without end.
-        if (!entry.Batch.HasRoom)
+        if (!batch.HasRoom)
         {
             Interlocked.Increment(ref target.FramesDroppedBacklog);
             frame.Return();
             return;
         }
-        entry.Batch.Add(frame);
+        batch.Add(frame);
         if (flooded)
             entry.Flooded++;
         else
             entry.Forwarded++;
+    }
+
+    /// <summary>The batch of the drain for queue <paramref name="queue"/> of <paramref name="target"/> (a full one is sent first).</summary>
+    private FrameBatch QueueBatch(BridgePort target, IActorRef[] receivers, int queue)
+    {
+        var index = target.Index;
+        if (index >= _queueBatches.Length)
+            Array.Resize(ref _queueBatches, Math.Max(index + 1, _queueBatches.Length * 2));
+        var batches = _queueBatches[index];
+        if (batches is null || batches.Length < receivers.Length)
+            batches = _queueBatches[index] = new FrameBatch?[receivers.Length];
+        var batch = batches[queue];
+        if (batch is null || batch.IsFull)
+        {
+            if (batch is not null)
+                Send(target, batch, receivers[queue]);
+            batch = batches[queue] = FrameBatch.Rent(target.Backlog);
+        }
+        return batch;
     }
 
     /// <summary>The drain's state for <paramref name="target"/>, by its index: no hash look-up.</summary>
@@ -244,22 +279,38 @@ public sealed class BridgeForwarder(LearningBridge bridge, BridgePort port, Pack
         return ref entry;
     }
 
-    private static void Send(in Outgoing outgoing)
+    /// <summary>The destination's counters of the drain, then its batch (or each queue's).</summary>
+    private void Send(in Outgoing outgoing)
     {
-        if (outgoing.Batch is null)
+        var port = outgoing.Port;
+        if (port is null)
             return;
-        var port = outgoing.Port!;
         if (outgoing.Forwarded != 0)
             Interlocked.Add(ref port.FramesForwarded, outgoing.Forwarded);
         if (outgoing.Flooded != 0)
             Interlocked.Add(ref port.FramesFlooded, outgoing.Flooded);
-        var batch = outgoing.Batch!;
+        if (outgoing.Batch is not null)
+            Send(port, outgoing.Batch, port.Receiver);
+        if (port.QueueReceivers is not { Length: > 1 } receivers || port.Index >= _queueBatches.Length || _queueBatches[port.Index] is not { } batches)
+            return;
+        for (var q = 0; q < batches.Length; q++)
+        {
+            if (batches[q] is { } batch)
+            {
+                batches[q] = null;
+                Send(port, batch, receivers[q]);
+            }
+        }
+    }
+
+    private static void Send(BridgePort port, FrameBatch batch, IActorRef receiver)
+    {
         if (batch.Count == 0)
         {
             batch.Release(); // every frame for it was dropped
             return;
         }
         batch.Charge();
-        port.Receiver.Tell(batch);
+        receiver.Tell(batch);
     }
 }

@@ -14,8 +14,26 @@ public sealed class BridgePort(int id, string name, IActorRef receiver, MacAddre
 
     public string Name { get; } = name;
 
-    /// <summary>Takes <see cref="FrameBatch"/> messages for this port.</summary>
+    /// <summary>Takes <see cref="FrameBatch"/> messages for this port (queue 0's RX actor of a multi-queue vif).</summary>
     public IActorRef Receiver { get; } = receiver;
+
+    /// <summary>
+    /// A multi-queue vif's RX ring actors, one per queue, or null: every frame to <see cref="Receiver"/>.
+    /// Set by <see cref="SetQueues"/> before the port is <see cref="Connected"/>, never changed after.
+    /// </summary>
+    public IActorRef[]? QueueReceivers { get; private set; }
+
+    /// <summary>Picks a frame's queue among <see cref="QueueReceivers"/> (the one seam of RX steering).</summary>
+    public IRxQueueSelector Steering { get; private set; } = FlowHashQueueSelector.Instance;
+
+    /// <summary>Frames to this port go to the queue <paramref name="steering"/> picks among <paramref name="receivers"/>.</summary>
+    public void SetQueues(IActorRef[] receivers, IRxQueueSelector steering)
+    {
+        if (Connected)
+            throw new InvalidOperationException("the queues of a port are set before it is connected");
+        QueueReceivers = receivers;
+        Steering = steering;
+    }
 
     /// <summary>
     /// The one source MAC frames from this port may carry (a vif's configured <c>mac</c> under

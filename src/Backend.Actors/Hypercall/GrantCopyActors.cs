@@ -17,6 +17,13 @@ public sealed class GrantCopyActors(IReadOnlyList<HypercallLane> lanes)
 
     public HypercallLane For(ushort domid) => lanes[domid % lanes.Count];
 
+    /// <summary>
+    /// The lane of queue <paramref name="queue"/> of domain <paramref name="domid"/>'s vif: the next lanes
+    /// after the domain's own (decision 81), so queue 0 is where a one-queue vif has always been and a
+    /// vif's queues run on as many different lanes as there are, up to the number of lanes.
+    /// </summary>
+    public HypercallLane For(ushort domid, int queue) => lanes[(domid + queue) % lanes.Count];
+
     /// <summary>Every lane, in the order of their dispatchers (lane n runs on <c>xnb-lane-n</c>).</summary>
     public IReadOnlyList<HypercallLane> Lanes => lanes;
 

@@ -51,7 +51,7 @@ internal sealed class RxRingActor : ReceiveActor, IWithTimers
         _channels = channels;
         _settings = settings;
         _status = services.Status.GetOrAdd(vif);
-        _hypercall = services.Hypercalls.For(vif.DomId).Copier;
+        _hypercall = services.Hypercalls.For(vif.DomId, channels.Queue).Copier;
 
         Receive<FrameBatch>(OnFrames);
         Receive<RingProtocol.RingEvent>(e =>
@@ -143,7 +143,11 @@ internal sealed class RxRingActor : ReceiveActor, IWithTimers
             Context.Parent.Tell(new VifProtocol.RxStall(Stalled: change == RxCarrierChange.Off));
         var dropped = _queue.TakeDropped();
         if (dropped != 0)
+        {
             Interlocked.Add(ref _status.RxDropped, dropped);
+            if (_channels.QueueStatus is { } q)
+                Interlocked.Add(ref q.RxDropped, dropped);
+        }
         var expired = _queue.TakeExpired();
         if (expired != 0)
             Interlocked.Add(ref _status.RxExpired, expired);
@@ -205,6 +209,13 @@ internal sealed class RxRingActor : ReceiveActor, IWithTimers
         Interlocked.Add(ref _status.RxBytes, done.Bytes);
         Volatile.Write(ref _status.RxReqCons, _queue.RequestConsumer);
         Volatile.Write(ref _status.RxRspProd, _queue.ResponseProducer);
+        if (_channels.QueueStatus is { } q)
+        {
+            Interlocked.Add(ref q.RxPackets, done.Packets);
+            Interlocked.Add(ref q.RxBytes, done.Bytes);
+            Volatile.Write(ref q.RxReqCons, _queue.RequestConsumer);
+            Volatile.Write(ref q.RxRspProd, _queue.ResponseProducer);
+        }
         Deliver();
     }
 }

@@ -54,7 +54,7 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
         _outlet = outlet;
         _rate = rate;
         _status = services.Status.GetOrAdd(vif);
-        _hypercall = services.Hypercalls.For(vif.DomId).Copier;
+        _hypercall = services.Hypercalls.For(vif.DomId, channels.Queue).Copier;
 
         Receive<RingProtocol.RingEvent>(e =>
         {
@@ -215,6 +215,13 @@ public sealed class TxRingActor : ReceiveActor, IWithTimers
             Interlocked.Add(ref _status.TxFragOverflow, done.FragOverflows);
         Volatile.Write(ref _status.TxReqCons, _queue.RequestConsumer);
         Volatile.Write(ref _status.TxRspProd, _queue.ResponseProducer);
+        if (_channels.QueueStatus is { } q)
+        {
+            Interlocked.Add(ref q.TxPackets, done.Frames.Length);
+            Interlocked.Add(ref q.TxBytes, done.Bytes);
+            Volatile.Write(ref q.TxReqCons, _queue.RequestConsumer);
+            Volatile.Write(ref q.TxRspProd, _queue.ResponseProducer);
+        }
     }
 
     /// <summary>

@@ -93,7 +93,10 @@ public sealed class VifStatus(VifId id, TimeProvider? time = null)
     /// <summary>Frames waiting in the RX queue or in an RX copy batch.</summary>
     public int RxQueued;
 
-    // Ring indices, published by the ring actors after each drain.
+    /// <summary>Per-queue figures of a vif connected with more than one queue; empty otherwise (set at connect).</summary>
+    public volatile VifQueueStatus[] Queues = [];
+
+    // Ring indices, published by the ring actors after each drain (of the last queue to drain, with several).
     public uint TxReqCons;
     public uint TxRspProd;
     public uint RxReqCons;

@@ -15,9 +15,9 @@ namespace Backend.Actors.Vif;
 /// One vif's interface to its guest, as Linux netback's <c>interface.c</c> (<c>struct xenvif</c>): the
 /// vif's TAP device under <c>--switch tap</c>, from first sight until the vif goes, and, between
 /// <see cref="Connect"/> and <see cref="Disconnect"/> (<c>xenvif_connect_data</c> /
-/// <c>xenvif_disconnect_data</c>), its data path: both ring pages mapped, the event channels bound with
-/// a late EOI, the TX and RX ring actors, the vif's bridge port (its TX actor forwards on it) or its TAP
-/// port actor. No xenstore here: what to connect with comes from <see cref="VifBackend"/>, when from the
+/// <c>xenvif_disconnect_data</c>), its data path: its queues (<see cref="VifQueue"/>: ring pages, event
+/// channels, the queue actor with its TX and RX ring actors), the vif's bridge port (its TX actors forward on
+/// it, and it steers frames for the guest to the queues' RX actors) or its TAP port actor. No xenstore here: what to connect with comes from <see cref="VifBackend"/>, when from the
 /// connection actor, whose children the ring and port actors are and on whose thread alone this is used.
 /// </summary>
 internal sealed class VifConnection(IUntypedActorContext context, BackendServices services, VifPaths paths, VifStatus status, ILoggingAdapter log)
@@ -35,20 +35,16 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// <summary>The resources of one connection, released together.</summary>
     private sealed class Data
     {
-        public readonly List<RingPage> Rings = [];
-        public readonly List<uint> BoundPorts = [];
+        public readonly List<VifQueue> Queues = [];
         public readonly List<IActorRef> Children = [];
-        public VifChannels? Channels;
         public VifConnectConfig? Config;
-        public RxCredit? RxCredit;
         public BridgePort? Port;
         public LearningBridge? Bridge;
-        public IActorRef? Tx;
-        public IActorRef? Rx;
-        public IActorRef? Ctrl;
+        // The control ring, if the frontend set one up (Linux's ctrl ring is the vif's, not a queue's).
+        public VifCtrlRing? Ctrl;
         public TapFrameReader? TapReader;
-        // The RX ring actor found its guest stalled (Linux's stalled_queues, of one queue).
-        public bool RxStalled;
+        // Queues whose RX ring actor found its guest stalled (Linux's stalled_queues).
+        public int StalledQueues;
     }
 
     /// <summary>The vif's own device (<c>--switch tap</c>), or null.</summary>
@@ -60,7 +56,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     public VifConnectConfig? Config => _data?.Config;
 
     /// <summary>The local event-channel ports of the connection, as a log line names them.</summary>
-    public string EventChannels => _data?.Channels is not { } c ? "" : c.Split ? $"{c.TxPort}/{c.RxPort}" : $"{c.TxPort}";
+    public string EventChannels => _data is not { } d ? "" : string.Join(',', d.Queues.Select(q => q.Channels.Split ? $"{q.Channels.TxPort}/{q.Channels.RxPort}" : $"{q.Channels.TxPort}"));
 
     /// <summary>
     /// <c>--switch tap</c>: creates (or re-opens, after a restart) the vif's persistent TAP, before the
@@ -91,23 +87,34 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     public void Connect(VifConnectConfig config, bool resumed)
     {
         status.Multicast.Connect(config.Frontend.RequestMulticastControl, resumed);
-        Connect(config, mapped: null);
+        Connect(config, mapped: null, ctrlMapped: null);
     }
 
-    /// <param name="mapped">The TX and RX ring pages, already mapped and held for this connection (a re-attach), or null to map them.</param>
-    private void Connect(VifConnectConfig config, RingPage[]? mapped)
+    /// <param name="mapped">Each queue's TX and RX ring pages, already mapped and held for this connection (a re-attach), or null to map them.</param>
+    /// <param name="ctrlMapped">The control ring's page, held likewise, or null.</param>
+    private void Connect(VifConnectConfig config, RingPage[][]? mapped, RingPage? ctrlMapped)
     {
         if (_data is not null)
             throw new InvalidOperationException($"{paths.Vif} is connected already");
         var d = _data = new Data();
-        if (mapped is not null)
-            d.Rings.AddRange(mapped);
         try
         {
-            Attach(d, config, mapped);
+            Attach(d, config, mapped, ctrlMapped);
+            // A control ring gone from the configuration (it is the same on a re-attach, but its page is let go all the same).
+            if (d.Ctrl is null)
+                ctrlMapped?.Release();
         }
         catch
         {
+            // Pages held for queues that were never opened (a re-attach that failed part way) are let go here;
+            // the opened queues release their own.
+            for (var i = d.Queues.Count; i < (mapped?.Length ?? 0); i++)
+            {
+                foreach (var page in mapped![i])
+                    page.Release();
+            }
+            if (ctrlMapped is not null && d.Ctrl is null)
+                ctrlMapped.Release();
             Disconnect();
             throw;
         }
@@ -127,17 +134,21 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     public void Reattach(VifConnectConfig config)
     {
         var d = _data ?? throw new InvalidOperationException($"{paths.Vif} is not connected");
-        RingPage[] rings = [.. d.Rings];
-        d.Rings.Clear();
+        var rings = new RingPage[d.Queues.Count][];
+        for (var i = 0; i < rings.Length; i++)
+        {
+            rings[i] = [.. d.Queues[i].Pages];
+            d.Queues[i].Pages.Clear();
+        }
+        var ctrlPage = d.Ctrl?.TakePage();
         // The TAP's carrier stays as it is: the caller turns it on again at once.
         Release(childrenStopped: false, tapCarrierOff: false);
-        Connect(config, rings);
-        _data!.Channels!.NotifyTx();
-        if (_data.Channels.Split)
-            _data.Channels.NotifyRx();
+        Connect(config, rings, ctrlPage);
+        foreach (var queue in _data!.Queues)
+            queue.Notify();
     }
 
-    private void Attach(Data d, VifConnectConfig config, RingPage[]? mapped)
+    private void Attach(Data d, VifConnectConfig config, RingPage[][]? mapped, RingPage? ctrlMapped)
     {
         var (backend, frontend, mtu, _) = config;
         var id = paths.Vif;
@@ -147,101 +158,71 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         status.Disabled = false;
         status.Fault = null;
 
-        var txRing = mapped?[0] ?? Map(d, frontend.TxRingRef);
-        var rxRing = mapped?[1] ?? Map(d, frontend.RxRingRef);
-        var channels = d.Channels = new VifChannels(services.Platform.EventChannels);
-        // The same rate on receive (beyond Linux): its wake-up kicks the RX actor once the actor exists.
-        var rxCredit = d.RxCredit = backend.Rate is { } rate ? new RxCredit(rate, TimeProvider.System) : null;
+        var rings = frontend.Queues;
+        // What the frontend set over its control ring: kept across a re-attach (a new rate), new per connection.
         var hash = mapped is not null && _hash is not null ? _hash : _hash = new VifHash();
-        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend) with { Credit = rxCredit, Hash = config.CtrlRing is null ? null : hash };
-        // Bounds the frames on their way to the RX actor, whoever sends them (issue 12, finding 6).
+        // Per-queue figures only for several queues: a one-queue vif's status and metrics stay as they were.
+        var queueStatus = rings.Count > 1 ? new VifQueueStatus[rings.Count] : [];
+        var rxSettings = services.Options.RxQueueSettingsFor(domid, mtu, frontend) with { Hash = config.CtrlRing is null ? null : hash };
+        for (var i = 0; i < rings.Count; i++)
+        {
+            if (queueStatus.Length > 0)
+                queueStatus[i] = new VifQueueStatus(i);
+            // The same rate on receive (beyond Linux), per queue: its wake-up kicks that queue's RX actor.
+            var credit = backend.Rate is { } rate ? new RxCredit(rate, TimeProvider.System) : null;
+            VifQueue.Open(context, services, paths, status, i, rings[i], queueStatus.Length > 0 ? queueStatus[i] : null,
+                rxSettings with { Credit = credit }, mapped?[i], ChildName($"queue-{i}"), d.Queues.Add);
+        }
+        status.Queues = queueStatus;
+        var receivers = d.Queues.Select(q => q.Rx!).ToArray();
+        // Linux's xenvif_select_queue: the frontend's Toeplitz mapping once it chose an algorithm, else a flow hash.
+        IRxQueueSelector steering = config.CtrlRing is null ? FlowHashQueueSelector.Instance : new CtrlRingQueueSelector(hash);
+        // Bounds the frames on their way to the RX actors, whoever sends them (issue 12, finding 6).
         var rxBacklog = services.Options.NewBacklog(mtu, frontend.TakesGso);
-        // The data path of the vif (both rings, and its TAP port) runs on its hypercall lane's thread.
-        var lane = services.Hypercalls.For(domid);
-        var rx = d.Rx = StartRingActor(d, rxRing, page => lane.Place(RxRingActor.Props(id, services, page, channels, rxSettings)), "rx");
-        if (rxCredit is not null)
-            rxCredit.OnDue = () => rx.Tell(RingProtocol.RingEvent.Instance);
         TxOutlet outlet;
         if (Tap is not null)
         {
             // --switch tap: the vif's TAP port takes the bridge port's place; the host stack is the switch.
             Tap.SetOffload(frontend);
-            d.TapReader = new TapFrameReader(services.Buffers, rx, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog, Multicast = status.Multicast };
+            d.TapReader = new TapFrameReader(services.Buffers, receivers, steering, Tap.Counters) { Mtu = mtu, Backlog = rxBacklog, Multicast = status.Multicast };
+            var lane = services.Hypercalls.For(domid);
             outlet = TxOutlet.ToActor(StartChild(d, lane.Place(VifTapPortActor.Props(Tap, d.TapReader, services.Taps!)), "tap-port"));
         }
         else
         {
             d.Bridge = services.Bridges.Get(backend.Bridge);
-            d.Port = d.Bridge.AddPort(id.ToString(), rx, backend.Mac);
+            d.Port = d.Bridge.AddPort(id.ToString(), receivers[0], backend.Mac);
+            if (receivers.Length > 1)
+                d.Port.SetQueues(receivers, steering);
             d.Port.Mtu = mtu;
             d.Port.Backlog = rxBacklog;
             d.Port.Multicast = status.Multicast;
             status.BridgePort = d.Port;
-            // The TX actor forwards on the port itself (TxOutlet): no actor between the TX and RX rings.
+            // The TX actors forward on the port itself (TxOutlet): no actor between the TX and RX rings.
             outlet = TxOutlet.ToBridge(d.Bridge, d.Port);
         }
-        var tx = d.Tx = StartRingActor(d, txRing, page => lane.Place(TxRingActor.Props(id, services, page, channels, outlet, backend.Rate)), "tx");
-
-        var events = services.Platform.EventChannels;
-        if (frontend.SplitEventChannels)
-        {
-            channels.TxPort = Bind(d, frontend.TxEventChannel, new RingEventHandler(events, status, tx, channels.TxEvents));
-            channels.RxPort = Bind(d, frontend.RxEventChannel, new RingEventHandler(events, status, rx, channels.RxEvents));
-        }
-        else
-        {
-            channels.TxPort = channels.RxPort = Bind(d, frontend.TxEventChannel, new RingEventHandler(events, status, tx, channels.TxEvents, rx, channels.RxEvents));
-        }
+        foreach (var queue in d.Queues)
+            queue.Serve(outlet, backend.Rate);
         if (config.CtrlRing is { } ctrl)
         {
-            // Linux's connect_ctrl_ring; mapped after the data rings, so that a re-attach finds its page third.
-            var ctrlRing = mapped is { Length: > 2 } ? mapped[2] : Map(d, ctrl.RingRef);
-            var ctrlChannel = new CtrlChannel(events);
-            var handler = new CtrlRequestHandler(hash, domid, queues: 1);
-            var ctrlActor = d.Ctrl = StartRingActor(d, ctrlRing, page => CtrlRingActor.Props(id, services, page, ctrlChannel, handler), "ctrl");
-            ctrlChannel.Port = Bind(d, ctrl.EventChannel, new RingEventHandler(events, status, ctrlActor, ctrlChannel.Events));
+            // Linux's connect_ctrl_ring, after the data rings; the mapping table is checked against the real queue count.
+            VifCtrlRing.Open(services, paths, status, ctrl, hash, d.Queues.Count, ctrlMapped, (props, name) => StartChild(d, props, name), c => d.Ctrl = c);
             status.Hash = hash;
         }
         status.Mtu = mtu;
         status.Features = frontend.Describe();
     }
 
-    private RingPage Map(Data d, uint ringRef)
-    {
-        var page = new RingPage(services.Platform.GrantMapper.Map(paths.Vif.DomId, ringRef, writable: true));
-        d.Rings.Add(page);
-        return page;
-    }
-
-    private uint Bind(Data d, uint remotePort, RingEventHandler handler)
-    {
-        var port = services.Platform.EventChannels.BindInterdomainLateEoi(paths.Vif.DomId, remotePort, handler);
-        d.BoundPorts.Add(port);
-        return port;
-    }
-
-    /// <summary>A ring actor holding <paramref name="page"/> (it lets go when it stops; here, if it never started).</summary>
-    private IActorRef StartRingActor(Data d, RingPage page, Func<RingPage, Props> props, string name)
-    {
-        page.AddHolder();
-        try
-        {
-            return StartChild(d, props(page), name);
-        }
-        catch
-        {
-            page.Release();
-            throw;
-        }
-    }
-
     /// <summary>
-    /// The child under its usual name, unless the last connection's child of that name is still stopping
+    /// The child's usual name, unless the last connection's child of that name is still stopping
     /// (a frontend that reconnects at once): Akka keeps a name until its child has terminated.
     /// </summary>
+    private string ChildName(string name) => context.Child(name).IsNobody() ? name : $"{name}-{++_childGeneration}";
+
+    /// <summary>The child under <see cref="ChildName"/>.</summary>
     private IActorRef StartChild(Data d, Props props, string name)
     {
-        var child = context.ActorOf(props, context.Child(name).IsNobody() ? name : $"{name}-{++_childGeneration}");
+        var child = context.ActorOf(props, ChildName(name));
         d.Children.Add(child);
         return child;
     }
@@ -258,15 +239,19 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
 
     /// <summary>
     /// The RX ring actor <paramref name="rx"/> found its guest stalled, or taking frames again (Linux's
-    /// <c>xenvif_queue_carrier_off/on</c>): the carrier follows. False when nothing changed, or the word
-    /// comes from a ring actor of an earlier connection.
+    /// <c>xenvif_queue_carrier_off/on</c>): the carrier is off while any queue is stalled, as Linux's
+    /// <c>stalled_queues</c> count. False when nothing changed, or the word comes from a ring actor of an
+    /// earlier connection.
     /// </summary>
     public bool OnRxStall(IActorRef rx, bool stalled)
     {
-        if (_data is not { } d || !rx.Equals(d.Rx) || d.RxStalled == stalled)
+        if (_data is not { } d || d.Queues.Find(q => rx.Equals(q.Rx)) is not { } queue || queue.RxStalled == stalled)
             return false;
-        d.RxStalled = stalled;
-        status.RxStalled = stalled;
+        queue.RxStalled = stalled;
+        if (queue.Channels.QueueStatus is { } q)
+            q.RxStalled = stalled;
+        d.StalledQueues += stalled ? 1 : -1;
+        status.RxStalled = d.StalledQueues > 0;
         if (stalled)
             Interlocked.Increment(ref status.RxStalls);
         ApplyCarrier();
@@ -281,7 +266,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     private void ApplyCarrier()
     {
         var d = _data;
-        var on = d is not null && _carrierWanted && !d.RxStalled && !status.Disabled;
+        var on = d is not null && _carrierWanted && d.StalledQueues == 0 && !status.Disabled;
         if (d?.Port is { } port)
             port.Connected = on;
         if (d?.TapReader is { } reader)
@@ -306,12 +291,12 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         }
     }
 
-    /// <summary>Makes both ring actors look at their rings.</summary>
+    /// <summary>Makes every ring actor look at its ring.</summary>
     public void Kick()
     {
-        _data?.Tx?.Tell(RingProtocol.RingEvent.Instance);
-        _data?.Rx?.Tell(RingProtocol.RingEvent.Instance);
-        _data?.Ctrl?.Tell(RingProtocol.RingEvent.Instance);
+        foreach (var queue in _data?.Queues ?? [])
+            queue.Kick();
+        _data?.Ctrl?.Kick();
     }
 
     /// <summary>
@@ -328,8 +313,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         Interlocked.Increment(ref status.Faults);
         Interlocked.Increment(ref services.Status.DisabledTotal);
         ApplyCarrier();
-        _data?.Tx?.Tell(RingProtocol.Stop.Instance);
-        _data?.Rx?.Tell(RingProtocol.Stop.Instance);
+        foreach (var queue in _data?.Queues ?? [])
+            queue.Stop();
         return true;
     }
 
@@ -367,17 +352,14 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         status.Hash = null;
         if (tapCarrierOff)
             SetTapCarrier(false);
-        // No wake-up for a queue that is going (a restart of the RX actor keeps the same credit, a new connection has its own).
-        d.RxCredit?.Dispose();
-        // The connection's hold on the ring pages; each ring actor lets go of its own when it has stopped
-        // (RingPage), so no drain reads a page that is gone whatever order they stop in.
-        foreach (var ring in d.Rings)
-            ring.Release();
-        foreach (var port in d.BoundPorts)
-        {
-            try { services.Platform.EventChannels.Unbind(port); }
-            catch (Exception ex) when (ex is IOException or InvalidOperationException) { log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message); }
-        }
+        status.Queues = [];
+        // Each queue: no RX credit wake-up (a restart of an RX actor keeps the same credit, a new connection
+        // has its own), its hold on the ring pages released (each ring actor lets go of its own when it has
+        // stopped, RingPage, so no drain reads a page that is gone whatever order they stop in), ports
+        // unbound, and its actor stopped with the other children below.
+        foreach (var queue in d.Queues)
+            queue.Release(context, actorStopped: childrenStopped, (port, ex) => log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message));
+        d.Ctrl?.Release((port, ex) => log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message));
         if (d.Port is not null)
         {
             if (status.BridgePort == d.Port)

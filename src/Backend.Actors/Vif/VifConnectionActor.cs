@@ -15,8 +15,9 @@ namespace Backend.Actors.Vif;
 /// <see cref="Failed"/> (the backend directory or the TAP could not be had: nothing to serve). The
 /// keys, transactions and the status they fill in are <see cref="VifXenbus"/>'s (xenbus.c), the rings,
 /// channels and ports <see cref="VifConnection"/>'s (interface.c), the log lines <see cref="VifLog"/>'s.
-/// Its children (TX ring, RX ring, TAP port) are restarted together when one of them fails, and re-attach
-/// to the live rings without the guest noticing.
+/// Its children are a queue actor per queue (<see cref="VifQueueActor"/>, with the queue's TX and RX ring
+/// actors, restarted together when one of them fails, re-attaching to the live rings without the guest
+/// noticing) and, under <c>--switch tap</c>, the TAP port actor.
 /// </summary>
 public sealed class VifConnectionActor : ReceiveActor
 {
@@ -42,7 +43,7 @@ public sealed class VifConnectionActor : ReceiveActor
         _status = services.Status.GetOrAdd(paths.Vif);
         var log = Context.GetLogger();
         _log = new VifLog(log, _status);
-        _xenbus = new VifXenbus(new VifBackend(services.XenStore, paths), _status, _log, services.Options);
+        _xenbus = new VifXenbus(new VifBackend(services.XenStore, paths, services.Options.MaxQueues), _status, _log, services.Options);
         _vif = new VifConnection(Context, services, paths, _status, log);
         _frontendState = new CoalescedWatch(Self, VifProtocol.FrontendStateChanged.Instance);
         _hotplugStatus = new CoalescedWatch(Self, VifProtocol.HotplugStatusChanged.Instance);
@@ -56,9 +57,11 @@ public sealed class VifConnectionActor : ReceiveActor
         Akka.Actor.Props.Create(() => new VifConnectionActor(paths, services));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        // A bug in one ring actor restarts this guest's whole data path (TX, RX, port), which re-attaches
-        // to the live rings; past ten restarts a minute the vif is disabled instead.
-        new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
+        // A bug in a ring actor is its queue actor's to handle (VifQueueActor: that queue's TX and RX
+        // restart and re-attach to the live rings, the other queues run on). Here only the TAP port actor
+        // fails (a queue actor has nothing of its own that could): it restarts alone, past ten restarts a
+        // minute it stops.
+        new OneForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
         {
             _status.BeginRestart();
             Interlocked.Increment(ref _status.Restarts);

@@ -2,7 +2,7 @@ using Backend.Actors.Status;
 
 namespace Backend.Host.Admin;
 
-/// <summary>One vif in <c>GET /status</c>.</summary>
+/// <summary>One vif in <c>GET /status</c>; <see cref="Queues"/> only for a vif connected with more than one queue.</summary>
 public sealed record VifStatusDocument(
     string Name,
     ushort DomId,
@@ -25,7 +25,8 @@ public sealed record VifStatusDocument(
     VifMulticastDocument Multicast,
     TapCountersDocument? Tap,
     BridgePortDocument? Port,
-    CtrlRingDocument? CtrlRing)
+    CtrlRingDocument? CtrlRing,
+    IReadOnlyList<VifQueueDocument>? Queues = null)
 {
     public static VifStatusDocument From(VifStatus v) => new(
         v.Id.ToString(), v.Id.DomId, v.Id.Handle, v.State, v.FrontendState, v.Mac, v.Bridge, v.Mtu, v.Features,
@@ -40,5 +41,6 @@ public sealed record VifStatusDocument(
         VifMulticastDocument.From(v.Multicast),
         v.TapCounters is { } tap ? TapCountersDocument.From(v.TapDevice ?? "", tap) : null,
         v.BridgePort is { } port ? BridgePortDocument.From(port) : null,
-        CtrlRingDocument.From(v));
+        CtrlRingDocument.From(v),
+        v.Queues is { Length: > 0 } queues ? [.. queues.Select(VifQueueDocument.From)] : null);
 }

@@ -103,6 +103,7 @@ public sealed class DaemonHost : IAsyncDisposable
             Switch = network.Switch,
         };
         var hypercallThreads = settings.HypercallThreads > 0 ? settings.HypercallThreads : Environment.ProcessorCount;
+        options = options with { MaxQueues = BackendOptions.DefaultMaxQueues(settings.MaxQueues, hypercallThreads) };
         DaemonHost? host = null;
         var platform = xen.Describe();
         FleetHostDocument Summary() => FleetHostDocument.From(Environment.MachineName, XnbMetrics.Version,

@@ -71,6 +71,12 @@ public sealed class DaemonSettings
     public int HypercallThreads { get; set; }
 
     /// <summary>
+    /// Linux's <c>xenvif_max_queues</c>, published as <c>multi-queue-max-queues</c>: the most queues a
+    /// frontend may ask for; 0 means one per data-path lane, at most 8 (decision 81).
+    /// </summary>
+    public int MaxQueues { get; set; }
+
+    /// <summary>
     /// locked (a vif's frames must carry its configured <c>mac</c> as source; others are dropped and
     /// counted) or any (a guest that bridges or routes). In-process bridges only; uplinks learn any source.
     /// </summary>

@@ -41,6 +41,8 @@ public static class DaemonSettingsValidator
             errors.Add($"RxDrainTimeoutMs: {s.RxDrainTimeoutMs}; 1 to {MaxRxTimeoutMs} milliseconds");
         if (s.HypercallThreads is < 0 or > 256)
             errors.Add($"HypercallThreads: {s.HypercallThreads} is not 0 (one per core) to 256");
+        if (s.MaxQueues is < 0 or > Xen.Xenbus.FrontendConfig.MaxQueuesLimit)
+            errors.Add($"MaxQueues: {s.MaxQueues} is not 0 (one per lane) to {Xen.Xenbus.FrontendConfig.MaxQueuesLimit}");
         ValidateNetworking(s, errors);
         ValidateCluster(s.Cluster, errors);
         return errors;

@@ -57,6 +57,10 @@ public sealed class XnbMetrics : IDisposable
             else
                 Meter.CreateObservableGauge(name, () => PerVif(value), description: help);
         }
+        foreach (var (name, help, value) in QueueInstruments)
+            Meter.CreateObservableCounter(name, () => PerQueue(value), description: help);
+        Meter.CreateObservableGauge("xnb_vif_queue_rx_stalled", () => PerQueue(q => q.RxStalled ? 1 : 0),
+            description: "Of a multi-queue vif, 1 while the queue's guest RX ring has stalled.");
         foreach (var (suffix, help, value) in TapInstruments)
             Meter.CreateObservableCounter("xnb_vif_tap_" + suffix, () => PerVif(v => v.TapCounters is { } t ? value(TapCountersDocument.From(v.TapDevice ?? "", t)) : 0), description: "With --switch tap: " + help);
         foreach (var (suffix, help, value) in TapInstruments)
@@ -104,6 +108,17 @@ public sealed class XnbMetrics : IDisposable
         ("xnb_vif_rx_stalled", false, "1 while the guest has stalled: frames waited for RX buffers for the stall timeout (carrier off).", v => v.RxStalled ? 1 : 0),
     ];
 
+    // Per queue of a multi-queue vif (a queue label; no series for a one-queue vif, whose totals are the
+    // vif's). Names of their own, so that summing a vif's series never counts a frame twice.
+    private static readonly (string Name, string Help, Func<VifQueueStatus, long> Value)[] QueueInstruments =
+    [
+        ("xnb_vif_queue_tx_packets_total", "Of a multi-queue vif, frames received from the guest on the queue's TX ring.", q => Interlocked.Read(ref q.TxPackets)),
+        ("xnb_vif_queue_tx_bytes_total", "Of a multi-queue vif, bytes received from the guest on the queue's TX ring.", q => Interlocked.Read(ref q.TxBytes)),
+        ("xnb_vif_queue_rx_packets_total", "Of a multi-queue vif, frames delivered to the guest on the queue's RX ring.", q => Interlocked.Read(ref q.RxPackets)),
+        ("xnb_vif_queue_rx_bytes_total", "Of a multi-queue vif, bytes delivered to the guest on the queue's RX ring.", q => Interlocked.Read(ref q.RxBytes)),
+        ("xnb_vif_queue_rx_dropped_total", "Of a multi-queue vif, frames for the guest dropped by the queue's RX ring.", q => Interlocked.Read(ref q.RxDropped)),
+    ];
+
     // A TAP's counters, for a vif's (--switch tap; 0 otherwise) as for an uplink's.
     private static readonly (string Suffix, string Help, Func<TapCountersDocument, long> Value)[] TapInstruments =
     [
@@ -124,6 +139,21 @@ public sealed class XnbMetrics : IDisposable
         return measurements;
     }
 
+    private List<Measurement<long>> PerQueue(Func<VifQueueStatus, long> value)
+    {
+        var measurements = new List<Measurement<long>>();
+        foreach (var v in _registry.Snapshot())
+        {
+            var queues = v.Queues;
+            if (queues.Length == 0)
+                continue;
+            var tags = VifTags(v);
+            foreach (var q in queues)
+                measurements.Add(new Measurement<long>(value(q), [.. tags, new("queue", (long)q.Index)]));
+        }
+        return measurements;
+    }
+
     private List<Measurement<long>> PerUplink(Func<TapCountersDocument, long> value)
     {
         var uplinks = _uplinks();
@@ -133,10 +163,7 @@ public sealed class XnbMetrics : IDisposable
         return measurements;
     }
 
-    /// <summary>
-    /// A vif's labels. Issue 15's queues will add <c>queue</c> to per-queue series; VifStatus has no
-    /// queues yet, so none is written.
-    /// </summary>
+    /// <summary>A vif's labels; a multi-queue vif's per-queue series add <c>queue</c> (decision 81).</summary>
     public static KeyValuePair<string, object?>[] VifTags(VifStatus v)
     {
         var name = v.Id.ToString();

@@ -17,6 +17,10 @@ namespace Backend.Xen.Xenbus;
 /// backend watches it afterwards (<c>feature-dynamic-multicast-control</c>), read as Linux reads it
 /// (<see cref="ParseMulticastControl"/>), never refused.
 /// </param>
+/// <param name="MoreQueues">
+/// Every queue's rings when the frontend asked for more than one (<c>multi-queue-num-queues</c>); the flat
+/// ring fields are then queue 0's. Null for a one-queue frontend (<see cref="Queues"/> is then the flat fields).
+/// </param>
 public sealed record FrontendConfig(
     uint TxRingRef,
     uint RxRingRef,
@@ -30,15 +34,23 @@ public sealed record FrontendConfig(
     bool Ipv4ChecksumOffload,
     bool Ipv6ChecksumOffload,
     ushort XdpHeadroom = 0,
-    bool RequestMulticastControl = false)
+    bool RequestMulticastControl = false,
+    IReadOnlyList<QueueRings>? MoreQueues = null)
 {
+    /// <summary>Linux's cap on <c>xenvif_max_queues</c> here: a setting above it is refused (decision 81).</summary>
+    public const int MaxQueuesLimit = 8;
+
+    /// <summary>The frontend's queues, queue 0 first: one for a frontend that did not ask for more.</summary>
+    public IReadOnlyList<QueueRings> Queues => MoreQueues ?? [new QueueRings(TxRingRef, RxRingRef, TxEventChannel, RxEventChannel, SplitEventChannels)];
+
     /// <summary>Event channel ports above this exist on no Xen (the FIFO ABI's limit is 2^17).</summary>
     public const uint MaxPort = (1u << 17) - 1;
 
     /// <summary>The frontend takes GSO frames of some kind: frames to it may be up to 64 KiB whatever its MTU.</summary>
     public bool TakesGso => GsoTcpV4 || GsoTcpV6;
 
-    public static async Task<FrontendConfig> ReadAsync(IXenStore xs, string frontendPath, CancellationToken cancellationToken = default)
+    /// <param name="maxQueues">What the backend published as <c>multi-queue-max-queues</c>.</param>
+    public static async Task<FrontendConfig> ReadAsync(IXenStore xs, string frontendPath, int maxQueues = 1, CancellationToken cancellationToken = default)
     {
         string P(string key) => $"{frontendPath}/{key}";
 
@@ -50,34 +62,41 @@ public sealed record FrontendConfig(
         await Task.WhenAll(keys.Values);
         string? Value(string key) => keys[key].Result;
 
-        var queues = Value("multi-queue-num-queues");
-        if (queues is not null && XenStoreValue.ParseUInt(P("multi-queue-num-queues"), queues) != 1)
-            throw new VifConfigException(P("multi-queue-num-queues"), queues, "multi-queue is not offered by this backend");
-
-        var tx = XenStoreValue.ParseUInt(P("tx-ring-ref"), Value("tx-ring-ref"));
-        var rx = XenStoreValue.ParseUInt(P("rx-ring-ref"), Value("rx-ring-ref"));
-
-        // As Linux's connect_data_rings: the split keys when both are there (whatever else is), else the
-        // single one. A split key that is there and malformed is refused, in the one strict grammar
-        // (decision 38), where Linux's xenbus_gather would fall back to the single key.
-        uint txPort, rxPort;
-        var splitTx = Value("event-channel-tx");
-        var splitRx = Value("event-channel-rx");
-        var split = splitTx is not null && splitRx is not null;
-        if (split)
+        // As Linux's connect(): absent means one queue on the flat keys; more than the backend published is
+        // refused, and so is 0 (Linux would allocate no queue at all; a frontend asking for none is broken).
+        var queueCount = 1u;
+        if (Value("multi-queue-num-queues") is { } requested)
         {
-            txPort = ParsePort(P("event-channel-tx"), splitTx);
-            rxPort = ParsePort(P("event-channel-rx"), splitRx);
+            queueCount = XenStoreValue.ParseUInt(P("multi-queue-num-queues"), requested);
+            if (queueCount == 0 || queueCount > (uint)maxQueues)
+                throw new VifConfigException(P("multi-queue-num-queues"), requested, $"guest requested {queueCount} queues, the backend offers 1 to {maxQueues}");
         }
-        else if (Value("event-channel") is { } single)
+        QueueRings[]? more = null;
+        QueueRings first;
+        if (queueCount == 1)
         {
-            txPort = rxPort = ParsePort(P("event-channel"), single);
+            first = ParseQueue(frontendPath, Value);
         }
         else
         {
-            // Name the key a split frontend forgot, or the single key when it wrote neither.
-            var missing = splitTx is not null ? "event-channel-rx" : splitRx is not null ? "event-channel-tx" : "event-channel";
-            throw new VifConfigException(P(missing), null, "missing");
+            // Linux's connect_data_rings with num_queues > 1: each queue's keys under queue-N/, asked for at once.
+            var queueKeys = new Dictionary<string, Task<string?>>((int)queueCount * QueueKeys.Length, StringComparer.Ordinal);
+            for (var q = 0; q < queueCount; q++)
+            {
+                foreach (var key in QueueKeys)
+                {
+                    var path = $"{frontendPath}/queue-{q}/{key}";
+                    queueKeys.Add(path, xs.ReadAsync(path, null, cancellationToken));
+                }
+            }
+            await Task.WhenAll(queueKeys.Values);
+            more = new QueueRings[queueCount];
+            for (var q = 0; q < queueCount; q++)
+            {
+                var queuePath = $"{frontendPath}/queue-{q}";
+                more[q] = ParseQueue(queuePath, key => queueKeys[$"{queuePath}/{key}"].Result);
+            }
+            first = more[0];
         }
 
         // As Linux netback: rx-flip is long gone, so a frontend that does not ask for copy cannot be served.
@@ -87,7 +106,7 @@ public sealed record FrontendConfig(
 
         var noCsum = XenStoreValue.ParseFlag(P("feature-no-csum-offload"), Value("feature-no-csum-offload"));
         return new FrontendConfig(
-            tx, rx, txPort, rxPort, split,
+            first.TxRingRef, first.RxRingRef, first.TxEventChannel, first.RxEventChannel, first.SplitEventChannels,
             RxNotify: XenStoreValue.ParseFlag(P("feature-rx-notify"), Value("feature-rx-notify")),
             ScatterGather: XenStoreValue.ParseFlag(P("feature-sg"), Value("feature-sg")),
             GsoTcpV4: XenStoreValue.ParseFlag(P("feature-gso-tcpv4"), Value("feature-gso-tcpv4")),
@@ -95,7 +114,32 @@ public sealed record FrontendConfig(
             Ipv4ChecksumOffload: !noCsum,
             Ipv6ChecksumOffload: XenStoreValue.ParseFlag(P("feature-ipv6-csum-offload"), Value("feature-ipv6-csum-offload")),
             XdpHeadroom: ParseXdpHeadroom(Value("xdp-headroom")),
-            RequestMulticastControl: ParseMulticastControl(Value("request-multicast-control")));
+            RequestMulticastControl: ParseMulticastControl(Value("request-multicast-control")),
+            MoreQueues: more);
+    }
+
+    /// <summary>One queue's keys under <paramref name="path"/> (the frontend's directory, or its <c>queue-N</c>).</summary>
+    private static QueueRings ParseQueue(string path, Func<string, string?> value)
+    {
+        string P(string key) => $"{path}/{key}";
+        var tx = XenStoreValue.ParseUInt(P("tx-ring-ref"), value("tx-ring-ref"));
+        var rx = XenStoreValue.ParseUInt(P("rx-ring-ref"), value("rx-ring-ref"));
+
+        // As Linux's connect_data_rings: the split keys when both are there (whatever else is), else the
+        // single one. A split key that is there and malformed is refused, in the one strict grammar
+        // (decision 38), where Linux's xenbus_gather would fall back to the single key.
+        var splitTx = value("event-channel-tx");
+        var splitRx = value("event-channel-rx");
+        if (splitTx is not null && splitRx is not null)
+            return new QueueRings(tx, rx, ParsePort(P("event-channel-tx"), splitTx), ParsePort(P("event-channel-rx"), splitRx), true);
+        if (value("event-channel") is { } single)
+        {
+            var port = ParsePort(P("event-channel"), single);
+            return new QueueRings(tx, rx, port, port, false);
+        }
+        // Name the key a split frontend forgot, or the single key when it wrote neither.
+        var missing = splitTx is not null ? "event-channel-rx" : splitRx is not null ? "event-channel-tx" : "event-channel";
+        throw new VifConfigException(P(missing), null, "missing");
     }
 
     /// <summary>
@@ -146,8 +190,12 @@ public sealed record FrontendConfig(
         if (SplitEventChannels) parts.Add("split-event-channels");
         if (XdpHeadroom != 0) parts.Add($"xdp-headroom={XdpHeadroom}");
         if (RequestMulticastControl) parts.Add("multicast-control");
+        if (MoreQueues is { Count: > 1 } queues) parts.Add($"queues={queues.Count}");
         return string.Join(',', parts);
     }
+
+    /// <summary>The keys of one queue (under <c>queue-N/</c> when there are several).</summary>
+    private static readonly string[] QueueKeys = ["tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx"];
 
     /// <summary>The frontend keys read at connect.</summary>
     private static readonly string[] Keys =

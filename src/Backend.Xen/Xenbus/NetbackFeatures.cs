@@ -2,11 +2,14 @@ namespace Backend.Xen.Xenbus;
 
 /// <summary>
 /// The features netback publishes in its backend directory before it first goes InitWait (Linux's
-/// <c>netback_probe</c>), those of Linux's list that this backend implements. Multi-queue is not offered: a
-/// frontend asking for more than one queue is refused (<see cref="FrontendConfig"/>).
+/// <c>netback_probe</c>), those of Linux's list that this backend implements, and beside them
+/// <see cref="MaxQueuesKey"/>, whose value is the backend's setting (<see cref="VifBackend"/>).
 /// </summary>
 internal static class NetbackFeatures
 {
+    /// <summary>The most queues a frontend may ask for (Linux's <c>xenvif_max_queues</c>).</summary>
+    public const string MaxQueuesKey = "multi-queue-max-queues";
+
     public static readonly IReadOnlyList<KeyValuePair<string, string>> All =
     [
         new("feature-sg", "1"),

@@ -10,7 +10,11 @@ namespace Backend.Xen.Xenbus;
 /// <see cref="DevFatalAsync"/>). What to do on a state change is the caller's part (VifConnectionActor).
 /// Not thread-safe: one owner calls it, one call at a time.
 /// </summary>
-public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
+/// <param name="maxQueues">
+/// Linux's <c>xenvif_max_queues</c>: published as <c>multi-queue-max-queues</c> with the other features, and
+/// the most a frontend's <c>multi-queue-num-queues</c> may ask for (1 to <see cref="FrontendConfig.MaxQueuesLimit"/>).
+/// </param>
+public sealed class VifBackend(IXenStore xenStore, VifPaths paths, int maxQueues = 1)
 {
     private const string HotplugStatusKey = "hotplug-status";
     private const string RateKey = "rate";
@@ -149,7 +153,7 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
         var frontendMtuPath = $"{backend.FrontendPath}/mtu";
         // Asked for with the frontend's other keys: one round trip.
         var frontendMtuRead = xenStore.ReadAsync(frontendMtuPath);
-        var frontendRead = FrontendConfig.ReadAsync(xenStore, backend.FrontendPath);
+        var frontendRead = FrontendConfig.ReadAsync(xenStore, backend.FrontendPath, maxQueues);
         var ctrlRead = FrontendCtrlRing.ReadAsync(xenStore, backend.FrontendPath);
         // WhenAll throws the first task's failure: the frontend's keys before its mtu and its ctrl ring.
         await Task.WhenAll(frontendRead, frontendMtuRead, ctrlRead);
@@ -166,9 +170,13 @@ public sealed class VifBackend(IXenStore xenStore, VifPaths paths)
     /// </summary>
     public async Task<bool> SwitchStateAsync(XenbusState state, bool publishFeatures = false)
     {
-        var writes = new List<KeyValuePair<string, string>>(NetbackFeatures.All.Count + 1);
+        var writes = new List<KeyValuePair<string, string>>(NetbackFeatures.All.Count + 2);
         if (publishFeatures)
+        {
             writes.AddRange(NetbackFeatures.All);
+            // As Linux's netback_probe, whatever the number (a frontend that sees 1 asks for one queue).
+            writes.Add(new(NetbackFeatures.MaxQueuesKey, maxQueues.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
         writes.Add(new("state", XenbusStateText.Format(state)));
         if (!await WriteWhileBackendExistsAsync(writes))
             return false;

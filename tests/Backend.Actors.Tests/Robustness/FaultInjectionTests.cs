@@ -65,7 +65,7 @@ public sealed class FaultInjectionTests : TestKit, IAsyncLifetime
         while (partner.Receiver.Distinct < FramesEach / 5)
             await Task.Delay(2, cts.Token);
 
-        Sys.ActorSelection($"/user/xenbus/vif{Faulted}.0/tx").Tell(new RingProtocol.InjectFault("test"));
+        Sys.ActorSelection($"/user/xenbus/vif{Faulted}.0/queue-0/tx").Tell(new RingProtocol.InjectFault("test"));
         var status = _sim.Status.Snapshot().Single(v => v.Id.DomId == Faulted);
         await AwaitAssertAsync(() => Assert.Equal(1, Interlocked.Read(ref status.Restarts)), Timeout);
         // The failed incarnation served nothing after it threw, and Restarts was counted after that: a TX

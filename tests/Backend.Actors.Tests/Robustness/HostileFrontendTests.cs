@@ -115,7 +115,7 @@ public sealed class HostileFrontendTests : TestKit, IAsyncLifetime
     {
         foreach (var ring in new[] { "tx", "rx" })
         {
-            var selection = Sys.ActorSelection($"/user/xenbus/vif{Hostile}.0/{ring}");
+            var selection = Sys.ActorSelection($"/user/xenbus/vif{Hostile}.0/queue-0/{ring}");
             selection.Tell(RingProtocol.RingEvent.Instance);
             var identity = await selection.Ask<ActorIdentity>(new Identify(ring), Timeout);
             Assert.NotNull(identity.Subject);

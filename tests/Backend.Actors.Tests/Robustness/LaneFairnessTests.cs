@@ -49,7 +49,7 @@ public sealed class LaneFairnessTests : TestKit, IAsyncLifetime
     /// <summary>Waits until the hostile guest's RX ring actor has taken every message sent to it so far.</summary>
     private async Task RxBarrierAsync()
     {
-        var identity = await Sys.ActorSelection($"/user/xenbus/vif{Hostile}.0/rx").Ask<ActorIdentity>(new Identify(null), Timeout);
+        var identity = await Sys.ActorSelection($"/user/xenbus/vif{Hostile}.0/queue-0/rx").Ask<ActorIdentity>(new Identify(null), Timeout);
         Assert.NotNull(identity.Subject);
     }
 

@@ -165,7 +165,7 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
         await AwaitAssertAsync(() => Assert.False(status.Carrier), Timeout);
 
         // The new RX queue has not seen the stall: the carrier comes back rather than stay off for good.
-        Sys.ActorSelection($"/user/xenbus/vif{Receiver}.0/rx").Tell(new RingProtocol.InjectFault("test"));
+        Sys.ActorSelection($"/user/xenbus/vif{Receiver}.0/queue-0/rx").Tell(new RingProtocol.InjectFault("test"));
         await AwaitAssertAsync(() => Assert.True(status.Carrier, "the carrier should come back with the restarted data path"), Timeout);
         Assert.Equal(1, Interlocked.Read(ref status.Restarts));
 

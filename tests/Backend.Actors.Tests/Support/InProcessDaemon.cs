@@ -37,7 +37,8 @@ public sealed class InProcessDaemon : IAsyncDisposable
     public VifStatusRegistry Status => _backend.Services.Status;
 
     /// <param name="backendDomId">The daemon's domain: 0, or a driver domain's (SIMXEN: it owns <c>ROOT/dom&lt;B&gt;/</c>).</param>
-    public static async Task<InProcessDaemon> StartAsync(SimBackendFixture sim, string name, ushort backendDomId = 0)
+    /// <param name="maxQueues">The daemon's <c>MaxQueues</c> (1: frontends are held to one queue, as a one-lane host's).</param>
+    public static async Task<InProcessDaemon> StartAsync(SimBackendFixture sim, string name, ushort backendDomId = 0, int maxQueues = 1)
     {
         var socket = sim.SocketPath;
         var platform = new SimXenPlatform(sim.Root, backendDomId, async ct => await XenStoreClient.ConnectAsync(socket, ct));
@@ -46,7 +47,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
         // Two lanes, as the daemon has on a 2-core machine, so that tests run the data path on lane threads.
         var system = ActorSystem.Create(name, "akka.loglevel = INFO\n" + DeadlineScheduler.Hocon + GrantCopyActors.DispatcherHocon(2));
         var backend = BackendActors.Start(system, 2, platform, lanes => new BackendServices(platform, store, new BridgeSet(TimeProvider.System),
-            new PacketBufferPool(), lanes, new VifStatusRegistry(), new BackendOptions { WriteHotplugStatus = true }));
+            new PacketBufferPool(), lanes, new VifStatusRegistry(), new BackendOptions { WriteHotplugStatus = true, MaxQueues = maxQueues }));
         return new InProcessDaemon(system, backend, platform, store);
     }
 

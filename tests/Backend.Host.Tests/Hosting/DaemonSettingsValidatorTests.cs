@@ -39,6 +39,27 @@ public sealed class DaemonSettingsValidatorTests
     }
 
     [Theory]
+    [InlineData(-1, true)]
+    [InlineData(0, false)]          // one per lane
+    [InlineData(1, false)]
+    [InlineData(8, false)]          // Linux's cap here
+    [InlineData(9, true)]
+    public void MaxQueues_is_0_to_8(int queues, bool refused)
+    {
+        var errors = DaemonSettingsValidator.Validate(new DaemonSettings { MaxQueues = queues });
+        Assert.Equal(refused, errors.Any(e => e.StartsWith("MaxQueues:", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(0, 1, 1)]
+    [InlineData(0, 2, 2)]
+    [InlineData(0, 64, 8)]
+    [InlineData(3, 64, 3)]
+    [InlineData(4, 2, 4)]
+    public void MaxQueues_0_is_one_per_lane_at_most_8(int setting, int lanes, int expected) =>
+        Assert.Equal(expected, Backend.Actors.BackendOptions.DefaultMaxQueues(setting, lanes));
+
+    [Theory]
     [InlineData(null, false)]
     [InlineData(0, false)]
     [InlineData(32751, false)]

@@ -238,6 +238,8 @@ public sealed class VifBackendTests : IAsyncLifetime
     [Theory]
     [InlineData("multi-queue-num-queues", "4")]
     [InlineData("multi-queue-num-queues", "x")]
+    [InlineData("multi-queue-num-queues", "0")]
+    [InlineData("multi-queue-num-queues", "2")]
     [InlineData("tx-ring-ref", "12x")]
     [InlineData("tx-ring-ref", "99999999999")]
     [InlineData("rx-ring-ref", "")]
@@ -294,6 +296,7 @@ public sealed class VifBackendTests : IAsyncLifetime
         Assert.Equal("2", await _xs.ReadAsync($"{Be}/state"));
         foreach (var (key, value) in NetbackFeatures.All)
             Assert.Equal(value, await _xs.ReadAsync($"{Be}/{key}"));
+        Assert.Equal("1", await _xs.ReadAsync($"{Be}/multi-queue-max-queues"));
     }
 
     [Fact]

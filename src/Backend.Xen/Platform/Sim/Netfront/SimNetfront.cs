@@ -30,7 +30,9 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     private readonly Lock _stateGate = new();
     private Task _loop = Task.CompletedTask;
     private IAsyncDisposable? _watch;
+    // Queue 0's rings (the only ones of a one-queue connection), and every queue's, queue 0 first.
     private Connection? _connection;
+    private Connection[] _queues = [];
     private XenbusState _state = XenbusState.Initialising;
     private XenbusState _backendState = XenbusState.Unknown;
     private TaskCompletionSource _stateChanged = NewSignal();
@@ -109,19 +111,38 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// <summary>What the backend and we both advertised, for the current connection.</summary>
     public bool SgNegotiated => _connection?.Sg ?? false;
 
+    /// <summary>The queues of the current connection (0 when not connected).</summary>
+    public int QueueCount => Volatile.Read(ref _queues).Length;
+
     public SimNetfrontCounters Counters
     {
         get
         {
-            var c = _connection;
+            long sent = 0, received = 0, txErrors = 0, rxErrors = 0, ringFull = 0, stuck = 0;
+            foreach (var c in Volatile.Read(ref _queues))
+            {
+                sent += c.Tx.Sent;
+                received += c.Rx.Received;
+                txErrors += c.Tx.Errors;
+                rxErrors += c.Rx.Errors;
+                ringFull += c.Tx.RingFull;
+                stuck += c.Tx.GrantsStillInUse + c.Rx.GrantsStillInUse;
+            }
             return new SimNetfrontCounters(
-                Interlocked.Read(ref _sentBefore) + (c?.Tx.Sent ?? 0),
-                Interlocked.Read(ref _receivedBefore) + (c?.Rx.Received ?? 0),
-                Interlocked.Read(ref _txErrorsBefore) + (c?.Tx.Errors ?? 0),
-                Interlocked.Read(ref _rxErrorsBefore) + (c?.Rx.Errors ?? 0),
-                Interlocked.Read(ref _ringFullBefore) + (c?.Tx.RingFull ?? 0),
-                Interlocked.Read(ref _stuckBefore) + (c?.Tx.GrantsStillInUse ?? 0) + (c?.Rx.GrantsStillInUse ?? 0));
+                Interlocked.Read(ref _sentBefore) + sent,
+                Interlocked.Read(ref _receivedBefore) + received,
+                Interlocked.Read(ref _txErrorsBefore) + txErrors,
+                Interlocked.Read(ref _rxErrorsBefore) + rxErrors,
+                Interlocked.Read(ref _ringFullBefore) + ringFull,
+                Interlocked.Read(ref _stuckBefore) + stuck);
         }
+    }
+
+    /// <summary>Frames sent on and received from queue <paramref name="queue"/> of the current connection.</summary>
+    public (long Sent, long Received) QueueCounters(int queue)
+    {
+        var c = Volatile.Read(ref _queues)[queue];
+        return (c.Tx.Sent, c.Rx.Received);
     }
 
     /// <summary>The guest's event channel counters (notifications sent, suppressed, datagrams received).</summary>
@@ -130,17 +151,17 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// <summary>Both rings' indices and the event-channel counters, for a test's failure message.</summary>
     public string DescribeRings()
     {
-        var c = _connection;
-        return c is null
+        var queues = Volatile.Read(ref _queues);
+        return queues.Length == 0
             ? $"guest {DomId}: not connected"
-            : $"guest {DomId}: TX [{c.Tx.RingIndices}] RX [{c.Rx.RingIndices}] events {EventChannelCounters}";
+            : $"guest {DomId}: {string.Join("; ", queues.Select(c => (queues.Length > 1 ? $"queue {c.Queue} " : "") + $"TX [{c.Tx.RingIndices}] RX [{c.Rx.RingIndices}]"))} events {EventChannelCounters}";
     }
 
     /// <summary>
     /// What made a ring of the current connection unusable, as netfront would see it (a response with no
     /// request outstanding, more responses than requests, a buffer still granted after its response), or null.
     /// </summary>
-    public string? RingBroken => _connection is { } c ? c.Tx.Broken ?? c.Rx.Broken : null;
+    public string? RingBroken => Volatile.Read(ref _queues).Select(c => c.Tx.Broken ?? c.Rx.Broken).FirstOrDefault(b => b is not null);
 
     /// <summary>Whether the connection has a control ring (asked for with <see cref="SimNetfrontOptions.CtrlRing"/>, offered by the backend).</summary>
     public bool HasCtrlRing => _connection?.Ctrl is not null;
@@ -180,7 +201,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         _connection?.Ctrl ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no control ring (state {State})");
 
     /// <summary>TX requests pushed and not yet answered.</summary>
-    public int TxOutstanding => _connection?.Tx.Outstanding ?? 0;
+    public int TxOutstanding => Volatile.Read(ref _queues).Sum(c => c.Tx.Outstanding);
 
     /// <summary>
     /// Becomes domain <see cref="SimNetfrontOptions.DomId"/> (fresh memory and grant table, created before
@@ -206,7 +227,7 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
         var mac = new byte[6];
         macAddress.Write(mac);
 
-        var domain = SimDomain.CreateGuest(options.Root, options.DomId, SimNetfrontLayout.MemoryPages);
+        var domain = SimDomain.CreateGuest(options.Root, options.DomId, SimNetfrontLayout.MemoryPages(options.Queues));
         var front = new SimNetfront(options, store, domain, backendPath, (ushort)b, mac) { Consumer = consumer };
         try
         {
@@ -260,19 +281,26 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// Puts one frame on the TX ring; false when the ring is full now (responses will free room).
     /// Throws when the vif has no rings (not connected) or the frame cannot be sent with what was negotiated.
     /// </summary>
-    public bool TrySend(ReadOnlySpan<byte> frame, in SimTxOptions options = default)
+    public bool TrySend(ReadOnlySpan<byte> frame, in SimTxOptions options = default) => TrySend(0, frame, options);
+
+    /// <summary>As <see cref="TrySend(ReadOnlySpan{byte}, in SimTxOptions)"/>, on queue <paramref name="queue"/>'s TX ring.</summary>
+    public bool TrySend(int queue, ReadOnlySpan<byte> frame, in SimTxOptions options = default)
     {
-        var c = _connection ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+        var c = QueueOrThrow(queue);
         CheckOffloads(c, options);
         return c.Tx.TrySend(frame, options, wantSpace: false, out _);
     }
 
     /// <summary>Puts one frame on the TX ring, waiting for room when it is full.</summary>
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> frame, SimTxOptions options = default, CancellationToken cancellationToken = default)
+    public ValueTask SendAsync(ReadOnlyMemory<byte> frame, SimTxOptions options = default, CancellationToken cancellationToken = default) =>
+        SendAsync(0, frame, options, cancellationToken);
+
+    /// <summary>Puts one frame on queue <paramref name="queue"/>'s TX ring, waiting for room when it is full.</summary>
+    public async ValueTask SendAsync(int queue, ReadOnlyMemory<byte> frame, SimTxOptions options = default, CancellationToken cancellationToken = default)
     {
         while (true)
         {
-            var c = _connection ?? throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+            var c = QueueOrThrow(queue);
             CheckOffloads(c, options);
             if (c.Tx.TrySend(frame.Span, options, wantSpace: true, out var space))
                 return;
@@ -305,7 +333,17 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
 
     /// <summary>Waits until every frame sent so far has been answered by the backend (nothing left on the TX ring).</summary>
     public Task WaitForTxIdleAsync(CancellationToken cancellationToken = default) =>
-        (_connection?.Tx.WhenIdle() ?? Task.CompletedTask).WaitAsync(cancellationToken);
+        Task.WhenAll(Volatile.Read(ref _queues).Select(c => c.Tx.WhenIdle())).WaitAsync(cancellationToken);
+
+    private Connection QueueOrThrow(int queue)
+    {
+        var queues = Volatile.Read(ref _queues);
+        if (queues.Length == 0)
+            throw new InvalidOperationException($"vif {DomId}.{Handle} has no rings (state {State})");
+        if ((uint)queue >= (uint)queues.Length)
+            throw new ArgumentOutOfRangeException(nameof(queue), queue, $"vif {DomId}.{Handle} has {queues.Length} queues");
+        return queues[queue];
+    }
 
     /// <summary>
     /// Closes as Linux's netfront does on removal: Closing, wait for the backend to close, Closed, wait
@@ -401,25 +439,25 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
     /// <summary>Processes both rings now (a wake-up the backend may have skipped is never needed, but cheap).</summary>
     public void Kick()
     {
-        var c = _connection;
-        if (c is null)
-            return;
-        c.Tx.Collect();
-        c.Rx.Poll();
-        c.Ctrl?.Poll();
+        foreach (var c in Volatile.Read(ref _queues))
+        {
+            c.Tx.Collect();
+            c.Rx.Poll();
+            c.Ctrl?.Poll();
+        }
     }
 
     void IEventChannelHandler.OnEvent(uint localPort)
     {
-        var c = _connection;
-        if (c is null)
-            return;
-        if (localPort == c.TxPort)
-            c.Tx.Collect();
-        if (localPort == c.RxPort)
-            c.Rx.Poll();
-        if (localPort == c.CtrlPort)
-            c.Ctrl?.Poll();
+        foreach (var c in Volatile.Read(ref _queues))
+        {
+            if (localPort == c.TxPort)
+                c.Tx.Collect();
+            if (localPort == c.RxPort)
+                c.Rx.Poll();
+            if (c.HasCtrl && localPort == c.CtrlPort)
+                c.Ctrl?.Poll();
+        }
     }
 
     /// <summary>
@@ -510,7 +548,8 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             case XenbusState.Connected:
                 // Re-check both rings once the backend is there: it may have pushed before we looked.
                 Kick();
-                _connection?.Rx.Refill();
+                foreach (var c in Volatile.Read(ref _queues))
+                    c.Rx.Refill();
                 Signal();
                 break;
             case XenbusState.Closing:
@@ -561,26 +600,39 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             throw new InvalidOperationException($"{BackendPath} does not offer feature-rx-copy, the only receive mode netfront has");
         var sg = _options.FeatureSg && backendSg;
         var split = _options.SplitEventChannels && backendSplit;
-        // As a frontend with RSS: a control ring when the backend offers one.
+        // As a frontend with RSS: a control ring when the backend offers one (the vif's, kept with queue 0).
         var ctrl = _options.CtrlRing && await ReadFeatureAsync("feature-ctrl-ring", cancellationToken).ConfigureAwait(false);
+        // As Linux's netfront: min(its own wish, the backend's multi-queue-max-queues), one when none is published.
+        var backendMax = await _store.ReadAsync(BackendPath + "/multi-queue-max-queues", null, cancellationToken).ConfigureAwait(false);
+        var queueCount = backendMax is not null && XenStoreValue.TryParseUInt(backendMax, out var max) && max > 0
+            ? (int)Math.Min((uint)_options.Queues, max) : 1;
 
-        var connection = CreateConnection(sg, split, ctrl);
+        var queues = new Connection[queueCount];
         try
         {
+            for (var q = 0; q < queueCount; q++)
+                queues[q] = CreateConnection(sg, split, q, ctrl && q == 0);
             await _store.RunTransactionAsync(async t =>
             {
-                await WriteAsync("tx-ring-ref", connection.TxRingRef, t).ConfigureAwait(false);
-                await WriteAsync("rx-ring-ref", connection.RxRingRef, t).ConfigureAwait(false);
-                if (split)
+                if (queueCount > 1)
+                    await WriteAsync("multi-queue-num-queues", (uint)queueCount, t).ConfigureAwait(false);
+                foreach (var connection in queues)
                 {
-                    await WriteAsync("event-channel-tx", connection.TxPort, t).ConfigureAwait(false);
-                    await WriteAsync("event-channel-rx", connection.RxPort, t).ConfigureAwait(false);
-                    if (_options.AlsoWriteSingleEventChannel)
-                        await WriteAsync("event-channel", connection.TxPort, t).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WriteAsync("event-channel", connection.TxPort, t).ConfigureAwait(false);
+                    // As Linux's write_queue_xenstore_keys: the frontend's own directory for one queue, queue-N/ for several.
+                    var dir = queueCount > 1 ? $"queue-{connection.Queue}/" : "";
+                    await WriteAsync(dir + "tx-ring-ref", connection.TxRingRef, t).ConfigureAwait(false);
+                    await WriteAsync(dir + "rx-ring-ref", connection.RxRingRef, t).ConfigureAwait(false);
+                    if (split)
+                    {
+                        await WriteAsync(dir + "event-channel-tx", connection.TxPort, t).ConfigureAwait(false);
+                        await WriteAsync(dir + "event-channel-rx", connection.RxPort, t).ConfigureAwait(false);
+                        if (_options.AlsoWriteSingleEventChannel)
+                            await WriteAsync(dir + "event-channel", connection.TxPort, t).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await WriteAsync(dir + "event-channel", connection.TxPort, t).ConfigureAwait(false);
+                    }
                 }
                 await WriteAsync("request-rx-copy", 1, t).ConfigureAwait(false);
                 await WriteAsync("feature-rx-notify", 1, t).ConfigureAwait(false);
@@ -597,20 +649,25 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
                     await WriteAsync("request-multicast-control", 1, t).ConfigureAwait(false);
                 if (ctrl)
                 {
-                    await WriteAsync(FrontendCtrlRing.RingRefKey, connection.CtrlRingRef, t).ConfigureAwait(false);
-                    await WriteAsync(FrontendCtrlRing.EventChannelKey, connection.CtrlPort, t).ConfigureAwait(false);
+                    await WriteAsync(FrontendCtrlRing.RingRefKey, queues[0].CtrlRingRef, t).ConfigureAwait(false);
+                    await WriteAsync(FrontendCtrlRing.EventChannelKey, queues[0].CtrlPort, t).ConfigureAwait(false);
                 }
             }, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            connection.Release(_eventChannels, _domain.Granter!, _ringFrameInUse);
+            foreach (var connection in queues)
+                connection?.Release(_eventChannels, _domain.Granter!, _ringFrameInUse);
             throw;
         }
-        connection.GsoTcpV4 = _options.FeatureGsoTcpV4 && await ReadFeatureAsync("feature-gso-tcpv4", cancellationToken).ConfigureAwait(false);
-        connection.GsoTcpV6 = _options.FeatureGsoTcpV6 && await ReadFeatureAsync("feature-gso-tcpv6", cancellationToken).ConfigureAwait(false);
-        _connection = connection;
-        connection.Rx.Refill();
+        var gsoV4 = _options.FeatureGsoTcpV4 && await ReadFeatureAsync("feature-gso-tcpv4", cancellationToken).ConfigureAwait(false);
+        var gsoV6 = _options.FeatureGsoTcpV6 && await ReadFeatureAsync("feature-gso-tcpv6", cancellationToken).ConfigureAwait(false);
+        foreach (var connection in queues)
+            (connection.GsoTcpV4, connection.GsoTcpV6) = (gsoV4, gsoV6);
+        _connection = queues[0];
+        Volatile.Write(ref _queues, queues);
+        foreach (var connection in queues)
+            connection.Rx.Refill();
         lock (_stateGate)
             _awaitingInitWait = false;
         await SwitchStateAsync(XenbusState.Connected, cancellationToken).ConfigureAwait(false);
@@ -619,22 +676,22 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
             _store.WriteAsync(FrontendPath + "/" + key, value.ToString(CultureInfo.InvariantCulture), t, cancellationToken);
     }
 
-    private Connection CreateConnection(bool sg, bool split, bool ctrl)
+    private Connection CreateConnection(bool sg, bool split, int queue, bool ctrl)
     {
         var granter = _domain.Granter!;
         var txFrame = TakeRingFrame();
         var rxFrame = TakeRingFrame();
         var connection = new Connection
         {
-            Sg = sg, SplitEventChannels = split, TxFrame = txFrame, RxFrame = rxFrame,
+            Queue = queue, Sg = sg, SplitEventChannels = split, TxFrame = txFrame, RxFrame = rxFrame,
             HasCtrl = ctrl, CtrlFrame = ctrl ? TakeRingFrame() : 0, CtrlDataFrame = ctrl ? TakeRingFrame() : 0,
         };
         try
         {
             _domain.Page(txFrame).Clear();
             _domain.Page(rxFrame).Clear();
-            connection.Tx = new SimNetfrontTx(PageAddress(txFrame), _domain, BackendDomId, sg, connection.NotifyTx);
-            connection.Rx = new SimNetfrontRx(PageAddress(rxFrame), _domain, BackendDomId, connection.NotifyRx, () => Consumer);
+            connection.Tx = new SimNetfrontTx(PageAddress(txFrame), _domain, BackendDomId, sg, connection.NotifyTx, SimNetfrontLayout.TxFrames(queue));
+            connection.Rx = new SimNetfrontRx(PageAddress(rxFrame), _domain, BackendDomId, connection.NotifyRx, () => Consumer, SimNetfrontLayout.RxFrames(queue));
             connection.TxRingRef = granter.AllocateReference();
             granter.Grant(connection.TxRingRef, txFrame, BackendDomId, readOnly: false);
             connection.RxRingRef = granter.AllocateReference();
@@ -700,9 +757,13 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
 
     private void ReleaseConnection()
     {
-        var c = Interlocked.Exchange(ref _connection, null);
-        if (c is null)
-            return;
+        Interlocked.Exchange(ref _connection, null);
+        foreach (var c in Interlocked.Exchange(ref _queues, []))
+            ReleaseQueue(c);
+    }
+
+    private void ReleaseQueue(Connection c)
+    {
         Interlocked.Add(ref _sentBefore, c.Tx.Sent);
         Interlocked.Add(ref _receivedBefore, c.Rx.Received);
         Interlocked.Add(ref _txErrorsBefore, c.Tx.Errors);
@@ -738,9 +799,10 @@ public sealed class SimNetfront : IAsyncDisposable, IEventChannelHandler
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The rings, grants and ports of one connection (one pass from Initialising to Closed).</summary>
+    /// <summary>The rings, grants and ports of one queue of a connection (one pass from Initialising to Closed).</summary>
     private sealed class Connection
     {
+        public int Queue { get; init; }
         public SimNetfrontTx Tx { get; set; } = null!;
         public SimNetfrontRx Rx { get; set; } = null!;
         public SimGuestEventChannels? Channels { get; set; }

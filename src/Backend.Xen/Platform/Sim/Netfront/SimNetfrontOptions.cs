@@ -19,6 +19,12 @@ public sealed record SimNetfrontOptions
     public bool SplitEventChannels { get; init; }
 
     /// <summary>
+    /// Queues to ask for (<c>multi-queue-num-queues</c>, each under <c>queue-N/</c>), as Linux's netfront with
+    /// several vCPUs; at most what the backend publishes as <c>multi-queue-max-queues</c> (none: one).
+    /// </summary>
+    public int Queues { get; init; } = 1;
+
+    /// <summary>
     /// With split event channels, also write the single <c>event-channel</c> key (naming the TX port), as a
     /// frontend that writes both styles: a backend must then use the split keys, as Linux netback does.
     /// </summary>
@@ -61,5 +67,7 @@ public sealed record SimNetfrontOptions
             throw new ArgumentException($"{nameof(DomId)} {DomId} is not a guest domain id (1..{Abi.DomId.FirstReserved - 1})");
         if (Handle < 0)
             throw new ArgumentException($"{nameof(Handle)} {Handle} is negative");
+        if (Queues is < 1 or > SimNetfrontLayout.MaxQueues)
+            throw new ArgumentException($"{nameof(Queues)} {Queues} is not 1 to {SimNetfrontLayout.MaxQueues}");
     }
 }

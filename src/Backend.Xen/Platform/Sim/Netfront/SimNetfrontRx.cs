@@ -24,6 +24,7 @@ internal sealed class SimNetfrontRx
     private readonly uint[] _grefs = new uint[NetifConstants.RxRingSize];
     private readonly bool[] _posted = new bool[NetifConstants.RxRingSize];
     private readonly byte[] _frame = new byte[SimNetfrontLayout.MaxFrame + 1];
+    private readonly uint _firstFrame;
     private readonly Lock _gate = new();
     private bool _closed;
     private string? _broken;
@@ -51,8 +52,10 @@ internal sealed class SimNetfrontRx
     private long _grantsStillInUse;
     private long _consumerFailures;
 
-    public SimNetfrontRx(nint ringPage, SimDomain domain, ushort backend, Action notify, Func<ISimFrameConsumer?> consumer)
+    /// <param name="firstFrame">The first of the ring's buffer pages, one per slot (<see cref="SimNetfrontLayout.RxFrames"/>).</param>
+    public SimNetfrontRx(nint ringPage, SimDomain domain, ushort backend, Action notify, Func<ISimFrameConsumer?> consumer, uint firstFrame = SimNetfrontLayout.FirstRxFrame)
     {
+        _firstFrame = firstFrame;
         _ring = new FrontRing<NetifRxRequest, NetifRxResponse>(ringPage);
         _ring.Initialise();
         _domain = domain;
@@ -151,7 +154,7 @@ internal sealed class SimNetfrontRx
             var id = (ushort)(prod & (NetifConstants.RxRingSize - 1));
             if (_posted[id])
                 break;
-            var gfn = SimNetfrontLayout.FirstRxFrame + id;
+            var gfn = _firstFrame + id;
             _granter.Grant(_grefs[id], gfn, _backend, readOnly: false);
             _posted[id] = true;
             _ring.WriteRequest(prod++, new NetifRxRequest { Id = id, Gref = _grefs[id] });
@@ -226,7 +229,7 @@ internal sealed class SimNetfrontRx
             }
             else if (!_frameBad)
             {
-                _domain.Page(SimNetfrontLayout.FirstRxFrame + (uint)id).Slice(rsp.Offset + skip, rsp.Status - skip).CopyTo(_frame.AsSpan(_length));
+                _domain.Page(_firstFrame + (uint)id).Slice(rsp.Offset + skip, rsp.Status - skip).CopyTo(_frame.AsSpan(_length));
                 _length += rsp.Status - skip;
             }
         }

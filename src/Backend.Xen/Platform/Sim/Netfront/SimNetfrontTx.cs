@@ -38,8 +38,12 @@ internal sealed class SimNetfrontTx
     private long _ringFull;
     private long _grantsStillInUse;
 
-    public SimNetfrontTx(nint ringPage, SimDomain domain, ushort backend, bool sg, Action notify)
+    /// <param name="firstFrame">The first of the ring's buffer pages, one per request id (<see cref="SimNetfrontLayout.TxFrames"/>).</param>
+    private readonly uint _firstFrame;
+
+    public SimNetfrontTx(nint ringPage, SimDomain domain, ushort backend, bool sg, Action notify, uint firstFrame = SimNetfrontLayout.FirstTxFrame)
     {
+        _firstFrame = firstFrame;
         _ring = new FrontRing<NetifTxRequest, NetifTxResponse>(ringPage);
         _ring.Initialise();
         _domain = domain;
@@ -129,7 +133,7 @@ internal sealed class SimNetfrontTx
             {
                 var chunk = Math.Min(slotBytes, frame.Length - offset);
                 var id = _freeIds[--_freeCount];
-                var gfn = SimNetfrontLayout.FirstTxFrame + id;
+                var gfn = _firstFrame + id;
                 frame.Slice(offset, chunk).CopyTo(_domain.Page(gfn));
                 _granter.Grant(_grefs[id], gfn, _backend, readOnly: true);
                 _inFlight[id] = true;

@@ -1,0 +1,44 @@
+using Akka.Actor;
+using Akka.Event;
+using Backend.Actors.Status;
+
+namespace Backend.Actors.Vif;
+
+/// <summary>
+/// One queue of a vif in the actor tree (connection → <c>queue-N</c> → <c>tx</c>, <c>rx</c>), Linux's
+/// <c>struct xenvif_queue</c>: the supervisor of the queue's two ring actors, which <see cref="VifQueue"/>
+/// attaches to it. A bug in one of them restarts both (they share the queue's event channel and latch) and
+/// nothing else: the vif's other queues, its bridge port and TAP keep running (decision 81). Past ten
+/// restarts a minute the queue's ring actors stop, as the vif's did before it had queues. What its ring
+/// actors tell their parent (a fatal error, an RX stall) goes on to the connection actor with the ring actor
+/// as sender. It has no state of its own, so a restart of it keeps its children.
+/// </summary>
+public sealed class VifQueueActor : ReceiveActor
+{
+    private readonly VifStatus _status;
+    private readonly VifLog _log;
+
+    public VifQueueActor(VifStatus status)
+    {
+        _status = status;
+        _log = new VifLog(Context.GetLogger(), status);
+        Receive<VifProtocol.DisableVif>(m => Context.Parent.Forward(m));
+        Receive<VifProtocol.RxStall>(m => Context.Parent.Forward(m));
+    }
+
+    public static Props Props(VifStatus status) => Akka.Actor.Props.Create(() => new VifQueueActor(status));
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
+        {
+            _status.BeginRestart();
+            Interlocked.Increment(ref _status.Restarts);
+            _log.DataPathFailed(ex);
+            return Directive.Restart;
+        });
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Not the default, which stops the children: the ring actors are attached from outside and must outlive it.
+    }
+}
