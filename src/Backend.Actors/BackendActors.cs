@@ -56,12 +56,12 @@ public sealed class BackendActors
         OrderlyStop.QuiesceAndFlushAsync(Services.TxIntake, Services.Buffers, timeout, cancellationToken);
 
     /// <summary>
-    /// Makes one vif's TX or RX ring actor throw, as a bug would (the soak's fault hook; the host exposes it
-    /// only when asked to, see <c>Backend.Host/Soak/SoakFaultEndpoint</c>). The connection actor restarts
-    /// that vif's data path. A vif without rings ignores it (the message goes to dead letters).
+    /// Makes the TX or RX ring actor of one vif's queue 0 throw, as a bug would (the soak's fault hook; the
+    /// host exposes it only when asked to, see <c>Backend.Host/Soak/SoakFaultEndpoint</c>). The queue actor
+    /// restarts that queue's data path. A vif without rings ignores it (the message goes to dead letters).
     /// </summary>
     public void InjectRingFault(Backend.Xen.Xenbus.VifId vif, bool tx, string reason) =>
-        // A ring actor of a later connection is named tx-N / rx-N (VifConnection): the pattern finds it.
-        _system.ActorSelection($"/user/xenbus/vif{vif.DomId}.{vif.Handle}/{(tx ? "tx" : "rx")}*")
+        // The queue actor of a later connection is named queue-0-N (VifConnection.ChildName): the pattern finds it.
+        _system.ActorSelection($"/user/xenbus/vif{vif.DomId}.{vif.Handle}/queue-0*/{(tx ? "tx" : "rx")}")
             .Tell(new Rings.RingProtocol.InjectFault(reason));
 }

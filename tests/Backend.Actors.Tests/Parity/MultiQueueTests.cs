@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Rings;
 using Backend.Actors.Tests.Support;
+using Backend.Xen.Abi;
 using Backend.Xen.Netback;
 using Backend.Xen.Platform.Sim.Netfront;
 using Backend.Xen.Platform.Sim.Toolstack;
@@ -66,11 +67,11 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
         }
     }
 
-    private async Task<FlowGuest> StartGuestAsync(ushort domid, int queues)
+    private async Task<FlowGuest> StartGuestAsync(ushort domid, int queues, bool ctrlRing = false)
     {
         await RateGuest.CreateVifAsync(_sim, domid, "mq");
         var client = await XenStoreClient.ConnectAsync(_sim.SocketPath);
-        var netfront = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = _sim.Root, DomId = domid, Queues = queues }, client);
+        var netfront = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = _sim.Root, DomId = domid, Queues = queues, CtrlRing = ctrlRing }, client);
         var guest = new FlowGuest(netfront, client, domid);
         netfront.Consumer = guest.Counter;
         _disposables.Add(guest);
@@ -115,7 +116,7 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
     /// queues, at most SIMXEN's zero-loss window (256 frames) in flight: a round of every flow at a time, the
     /// next once the receiver has all but a window of what was sent.
     /// </summary>
-    private async Task SendFlowsAsync(FlowGuest from, FlowGuest to)
+    private async Task SendFlowsAsync(FlowGuest from, FlowGuest to, int firstSeq = 0)
     {
         var queues = from.Netfront.QueueCount;
         var start = to.Received;
@@ -125,7 +126,7 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
             if (sent - (to.Received - start) > BackendOptions.ZeroLossWindow - Flows)
                 await AwaitAssertAsync(() => Assert.True(sent - (to.Received - start) <= BackendOptions.ZeroLossWindow - Flows, $"{to.Received - start} of {sent} arrived"), Timeout);
             for (var flow = 0; flow < Flows; flow++)
-                await from.Netfront.SendAsync(flow % queues, FlowFrame(from.DomId, to.DomId, flow, seq));
+                await from.Netfront.SendAsync(flow % queues, FlowFrame(from.DomId, to.DomId, flow, firstSeq + seq));
         }
     }
 
@@ -179,6 +180,57 @@ public sealed class MultiQueueTests : TestKit, IAsyncLifetime
         }
         Assert.Equal(status.TxPackets, status.Queues.Sum(q => q.TxPackets));
         Assert.Equal(status.RxPackets, status.Queues.Sum(q => q.RxPackets));
+    }
+
+    /// <summary>
+    /// Linux's xenvif_select_queue with a control ring: while the frontend's algorithm is NONE the backend's
+    /// flow hash picks the queue; once it chose Toeplitz, the hash of each frame through its mapping table
+    /// does, and the table's entries are checked against the vif's real queue count (4 here, so 3 is taken
+    /// and 4 refused).
+    /// </summary>
+    [Fact]
+    public async Task A_ctrl_ring_frontends_mapping_table_picks_the_rx_queue_checked_against_its_queue_count()
+    {
+        var a = await StartGuestAsync(70, 1);
+        var b = await StartGuestAsync(71, 4, ctrlRing: true);
+        Assert.True(b.Netfront.HasCtrlRing);
+        await HelloAsync(a);
+        await HelloAsync(b);
+        await AwaitAssertAsync(() => Assert.Equal(2, _daemon.Status.Snapshot().Count(v => v.Carrier)), Timeout);
+        const int total = Flows * FramesPerFlow;
+
+        await SendFlowsAsync(a, b);
+        await AwaitAssertAsync(() => Assert.Equal(total, b.Received), Timeout);
+        var expected = ExpectedPerQueue(70, 71, 4);
+        var before = new long[4];
+        for (var q = 0; q < 4; q++)
+        {
+            before[q] = b.Netfront.QueueCounters(q).Received;
+            Assert.Equal(expected[q] + (q == 0 ? 1 : 0), before[q]);
+        }
+
+        // Toeplitz over the IPv4 addresses (all flows share them: one hash), through a table of queue 3.
+        using var cts = new CancellationTokenSource(Timeout);
+        var key = Convert.FromHexString("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa");
+        await ExpectCtrl(NetifCtrlStatus.Success, b.Netfront.CtrlRequestAsync(NetifCtrlType.SetHashAlgorithm, NetifCtrlStatus.HashAlgorithmToeplitz, cancellationToken: cts.Token));
+        await ExpectCtrl(NetifCtrlStatus.Success, b.Netfront.SetHashKeyAsync(key, cts.Token));
+        await ExpectCtrl(NetifCtrlStatus.Success, b.Netfront.CtrlRequestAsync(NetifCtrlType.SetHashFlags, NetifCtrlStatus.HashTypeIpv4, cancellationToken: cts.Token));
+        await ExpectCtrl(NetifCtrlStatus.Success, b.Netfront.CtrlRequestAsync(NetifCtrlType.SetHashMappingSize, 8, cancellationToken: cts.Token));
+        await ExpectCtrl(NetifCtrlStatus.InvalidParameter, b.Netfront.SetHashMappingAsync([0, 1, 2, 4], 0, cts.Token));
+        await ExpectCtrl(NetifCtrlStatus.Success, b.Netfront.SetHashMappingAsync([3, 3, 3, 3, 3, 3, 3, 3], 0, cts.Token));
+
+        // Each flow's sequence goes on where the first round ended: a flow moved to queue 3 stays in order.
+        await SendFlowsAsync(a, b, FramesPerFlow);
+        await AwaitAssertAsync(() => Assert.Equal(2 * total, b.Received), Timeout);
+        Assert.Equal(0, b.OutOfOrder);
+        for (var q = 0; q < 4; q++)
+            Assert.Equal(before[q] + (q == 3 ? total : 0), b.Netfront.QueueCounters(q).Received);
+    }
+
+    private static async Task ExpectCtrl(uint status, Task<NetifCtrlResponse> request)
+    {
+        var response = await request;
+        Assert.True(status == response.Status, $"ctrl request type {response.Type}: status {response.Status}, expected {status}");
     }
 
     [Fact]
