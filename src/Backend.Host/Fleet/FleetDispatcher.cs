@@ -10,11 +10,8 @@ public static class FleetDispatcher
     /// <summary>The dispatcher's id.</summary>
     public const string Id = "xnb-fleet-dispatcher";
 
-    /// <summary>The fleet thread's nice value: below the data path's 0, above nothing else of ours.</summary>
-    public const int Nice = 10;
-
     private static readonly string Definition =
-        $"{{ type = Dispatcher\n executor = \"{typeof(FleetThreadConfigurator).FullName}, {typeof(FleetThreadConfigurator).Assembly.GetName().Name}\"\n nice = {Nice}\n throughput = 100 }}\n";
+        $"{{ type = Dispatcher\n executor = \"{typeof(FleetThreadConfigurator).FullName}, {typeof(FleetThreadConfigurator).Assembly.GetName().Name}\"\n throughput = 100 }}\n";
 
     /// <summary>HOCON that defines the dispatcher and points the fleet's components at it.</summary>
     public static readonly string Hocon =

@@ -5,8 +5,7 @@ namespace Backend.Host.Fleet;
 
 /// <summary>
 /// The executor of the fleet's dispatcher (<see cref="FleetDispatcher"/>): one dedicated thread that runs the
-/// remoting, cluster and DistributedData actors, sleeps in the kernel when it has nothing to do, and runs at a
-/// lower scheduling priority than the data path. Akka's executors all spin before they sleep (the thread
+/// remoting, cluster and DistributedData actors and sleeps in the kernel when it has nothing to do. Akka's executors all spin before they sleep (the thread
 /// pool's and the channel executor's workers, the dedicated pools' workers with <c>sched_yield</c>): with the
 /// cluster on, an idle daemon made 1,840 thread-pool context switches a second against 70 with it off, and on
 /// a two-core dom0 every spin is a core the lanes and the guests do not get. Gossip, heartbeats and replication
@@ -14,10 +13,11 @@ namespace Backend.Host.Fleet;
 /// </summary>
 /// <remarks>
 /// No spin: the thread waits on an <see cref="AutoResetEvent"/>, which on Linux is a condition variable.
-/// The priority is the thread's nice value (<see cref="ThreadNice"/>): Linux schedules threads, so lowering
-/// it for this thread leaves the rest of the process as it was. Under full load the fleet thread still gets
-/// its fair share at that weight (about a tenth of a core at nice 10), enough for heartbeats to keep the node
-/// reachable. A run that throws is Akka's to report (its mailbox runs catch what actors throw); anything
+/// It runs at the process's priority, on purpose: it ran at nice 10 at first, and Linux gives a new thread
+/// the nice value of the thread that creates it, so every thread Akka started from the fleet thread (the
+/// data path's lanes among them: Akka starts a dispatcher's threads on first use, from whichever thread
+/// uses it) ran at nice 10 too, and 1-pair ping-pong p99 was 25–36 % higher with the cluster on (decision
+/// 80). A thread that sleeps when idle needs no lower priority to leave the data path alone. A run that throws is Akka's to report (its mailbox runs catch what actors throw); anything
 /// that escapes would end the thread, so it is caught and counted here rather than losing the fleet.
 /// </remarks>
 public sealed class FleetThread : ExecutorService
@@ -25,20 +25,15 @@ public sealed class FleetThread : ExecutorService
     private readonly ConcurrentQueue<IRunnable> _work = new();
     private readonly AutoResetEvent _signal = new(false);
     private readonly Thread _thread;
-    private readonly int _nice;
     private volatile bool _stopping;
     private int _waiting;
     private long _escaped;
 
-    public FleetThread(string id, int nice) : base(id)
+    public FleetThread(string id) : base(id)
     {
-        _nice = nice;
         _thread = new Thread(Run) { IsBackground = true, Name = "xnb-fleet" };
         _thread.Start();
     }
-
-    /// <summary>The nice value the thread asked for and got, or null while it has not started or if Linux refused.</summary>
-    public int? AppliedNice { get; private set; }
 
     /// <summary>Runs that threw past Akka's own handling (none expected).</summary>
     public long Escaped => Interlocked.Read(ref _escaped);
@@ -61,8 +56,6 @@ public sealed class FleetThread : ExecutorService
 
     private void Run()
     {
-        if (ThreadNice.TrySet(_nice))
-            AppliedNice = _nice;
         while (true)
         {
             while (_work.TryDequeue(out var run))

@@ -5,12 +5,10 @@ namespace Backend.Host.Fleet;
 
 /// <summary>
 /// Akka's hook for a custom executor (a dispatcher's <c>executor</c> names this type): one
-/// <see cref="FleetThread"/> per dispatcher, its nice value from the dispatcher's <c>nice</c> setting.
+/// <see cref="FleetThread"/> per dispatcher.
 /// </summary>
 public sealed class FleetThreadConfigurator(Config config, IDispatcherPrerequisites prerequisites)
     : ExecutorServiceConfigurator(config, prerequisites)
 {
-    private readonly int _nice = config.GetInt("nice", FleetDispatcher.Nice);
-
-    public override ExecutorService Produce(string id) => new FleetThread(id, _nice);
+    public override ExecutorService Produce(string id) => new FleetThread(id);
 }

@@ -43,6 +43,16 @@ public sealed class FleetEndToEndTests
             // Each daemon is asked at the same time, each with the whole 10 s from this moment.
             await Task.WhenAll(nodes.Select(n => n.WaitForFleetAsync(f => ShowsExactly(f, expected), Promise, "showing all six vifs")));
 
+            // The fleet leaves the data path's priority alone: no thread of a daemon (its lanes above all, which
+            // Akka may start from the fleet's thread) runs at a nice value other than the process's (decision 80).
+            foreach (var node in nodes)
+            {
+                var threads = ThreadNice.OfProcess(node.Daemon!.Id);
+                var main = threads.Single(t => t.Tid == node.Daemon.Id).Nice;
+                Assert.Contains(threads, t => t.Name.StartsWith("xnb-lane", StringComparison.Ordinal));
+                Assert.All(threads, t => Assert.True(t.Nice == main, $"thread {t.Tid} ({t.Name}) at nice {t.Nice}, the process at {main}"));
+            }
+
             // The third's guests stop sending; the kill must not cost the other hosts' guests a frame.
             await pairs[2]!.StopAsync();
             await nodes[2].KillAsync();
