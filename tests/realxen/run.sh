@@ -152,7 +152,8 @@ do_rate() {
   sed -e 's/^name *=.*/name = "guestrate"/' -e 's#realxen\.ip=[^ "]*#realxen.ip=10.99.0.6/24#' \
       -e "s#'mac=[0-9a-f:]*,bridge=xenbr0'#'mac=00:16:3e:00:00:06,bridge=xenbr0,rate=${mbit}Mb/s'#" "$R/domu/guest.cfg" > "$cfg"
   grep -q "rate=${mbit}Mb/s" "$cfg" || { echo "could not set the rate in a copy of guest.cfg"; return 1; }
-  GUEST_TIMEOUT=400 "$G" start "$cfg" | grep -q 'DOMU-PING-OK' || { echo "the rate-limited guest did not come up"; "$G" stop guestrate >/dev/null; return 1; }
+  local out; out="$(GUEST_TIMEOUT=400 "$G" start "$cfg" 2>&1)"
+  echo "$out" | grep -q 'DOMU-PING-OK' || { echo "the rate-limited guest did not come up:"; echo "$out" | tail -15; "$G" log guestrate 2>/dev/null | tail -15; "$G" stop guestrate >/dev/null; return 1; }
   rm -rf "$dir"
   d="$("$D0" 'xl domid guestrate')"
   key="$("$D0" "xenstore-read /local/domain/0/backend/vif/$d/0/rate")"
@@ -165,8 +166,9 @@ do_rate() {
     printf "rate key %s; guest->dom0 %.2f Mb/s, dom0->guest %.2f Mb/s against %s Mb/s\n", key, ru, rd, lim
     exit !(ru <= lim * 1.1 && rd <= lim * 1.1 && ru >= lim * 0.5) }'
 }
-# GET /status from dom0 (busybox wget: dom0 has no curl), on one line.
-status_json() { "$D0" 'busybox wget -qO- http://127.0.0.1:8690/status' | tr -d '\n'; }
+# GET /status from dom0 (busybox wget: dom0 has no curl), on one line without the indentation (no value read
+# here holds a space).
+status_json() { "$D0" 'busybox wget -qO- http://127.0.0.1:8690/status' | tr -d '\n '; }
 # The "queues" array of vif<domid>.0 in /status, or nothing (one queue, or no such vif).
 vif_queues() { status_json | grep -oE "\"name\":\"vif$1\.0\"[^]]*\"queues\":\[[^]]*\]" | grep -oE '"queues":\[.*'; }
 # Whether every queue in $1 (a "queues" array) has a nonzero value of field $2; prints the values.
