@@ -352,6 +352,7 @@ public sealed class XenbusSupervisor : ReceiveActor
                 _services.Status.Remove(stopped);
             if (_awaitingStop.Remove(stopped) && !_vifs.ContainsKey(stopped) && !_forgotten.Contains(stopped))
                 SpawnVif(stopped);
+            TrimWhenIdle();
             return;
         }
         // A vif tree that exhausted its restarts stops; keep its status so the fault stays visible.
@@ -362,7 +363,24 @@ public sealed class XenbusSupervisor : ReceiveActor
             _forgotten.Add(id);
             Attached(id);
             _log.Error("{Vif}: stopped after repeated failures; it is served again once its backend directory is recreated", id);
+            TrimWhenIdle();
         }
+    }
+
+    /// <summary>
+    /// The last vif's tree has stopped: every packet buffer is back in the pool, and what the pool kept for
+    /// reuse, with the garbage collector's free memory, goes back to the host (decision 85). A dom0 whose
+    /// guests are gone gets its memory back; the next guest's first frames allocate again.
+    /// </summary>
+    private void TrimWhenIdle()
+    {
+        if (_vifs.Count > 0 || _stopping.Count > 0)
+            return;
+        var bytes = _services.Buffers.Trim();
+        // Aggressive: decommit what the heap no longer uses; a blocking collection costs the control path a
+        // few milliseconds, with no data path left to notice.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        _log.Info("no vif left: {MiB:F1} MiB of packet buffers and the heap's free memory given back", bytes / 1048576.0);
     }
 
     private void Untrack(VifId id)

@@ -88,16 +88,27 @@ public sealed class PacketBufferPool : IDisposable
         _free[c].Enqueue(buffer);
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Gives every buffer kept for reuse back to the system; buffers out stay out and come back as usual.
+    /// For a daemon left without a vif: what a burst made it keep is the host's again until traffic returns
+    /// (decision 85).
+    /// </summary>
+    /// <returns>The bytes given back.</returns>
+    public long Trim()
     {
+        long bytes = 0;
         for (var c = 0; c < _free.Length; c++)
         {
             while (_free[c].TryDequeue(out var b))
             {
                 Interlocked.Decrement(ref _kept[c]);
                 Interlocked.Increment(ref _freed);
+                bytes += b.Capacity;
                 b.Free();
             }
         }
+        return bytes;
     }
+
+    public void Dispose() => Trim();
 }

@@ -167,6 +167,38 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
         await AssertAllReturnedAsync("after six reconnects under load");
     }
 
+    [Fact]
+    public async Task Once_the_last_vif_is_gone_the_pool_gives_back_every_buffer_it_kept()
+    {
+        var toolstack = new SimToolstack(_sim.XenStore);
+        _pair = await TrafficPair.StartAsync(_sim, toolstack, 1, 2);
+        Sys.ActorOf(XenbusSupervisor.Props(_sim.Services(Sys)), "xenbus");
+        await _pair.ConnectAsync(_cts.Token);
+        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token))
+        {
+            var blasts = _pair.Guests.Select(g => BlastAsync(g, stop.Token)).ToList();
+            while (_pair.B.Netfront.Counters.Received < 2000)
+                await Task.Delay(2, _cts.Token);
+            await stop.CancelAsync();
+            await Task.WhenAll(blasts);
+        }
+        foreach (var g in _pair.Guests)
+            await g.Netfront.WaitForTxIdleAsync(_cts.Token);
+        await AssertAllReturnedAsync("after the traffic");
+        var kept = Buffers.Kept;
+        Assert.True(kept > 0, "the traffic left no buffer kept for reuse");
+
+        // One vif left: the pool keeps what it has for it.
+        await toolstack.RemoveVifAsync(1, 0, cancellationToken: _cts.Token);
+        await AssertVifGoneAsync(1);
+        Assert.Equal(kept, Buffers.Kept);
+        // None left: everything kept goes back to the system (decision 85).
+        await toolstack.RemoveVifAsync(2, 0, cancellationToken: _cts.Token);
+        await AssertVifGoneAsync(2);
+        await AwaitAssertAsync(() => Assert.Equal(0, Buffers.Kept), Timeout);
+        Assert.Equal(0, Buffers.Outstanding);
+    }
+
     /// <summary>Sends 1500-byte marker frames to the peer as fast as the ring takes them, across reconnects.</summary>
     private static async Task BlastAsync(TrafficGuest guest, CancellationToken ct)
     {

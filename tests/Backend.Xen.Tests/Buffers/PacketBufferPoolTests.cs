@@ -27,6 +27,32 @@ public sealed class PacketBufferPoolTests
     }
 
     [Fact]
+    public void Trim_gives_back_every_kept_buffer_and_a_buffer_still_out_comes_back_as_usual()
+    {
+        using var pool = new PacketBufferPool();
+        var buffers = new[] { pool.Rent(60), pool.Rent(9000), pool.Rent(PacketBufferPool.LargeSize), pool.Rent(60) };
+        var stillOut = pool.Rent(1500);
+        foreach (var b in buffers)
+            b.Return();
+        Assert.Equal(4, pool.Kept);
+
+        Assert.Equal(2L * PacketBufferPool.SmallSize + PacketBufferPool.MediumSize + PacketBufferPool.LargeSize, pool.Trim());
+        Assert.Equal(0, pool.Kept);
+        Assert.Equal(0, pool.KeptBytes);
+        Assert.Equal(1, pool.Outstanding);
+
+        stillOut.Return();
+        Assert.Equal((1, 0), (pool.Kept, pool.Outstanding));
+        // A rent after the trim allocates anew.
+        var created = pool.Created;
+        pool.Rent(60).Return();
+        pool.Rent(60).Return();
+        Assert.Equal(created, pool.Created);
+        pool.Rent(9000).Return();
+        Assert.Equal(created + 1, pool.Created);
+    }
+
+    [Fact]
     public void A_buffer_returned_twice_throws_and_is_kept_once()
     {
         using var pool = new PacketBufferPool();
