@@ -19,6 +19,9 @@ out=${OUT:-/tmp/repeat-suite-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 clone="$out/clone"
 git clone -q "$repo" "$clone" && git -C "$clone" checkout -q "$ref" || { echo "cannot clone $repo at $ref" >&2; exit 2; }
+# The tests read the shared folder beside the repository (SIMXEN's C reference, the real-Xen test bed), as CI
+# has it: the clone gets the same neighbour.
+if [ -d "$repo/../shared" ] && [ ! -e "$out/shared" ]; then ln -s "$(cd "$repo/../shared" && pwd)" "$out/shared"; fi
 echo "suite of $(git -C "$clone" log -1 --format='%h %s' | cut -c1-100), $runs runs, results in $out"
 
 export CI=true
