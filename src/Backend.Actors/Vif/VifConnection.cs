@@ -100,9 +100,6 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         try
         {
             Attach(d, config, mapped, ctrlMapped);
-            // A control ring gone from the configuration (it is the same on a re-attach, but its page is let go all the same).
-            if (d.Ctrl is null)
-                ctrlMapped?.Release();
         }
         catch
         {
@@ -113,10 +110,15 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
                 foreach (var page in mapped![i])
                     page.Release();
             }
-            if (ctrlMapped is not null && d.Ctrl is null)
-                ctrlMapped.Release();
             Disconnect();
             throw;
+        }
+        finally
+        {
+            // A control ring page held for a re-attach that never opened its ring (it failed first, or the
+            // ring is gone from the configuration): an opened ring releases its own.
+            if (d.Ctrl is null)
+                ctrlMapped?.Release();
         }
     }
 
@@ -358,8 +360,8 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         // stopped, RingPage, so no drain reads a page that is gone whatever order they stop in), ports
         // unbound, and its actor stopped with the other children below.
         foreach (var queue in d.Queues)
-            queue.Release(context, actorStopped: childrenStopped, (port, ex) => log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message));
-        d.Ctrl?.Release((port, ex) => log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message));
+            queue.Release(context, actorStopped: childrenStopped, UnbindFailed);
+        d.Ctrl?.Release(UnbindFailed);
         if (d.Port is not null)
         {
             if (status.BridgePort == d.Port)
@@ -374,4 +376,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         foreach (var child in d.Children)
             context.Stop(child);
     }
+
+    private void UnbindFailed(uint port, Exception ex) =>
+        log.Warning("{Vif}: unbinding port {Port}: {Reason}", paths.Vif, port, ex.Message);
 }

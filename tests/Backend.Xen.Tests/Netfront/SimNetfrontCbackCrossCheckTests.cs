@@ -31,7 +31,10 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 2, Handle = 0, Mac = "00:16:3e:00:00:02", Bridge = "xenbr0", Mtu = 65521 });
             var atOne = new CheckingConsumer(Frames + SmallFrames);
             var atTwo = new CheckingConsumer(Frames + SmallFrames);
-            await using var one = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 1 }, await sim.ConnectAsync(), atOne);
+            // Guest 1 asks for all a Linux netback offers beyond cback's features (queues, a ctrl ring, multicast
+            // filtering): against a backend that publishes none of them it must fall back to what cback serves.
+            await using var one = await SimNetfront.StartAsync(
+                new SimNetfrontOptions { Root = sim.Root, DomId = 1, Queues = 4, CtrlRing = true, RequestMulticastControl = true }, await sim.ConnectAsync(), atOne);
             await using var two = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = sim.Root, DomId = 2 }, await sim.ConnectAsync(), atTwo);
             using var cts = new CancellationTokenSource(Timeout);
             try
@@ -44,6 +47,9 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
                 Assert.Fail($"not connected: guest 1 {one.State}/{one.BackendState} ({one.Failure}), guest 2 {two.State}/{two.BackendState} ({two.Failure})\n{cback.Log}");
             }
             Assert.True(one.SgNegotiated && two.SgNegotiated, "cback offers feature-sg and we asked for it");
+            Assert.Equal((1, false), (one.QueueCount, one.HasCtrlRing));
+            Assert.Null(await store.ReadAsync($"{SimToolstack.FrontendPath(1, 0)}/multi-queue-num-queues"));
+            Assert.Null(await store.ReadAsync($"{SimToolstack.FrontendPath(1, 0)}/request-multicast-control"));
 
             // Bridge learning: each guest broadcasts once, and the other sees it.
             await BroadcastAsync(one, cts.Token);
