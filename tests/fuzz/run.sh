@@ -10,19 +10,25 @@
 #   tests/fuzz/run.sh                      every target, 600 s each
 #   tests/fuzz/run.sh -t 60 tx rx          those targets, 60 s each
 #   tests/fuzz/run.sh -t 3600 -k xenstore  ... and keep the new coverage: afl-cmin of corpus + queue into the corpus
+#   tests/fuzz/run.sh -e 10000000 -t 7200  each target until 10^7 executions (AFL's -E), at most 7200 s
+#   tests/fuzz/run.sh -o out-b tx rx       output in tests/fuzz/out-b, so that two campaigns can run at once
 #
-# Output goes to tests/fuzz/out/ (not kept): out/TARGET/ is afl-fuzz's, out/report.txt the table.
+# Output goes to tests/fuzz/out/ (not kept; -o names another): out/TARGET/ is afl-fuzz's, out/report.txt the table.
 set -euo pipefail
 cd "$(dirname "$0")"
 fuzz_dir=$(pwd)
 
 budget=600
+executions_wanted=
 keep=0
-while getopts "t:k" option; do
+out_name=out
+while getopts "t:e:o:k" option; do
   case $option in
     t) budget=$OPTARG ;;
+    e) executions_wanted=$OPTARG ;;
     k) keep=1 ;;
-    *) echo "usage: $0 [-t seconds] [-k] [target...]" >&2; exit 2 ;;
+    o) out_name=$OPTARG ;;
+    *) echo "usage: $0 [-t seconds] [-e executions] [-o output-folder] [-k] [target...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -36,7 +42,7 @@ if ! command -v afl-fuzz >/dev/null; then
   fi
 fi
 
-out=$fuzz_dir/out
+out=$fuzz_dir/$out_name
 plain=$out/plain
 instrumented=$out/instrumented
 mkdir -p "$out"
@@ -69,9 +75,13 @@ for target in "${targets[@]}"; do
   [ -d "$corpus" ] || { echo "run.sh: no corpus for $target in $corpus" >&2; exit 1; }
   findings=$out/$target
   rm -rf "$findings"
-  echo "fuzzing $target for $budget s..."
-  # -V: stop after the budget; -t: a run slower than 5 s is a hang; -m none: the runtime maps far more than AFL's default.
-  nice -n 10 afl-fuzz -i "$corpus" -o "$findings" -V "$budget" -t 5000 -m none \
+  # -V: stop after the budget; -E: or once that many inputs have run (the issue's campaign is counted in
+  # executions, and the rate varies with the machine's load); -t: a run slower than 5 s is a hang;
+  # -m none: the runtime maps far more than AFL's default.
+  limits=(-V "$budget")
+  [ -z "$executions_wanted" ] || limits+=(-E "$executions_wanted")
+  echo "fuzzing $target for $budget s${executions_wanted:+ or $executions_wanted executions}..."
+  nice -n 10 afl-fuzz -i "$corpus" -o "$findings" "${limits[@]}" -t 5000 -m none \
     -- "$instrumented/Backend.Fuzz" fuzz "$target" > "$out/$target.log" 2>&1 || {
       echo "run.sh: afl-fuzz failed for $target (see $out/$target.log)" >&2; tail -20 "$out/$target.log" >&2; status=1; continue; }
 
