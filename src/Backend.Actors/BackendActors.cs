@@ -43,6 +43,7 @@ public sealed class BackendActors
         Func<GrantCopyActors, BackendServices> services, Action<BackendServices>? beforeXenbus = null)
     {
         var shared = services(GrantCopyActors.Start(system, lanes, platform.CreateGrantCopier));
+        Bridge.FrameBatchReclaimer.For(system).CountInto(shared.Status);
         beforeXenbus?.Invoke(shared);
         return new BackendActors(shared, system.ActorOf(XenbusSupervisor.Props(shared), "xenbus"), system);
     }

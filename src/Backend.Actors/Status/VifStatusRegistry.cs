@@ -11,6 +11,9 @@ public sealed class VifStatusRegistry(TimeProvider? time = null)
 
     public long DisabledTotal;
 
+    /// <summary>Frames dropped because the actor they were sent to had stopped (FrameBatchReclaimer).</summary>
+    public long FramesDeadLettered;
+
     public VifStatus GetOrAdd(VifId id) => _vifs.GetOrAdd(id, static (i, time) => new VifStatus(i, time), _time);
 
     public void Remove(VifId id) => _vifs.TryRemove(id, out _);

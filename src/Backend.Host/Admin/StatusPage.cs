@@ -47,7 +47,7 @@ public static class StatusPage
             $"version {html.Encode(version)} · {html.Encode(status.Platform)} · backend domain {status.BackendDomId} · ");
         sb.Append(CultureInfo.InvariantCulture,
             $"<span id=\"summary\">{status.Vifs.Count} vifs, {connected} connected, {carrierOff} carrier off, {disabled} disabled</span> · ");
-        sb.Append(CultureInfo.InvariantCulture, $"vifs disabled since start: {status.VifsDisabled} · ");
+        sb.Append(CultureInfo.InvariantCulture, $"vifs disabled since start: {status.VifsDisabled} · frames dropped to stopped actors: {status.FramesDeadLettered} · ");
         sb.Append(since is null
             ? "rates from the next refresh"
             : string.Create(CultureInfo.InvariantCulture, $"rates over the last {seconds:0.0} s"));

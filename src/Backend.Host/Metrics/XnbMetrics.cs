@@ -46,6 +46,8 @@ public sealed class XnbMetrics : IDisposable
         Meter.CreateObservableCounter("xnb_packet_buffers_created_total", () => _buffers.Created, description: "Packet buffers allocated (native memory).");
         Gauge("xnb_vifs", "Vifs the daemon serves.", () => _registry.Snapshot().Count);
         Meter.CreateObservableCounter("xnb_vifs_disabled_total", () => Interlocked.Read(ref _registry.DisabledTotal), description: "Vifs disabled for fatal frontend errors.");
+        Meter.CreateObservableCounter("xnb_frames_dead_lettered_total", () => Interlocked.Read(ref _registry.FramesDeadLettered),
+            description: "Frames dropped because the actor they were sent to had stopped (a vif's tree stopping or restarting with frames on their way to it).");
         Meter.CreateObservableGauge("xnb_build_info", () => new Measurement<long>(1, new KeyValuePair<string, object?>("version", Version)),
             description: "Always 1; the daemon's version as a label.");
         Gauge("xnb_start_time_seconds", "When the daemon started, in seconds since the Unix epoch (a change is a restart).", () => _startTimeSeconds);

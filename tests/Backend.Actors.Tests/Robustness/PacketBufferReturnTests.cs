@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Bridge;
 using Backend.Actors.Hypercall;
+using Backend.Actors.Status;
 using Backend.Actors.Tests.Support;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Buffers;
@@ -83,6 +84,28 @@ public sealed class PacketBufferReturnTests : TestKit, IAsyncLifetime
         // And a batch for an actor that has stopped (a bridge port whose vif has just gone).
         child.Tell(Batch(50));
         await AssertAllReturnedAsync("from batches a stopped actor never took");
+    }
+
+    [Fact]
+    public async Task Frames_in_batches_sent_to_a_stopped_actor_are_counted_as_dead_lettered_in_the_registry()
+    {
+        var status = new VifStatusRegistry();
+        var reclaimer = FrameBatchReclaimer.For(Sys);
+        reclaimer.CountInto(status);
+        var before = reclaimer.FramesDiscarded;
+        var gone = Sys.ActorOf(Props.Create(() => new DeafActor()));
+        Watch(gone);
+        Sys.Stop(gone);
+        ExpectTerminated(gone, Timeout);
+
+        gone.Tell(Batch(3));
+        gone.Tell(Batch(4));
+        await AssertAllReturnedAsync("from batches sent to a stopped actor");
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(7, Interlocked.Read(ref status.FramesDeadLettered));
+            Assert.Equal(before + 7, reclaimer.FramesDiscarded);
+        }, Timeout);
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public sealed class FleetViewTests
     [Fact]
     public void The_status_page_lists_every_host_of_the_fleet_encoded()
     {
-        var status = new StatusDocument("simulated Xen at /x", 0, 0, [], []);
+        var status = new StatusDocument("simulated Xen at /x", 0, 0, 0, [], []);
         var samples = new StatusPageSamples(TimeProvider.System);
         var (now, _, _) = samples.Take(status, null);
         var fleet = new FleetDocument(true, "akka.tcp://xnb@10.0.0.1:4053",

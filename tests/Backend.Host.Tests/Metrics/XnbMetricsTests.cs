@@ -120,6 +120,7 @@ public sealed class XnbMetricsTests
         tapped.RxStalled = true;
         tapped.Carrier = false;
         registry.DisabledTotal = 1;
+        registry.FramesDeadLettered = 7;
         return registry;
     }
 
@@ -163,6 +164,8 @@ public sealed class XnbMetricsTests
             }
         }
         Assert.Equal(1, exposition.Value("xnb_vifs_disabled_total{}"));
+        Assert.Equal(7, exposition.Value("xnb_frames_dead_lettered_total{}"));
+        Assert.Equal(7, status.RootElement.GetProperty("framesDeadLettered").GetInt64());
         Assert.Equal(3, exposition.Value("xnb_vifs{}"));
         Assert.Equal(0, exposition.Value("xnb_vif_carrier{device=\"vif9.0\",domid=\"9\",handle=\"0\",vif=\"vif9.0\"}"));
         Assert.Equal(1, exposition.Value("xnb_vif_carrier{device=\"vif5.0\",domid=\"5\",handle=\"0\",vif=\"vif5.0\"}"));
