@@ -44,6 +44,10 @@ public sealed class XnbMetrics : IDisposable
         Gauge("xnb_packet_buffers_kept", "Packet buffers held by the pool for reuse.", () => _buffers.Kept);
         Gauge("xnb_packet_buffers_kept_bytes", "Native memory the pool holds for reuse (bounded per size class).", () => _buffers.KeptBytes);
         Meter.CreateObservableCounter("xnb_packet_buffers_created_total", () => _buffers.Created, description: "Packet buffers allocated (native memory).");
+        // The managed side of the daemon's memory, beside the pool's native side: with VmRSS they tell a leak
+        // of objects from a heap the GC has not given back.
+        Gauge("xnb_gc_heap_bytes", "The managed heap's size after the last garbage collection.", () => GC.GetGCMemoryInfo().HeapSizeBytes);
+        Gauge("xnb_gc_committed_bytes", "Memory the garbage collector has committed (heap, free space it keeps, its bookkeeping).", () => GC.GetGCMemoryInfo().TotalCommittedBytes);
         Gauge("xnb_vifs", "Vifs the daemon serves.", () => _registry.Snapshot().Count);
         Meter.CreateObservableCounter("xnb_vifs_disabled_total", () => Interlocked.Read(ref _registry.DisabledTotal), description: "Vifs disabled for fatal frontend errors.");
         Meter.CreateObservableCounter("xnb_frames_dead_lettered_total", () => Interlocked.Read(ref _registry.FramesDeadLettered),

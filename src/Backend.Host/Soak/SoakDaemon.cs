@@ -70,6 +70,31 @@ internal sealed class SoakDaemon : IAsyncDisposable
         await _http.GetFromJsonAsync<StatusDocument>("/status", AdminJson.Options, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("GET /status returned nothing");
 
+    /// <summary>
+    /// <see cref="Resources"/> with the daemon's own figures for its memory from <c>/metrics</c>: the GC's
+    /// heap and committed bytes and the packet-buffer pool's kept bytes (-1 for one it does not serve).
+    /// </summary>
+    public async Task<SoakResources> MemoryAsync(CancellationToken cancellationToken)
+    {
+        var text = await _http.GetStringAsync("/metrics", cancellationToken).ConfigureAwait(false);
+        long Figure(string name)
+        {
+            foreach (var line in text.AsSpan().EnumerateLines())
+            {
+                if (line.StartsWith(name + " ", StringComparison.Ordinal)
+                    && double.TryParse(line[(name.Length + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                    return (long)value;
+            }
+            return -1;
+        }
+        return Resources() with
+        {
+            GcHeapBytes = Figure("xnb_gc_heap_bytes"),
+            GcCommittedBytes = Figure("xnb_gc_committed_bytes"),
+            PoolKeptBytes = Figure("xnb_packet_buffers_kept_bytes"),
+        };
+    }
+
     /// <summary>Makes vif D.H's TX or RX ring actor throw.</summary>
     public async Task InjectRingFaultAsync(ushort domid, bool tx, CancellationToken cancellationToken)
     {
@@ -88,18 +113,31 @@ internal sealed class SoakDaemon : IAsyncDisposable
         await _process.WaitForExitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
     }
 
-    /// <summary>VmRSS in KiB and the number of open file descriptors, from <c>/proc/PID</c>.</summary>
-    public (long RssKiB, int Fds) Resources()
+    /// <summary>
+    /// VmRSS in KiB, split as the kernel splits it (RssAnon: the GC heap, native buffers, the runtime's own
+    /// memory; RssFile: pages of the code files mapped in; RssShmem), and the number of open file
+    /// descriptors, from <c>/proc/PID</c>.
+    /// </summary>
+    public SoakResources Resources()
     {
         var pid = Pid.ToString(CultureInfo.InvariantCulture);
-        long rss = -1;
+        long rss = -1, anon = -1, file = -1, shmem = -1;
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                rss = long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
+                rss = KiB(line);
+            else if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                anon = KiB(line);
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                file = KiB(line);
+            else if (line.StartsWith("RssShmem:", StringComparison.Ordinal))
+                shmem = KiB(line);
         }
-        return (rss, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length);
+        return new SoakResources(rss, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length, anon, file, shmem);
     }
+
+    private static long KiB(string line) =>
+        long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
 
     /// <summary>
     /// What each open file descriptor refers to (sockets, pipes and anonymous inodes by kind only),

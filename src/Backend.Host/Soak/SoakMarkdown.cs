@@ -31,6 +31,8 @@ internal static class SoakMarkdown
         sb.AppendLine(ci, $"| round trip, all pings (us) | {Percentiles(r.RoundTripUs, "F0")} |");
         sb.AppendLine(ci, $"| round trip of other guests during a neighbour's tree restart (us) | {Percentiles(r.RoundTripDuringNeighbourRestartUs, "F0")} |");
         sb.AppendLine(ci, $"| daemon VmRSS baseline / end (KiB) | {r.Baseline?.RssKiB} / {r.End?.RssKiB} |");
+        sb.AppendLine(ci, $"| of which anonymous (heap, buffers, runtime) / file-backed (code pages) / shmem (KiB) | {r.Baseline?.RssAnonKiB} / {r.Baseline?.RssFileKiB} / {r.Baseline?.RssShmemKiB} at the baseline, {r.End?.RssAnonKiB} / {r.End?.RssFileKiB} / {r.End?.RssShmemKiB} at the end |");
+        sb.AppendLine(ci, $"| the daemon's managed heap / GC committed / packet-buffer pool kept (KiB) | {KiB(r.Baseline?.GcHeapBytes)} / {KiB(r.Baseline?.GcCommittedBytes)} / {KiB(r.Baseline?.PoolKeptBytes)} at the baseline, {KiB(r.End?.GcHeapBytes)} / {KiB(r.End?.GcCommittedBytes)} / {KiB(r.End?.PoolKeptBytes)} at the end |");
         sb.AppendLine(ci, $"| daemon fds baseline / end | {r.Baseline?.Fds} / {r.End?.Fds} |");
         sb.AppendLine(ci, $"| xenstore restart | {r.XenstoreRestart} |");
         sb.AppendLine();
@@ -47,6 +49,8 @@ internal static class SoakMarkdown
         }
         return sb.ToString();
     }
+
+    private static string KiB(long? bytes) => bytes is { } b and >= 0 ? (b / 1024).ToString(CultureInfo.InvariantCulture) : "?";
 
     private static string Percentiles(SoakPercentiles? p, string format) =>
         p is null ? "no samples" : $"p50 {p.P50.ToString(format, CultureInfo.InvariantCulture)}, p99 {p.P99.ToString(format, CultureInfo.InvariantCulture)}, max {p.Max.ToString(format, CultureInfo.InvariantCulture)} ({p.Count} samples)";

@@ -115,10 +115,10 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         await StartDaemonAsync(cancellationToken).ConfigureAwait(false);
         // The daemon with no guest, settled: what it must come back to once the guests are gone.
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-        var (rss, fds) = _daemon!.Resources();
-        _report.Baseline = new SoakResources(rss, fds);
+        var baselineResources = await _daemon!.MemoryAsync(cancellationToken).ConfigureAwait(false);
+        _report.Baseline = baselineResources;
         _baselineFds = _daemon.FdTargets();
-        progress.WriteLine($"daemon baseline: VmRSS {rss} KiB, {fds} fds");
+        progress.WriteLine($"daemon baseline: VmRSS {baselineResources.RssKiB} KiB (anon {baselineResources.RssAnonKiB}, file {baselineResources.RssFileKiB}), {baselineResources.Fds} fds");
 
         await StartGuestsAsync(cancellationToken).ConfigureAwait(false);
         using var stopTraffic = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -646,8 +646,9 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         RoundTrips();
 
         await ReleaseGuestsAsync(cancellationToken).ConfigureAwait(false);
-        var (rss, fds) = _daemon.Resources();
-        _report.End = new SoakResources(rss, fds);
+        var end = await _daemon.MemoryAsync(cancellationToken).ConfigureAwait(false);
+        _report.End = end;
+        var (rss, fds) = (end.RssKiB, end.Fds);
         var baseline = _report.Baseline!;
         // Code files (assemblies, their symbols, native libraries) are left out: the runtime opens one the
         // first time a code path needs it (an error logged with its stack trace, say) and keeps it for good.

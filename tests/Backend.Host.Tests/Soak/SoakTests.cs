@@ -42,6 +42,15 @@ public sealed class SoakTests
             Assert.True(root.GetProperty("streams").EnumerateArray().All(s => s.GetProperty("received").GetInt64() > 0), $"a stream delivered nothing\n{stdout}");
             Assert.Equal(3, root.GetProperty("daemonIncarnations").GetInt32());
             Assert.True(File.Exists(Path.Combine(output, "report.md")));
+            // The memory's breakdown (issue 16: what the RSS left over the baseline is made of) is read at both ends.
+            foreach (var moment in new[] { "baseline", "end" })
+            {
+                var resources = root.GetProperty(moment);
+                foreach (var part in new[] { "rssAnonKiB", "rssFileKiB", "gcHeapBytes", "gcCommittedBytes", "poolKeptBytes" })
+                    Assert.True(resources.GetProperty(part).GetInt64() >= 0, $"{moment}.{part} was not read: {resources}");
+                Assert.True(resources.GetProperty("rssAnonKiB").GetInt64() + resources.GetProperty("rssFileKiB").GetInt64() <= resources.GetProperty("rssKiB").GetInt64(),
+                    $"{moment}: RssAnon + RssFile past VmRSS: {resources}");
+            }
         }
         finally
         {
