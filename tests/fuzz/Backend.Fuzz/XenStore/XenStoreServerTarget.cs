@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Backend.Xen.XenStore;
 using Backend.Xen.XenStore.Server;
@@ -67,6 +68,7 @@ public sealed class XenStoreServerTarget : FuzzTarget
     private readonly StringBuilder _text = new();
     private readonly XenStoreServerConnection?[] _connections = new XenStoreServerConnection?[Connections];
     private readonly List<XenStoreServerConnection> _everyConnection = [];
+    private readonly Dictionary<XenStoreQuotaAccount, (long Nodes, long Bytes)> _held = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, XenStoreNode> _before = new(StringComparer.Ordinal);
     private XenStoreServer _server = null!;
     private uint _requestId;
@@ -379,9 +381,18 @@ public sealed class XenStoreServerTarget : FuzzTarget
         if (!nodes.ContainsKey("/"))
             throw new InvariantException("the root is gone");
         long bytes = 0;
+        // What each holder holds, in the same pass over the tree: counting it per connection made the check
+        // O(connections ever opened × nodes) per request, the target's main cost under AFL.
+        _held.Clear();
         foreach (var (path, node) in nodes)
         {
             bytes += path.Length + node.Value.Length;
+            if (node.Holder is { } holder)
+            {
+                ref var holding = ref CollectionsMarshal.GetValueRefOrAddDefault(_held, holder, out _);
+                holding.Nodes++;
+                holding.Bytes += path.Length + node.Value.Length;
+            }
             if (path != "/")
             {
                 if (!nodes.TryGetValue(XenStorePath.Parent(path), out var parent) || !parent.Children.Contains(XenStorePath.Name(path)))
@@ -404,15 +415,7 @@ public sealed class XenStoreServerTarget : FuzzTarget
         {
             var open = connection != gone && Array.IndexOf(_connections, connection) >= 0;
             var account = connection.Account;
-            long held = 0, heldNodes = 0;
-            foreach (var (path, node) in nodes)
-            {
-                if (node.Holder == account)
-                {
-                    heldNodes++;
-                    held += path.Length + node.Value.Length;
-                }
-            }
+            var (heldNodes, held) = _held.GetValueOrDefault(account);
             long charged = held, pending = 0;
             if (open)
             {
