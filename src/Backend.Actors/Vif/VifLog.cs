@@ -16,6 +16,9 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
 
     public void DataPathFailed(Exception ex) => log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", Vif, ex.Message);
 
+    public void DataPathGaveUp(Exception ex, int restarts, TimeSpan window) =>
+        log.Error(ex, "{Vif}: data path failed again after {Restarts} restarts within {Window}; stopping it and disabling the vif: {Reason}", Vif, restarts, window, ex.Message);
+
     public void FrontendChanged(XenbusState frontend, XenbusState backend) =>
         log.Debug("{Vif}: frontend {FrontendState}, backend {BackendState}", Vif, frontend, backend);
 

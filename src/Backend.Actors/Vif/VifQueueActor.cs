@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Backend.Actors.Status;
@@ -12,11 +13,23 @@ namespace Backend.Actors.Vif;
 /// restarts a minute the queue's ring actors stop, as the vif's did before it had queues. What its ring
 /// actors tell their parent (a fatal error, an RX stall) goes on to the connection actor with the ring actor
 /// as sender. It has no state of its own, so a restart of it keeps its children.
+/// <para>
+/// Past <see cref="MaxRestartsPerWindow"/> restarts within <see cref="RestartWindow"/> the ring actors stop
+/// and the vif is disabled (<see cref="VifProtocol.DisableVif"/>: its error node, its counter, its log line,
+/// the carrier off), as for a fatal frontend error. Before, they stopped and the vif stayed Connected with a
+/// queue nobody served: the guest's frames on that queue went nowhere and nothing said why.
+/// </para>
 /// </summary>
 public sealed class VifQueueActor : ReceiveActor
 {
+    /// <summary>Restarts a queue may take within <see cref="RestartWindow"/> (Akka's limit before, kept).</summary>
+    public const int MaxRestartsPerWindow = 10;
+
+    public static readonly TimeSpan RestartWindow = TimeSpan.FromMinutes(1);
+
     private readonly VifStatus _status;
     private readonly VifLog _log;
+    private readonly Queue<long> _restarts = new();
 
     public VifQueueActor(VifStatus status)
     {
@@ -29,8 +42,20 @@ public sealed class VifQueueActor : ReceiveActor
     public static Props Props(VifStatus status) => Akka.Actor.Props.Create(() => new VifQueueActor(status));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new AllForOneStrategy(10, TimeSpan.FromMinutes(1), ex =>
+        // No limit of Akka's: the decider counts, so that the last failure can disable the vif.
+        new AllForOneStrategy(ex =>
         {
+            var now = Stopwatch.GetTimestamp();
+            while (_restarts.Count > 0 && Stopwatch.GetElapsedTime(_restarts.Peek(), now) > RestartWindow)
+                _restarts.Dequeue();
+            if (_restarts.Count >= MaxRestartsPerWindow)
+            {
+                _log.DataPathGaveUp(ex, MaxRestartsPerWindow, RestartWindow);
+                Context.Parent.Tell(new VifProtocol.DisableVif(
+                    $"{Self.Path.Name}: data path failed {MaxRestartsPerWindow + 1} times within {RestartWindow.TotalSeconds:0} s ({ex.GetType().Name})"));
+                return Directive.Stop;
+            }
+            _restarts.Enqueue(now);
             _status.BeginRestart();
             Interlocked.Increment(ref _status.Restarts);
             _log.DataPathFailed(ex);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Backend.Actors.Rings;
 using Backend.Actors.Tests.Support;
+using Backend.Actors.Vif;
 using Backend.Actors.Xenbus;
 using Backend.Xen.Abi;
 using Backend.Xen.Platform.Sim.Toolstack;
@@ -103,5 +105,45 @@ public sealed class FaultInjectionTests : TestKit, IAsyncLifetime
         Assert.True(Volatile.Read(ref backendStateEvents) == 1, $"the backend's state node was written {backendStateEvents - 1} times");
         Assert.True(Volatile.Read(ref frontendStateEvents) == 1, $"the frontend's state node was written {frontendStateEvents - 1} times");
         _output.WriteLine($"took {clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task A_queue_whose_data_path_fails_past_its_restart_budget_disables_its_vif_alone()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var toolstack = new SimToolstack(_sim.XenStore);
+        _pairs.Add(await TrafficPair.StartAsync(_sim, toolstack, 1, 2));
+        Sys.ActorOf(XenbusSupervisor.Props(_sim.Services(Sys)), "xenbus");
+        await _pairs[0].ConnectAsync(cts.Token);
+        var status = _sim.Status.Snapshot().Single(v => v.Id.DomId == 1);
+        var other = _sim.Status.Snapshot().Single(v => v.Id.DomId == 2);
+
+        // Each fault once the restart before it is done: every one is a failure of a running ring actor.
+        for (var i = 1; i <= VifQueueActor.MaxRestartsPerWindow; i++)
+        {
+            Sys.ActorSelection("/user/xenbus/vif1.0/queue-0/tx").Tell(new RingProtocol.InjectFault($"test {i}"));
+            var expected = i;
+            await AwaitAssertAsync(() => Assert.Equal(expected, Interlocked.Read(ref status.Restarts)), Timeout);
+            await AwaitAssertAsync(async () =>
+            {
+                var identity = await Sys.ActorSelection("/user/xenbus/vif1.0/queue-0/tx").Ask<ActorIdentity>(new Identify(null), Timeout);
+                Assert.NotNull(identity.Subject);
+            }, Timeout);
+            Assert.False(status.Disabled, $"disabled after {i} restarts");
+        }
+
+        Sys.ActorSelection("/user/xenbus/vif1.0/queue-0/tx").Tell(new RingProtocol.InjectFault("one too many"));
+        await AwaitAssertAsync(() => Assert.True(status.Disabled, "the vif should be disabled past its queue's restart budget"), Timeout);
+        Assert.Contains($"failed {VifQueueActor.MaxRestartsPerWindow + 1} times", status.Fault, StringComparison.Ordinal);
+        Assert.Equal(VifQueueActor.MaxRestartsPerWindow, Interlocked.Read(ref status.Restarts));
+        Assert.Equal(1, Interlocked.Read(ref _sim.Status.DisabledTotal));
+        // Its ring actors are gone (not restarted an eleventh time); the other guest's vif is untouched.
+        await AwaitAssertAsync(async () =>
+        {
+            var identity = await Sys.ActorSelection("/user/xenbus/vif1.0/queue-0/tx").Ask<ActorIdentity>(new Identify(null), Timeout);
+            Assert.Null(identity.Subject);
+        }, Timeout);
+        Assert.False(other.Disabled);
+        Assert.Equal(0, Interlocked.Read(ref other.Restarts));
     }
 }
