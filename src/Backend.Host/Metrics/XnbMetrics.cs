@@ -46,8 +46,10 @@ public sealed class XnbMetrics : IDisposable
         Meter.CreateObservableCounter("xnb_packet_buffers_created_total", () => _buffers.Created, description: "Packet buffers allocated (native memory).");
         // The managed side of the daemon's memory, beside the pool's native side: with VmRSS they tell a leak
         // of objects from a heap the GC has not given back.
-        Gauge("xnb_gc_heap_bytes", "The managed heap's size after the last garbage collection.", () => GC.GetGCMemoryInfo().HeapSizeBytes);
-        Gauge("xnb_gc_committed_bytes", "Memory the garbage collector has committed (heap, free space it keeps, its bookkeeping).", () => GC.GetGCMemoryInfo().TotalCommittedBytes);
+        // The heap as it is now (GetGCMemoryInfo's figures are the last collection's, and a daemon that
+        // allocates nothing in steady state may not have collected yet).
+        Gauge("xnb_gc_heap_bytes", "Bytes the managed heap holds now (objects allocated and not yet collected).", () => GC.GetTotalMemory(forceFullCollection: false));
+        Gauge("xnb_gc_committed_bytes", "Memory the garbage collector had committed at its last collection (heap, free space it keeps, its bookkeeping); 0 before the first.", () => GC.GetGCMemoryInfo().TotalCommittedBytes);
         Gauge("xnb_vifs", "Vifs the daemon serves.", () => _registry.Snapshot().Count);
         Meter.CreateObservableCounter("xnb_vifs_disabled_total", () => Interlocked.Read(ref _registry.DisabledTotal), description: "Vifs disabled for fatal frontend errors.");
         Meter.CreateObservableCounter("xnb_frames_dead_lettered_total", () => Interlocked.Read(ref _registry.FramesDeadLettered),

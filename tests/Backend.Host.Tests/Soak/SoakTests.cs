@@ -46,7 +46,7 @@ public sealed class SoakTests
             foreach (var moment in new[] { "baseline", "end" })
             {
                 var resources = root.GetProperty(moment);
-                foreach (var part in new[] { "rssAnonKiB", "rssFileKiB", "gcHeapBytes", "gcCommittedBytes", "poolKeptBytes" })
+                foreach (var part in new[] { "rssAnonKiB", "rssFileKiB", "rssShmemKiB", "gcHeapBytes", "gcCommittedBytes", "poolKeptBytes" })
                     Assert.True(resources.GetProperty(part).GetInt64() >= 0, $"{moment}.{part} was not read: {resources}");
                 Assert.True(resources.GetProperty("rssAnonKiB").GetInt64() + resources.GetProperty("rssFileKiB").GetInt64() <= resources.GetProperty("rssKiB").GetInt64(),
                     $"{moment}: RssAnon + RssFile past VmRSS: {resources}");
