@@ -3,6 +3,7 @@ using Akka.Event;
 using Backend.Actors.Bridge;
 using Backend.Actors.HostNetwork;
 using Backend.Actors.Vif;
+using Backend.Xen.Buffers;
 using Backend.Xen.XenStore;
 using Backend.Xen.Xenbus;
 
@@ -380,6 +381,8 @@ public sealed class XenbusSupervisor : ReceiveActor
         // Aggressive: decommit what the heap no longer uses; a blocking collection costs the control path a
         // few milliseconds, with no data path left to notice.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        // The buffers' memory is free in the C heap now; glibc keeps it in its arenas unless asked.
+        NativeHeap.GiveBack();
         _log.Info("no vif left: {MiB:F1} MiB of packet buffers and the heap's free memory given back", bytes / 1048576.0);
     }
 

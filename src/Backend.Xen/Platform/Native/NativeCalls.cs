@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace Backend.Xen.Platform.Native;
 
 /// <summary>
-/// The libc calls that Tmds.LibC (every other call's binding) does not serve as we need them: readv and
-/// writev, which it lacks, and poll, which it declares without SetLastError, so that an EINTR could not be
-/// told from a real failure. Each sets errno for <see cref="Errno.Last"/>.
+/// The libc calls that Tmds.LibC (every other call's binding) does not serve as we need them: readv,
+/// writev and malloc_trim, which it lacks, and poll, which it declares without SetLastError, so that an
+/// EINTR could not be told from a real failure. Each but malloc_trim sets errno for <see cref="Errno.Last"/>.
 /// </summary>
 internal static unsafe partial class NativeCalls
 {
@@ -19,4 +19,8 @@ internal static unsafe partial class NativeCalls
 
     [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
     public static partial nint WriteV(int fd, IoVec* vectors, int count);
+
+    /// <summary>glibc's malloc_trim (not in musl: the caller expects <see cref="EntryPointNotFoundException"/> there).</summary>
+    [LibraryImport(Lib, EntryPoint = "malloc_trim")]
+    public static partial int MallocTrim(nuint pad);
 }
