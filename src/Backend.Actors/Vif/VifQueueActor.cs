@@ -9,13 +9,12 @@ namespace Backend.Actors.Vif;
 /// One queue of a vif in the actor tree (connection → <c>queue-N</c> → <c>tx</c>, <c>rx</c>), Linux's
 /// <c>struct xenvif_queue</c>: the supervisor of the queue's two ring actors, which <see cref="VifQueue"/>
 /// attaches to it. A bug in one of them restarts both (they share the queue's event channel and latch) and
-/// nothing else: the vif's other queues, its bridge port and TAP keep running (decision 81). Past ten
-/// restarts a minute the queue's ring actors stop, as the vif's did before it had queues. What its ring
+/// nothing else: the vif's other queues, its bridge port and TAP keep running (decision 81). What its ring
 /// actors tell their parent (a fatal error, an RX stall) goes on to the connection actor with the ring actor
 /// as sender. It has no state of its own, so a restart of it keeps its children.
 /// <para>
 /// Past <see cref="MaxRestartsPerWindow"/> restarts within <see cref="RestartWindow"/> the ring actors stop
-/// and the vif is disabled (<see cref="VifProtocol.DisableVif"/>: its error node, its counter, its log line,
+/// and the vif is disabled (decision 86; <see cref="VifProtocol.DisableVif"/>: its error node, its counter, its log line,
 /// the carrier off), as for a fatal frontend error. Before, they stopped and the vif stayed Connected with a
 /// queue nobody served: the guest's frames on that queue went nowhere and nothing said why.
 /// </para>
