@@ -207,9 +207,11 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
             queue.Serve(outlet, backend.Rate);
         if (config.CtrlRing is { } ctrl)
         {
+            // Published before the ctrl ring's actor starts: a frontend's request may be answered at once,
+            // and /status must show the hash it set from then on (a failed open is undone by Release).
+            status.Hash = hash;
             // Linux's connect_ctrl_ring, after the data rings; the mapping table is checked against the real queue count.
             VifCtrlRing.Open(services, paths, status, ctrl, hash, d.Queues.Count, ctrlMapped, (props, name) => StartChild(d, props, name), c => d.Ctrl = c);
-            status.Hash = hash;
         }
         status.Mtu = mtu;
         status.Features = frontend.Describe();

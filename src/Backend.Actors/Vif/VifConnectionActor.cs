@@ -227,13 +227,14 @@ public sealed class VifConnectionActor : ReceiveActor
             var headroom = await _xenbus.ReadXdpHeadroomAsync();
             if (headroom != current.Frontend.XdpHeadroom)
             {
-                _log.XdpHeadroomChanged(headroom);
                 var config = current with { Frontend = current.Frontend with { XdpHeadroom = headroom } };
                 if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
                 {
                     Become(Disconnected);
                     return;
                 }
+                // Once done, so that the line's "attached again" is true when it is read.
+                _log.XdpHeadroomChanged(headroom);
                 _vif.SetCarrier(!_status.Disabled);
                 _vif.Kick();
             }
@@ -254,13 +255,15 @@ public sealed class VifConnectionActor : ReceiveActor
         var (rate, malformed) = await _xenbus.ReadRateAsync();
         if (_vif.Config is not { } current || current.Backend.Rate == rate || _status.Disabled)
             return;
-        _log.RateChanged(rate is null ? "unlimited" : $"{rate.Bytes} bytes per {rate.Microseconds} us");
         var config = current with { Backend = current.Backend with { Rate = rate, MalformedRate = malformed } };
         if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
         {
             Become(Disconnected);
             return;
         }
+        // Once done, so that the line's "attached again" is true when it is read (a test that waited for it
+        // read the vif's status in the middle of the re-attach: CtrlRingTests, 1 run in 30).
+        _log.RateChanged(rate is null ? "unlimited" : $"{rate.Bytes} bytes per {rate.Microseconds} us");
         _vif.SetCarrier(carrier && !_status.Disabled);
         _vif.Kick();
     }
