@@ -41,6 +41,11 @@ public static class FleetHosting
             // Daemons started together (a rack's dom0s after a power cut) find no seed up on the first try;
             // Akka's default waits 10 s before the next one, which is most of the time the fleet takes to form.
             "akka.cluster.retry-unsuccessful-join-after = 3s\n" +
+            // A seed asked before it had formed the fleet answers InitJoinNack, and the asker asks again after
+            // seed-node-timeout: Akka's 5 s twice over was a three-daemon fleet forming in 9 s on a loaded
+            // machine (FleetEndToEndTests, 1 run in 10 of tests/repeat-suite.sh). The InitJoin round is a few
+            // small messages to the seeds, so asking every 2 s costs nothing.
+            "akka.cluster.seed-node-timeout = 2s\n" +
             // Replicate the summaries about as often as they are written.
             "akka.cluster.distributed-data.gossip-interval = 1s\n" +
             // A seed that is down would otherwise be a warning every few seconds; FleetPublisher says it once.
