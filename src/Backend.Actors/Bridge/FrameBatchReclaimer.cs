@@ -20,7 +20,6 @@ namespace Backend.Actors.Bridge;
 public sealed class FrameBatchReclaimer : IExtension
 {
     private long _framesDiscarded;
-    private long _batchesDiscarded;
     private VifStatusRegistry? _status;
 
     internal FrameBatchReclaimer(ExtendedActorSystem system)
@@ -34,9 +33,6 @@ public sealed class FrameBatchReclaimer : IExtension
     /// <summary>Frames in batches that reached dead letters or were not handled, dropped since the actor system started.</summary>
     public long FramesDiscarded => Interlocked.Read(ref _framesDiscarded);
 
-    /// <summary>The batches those frames came in.</summary>
-    public long BatchesDiscarded => Interlocked.Read(ref _batchesDiscarded);
-
     /// <summary>Starts the reclaimer of <paramref name="system"/> if it has none yet; every actor that sends or receives frame batches may call it.</summary>
     public static FrameBatchReclaimer For(ActorSystem system) => system.WithExtension<FrameBatchReclaimer, FrameBatchReclaimerProvider>();
 
@@ -48,7 +44,6 @@ public sealed class FrameBatchReclaimer : IExtension
         Interlocked.Add(ref _framesDiscarded, batch.Count);
         if (Volatile.Read(ref _status) is { } status)
             Interlocked.Add(ref status.FramesDeadLettered, batch.Count);
-        Interlocked.Increment(ref _batchesDiscarded);
         batch.Discard();
     }
 }
