@@ -12,6 +12,7 @@ internal sealed record SoakFault(double At, string Kind, int Guest, string? Deta
     public const string Hostile = "hostile-frontend";
     public const string DaemonSigterm = "daemon-sigterm-restart";
     public const string DaemonSigkill = "daemon-sigkill-restart";
+    public const string XenStoreRestarted = "xenstore-restarted";
 
     public override string ToString() =>
         $"{At,7:F1} s  {Kind}{(Guest >= 0 ? $" guest#{Guest}" : "")}{(Detail is null ? "" : $" {Detail}")}";

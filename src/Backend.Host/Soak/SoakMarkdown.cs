@@ -34,7 +34,6 @@ internal static class SoakMarkdown
         sb.AppendLine(ci, $"| of which anonymous (heap, buffers, runtime) / file-backed (code pages) / shmem (KiB) | {r.Baseline?.RssAnonKiB} / {r.Baseline?.RssFileKiB} / {r.Baseline?.RssShmemKiB} at the baseline, {r.End?.RssAnonKiB} / {r.End?.RssFileKiB} / {r.End?.RssShmemKiB} at the end |");
         sb.AppendLine(ci, $"| the daemon's managed heap / GC committed / packet-buffer pool kept (KiB) | {KiB(r.Baseline?.GcHeapBytes)} / {KiB(r.Baseline?.GcCommittedBytes)} / {KiB(r.Baseline?.PoolKeptBytes)} at the baseline, {KiB(r.End?.GcHeapBytes)} / {KiB(r.End?.GcCommittedBytes)} / {KiB(r.End?.PoolKeptBytes)} at the end |");
         sb.AppendLine(ci, $"| daemon fds baseline / end | {r.Baseline?.Fds} / {r.End?.Fds} |");
-        sb.AppendLine(ci, $"| xenstore restart | {r.XenstoreRestart} |");
         sb.AppendLine();
         sb.AppendLine("| at (s) | fault | ms | outcome |");
         sb.AppendLine("|---|---|---|---|");

@@ -22,7 +22,6 @@ internal sealed record SoakReport
     public SoakPercentiles? TreeRestartMs { get; set; }
     public SoakPercentiles? RoundTripUs { get; set; }
     public SoakPercentiles? RoundTripDuringNeighbourRestartUs { get; set; }
-    public string XenstoreRestart { get; set; } = "";
     public List<SoakCheck> Checks { get; } = [];
     public bool Passed => Checks.All(c => c.Passed);
 }

@@ -22,6 +22,7 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
 {
     private const ushort FirstVictimDomId = 200;
     private const ushort FirstHostileDomId = 300;
+    private const ushort FirstProbeDomId = 1000;
     private const string VictimBridge = "soakvictim";
     private const string HostileBridge = "soakhostile";
     private const int MinimumResumeFrames = 20;
@@ -47,6 +48,8 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
     private Dictionary<string, int> _baselineFds = [];
     private ushort _nextVictim = FirstVictimDomId;
     private ushort _nextHostile = FirstHostileDomId;
+    private ushort _nextProbe = FirstProbeDomId;
+    private XenStoreServer? _xenstore;
 
     public async Task<SoakReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -60,9 +63,6 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
             Window = options.Window,
             StartedUtc = DateTime.UtcNow,
             Schedule = schedule.Select(f => f.ToString()).ToList(),
-            XenstoreRestart = "not run: the embedded xenstore keeps its tree in memory only, so a restarted one starts empty " +
-                "and every vif, frontend and backend key is gone (a mass removal, which the vif-removed fault already covers); " +
-                "Xen's own xenstored keeps its tree across a live update, which SIMXEN has no equivalent of",
         };
         progress.WriteLine($"soak: seed {options.Seed} (--seed {options.Seed} replays this schedule), {options.Seconds:F0} s of faults, {options.Guests} guests");
         foreach (var f in schedule)
@@ -76,7 +76,10 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         try
         {
             await using var xenstore = await XenStoreServer.StartAsync(_socket, new XenStoreServerOptions(), cancellationToken).ConfigureAwait(false);
-            _toolstackStore = await XenStoreClient.ConnectAsync(_socket, cancellationToken).ConfigureAwait(false);
+            _xenstore = xenstore;
+            // Every client of the soak's connects again when xenstore drops it (the xenstore-restarted fault),
+            // as the daemon's does.
+            _toolstackStore = await XenStoreClient.ConnectAsync(_socket, reconnect: true, cancellationToken).ConfigureAwait(false);
             _toolstack = new SimToolstack(_toolstackStore);
             try
             {
@@ -169,7 +172,7 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         for (var i = 0; i < options.Guests; i++)
         {
             if (i % 8 == 0)
-                _guestStores.Add(await XenStoreClient.ConnectAsync(_socket, cancellationToken).ConfigureAwait(false));
+                _guestStores.Add(await XenStoreClient.ConnectAsync(_socket, reconnect: true, cancellationToken).ConfigureAwait(false));
             var g = new SoakGuest((ushort)(i + 1), options.MaxFrame);
             g.Check = new SoakStreamCheck(i % 2 == 0 ? (ushort)(i + 2) : (ushort)i);
             _guests.Add(g);
@@ -283,6 +286,9 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
                     break;
                 case SoakFault.DaemonSigkill:
                     await RestartDaemonAsync(kill: true, timeout.Token).ConfigureAwait(false);
+                    break;
+                case SoakFault.XenStoreRestarted:
+                    await RestartXenStoreAsync(timeout.Token).ConfigureAwait(false);
                     break;
                 default:
                     throw new InvalidOperationException($"unknown fault {fault.Kind}");
@@ -431,6 +437,47 @@ internal sealed class SoakRunner(SoakOptions options, TextWriter progress)
         await AnnounceAsync(g, cancellationToken).ConfigureAwait(false);
         await WaitResumedAsync([g], cancellationToken).ConfigureAwait(false);
         end();
+    }
+
+    /// <summary>
+    /// Xenstore restarts under everyone: the server closes every connection (the daemon's, the toolstack's,
+    /// the guests') and takes new ones at once with its tree as it was. Every client connects again and sets
+    /// its watches again. The data path does not go through xenstore, so nothing is excused: every vif stays
+    /// Connected without a tree restart, every stream goes on, and the daemon's watches work again (a probe
+    /// vif the toolstack adds afterwards is served, and forgotten once removed).
+    /// </summary>
+    private async Task RestartXenStoreAsync(CancellationToken cancellationToken)
+    {
+        var restarts = (await _daemon!.StatusAsync(cancellationToken).ConfigureAwait(false)).Vifs
+            .Where(v => _guests.Any(g => g.DomId == v.DomId)).ToDictionary(v => v.DomId, v => v.Restarts);
+        var accepted = _xenstore!.Statistics.ConnectionsAccepted;
+        var dropped = _xenstore.DropEveryConnection();
+        // At least the daemon's, the toolstack's and the guests' stores: otherwise this fault tested nothing.
+        if (dropped < 2 + _guestStores.Count)
+            throw new SoakFaultFailedException($"xenstore closed only {dropped} connection(s)");
+        var deadline = Stopwatch.StartNew();
+        while (_xenstore.Statistics.ConnectionsAccepted < accepted + dropped)
+        {
+            if (deadline.Elapsed > StepTimeout)
+                throw new SoakFaultFailedException($"{accepted + dropped - _xenstore.Statistics.ConnectionsAccepted} of the {dropped} connections xenstore closed did not come back within {StepTimeout.TotalSeconds:F0} s");
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+        var probe = _nextProbe++;
+        await _toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = probe, Handle = 0, Mac = $"00:16:3e:b0:{probe >> 8:x2}:{probe & 0xff:x2}", Bridge = HostileBridge },
+            cancellationToken).ConfigureAwait(false);
+        await WaitVifAsync(probe, _ => true, "appeared (a vif added after xenstore restarted)", cancellationToken).ConfigureAwait(false);
+        await _toolstack.RemoveVifAsync(probe, 0, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await WaitVifGoneAsync(probe, cancellationToken).ConfigureAwait(false);
+        await WaitResumedAsync(_guests, cancellationToken).ConfigureAwait(false);
+        foreach (var g in _guests)
+        {
+            var v = await VifAsync(g.DomId, cancellationToken).ConfigureAwait(false)
+                ?? throw new SoakFaultFailedException($"the daemon no longer lists vif {g.DomId}.0 after xenstore restarted");
+            if (v.State != "Connected" || v.Restarts != restarts.GetValueOrDefault(g.DomId))
+                throw new SoakFaultFailedException($"vif {g.DomId}.0 is {v.State} with {v.Restarts - restarts.GetValueOrDefault(g.DomId)} tree restart(s) after xenstore restarted");
+            if (g.Netfront?.IsConnected != true)
+                throw new SoakFaultFailedException($"guest {g.DomId}'s netfront is no longer Connected after xenstore restarted");
+        }
     }
 
     /// <summary>

@@ -14,6 +14,7 @@ internal static class SoakSchedule
     [
         SoakFault.RingFault, SoakFault.RingFault, SoakFault.VifReadded, SoakFault.Reconnect, SoakFault.GuestKilled,
         SoakFault.DaemonSigterm, SoakFault.DaemonSigkill, SoakFault.Hostile, SoakFault.Hostile, SoakFault.Hostile,
+        SoakFault.XenStoreRestarted,
     ];
 
     public static IReadOnlyList<SoakFault> Draw(SoakOptions options)

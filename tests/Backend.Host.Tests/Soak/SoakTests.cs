@@ -7,7 +7,7 @@ namespace Backend.Host.Tests.Soak;
 /// The chaos soak, bounded (docs/reliability.md, "Soak"): <c>soak --seconds 40 --seed 4</c>, whose
 /// schedule holds every kind of fault (a ring actor's exception, a guest process killed, a vif removed
 /// and re-added, a reconnect, hostile frontends, the daemon stopped with SIGTERM and killed with
-/// SIGKILL). The soak's own exit code is the verdict: any failed check fails the test, with the report.
+/// SIGKILL, xenstore restarted under every client). The soak's own exit code is the verdict: any failed check fails the test, with the report.
 /// </summary>
 [Collection(SoakCollection.Name)]
 public sealed class SoakTests
@@ -36,7 +36,7 @@ public sealed class SoakTests
             var root = report.RootElement;
             Assert.True(root.GetProperty("passed").GetBoolean(), stdout);
             var faults = root.GetProperty("faults").EnumerateArray().Select(f => f.GetProperty("fault").GetString()!).ToList();
-            foreach (var kind in new[] { "ring-fault", "guest-process-killed", "vif-removed-and-readded", "frontend-reconnects", "hostile-frontend", "daemon-sigterm-restart", "daemon-sigkill-restart" })
+            foreach (var kind in new[] { "ring-fault", "guest-process-killed", "vif-removed-and-readded", "frontend-reconnects", "hostile-frontend", "daemon-sigterm-restart", "daemon-sigkill-restart", "xenstore-restarted" })
                 Assert.True(faults.Any(f => f.Contains(kind, StringComparison.Ordinal)), $"no {kind} ran\n{stdout}");
             Assert.Equal(16, root.GetProperty("streams").GetArrayLength());
             Assert.True(root.GetProperty("streams").EnumerateArray().All(s => s.GetProperty("received").GetInt64() > 0), $"a stream delivered nothing\n{stdout}");

@@ -59,6 +59,36 @@ public sealed class XenStoreClientReconnectTests
     }
 
     [Fact]
+    public async Task Server_that_restarts_under_every_client_keeps_its_tree_aborts_their_transactions_and_serves_them_again()
+    {
+        await using var server = await XenStoreTestServer.StartAsync();
+        await using var first = await XenStoreClient.ConnectAsync(server.SocketPath, reconnect: true);
+        await using var second = await XenStoreClient.ConnectAsync(server.SocketPath, reconnect: true);
+        var events = Channel.CreateUnbounded<XenStoreWatchEvent>();
+        await using var watch = await first.WatchAsync("/watched", "token", e => events.Writer.TryWrite(e));
+        await NextEventAsync(events.Reader, "/watched");
+        await first.WriteAsync("/kept", "before");
+        var transaction = await second.StartTransactionAsync();
+        await second.WriteAsync("/uncommitted", "lost", transaction);
+        var accepted = server.Server.Statistics.ConnectionsAccepted;
+
+        Assert.Equal(2, server.Server.DropEveryConnection());
+
+        // Both come back (and nobody else was counted), the watch is set again and fires again.
+        await NextEventAsync(events.Reader, "/watched");
+        Assert.Equal("before", await second.ReadAsync("/kept"));
+        Assert.Equal(accepted + 2, server.Server.Statistics.ConnectionsAccepted);
+        Assert.Equal(1, first.Reconnects);
+        Assert.Equal(1, second.Reconnects);
+        // The transaction died with its connection: what it wrote never lands, and committing it fails.
+        Assert.Null(await first.ReadAsync("/uncommitted"));
+        await Assert.ThrowsAsync<XenStoreConnectionException>(() => second.EndTransactionAsync(transaction, commit: true));
+        Assert.Null(await first.ReadAsync("/uncommitted"));
+        await second.WriteAsync("/watched/after", "1");
+        await NextEventAsync(events.Reader, "/watched/after");
+    }
+
+    [Fact]
     public async Task Request_in_flight_fails_and_requests_made_meanwhile_wait_until_the_watches_are_set_again()
     {
         var directory = Directory.CreateTempSubdirectory("xnb-xsr-");

@@ -263,6 +263,23 @@ public sealed class XenStoreServer : IAsyncDisposable
     internal void CountCoalescedWatchEvent() => Interlocked.Increment(ref _watchEventsCoalesced);
 
     /// <summary>
+    /// Closes every connection, as clients of a xenstored that restarts find theirs gone, and goes on taking
+    /// new ones at once with the tree as it was (a restart that restores its state, as Xen's live update
+    /// does; SIMXEN's <c>xenstored</c> keeps no state across a real one). Each connection's transactions
+    /// are aborted and its watches removed: a client that comes back sets them again.
+    /// </summary>
+    /// <returns>How many were closed.</returns>
+    public int DropEveryConnection()
+    {
+        lock (_gate)
+        {
+            foreach (var connection in _connections)
+                connection.Close();
+            return _connections.Count;
+        }
+    }
+
+    /// <summary>
     /// Drops every connection that watches <paramref name="path"/>, as the server drops a slow client: for
     /// tests of what a client does when the server goes away under it.
     /// </summary>
