@@ -12,7 +12,13 @@ namespace Backend.Actors.Vif;
 /// </summary>
 internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
 {
-    private VifId Vif => status.Id;
+    // The vif's name as a string, not the VifId struct: each log call's generic arguments are then
+    // reference types, whose shared code is compiled once per process, where a struct argument makes the
+    // JIT compile every call shape anew on its first use (the first restart of a daemon waited ~3 ms for
+    // it: docs/reliability.md, "Which restarts are slow"). Rendered the same.
+    private readonly string _vif = status.Id.ToString();
+
+    private string Vif => _vif;
 
     public void DataPathFailed(Exception ex) => log.Error(ex, "{Vif}: data path failed, restarting it: {Reason}", Vif, ex.Message);
 

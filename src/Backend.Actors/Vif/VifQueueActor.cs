@@ -28,7 +28,12 @@ public sealed class VifQueueActor : ReceiveActor
 
     private readonly VifStatus _status;
     private readonly VifLog _log;
-    private readonly Queue<long> _restarts = new();
+    // The times of the restarts within the window, oldest at _oldest: a ring of its own rather than a
+    // Queue<long>, whose code is in no ReadyToRun image, so that the first restart in a daemon's life does
+    // not wait for the JIT (docs/reliability.md, "Which restarts are slow").
+    private readonly long[] _restarts = new long[MaxRestartsPerWindow];
+    private int _oldest;
+    private int _restartCount;
 
     public VifQueueActor(VifStatus status)
     {
@@ -45,16 +50,20 @@ public sealed class VifQueueActor : ReceiveActor
         new AllForOneStrategy(ex =>
         {
             var now = Stopwatch.GetTimestamp();
-            while (_restarts.Count > 0 && Stopwatch.GetElapsedTime(_restarts.Peek(), now) > RestartWindow)
-                _restarts.Dequeue();
-            if (_restarts.Count >= MaxRestartsPerWindow)
+            while (_restartCount > 0 && Stopwatch.GetElapsedTime(_restarts[_oldest], now) > RestartWindow)
+            {
+                _oldest = (_oldest + 1) % MaxRestartsPerWindow;
+                _restartCount--;
+            }
+            if (_restartCount >= MaxRestartsPerWindow)
             {
                 _log.DataPathGaveUp(ex, MaxRestartsPerWindow, RestartWindow);
                 Context.Parent.Tell(new VifProtocol.DisableVif(
                     $"{Self.Path.Name}: data path failed {MaxRestartsPerWindow + 1} times within {RestartWindow.TotalSeconds:0} s ({ex.GetType().Name})"));
                 return Directive.Stop;
             }
-            _restarts.Enqueue(now);
+            _restarts[(_oldest + _restartCount) % MaxRestartsPerWindow] = now;
+            _restartCount++;
             _status.BeginRestart();
             Interlocked.Increment(ref _status.Restarts);
             _log.DataPathFailed(ex);
