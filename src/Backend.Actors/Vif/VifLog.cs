@@ -14,8 +14,8 @@ internal sealed class VifLog(ILoggingAdapter log, VifStatus status)
 {
     // The vif's name as a string, not the VifId struct: each log call's generic arguments are then
     // reference types, whose shared code is compiled once per process, where a struct argument makes the
-    // JIT compile every call shape anew on its first use (the first restart of a daemon waited ~3 ms for
-    // it: docs/reliability.md, "Which restarts are slow"). Rendered the same.
+    // JIT compile every call shape anew on its first use, which the first restart of each daemon process
+    // waited for (docs/reliability.md, "Which restarts are slow"). Rendered the same.
     private readonly string _vif = status.Id.ToString();
 
     private string Vif => _vif;
