@@ -28,7 +28,7 @@ public sealed class XenStoreServerTarget : FuzzTarget
     private const int Connections = 3;
     private static readonly Encoding Latin1 = Encoding.Latin1;
 
-    internal static readonly XenStoreServerOptions Options = new()
+    public static readonly XenStoreServerOptions Options = new()
     {
         MaxConnections = Connections - 1,
         MaxNodesPerConnection = 24,
@@ -74,6 +74,12 @@ public sealed class XenStoreServerTarget : FuzzTarget
     private uint _requestId;
 
     public override string Name => "xenstore";
+
+    /// <summary>
+    /// The connections the last run's check still follows: the open ones and those gone holding nodes,
+    /// so at most <see cref="Connections"/> + <c>MaxNodes</c> however often a script closes one.
+    /// </summary>
+    public int FollowedConnections => _everyConnection.Count;
 
     /// <summary>
     /// The op byte: low nibble what (below <see cref="Raw"/> a request of <see cref="Types"/>[n]), high nibble
@@ -411,8 +417,15 @@ public sealed class XenStoreServerTarget : FuzzTarget
             throw new InvariantException($"the tree holds {tree.NodeCount}+{tree.PendingNodes} nodes and {tree.Bytes}+{tree.PendingBytes} bytes");
 
         long pendingBytes = 0, pendingNodes = 0, watches = 0;
-        foreach (var connection in _everyConnection)
+        // A connection gone whose account holds no node is checked once more here and then dropped: it can
+        // never be charged again (it neither writes nor holds anything to remove), and keeping every
+        // connection ever opened made this check quadratic in a script's closes. An input of 27 KB that
+        // closed connections thousands of times took 34 s, past AFL's timeout, whose kill of SharpFuzz's
+        // in-process fork server ended the campaign three times ("Unable to communicate with fork server").
+        var kept = 0;
+        for (var c = 0; c < _everyConnection.Count; c++)
         {
+            var connection = _everyConnection[c];
             var open = connection != gone && Array.IndexOf(_connections, connection) >= 0;
             var account = connection.Account;
             var (heldNodes, held) = _held.GetValueOrDefault(account);
@@ -440,7 +453,10 @@ public sealed class XenStoreServerTarget : FuzzTarget
                 throw new InvariantException($"a connection is charged {account.Nodes} nodes, {account.Bytes} bytes, {account.PendingNodes} pending; it holds {heldNodes}, {charged}, {pending}");
             if (account.Nodes + account.PendingNodes > Options.MaxNodesPerConnection || account.Bytes > Options.MaxBytesPerConnection)
                 throw new InvariantException($"a connection holds {account.Nodes}+{account.PendingNodes} nodes and {account.Bytes} bytes, past its quota");
+            if (open || heldNodes != 0)
+                _everyConnection[kept++] = connection;
         }
+        _everyConnection.RemoveRange(kept, _everyConnection.Count - kept);
         if (pendingBytes != tree.PendingBytes || pendingNodes != tree.PendingNodes)
             throw new InvariantException($"the tree counts {tree.PendingBytes} bytes and {tree.PendingNodes} nodes pending, the transactions {pendingBytes} and {pendingNodes}");
         if (_server.IndexedWatches != watches)
@@ -523,8 +539,8 @@ public sealed class XenStoreServerTarget : FuzzTarget
         return script.Byte(OpOf(XenStoreMessageType.TransactionEnd)).Byte(1).Byte(0).Byte(0).Seed("deep-paths-in-a-transaction");
     }
 
-    private static int OpOf(XenStoreMessageType type, int connection = 0) => (connection << 4) | Array.IndexOf(Types, type);
+    public static int OpOf(XenStoreMessageType type, int connection = 0) => (connection << 4) | Array.IndexOf(Types, type);
 
     /// <summary>A path as <see cref="AppendPath"/> reads it: its depth, then an index into <see cref="Components"/> for each.</summary>
-    private static byte[] PathOf(params int[] components) => [(byte)components.Length, .. components.Select(c => (byte)c)];
+    public static byte[] PathOf(params int[] components) => [(byte)components.Length, .. components.Select(c => (byte)c)];
 }
