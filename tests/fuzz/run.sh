@@ -83,7 +83,17 @@ for target in "${targets[@]}"; do
   echo "fuzzing $target for $budget s${executions_wanted:+ or $executions_wanted executions}..."
   nice -n 10 afl-fuzz -i "$corpus" -o "$findings" "${limits[@]}" -t 5000 -m none \
     -- "$instrumented/Backend.Fuzz" fuzz "$target" > "$out/$target.log" 2>&1 || {
-      echo "run.sh: afl-fuzz failed for $target (see $out/$target.log)" >&2; tail -20 "$out/$target.log" >&2; status=1; continue; }
+      echo "run.sh: afl-fuzz failed for $target (see $out/$target.log)" >&2; tail -20 "$out/$target.log" >&2; status=1
+      # SharpFuzz's fork server is the .NET process itself: AFL's kill of a run past -t kills it, and the
+      # campaign ends with "Unable to communicate with fork server" instead of saving a hang. The input it
+      # was running is the hang: keep it as a regression case and time its replay.
+      if grep -q "Unable to communicate with fork server" "$out/$target.log" && [ -s "$findings/default/.cur_input" ]; then
+        name=hang-$(sha1sum "$findings/default/.cur_input" | cut -c1-12)
+        cp "$findings/default/.cur_input" "$corpus/$name"
+        echo "hang in $target (the run AFL killed), kept as corpus/$target/$name; its replay:" >&2
+        ( time dotnet "$plain/Backend.Fuzz.dll" run "$target" "$corpus/$name" ) 2>&1 | sed 's/^/    /' >&2 || true
+      fi
+      continue; }
 
   crashes=0
   for crash in "$findings"/default/crashes/id:*; do
