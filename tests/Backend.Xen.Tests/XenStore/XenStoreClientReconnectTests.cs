@@ -88,7 +88,7 @@ public sealed class XenStoreClientReconnectTests
 
         // Both come back (and nobody else was counted), the watch is set again and fires again. The first's
         // event says nothing of the second: a request it sends before its reader has seen the close goes
-        // on the dropped connection and fails, as a request in flight must (1 run of the suite in 30 did).
+        // on the dropped connection and fails, as a request in flight must (run 1 of a repeated suite did).
         await NextEventAsync(events.Reader, "/watched");
         await ReconnectedAsync(first);
         await ReconnectedAsync(second);
