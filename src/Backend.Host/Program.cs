@@ -6,15 +6,21 @@ namespace Backend.Host;
 public static class Program
 {
     /// <summary>
-    /// How long an orderly stop (SIGTERM, Ctrl-C) may take before the process is ended anyway.
-    /// System.CommandLine's default of 2 s is shorter than the stop itself on a loaded host (RX flush up
-    /// to 0.5 s, then the actor system and the admin endpoint, with a 5 s host shutdown timeout), and a
-    /// stop cut short exits 143 instead of 0 and loses what it was flushing.
+    /// How long an orderly stop (SIGTERM, Ctrl-C) may take before the process is ended anyway. Well above
+    /// the stop itself on a loaded host (RX flush up to 0.5 s, then the actor system and the admin
+    /// endpoint, with a 5 s host shutdown timeout): a stop cut short exits 143 instead of 0 and loses
+    /// what it was flushing.
     /// </summary>
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
 
-    public static Task<int> Main(string[] args) =>
-        BuildCommandLine().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = StopTimeout });
+    public static async Task<int> Main(string[] args)
+    {
+        var parse = BuildCommandLine().Parse(args);
+        // The command line's own signal handling is off (null): StopSignals owns SIGINT and SIGTERM.
+        var configuration = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        using var signals = StopSignals.Register();
+        return await signals.RunAsync(token => parse.InvokeAsync(configuration, token), StopTimeout);
+    }
 
     public static RootCommand BuildCommandLine()
     {

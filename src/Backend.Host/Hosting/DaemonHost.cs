@@ -83,6 +83,7 @@ public sealed class DaemonHost : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
         }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<IHostLifetime, CommandLineHostLifetime>();
 
         var status = new VifStatusRegistry();
         var bridges = new BridgeSet(TimeProvider.System, new BridgeOptions
