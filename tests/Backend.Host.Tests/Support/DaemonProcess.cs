@@ -95,7 +95,15 @@ public sealed class DaemonProcess : IAsyncDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            // Which process did not end, and what it wrote: a bare TaskCanceledException said neither.
+            throw new TimeoutException($"the daemon (pid {_process.Id}) did not exit within {timeout}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+        }
         return _process.ExitCode;
     }
 

@@ -41,7 +41,14 @@ public sealed class DaemonTapSwitchTests
                 await daemon.WaitForLineAsync("READY", Start);
                 await using var guest = await SimNetfront.StartAsync(new SimNetfrontOptions { Root = new SimRoot(root.Path), DomId = domid }, xs);
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await guest.WaitForConnectedAsync(cts.Token);
+                try
+                {
+                    await guest.WaitForConnectedAsync(cts.Token);
+                }
+                catch (OperationCanceledException) when (cts.IsCancellationRequested)
+                {
+                    Assert.Fail($"vif {domid}.0 did not connect within 30 s\n{daemon.Stderr}");
+                }
                 Assert.True(TapDevice.IsOurs(tap), $"{tap} should exist and carry the daemon's alias\n{daemon.Stderr}");
                 // /status names the vif's TAP and carries its counters.
                 using (var http = new HttpClient { BaseAddress = new Uri(adminUrl) })
