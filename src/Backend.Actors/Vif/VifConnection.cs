@@ -132,8 +132,13 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// one reaches them (decisions.md); frames queued for the guest at that moment are dropped. Both new
     /// ports are notified once, in case a notification of the old ring actors went to a port that was
     /// being unbound. On failure as <see cref="Connect"/>: nothing is left attached.
+    /// The old ring actors have stopped before the new ones start: a TX actor stopping in the middle of a
+    /// pass answers that pass's requests while the new one, attached at the <c>rsp_prod</c> it read a moment
+    /// before, takes them again, and the frontend, which has meanwhile reused their slots, gets answers for
+    /// requests it never sent (RateLimitTests: TX stalled at 0 MB/s after a rate change, 1 suite run in 16).
     /// </summary>
-    public void Reattach(VifConnectConfig config)
+    /// <exception cref="TimeoutException">An old actor did not stop within <paramref name="stopTimeout"/> (a lane stuck): nothing is attached.</exception>
+    public async Task ReattachAsync(VifConnectConfig config, TimeSpan stopTimeout)
     {
         var d = _data ?? throw new InvalidOperationException($"{paths.Vif} is not connected");
         var rings = new RingPage[d.Queues.Count][];
@@ -143,8 +148,22 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
             d.Queues[i].Pages.Clear();
         }
         var ctrlPage = d.Ctrl?.TakePage();
+        // The queue actors (their ring actors stop before them) and the ctrl ring's and ports' actors.
+        IActorRef[] stopping = [.. d.Queues.Select(q => q.Actor).OfType<IActorRef>(), .. d.Children];
         // The TAP's carrier stays as it is: the caller turns it on again at once.
         Release(childrenStopped: false, tapCarrierOff: false);
+        try
+        {
+            foreach (var actor in stopping)
+                await actor.GracefulStop(stopTimeout);
+        }
+        catch (TaskCanceledException)
+        {
+            foreach (var page in rings.SelectMany(r => r))
+                page.Release();
+            ctrlPage?.Release();
+            throw new TimeoutException($"{paths.Vif}: the ring actors did not stop within {stopTimeout.TotalSeconds:0} s for the re-attach");
+        }
         Connect(config, rings, ctrlPage);
         foreach (var queue in _data!.Queues)
             queue.Notify();

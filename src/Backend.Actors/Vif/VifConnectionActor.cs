@@ -21,6 +21,12 @@ namespace Backend.Actors.Vif;
 /// </summary>
 public sealed class VifConnectionActor : ReceiveActor
 {
+    /// <summary>
+    /// How long a re-attach waits for the old ring actors to stop: each ends the message it is in (a pass
+    /// over its ring at most); longer means a lane is stuck, and the vif's tree is restarted instead.
+    /// </summary>
+    private static readonly TimeSpan ReattachStopTimeout = TimeSpan.FromSeconds(5);
+
     private readonly VifId _id;
     private readonly BackendServices _services;
     private readonly VifStatus _status;
@@ -202,7 +208,7 @@ public sealed class VifConnectionActor : ReceiveActor
     /// <summary>
     /// Linux netback's <c>frontend_changed</c> on Reconfiguring: <c>read_xenbus_frontend_xdp</c>, then
     /// Reconfigured (Linux's netfront asks for it to change its XDP headroom, and stays Reconfiguring). A
-    /// new headroom reaches the connected vif's RX ring as a new rate does (<see cref="VifConnection.Reattach"/>,
+    /// new headroom reaches the connected vif's RX ring as a new rate does (<see cref="VifConnection.ReattachAsync"/>,
     /// decision 78): the rings stay, frames queued for the guest are dropped; the same headroom changes
     /// nothing. A daemon that starts again and finds the frontend Reconfiguring over a backend that was
     /// Connected or Reconfigured attaches the rings first, as it does for Connected over Connected, and
@@ -228,7 +234,7 @@ public sealed class VifConnectionActor : ReceiveActor
             if (headroom != current.Frontend.XdpHeadroom)
             {
                 var config = current with { Frontend = current.Frontend with { XdpHeadroom = headroom } };
-                if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
+                if (!await _xenbus.ReattachAsync(config, c => _vif.ReattachAsync(c, ReattachStopTimeout)))
                 {
                     Become(Disconnected);
                     return;
@@ -244,7 +250,7 @@ public sealed class VifConnectionActor : ReceiveActor
 
     /// <summary>
     /// Linux's <c>xen_net_rate_changed</c>: the new rate applies to the connected vif without a reconnect
-    /// (<see cref="VifConnection.Reattach"/>). A vif not connected reads it at its next connect; a disabled
+    /// (<see cref="VifConnection.ReattachAsync"/>). A vif not connected reads it at its next connect; a disabled
     /// one serves nothing, and its next connection reads it too.
     /// </summary>
     private async Task OnRateChangedAsync(bool carrier)
@@ -256,7 +262,7 @@ public sealed class VifConnectionActor : ReceiveActor
         if (_vif.Config is not { } current || current.Backend.Rate == rate || _status.Disabled)
             return;
         var config = current with { Backend = current.Backend with { Rate = rate, MalformedRate = malformed } };
-        if (!await _xenbus.ReattachAsync(config, _vif.Reattach))
+        if (!await _xenbus.ReattachAsync(config, c => _vif.ReattachAsync(c, ReattachStopTimeout)))
         {
             Become(Disconnected);
             return;

@@ -154,11 +154,11 @@ internal sealed class VifXenbus(VifBackend backend, VifStatus status, VifLog log
     /// rate). A failure that is the frontend's fault (its grants or ports are no longer good) fails the
     /// connection as a connect's would: false.
     /// </summary>
-    public async Task<bool> ReattachAsync(VifConnectConfig config, Action<VifConnectConfig> reattach)
+    public async Task<bool> ReattachAsync(VifConnectConfig config, Func<VifConnectConfig, Task> reattach)
     {
         try
         {
-            reattach(config);
+            await reattach(config);
             return true;
         }
         catch (Exception ex) when (IsFrontendFault(ex))
