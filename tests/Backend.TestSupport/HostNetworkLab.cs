@@ -8,6 +8,13 @@ namespace Backend.TestSupport;
 /// iputils-ping; <see cref="Prerequisite"/>: under CI a missing one fails the test, elsewhere it skips).
 /// Dispose removes the namespace, and with it every device still inside.
 /// </summary>
+/// <remarks>
+/// A vif's TAP is named after its domain (<c>vif3051.0</c>), and the test projects run at once against one
+/// kernel, so every test that makes a vif TAP takes domain ids no other test takes, in any project:
+/// 3011 UplinkTests, 3021 DaemonUplinkTests, 3031/3032/3038/3039 and 3041 TapSwitchTests, 3051
+/// DaemonTapSwitchTests, 3061 RxStallTests. (RxStallTests and DaemonTapSwitchTests both took 3051: when
+/// they overlapped, one's TUNSETIFF found the device busy, or the other's vif never got its TAP.)
+/// </remarks>
 public sealed class HostNetworkLab : IDisposable
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(20);

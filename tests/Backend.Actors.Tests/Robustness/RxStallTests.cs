@@ -181,7 +181,8 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
     public async Task Under_switch_tap_a_stalled_guests_TAP_goes_carrier_off_for_the_host_and_on_again_once_it_posts_and_off_when_disabled()
     {
         HostNetworkLab.RequirePrerequisites();
-        const ushort dom = 3051;
+        // Its own domain id across the test projects (HostNetworkLab lists them): the TAP is named after it.
+        const ushort dom = 3061;
         var tap = TapDevice.VifName(dom, 0);
         Skip.If(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} exists already on this host; not touching it");
         using var lab = HostNetworkLab.Create();

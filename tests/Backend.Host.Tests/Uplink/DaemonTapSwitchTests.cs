@@ -19,8 +19,8 @@ public sealed class DaemonTapSwitchTests
     public async Task A_vifs_TAP_outlives_the_daemon_and_is_swept_by_the_next_start_once_its_vif_is_gone()
     {
         HostNetworkLab.RequirePrerequisites();
-        // Not 3041 (Backend.Actors.Tests' TapSwitchTests): CI runs the test projects at once against one
-        // kernel, and the TAP's name is the vif's, so two projects with one domid fight over one device.
+        // A domain id no other test takes (HostNetworkLab lists them): CI runs the test projects at once
+        // against one kernel, and the TAP's name is the vif's, so two projects with one domid fight over one device.
         const ushort domid = 3051;
         var tap = TapDevice.VifName(domid, 0);
         Skip.If(Directory.Exists($"/sys/class/net/{tap}"), $"{tap} exists already on this host; not touching it");
