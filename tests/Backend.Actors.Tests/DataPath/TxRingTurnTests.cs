@@ -220,14 +220,24 @@ public sealed class TxRingTurnTests : TestKit, IAsyncLifetime
         tx.Tell(RingProtocol.RingEvent.Instance);
 
         // 600 of the period's 1000 bytes go at once; the next two wait on the ring for the next period's credit.
+        // That holds when the first pass runs within the first period, as it does unless the machine is
+        // starved: a first pass later than that finds the next period's credit already due (Linux's
+        // tx_credit_exceeded adds it on the first check after the period), and all three may go at once.
+        // That happened once in 30 suite runs, with a build running beside. The time of the first batch
+        // bounds the pass's (it is measured from before the actor started).
         var first = bridge.ExpectMsg<FrameBatch>(Timeout);
-        Assert.Equal(1, first.Count);
+        var firstAt = started.Elapsed;
+        var firstCount = first.Count;
         first.Discard();
-        var rest = bridge.ExpectMsg<FrameBatch>(Timeout);
-        var elapsed = started.Elapsed;
-        Assert.Equal(2, rest.Count);
-        rest.Discard();
-        Assert.True(elapsed >= period, $"the packets over the rate went after {elapsed.TotalMilliseconds} ms, within the first period");
+        if (firstAt < period || firstCount != 3)
+        {
+            Assert.True(firstCount == 1, $"the first pass, {firstAt.TotalMilliseconds:0} ms after the start, sent {firstCount} packets, not 1");
+            var rest = bridge.ExpectMsg<FrameBatch>(Timeout);
+            var elapsed = started.Elapsed;
+            Assert.Equal(2, rest.Count);
+            rest.Discard();
+            Assert.True(elapsed >= period, $"the packets over the rate went after {elapsed.TotalMilliseconds} ms, within the first period");
+        }
 
         var status = _sim.Status.GetOrAdd(Vif);
         await AwaitAssertAsync(() => Assert.Equal(3u, Volatile.Read(ref Header.RspProd)), Timeout);
