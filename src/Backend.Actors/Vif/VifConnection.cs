@@ -132,10 +132,10 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
     /// one reaches them (decisions.md); frames queued for the guest at that moment are dropped. Both new
     /// ports are notified once, in case a notification of the old ring actors went to a port that was
     /// being unbound. On failure as <see cref="Connect"/>: nothing is left attached.
-    /// The old ring actors have stopped before the new ones start: a TX actor stopping in the middle of a
-    /// pass answers that pass's requests while the new one, attached at the <c>rsp_prod</c> it read a moment
-    /// before, takes them again, and the frontend, which has meanwhile reused their slots, gets answers for
-    /// requests it never sent (RateLimitTests: TX stalled at 0 MB/s after a rate change, 1 suite run in 16).
+    /// The old ring actors have stopped before the new ones start (decision 90): a stop reaches a ring actor
+    /// only after its queue actor's, so an old TX actor could go on making passes and moving <c>rsp_prod</c>
+    /// after the new one had attached at the value it read, and the new one then found more than a ring of
+    /// requests and disabled the vif as hostile (ImpossibleRequestProducer).
     /// </summary>
     /// <exception cref="TimeoutException">An old actor did not stop within <paramref name="stopTimeout"/> (a lane stuck): nothing is attached.</exception>
     public async Task ReattachAsync(VifConnectConfig config, TimeSpan stopTimeout)
@@ -154,8 +154,7 @@ internal sealed class VifConnection(IUntypedActorContext context, BackendService
         Release(childrenStopped: false, tapCarrierOff: false);
         try
         {
-            foreach (var actor in stopping)
-                await actor.GracefulStop(stopTimeout);
+            await Task.WhenAll(stopping.Select(actor => actor.GracefulStop(stopTimeout)));
         }
         catch (TaskCanceledException)
         {

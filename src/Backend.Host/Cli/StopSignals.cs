@@ -87,10 +87,8 @@ public sealed class StopSignals : IDisposable
     private async Task<int> ForcedExitAsync(TimeSpan stopTimeout)
     {
         var code = await _first.Task;
-        using var timeout = new CancellationTokenSource();
-        var ended = await Task.WhenAny(_second.Task, Task.Delay(stopTimeout, timeout.Token));
-        timeout.Cancel();
-        return ended == _second.Task ? _second.Task.Result : code;
+        // The delay left running after a second signal is harmless: the process is ending.
+        return await Task.WhenAny(_second.Task, Task.Delay(stopTimeout)) == _second.Task ? await _second.Task : code;
     }
 
     public void Dispose()

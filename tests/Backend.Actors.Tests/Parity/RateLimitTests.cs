@@ -211,6 +211,7 @@ public sealed class RateLimitTests : TestKit, IAsyncLifetime
         Assert.Equal((nameof(XenbusState.Connected), false, null), (status.State, status.Disabled, status.Fault));
         Assert.Null(sender.Netfront.RingBroken);
     }
+
     [Fact]
     public async Task Rate_rewrites_under_traffic_leave_the_ring_whole_and_the_traffic_flowing()
     {
