@@ -72,9 +72,23 @@ public sealed class HostNetworkLab : IDisposable
         InNamespace("ip", "link", "set", device, "up");
     }
 
-    /// <summary>Pings <paramref name="address"/> from inside the namespace; false (with ping's output) when it failed.</summary>
-    public bool TryPing(string address, int count, out string output) =>
-        TryRun("ip", ["netns", "exec", Namespace, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", "0.2", "-W", "2", address], out output);
+    /// <summary>
+    /// Pings <paramref name="address"/> from inside the namespace until <paramref name="count"/> echo
+    /// requests are answered or <paramref name="deadline"/> passes (ping's <c>-w</c>: it goes on sending
+    /// every 200 ms meanwhile); <c>Ok</c> only when all <paramref name="count"/> were answered.
+    /// </summary>
+    /// <remarks>
+    /// Awaited, not waited for: the answers come from actors and a simulated guest on this process's
+    /// thread pool, and a thread blocked on ping is one fewer to run them. With ping's default end (it
+    /// leaves 200 ms after its last request once it has any answer) a blocked pool thread and another
+    /// test's made answers late, not lost: the uplink test saw 2 of 5, and the guest had answered all 5
+    /// by a second later (docs/reliability.md, "The uplink's late answers").
+    /// </remarks>
+    public async Task<(bool Ok, string Output)> PingAsync(string address, int count, TimeSpan deadline)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(deadline.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return await RunAsync("ip", ["netns", "exec", Namespace, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", "0.2", "-w", seconds, address]).ConfigureAwait(false);
+    }
 
     public bool HasDevice(string device) => TryRun("ip", ["-n", Namespace, "link", "show", device], out _);
 
@@ -87,10 +101,7 @@ public sealed class HostNetworkLab : IDisposable
 
     public static bool TryRun(string file, string[] args, out string output)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
+        using var process = Start(file, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(CommandTimeout))
@@ -101,6 +112,32 @@ public sealed class HostNetworkLab : IDisposable
         }
         output = stdout.Result + stderr.Result;
         return process.ExitCode == 0;
+    }
+
+    private static async Task<(bool Ok, string Output)> RunAsync(string file, string[] args)
+    {
+        using var process = Start(file, args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(CommandTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (false, $"timed out after {CommandTimeout.TotalSeconds} s");
+        }
+        return (process.ExitCode == 0, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
+    }
+
+    private static Process Start(string file, string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            start.ArgumentList.Add(a);
+        return Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
     }
 
     public void Dispose() => TryRun("ip", ["netns", "del", Namespace], out _);

@@ -202,7 +202,7 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
 
             // The host sends to the guest: ARP requests for a neighbour behind the TAP that never answers.
             lab.MoveInAndAddress(tap, "10.81.0.1/24");
-            var pinging = Task.Run(() => lab.TryPing("10.81.0.2", 3, out _));
+            var pinging = lab.PingAsync("10.81.0.2", 3, TimeSpan.FromSeconds(3));
             await AwaitAssertAsync(() => Assert.True(status.RxStalled, "the guest should stall"), Timeout);
             await AwaitAssertAsync(() => Assert.Equal("0", Carrier(lab, tap)), Timeout);
 

@@ -66,11 +66,12 @@ public sealed class UplinkTests : TestKit, IAsyncLifetime
             Assert.True(TapDevice.IsOurs(tapName), $"{tapName} should carry the daemon's alias");
             lab.MoveInAndAddress(tapName, "10.77.0.1/24");
 
-            // Five pings, three answers required: under a loaded suite a ping now and then goes unanswered
-            // (seen once in a full run: 1 of 3); that loss is noted as an open question, not hidden.
-            var ok = lab.TryPing("10.77.0.2", 5, out var output);
-            Assert.True(ok, $"ping from namespace {lab.Namespace} to the guest failed:\n{output}\nuplink counters: from host {counters.FromHost} (dropped {counters.FromHostDropped}), to host {counters.ToHost} (dropped {counters.ToHostDropped}, errno {counters.LastWriteError}); guest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}");
-            Assert.True(responder.EchoAnswered >= 3, $"the guest answered {responder.EchoAnswered} echo requests, not 3");
+            // Every one of five echo requests answered, within a bound that only a lost one reaches: the
+            // answers ride actors on this process's pool, which other tests load, so they may come late.
+            var (ok, output) = await lab.PingAsync("10.77.0.2", 5, TimeSpan.FromSeconds(10));
+            Assert.True(ok, $"ping from namespace {lab.Namespace} to the guest was not answered 5 times:\n{output}\nuplink counters: from host {counters.FromHost} (dropped {counters.FromHostDropped}), to host {counters.ToHost} (dropped {counters.ToHostDropped}, errno {counters.LastWriteError}); guest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}, dropped {responder.Dropped}, bad checksums {responder.BadChecksums}");
+            // Each answer is counted before it leaves, so the guest has counted every one ping saw.
+            Assert.True(responder.EchoAnswered >= 5, $"the guest answered {responder.EchoAnswered} echo requests, not 5");
             Assert.Equal(0, responder.BadChecksums);
         }
         finally

@@ -77,7 +77,7 @@ public sealed class DaemonUplinkTests
             responder.Announce();
 
             lab.MoveInAndAddress(tapName, "10.78.0.1/24");
-            var ok = lab.TryPing("10.78.0.2", 3, out var output);
+            var (ok, output) = await lab.PingAsync("10.78.0.2", 3, TimeSpan.FromSeconds(10));
             Assert.True(ok, $"ping through the daemon's uplink failed:\n{output}\nguest answered ARP {responder.ArpAnswered}, echo {responder.EchoAnswered}\ndaemon stderr:\n{daemon.Stderr}");
 
             // The uplink and what crossed its TAP are in /status: the pings came in, the answers went out.
