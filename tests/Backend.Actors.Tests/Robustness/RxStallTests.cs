@@ -132,9 +132,12 @@ public sealed class RxStallTests : TestKit, IAsyncLifetime
     {
         // Expiring well after the stall (300 ms), however late the RX actor's timer fires: they wait when it does.
         var (sender, receiver, status) = await StartAsync(_sim.Services(Sys, Options(drain: TimeSpan.FromSeconds(3))));
-        // A burst in one go, so that they all wait together.
+        // A burst published at once (More until the last), so that one TX pass forwards all five and they
+        // wait together. Sent one by one, a pass could take the first alone under load; its turn found the
+        // guest stalled and the carrier went off, and the other four were dropped at the bridge instead
+        // (a repeated suite saw 1 expired, not 5).
         for (var i = 0; i < 5; i++)
-            Assert.True(sender.TrySend(FrameFor(receiver)));
+            Assert.True(sender.TrySend(FrameFor(receiver), new SimTxOptions { More = i < 4 }));
         await sender.WaitForTxIdleAsync(_cts.Token);
 
         await AwaitAssertAsync(() =>

@@ -57,6 +57,24 @@ public sealed class SimNetfrontRingTests
     }
 
     [Fact]
+    public async Task Frames_sent_with_more_reach_the_backend_together_with_the_next_frame_without_it()
+    {
+        await using var s = await NetfrontSession.StartAsync();
+        var frame = new byte[100];
+        var published = Volatile.Read(ref s.Backend.TxHeader.ReqProd);
+        var events = Volatile.Read(ref s.Backend.TxEvents);
+        for (var i = 0; i < 3; i++)
+            Assert.True(s.Front.TrySend(frame, new SimTxOptions { More = true }));
+        Assert.Equal(published, Volatile.Read(ref s.Backend.TxHeader.ReqProd));
+        Assert.Equal(events, Volatile.Read(ref s.Backend.TxEvents));
+
+        Assert.True(s.Front.TrySend(frame));
+        Assert.Equal(published + 4, Volatile.Read(ref s.Backend.TxHeader.ReqProd));
+        var requests = await s.Backend.TakeTxSlotsAsync(4, NetfrontSession.Timeout);
+        Assert.Equal(4, requests.Count);
+    }
+
+    [Fact]
     public async Task Gso_and_multi_slot_frames_are_refused_when_not_negotiated()
     {
         await using var s = await NetfrontSession.StartAsync(o => o with { FeatureGsoTcpV4 = true, FeatureSg = false });

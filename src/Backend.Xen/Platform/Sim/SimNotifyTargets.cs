@@ -19,7 +19,9 @@ internal sealed class SimNotifyTargets : IDisposable
     private readonly SimRoot _root;
     private readonly bool _keepOpened;
     private readonly Slot?[] _slots = new Slot?[DomId.FirstReserved];
-    private readonly Lock _gate = new();
+    // A monitor, not a Lock: every guest notification takes it, from the sender's thread and the event
+    // loop's, and a Lock's first blocking wait allocates (see SimNetfrontTx's gate).
+    private readonly object _gate = new();
     private bool _disposed;
 
     /// <param name="root">The sim root.</param>

@@ -26,7 +26,10 @@ internal sealed class SimNetfrontTx
     // A multicast control request's answer, by its id (it grants no page).
     private readonly TaskCompletionSource<short>?[] _control = new TaskCompletionSource<short>?[NetifConstants.TxRingSize];
     private readonly ushort[] _freeIds = new ushort[NetifConstants.TxRingSize];
-    private readonly Lock _gate = new();
+    // A monitor, not a Lock: the event loop's Collect holds it while a send may come, and a Lock's first
+    // blocking wait allocates (its event, and on Linux the waiting thread's managed wait state), which a
+    // load generator's send must not, even once (SimNetfrontAllocationTests failed on it in a loaded suite).
+    private readonly object _gate = new();
     private int _freeCount;
     private int _stuckCount;
     private TaskCompletionSource? _spaceWaiter;
@@ -165,7 +168,7 @@ internal sealed class SimNetfrontTx
             }
             _ring.RequestProducer = prod;
             _sent++;
-            if (_ring.PushRequestsAndCheckNotify())
+            if (!options.More && _ring.PushRequestsAndCheckNotify())
                 _notify();
             return true;
         }

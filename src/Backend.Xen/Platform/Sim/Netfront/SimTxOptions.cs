@@ -28,6 +28,13 @@ public readonly record struct SimTxOptions
 
     public uint HashValue { get; init; }
 
+    /// <summary>
+    /// More frames follow at once (Linux netfront's <c>netdev_xmit_more()</c>): the requests are written
+    /// but req_prod is not published and the backend not notified until a frame sent without it. A burst
+    /// sent so reaches the backend in one pass, as a guest's queue flush does.
+    /// </summary>
+    public bool More { get; init; }
+
     /// <summary>Bytes per data slot, 1..4096; 0 means 4096.</summary>
     public int MaxSlotBytes { get; init; }
 
