@@ -120,6 +120,10 @@ internal sealed class SimNetfrontTx
                 if (_ring.FreeRequests < need || _freeCount < slots)
                 {
                     _ringFull++;
+                    // Frames held back by More are published now: the space waited for comes only from
+                    // the backend's answers to them.
+                    if (_ring.PushRequestsAndCheckNotify())
+                        _notify();
                     if (wantSpace)
                         space = (_spaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                     return false;
