@@ -75,6 +75,23 @@ public sealed class SimNetfrontRingTests
     }
 
     [Fact]
+    public async Task A_send_that_finds_the_ring_full_publishes_the_frames_held_back_by_more()
+    {
+        // The space such a send waits for comes only from the backend's answers to the held-back frames:
+        // left unpublished, a More burst that fills the ring would wait forever.
+        await using var s = await NetfrontSession.StartAsync();
+        var published = Volatile.Read(ref s.Backend.TxHeader.ReqProd);
+        for (var i = 0; i < 256; i++)
+            Assert.True(s.Front.TrySend(Frame(60), new SimTxOptions { More = true }), $"frame {i} did not fit an empty ring");
+        Assert.Equal(published, Volatile.Read(ref s.Backend.TxHeader.ReqProd));
+
+        Assert.False(s.Front.TrySend(Frame(60), new SimTxOptions { More = true }));
+        Assert.Equal(published + 256, Volatile.Read(ref s.Backend.TxHeader.ReqProd));
+        var slots = await s.Backend.TakeTxSlotsAsync(256, Timeout);
+        Assert.Equal(256, slots.Select(r => r.Id).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Gso_and_multi_slot_frames_are_refused_when_not_negotiated()
     {
         await using var s = await NetfrontSession.StartAsync(o => o with { FeatureGsoTcpV4 = true, FeatureSg = false });
