@@ -13,6 +13,7 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
 {
     private const int Frames = 1000;
     private const int SmallFrames = 2000;
+    private const int BurstFrames = 200;
     private const int Window = 256;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
@@ -29,8 +30,8 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             var toolstack = new SimToolstack(store);
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 1, Handle = 0, Mac = "00:16:3e:00:00:01", Bridge = "xenbr0", Mtu = 65521 });
             await toolstack.CreateVifAsync(new SimVifSpec { GuestDomId = 2, Handle = 0, Mac = "00:16:3e:00:00:02", Bridge = "xenbr0", Mtu = 65521 });
-            var atOne = new CheckingConsumer(Frames + SmallFrames);
-            var atTwo = new CheckingConsumer(Frames + SmallFrames);
+            var atOne = new CheckingConsumer(Frames + SmallFrames + BurstFrames);
+            var atTwo = new CheckingConsumer(Frames + SmallFrames + BurstFrames);
             // Guest 1 asks for all a Linux netback offers beyond cback's features (queues, a ctrl ring, multicast
             // filtering): against a backend that publishes none of them it must fall back to what cback serves.
             await using var one = await SimNetfront.StartAsync(
@@ -101,6 +102,12 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             Assert.Empty(atTwo.Anomalies(Frames + SmallFrames));
             Assert.Equal(0, atOne.Damaged + atTwo.Damaged);
 
+            // A burst sent with More (xmit_more) until its last frame: req_prod moves by up to a ring at once.
+            await StreamAsync(one, two.Mac, atTwo, Frames + SmallFrames, BurstFrames, _ => (64, 4096), cts.Token, burst: true);
+            await WaitForAsync(() => atTwo.Good + atTwo.Damaged >= Frames + SmallFrames + BurstFrames, atTwo, cts.Token, "guest 2 is missing burst frames\n" + cback.Log);
+            Assert.Empty(atTwo.Anomalies(Frames + SmallFrames + BurstFrames));
+            Assert.Equal(0, atTwo.Damaged);
+
             // Closing guest 1: cback follows it to Closed.
             await one.CloseAsync(cts.Token);
             await WatchedValue.WaitForAsync(store, SimToolstack.BackendPath(0, 1, 0) + "/state", "6", TimeSpan.FromSeconds(10));
@@ -140,10 +147,11 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
 
     /// <summary>
     /// Sends checked frames with sequence numbers from <paramref name="first"/>, at most <see cref="Window"/>
-    /// not yet received; returns the most slots a frame took.
+    /// not yet received; returns the most slots a frame took. A <paramref name="burst"/> sends every frame
+    /// but the last with More, and fits in one window (the frames held back are not yet on the ring).
     /// </summary>
     private static async Task<int> StreamAsync(SimNetfront from, ReadOnlyMemory<byte> to, CheckingConsumer receiver, int first, int count,
-        Func<int, (int Size, int SlotBytes)> shape, CancellationToken cancellationToken)
+        Func<int, (int Size, int SlotBytes)> shape, CancellationToken cancellationToken, bool burst = false)
     {
         await Task.Yield();
         var buffer = new byte[65535];
@@ -156,7 +164,7 @@ public sealed class SimNetfrontCbackCrossCheckTests(ITestOutputHelper output)
             CheckedFrames.Write(frame.Span, to.Span, from.Mac.Span, (uint)i);
             while (i - (receiver.Good + receiver.Damaged) >= Window)
                 await receiver.WaitAsync(cancellationToken);
-            await from.SendAsync(frame, new SimTxOptions { MaxSlotBytes = slotBytes }, cancellationToken);
+            await from.SendAsync(frame, new SimTxOptions { MaxSlotBytes = slotBytes, More = burst && i + 1 < first + count }, cancellationToken);
         }
         return maxSlots;
     }

@@ -60,7 +60,7 @@ public sealed class SimNetfrontRingTests
     public async Task Frames_sent_with_more_reach_the_backend_together_with_the_next_frame_without_it()
     {
         await using var s = await NetfrontSession.StartAsync();
-        var frame = new byte[100];
+        var frame = Frame(100);
         var published = Volatile.Read(ref s.Backend.TxHeader.ReqProd);
         var events = Volatile.Read(ref s.Backend.TxEvents);
         for (var i = 0; i < 3; i++)
@@ -70,7 +70,7 @@ public sealed class SimNetfrontRingTests
 
         Assert.True(s.Front.TrySend(frame));
         Assert.Equal(published + 4, Volatile.Read(ref s.Backend.TxHeader.ReqProd));
-        var requests = await s.Backend.TakeTxSlotsAsync(4, NetfrontSession.Timeout);
+        var requests = await s.Backend.TakeTxSlotsAsync(4, Timeout);
         Assert.Equal(4, requests.Count);
     }
 

@@ -30,7 +30,8 @@ public readonly record struct SimTxOptions
 
     /// <summary>
     /// More frames follow at once (Linux netfront's <c>netdev_xmit_more()</c>): the requests are written
-    /// but req_prod is not published and the backend not notified until a frame sent without it. A burst
+    /// but req_prod is not published and the backend not notified until a frame sent without it, or a send
+    /// that finds the ring full (the room it waits for comes only from answers to the held frames). A burst
     /// sent so reaches the backend in one pass, as a guest's queue flush does.
     /// </summary>
     public bool More { get; init; }
